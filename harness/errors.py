@@ -1,0 +1,53 @@
+"""One error hierarchy for the whole harness.
+
+    HarnessError                 root; the CLI prints str(err) on one line and exits 2
+    ├── UsageError               bad command-line input (unknown arch, bad option value)
+    ├── InputError               a file we were given is missing, unreadable or not what it claims
+    │   └── ImageError           not an image OpenCV can read
+    ├── ModelError               model file invalid, wrong format, hash mismatch, missing quantisation
+    │   └── CheckpointError      an EdgeML checkpoint that cannot be mapped onto an architecture
+    └── DependencyError          an optional package or a tool is missing (message names the install command)
+
+Library exceptions are translated at the boundary with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+
+class UsageError(HarnessError):
+    """The command line or an argument is wrong."""
+
+
+class InputError(HarnessError):
+    """An input file is missing or unreadable."""
+
+
+class ImageError(InputError):
+    """A file that should be an image is not one OpenCV can read."""
+
+
+class ModelError(HarnessError):
+    """A model file is invalid or lacks what the caller needs."""
+
+
+class CheckpointError(ModelError):
+    """An EdgeML checkpoint does not match the requested architecture."""
+
+
+class DependencyError(HarnessError):
+    """An optional dependency or external tool is missing."""
+
+
+__all__ = [
+    "CheckpointError",
+    "DependencyError",
+    "HarnessError",
+    "ImageError",
+    "InputError",
+    "ModelError",
+    "UsageError",
+]

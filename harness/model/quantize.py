@@ -1,0 +1,155 @@
+"""Float model + calibration images → fixed-point model (deterministic), and its per-layer error report.
+
+Scales are symmetric per tensor for activations (max |x| over the calibration images / 127, int16 heads / 32767)
+and per output channel for weights (max |w| / 127). The RNN keeps a Q14 state; its fused [W U] matrix is int16
+with one accumulator scale chosen so that no int32 sum can overflow (docs/numerics.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.errors import ModelError
+from harness.model import fixed_ref, float_ref
+from harness.model.modelfile import Model
+from harness.model.qmath import ONE_Q14, quantize_multiplier, quantize_multipliers
+
+SCHEME = "harness-q8/1"
+RELU6 = {"stem"}  # plus every mb*.expand / mb*.dw
+
+
+def _is_relu6(name: str) -> bool:
+    return name in RELU6 or name.endswith(".expand") or name.endswith(".dw")
+
+
+def calibrate(model: Model, images: list[np.ndarray]) -> dict[str, float]:
+    """max |x| of every float layer over ``images``."""
+    if not images:
+        raise ModelError("quantisation needs at least one calibration image")
+    peaks: dict[str, float] = {}
+    for img in images:
+        for name, t in float_ref.run_float(model, img).layers.items():
+            peaks[name] = max(peaks.get(name, 0.0), float(np.abs(t).max()))
+    return peaks
+
+
+def _conv_params(w_oihw, b, s_in, s_out, bias_extra=None):
+    """Per-output-channel int8 weights (OHWI), int32 bias, requantisation multipliers."""
+    w = np.asarray(w_oihw, np.float64)
+    s_w = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1), 1e-12) / 127.0
+    wq = np.clip(np.round(w / s_w[:, None, None, None]), -127, 127).astype(np.int8)
+    bf = np.asarray(b, np.float64) + (0 if bias_extra is None else bias_extra)
+    bias = np.round(bf / (s_in * s_w)).astype(np.int64)
+    if np.abs(bias).max(initial=0) >= 2**31:
+        raise ModelError("a quantised bias overflows int32; the calibration scales are degenerate")
+    mult, shift = quantize_multipliers(s_in * s_w / s_out)
+    return {"w": wq.transpose(0, 2, 3, 1), "bias": bias.astype(np.int32), "mult": mult, "shift": shift}
+
+
+def _rnn_params(a, name: str, s_x: float, x_peak: float) -> dict:
+    """Fused [W U] int16 with a common accumulator scale s_acc; pre-activation requantised to Q14."""
+    W, U = (np.asarray(a[f"{name}.{k}"], np.float64) for k in ("W", "U"))
+    s_h = 2.0 ** -14
+    # |h| ≤ 2 in Q14 is a generous bound (|h| ≤ 1 + σ(ν)); keep every int32 sum below 2^30.
+    worst = (np.abs(W).sum(axis=1) * x_peak + np.abs(U).sum(axis=1) * 2.0).max()
+    s_acc = max(np.abs(W).max() * s_x / 32767, np.abs(U).max() * s_h / 32767, worst / 2**30, 1e-30)
+    w = np.concatenate([W * s_x, U * s_h], axis=1) / s_acc
+    mult, shift = quantize_multiplier(s_acc * ONE_Q14)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-float(np.asarray(v).reshape(()))))  # noqa: E731
+    return {"w": np.clip(np.round(w), -32767, 32767).astype(np.int16),
+            "bg": np.round(np.asarray(a[f"{name}.bg"], np.float64) * ONE_Q14).astype(np.int32),
+            "bh": np.round(np.asarray(a[f"{name}.bh"], np.float64) * ONE_Q14).astype(np.int32),
+            "mult": np.int32(mult), "shift": np.int32(shift),
+            "zeta": np.int32(round(sig(a[f"{name}.zeta"]) * ONE_Q14)),
+            "nu": np.int32(round(sig(a[f"{name}.nu"]) * ONE_Q14))}
+
+
+def quantize(model: Model, images: list[np.ndarray], method: str = "max") -> Model:
+    """Return ``model`` with its fixed-point parameters (``q/…`` arrays and the ``quant`` config section)."""
+    cfg, a = model.config, model.float_arrays()
+    peaks = calibrate(model.replace(arrays=a), images)
+    scales, act, dtypes = {}, {}, {}
+    for name, peak in peaks.items():
+        wide = name.startswith("head")
+        top = 32767 if wide else 127
+        if _is_relu6(name):
+            peak = min(peak, 6.0)
+        scales[name] = max(peak, 1e-6) / top
+        dtypes[name] = "int16" if wide else "int8"
+        act[name] = [0, min(127, int(round(6.0 / scales[name])))] if _is_relu6(name) else [-top - 1, top]
+    norm = cfg["normalization"]
+    mean, s_in = float(norm["mean"]), float(norm["scale"])
+    offset = -int(round(mean))
+    q: dict[str, np.ndarray] = {}
+
+    def put(name, params):
+        q.update({f"q/{name}.{k}": np.asarray(v) for k, v in params.items()})
+
+    # x = (Y − mean)·scale = (Y + offset)·scale − δ·scale: the residual δ is folded into the bias.
+    delta = mean + offset
+    put("stem", _conv_params(a["stem.w"], a["stem.b"], s_in, scales["stem"],
+                             bias_extra=-delta * s_in * np.asarray(a["stem.w"], np.float64).sum(axis=(1, 2, 3))))
+    put("rnn1", _rnn_params(a, "rnn1", scales["stem"], peaks["stem"]))
+    put("rnn2", _rnn_params(a, "rnn2", 2.0 ** -14, 2.0))
+    m, s = quantize_multiplier(2.0 ** -14 / scales["rnnpool"])
+    put("rnnpool", {"out_mult": np.int32(m), "out_shift": np.int32(s)})
+    prev = "rnnpool"
+    for i, blk in enumerate(cfg["blocks"]):
+        put(f"mb{i}.expand", _conv_params(a[f"mb{i}.expand.w"], a[f"mb{i}.expand.b"], scales[prev],
+                                          scales[f"mb{i}.expand"]))
+        dw = _conv_params(a[f"mb{i}.dw.w"], a[f"mb{i}.dw.b"], scales[f"mb{i}.expand"], scales[f"mb{i}.dw"])
+        dw["w"] = dw["w"][:, :, :, 0].transpose(1, 2, 0)  # (C, 3, 3, 1) → (3, 3, C)
+        put(f"mb{i}.dw", dw)
+        put(f"mb{i}.project", _conv_params(a[f"mb{i}.project.w"], a[f"mb{i}.project.b"], scales[f"mb{i}.dw"],
+                                           scales[f"mb{i}.project"]))
+        if blk["residual"]:
+            sa, sb = scales[prev], scales[f"mb{i}.project"]
+            top = max(sa, sb)
+            m, s = quantize_multiplier(top / (ONE_Q14 * scales[f"mb{i}"]))
+            put(f"mb{i}.add", {"ka": np.int32(round(ONE_Q14 * sa / top)), "kb": np.int32(round(ONE_Q14 * sb / top)),
+                               "mult": np.int32(m), "shift": np.int32(s)})
+        else:
+            scales[f"mb{i}"] = scales[f"mb{i}.project"]
+            act[f"mb{i}"] = act[f"mb{i}.project"]
+        prev = f"mb{i}"
+    for j, hd in enumerate(cfg["heads"]):
+        src = f"mb{hd['block']}"
+        if hd["l2norm"] is not None:
+            mult, shift = quantize_multipliers(np.asarray(a[f"l2norm{j}.w"], np.float64) * 2.0 ** -20
+                                               / scales[f"l2norm{j}"])
+            put(f"l2norm{j}", {"mult": mult, "shift": shift})
+            src = f"l2norm{j}"
+        for part in ("conf", "loc"):
+            put(f"head{j}.{part}", _conv_params(a[f"head{j}.{part}.w"], a[f"head{j}.{part}.b"], scales[src],
+                                                scales[f"head{j}.{part}"]))
+    quant = {"scheme": SCHEME, "input_offset": offset, "scales": scales, "act": act, "dtypes": dtypes,
+             "calibration": {"images": len(images), "method": method}}
+    return Model.create({**cfg, "quant": quant}, {**a, **q})
+
+
+@dataclass(frozen=True)
+class LayerError:
+    name: str
+    cosine: float
+    rel_l2: float
+
+
+def layer_errors(model: Model, images: list[np.ndarray]) -> list[LayerError]:
+    """Cosine similarity and relative L2 error of every dequantised fixed layer against the float layer."""
+    qc = model.require_quant()
+    sums: dict[str, np.ndarray] = {}
+    for img in images:
+        fl = float_ref.run_float(model, img).layers
+        fx = fixed_ref.run_fixed(model, img).layers
+        for name, t in fx.items():
+            f = fl[name].astype(np.float64).ravel()
+            d = t.astype(np.float64).ravel() * qc["scales"][name]
+            acc = sums.setdefault(name, np.zeros(4))
+            acc += [f @ d, f @ f, d @ d, (f - d) @ (f - d)]
+    out = []
+    for name, (fd, ff, dd, ee) in sums.items():
+        cos = fd / np.sqrt(ff * dd) if ff > 0 and dd > 0 else float(ff == dd)
+        out.append(LayerError(name, float(cos), float(np.sqrt(ee / ff)) if ff > 0 else float(ee > 0)))
+    return out
