@@ -80,7 +80,7 @@ def fastgrnn_q(xs, q: Mapping[str, np.ndarray], hard: bool) -> np.ndarray:
     """Integer FastGRNN over (B, T, in) sequences from h = 0; returns the final int16 Q14 state (B, h)."""
     w = q["w"].astype(F64)
     nin = xs.shape[-1]
-    xw = xs.astype(F64) @ w[:, :nin].T
+    xw = (xs.astype(I64) << int(q["x_shift"])).astype(F64) @ w[:, :nin].T
     ut = w[:, nin:].T
     gate, cand = (rp_hard_sigmoid_q14, rp_hard_tanh_q14) if hard else (rp_sigmoid_q14, rp_tanh_q14)
     zeta, nu = int(q["zeta"]), int(q["nu"])

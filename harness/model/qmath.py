@@ -65,7 +65,7 @@ def _tanh_q14_interp(v):
 # The interpolation evaluated once at every one of the 2^18 clamped inputs: a single gather per call
 # instead of a dozen array passes; identical results by construction.
 _TANH_FULL = _tanh_q14_interp(np.arange(-(1 << 17), 1 << 17)).astype(np.int32)
-_SIGMOID_FULL = ((ONE_Q14 + _TANH_FULL[np.arange(-(1 << 18), 1 << 18) >> 1]) >> 1).astype(np.int32)
+_SIGMOID_FULL = ((ONE_Q14 + _TANH_FULL[(np.arange(-(1 << 18), 1 << 18) >> 1) + (1 << 17)]) >> 1).astype(np.int32)
 
 
 def rp_tanh_q14(v):

@@ -43,6 +43,10 @@ def random_model(arch: str = "rpool-face-m4", seed: int = 0, height: int = 240, 
     def conv_layer(name, xs, o, k, stride, mean_rng, std_rng, depthwise=False):
         i = 1 if depthwise else xs[0].shape[-1]
         w, b = he(o, i, k), np.zeros(o, F32)
+        if k == 1:  # no weight row may point along the inputs' mean: huge cancelling biases are untypical
+            mu = np.concatenate([x.reshape(-1, i) for x in xs]).mean(axis=0)
+            w2 = w[:, :, 0, 0]
+            w[:, :, 0, 0] = w2 - np.outer(w2 @ mu, mu) / max(float(mu @ mu), 1e-12)
         run = (lambda x, w, b: fr.depthwise3x3(x, w, b, stride)) if depthwise else \
             (lambda x, w, b: fr.conv2d(x, w, b, stride))
         w, b = _normalise([run(x, w, b) for x in xs], w, b, rng, mean_rng, std_rng)

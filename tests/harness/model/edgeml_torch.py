@@ -181,10 +181,11 @@ def make_model(arch: str, seed: int = 0, zeta_nu: tuple[float, float] | None = N
     Every BatchNorm gets running statistics near the ones a calibration image produces (then perturbed), and a
     random affine part; ReLU6 layers therefore see a mix of zero, linear and clipped values.
     """
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     g = torch.Generator().manual_seed(seed)
-    model = RPoolFace(arch)
+    with torch.random.fork_rng():  # leave the caller's global RNG alone
+        torch.manual_seed(seed)
+        model = RPoolFace(arch)
 
     def rand(*shape, lo=-1.0, hi=1.0):
         return lo + (hi - lo) * torch.rand(*shape, generator=g)

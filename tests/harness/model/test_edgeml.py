@@ -60,6 +60,16 @@ def test_round_trip_matches_pytorch(tmp_path, arch, h, w, zeta_nu):
                                     f"{worst} (got {raw[worst]}, expected {expected[worst]})")
 
 
+@pytest.mark.parametrize("arch", [M4, QVGA])
+def test_twin_activations_are_in_a_useful_range(arch):
+    # A twin whose ReLU6 layers were all clipped or all zero would hide folding and layout bugs.
+    stats = edgeml_torch.activation_stats(edgeml_torch.make_model(arch, seed=11), _images(240, 320)["gradient"])
+    relus = {k: v for k, v in stats.items() if k.endswith(".2") and not k.startswith(("loc.", "conf."))}
+    assert relus and all(v[0] < 0.6 and v[1] < 0.5 and v[0] + v[1] < 0.8 for v in relus.values()), relus
+    assert 0.3 < stats["rnn_model"][2] < 1.0
+    assert all(stats[f"{h}.{j}"][2] > 0.5 for h in ("loc", "conf") for j in range(4))
+
+
 def test_zeta_nu_are_used(tmp_path):
     from harness.model.float_ref import run_float
 

@@ -1,0 +1,223 @@
+"""The ``harness`` command line: a thin front end over the plain functions of each stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from harness.errors import HarnessError, UsageError
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "models" / "default.npz"
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'320x240' → (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
+    return h, w
+
+
+def _load_model(path: str | None):
+    from harness.model.modelfile import load
+
+    if path is None:
+        if not DEFAULT_MODEL.is_file():
+            raise UsageError("no --model given and no default model shipped yet; create one with "
+                             "`harness model init -o model.npz` and pass --model model.npz")
+        path = DEFAULT_MODEL
+    return load(path)
+
+
+def cmd_reference(args) -> int:
+    from harness.model.image import load_image
+    from harness.model.run import run_reference
+
+    model = _load_model(args.model)
+    image = load_image(args.image, *model.input_hw)
+    run = run_reference(model, image, args.mode, args.threshold)
+    if args.raw_out:
+        np.save(args.raw_out, run.raw.astype(np.float32))
+    if args.json:
+        out = {"detections": [d.as_dict() for d in run.detections], "model_id": run.model_id, "mode": run.mode}
+        if run.fingerprints is not None:
+            out["fingerprints"] = dict(run.fingerprints)
+        print(json.dumps(out))
+        return 0
+    print(f"model {run.model_id} ({model.arch}, {run.mode}), image {args.image}: {len(run.detections)} detection(s)")
+    for d in run.detections:
+        print(f"  score {d.score:.3f}  box ({d.x0:.1f}, {d.y0:.1f}) – ({d.x1:.1f}, {d.y1:.1f})")
+    if run.fingerprints is not None and args.fingerprints:
+        for name, fp in run.fingerprints.items():
+            print(f"  {name:<12} {fp:08x}")
+    return 0
+
+
+def _calibration(model, paths: list[str], synthetic: int):
+    from harness.model.image import load_image
+    from harness.model.synthetic import synthetic_images
+
+    h, w = model.input_hw
+    images = [load_image(p, h, w) for p in paths]
+    return images + (synthetic_images(h, w, synthetic, seed=7) if synthetic else [])
+
+
+def _quantize_and_report(model, args):
+    from harness.model.quantize import layer_errors, quantize
+
+    calib = _calibration(model, args.calib, args.calib_synthetic if not args.calib else 0)
+    print(f"quantising with {len(calib)} calibration image(s) …", file=sys.stderr)
+    q = quantize(model, calib)
+    print(f"{'layer':<14} {'cosine':>9} {'rel L2':>8}", file=sys.stderr)
+    for e in layer_errors(q, calib[:2]):
+        print(f"{e.name:<14} {e.cosine:9.5f} {e.rel_l2:8.4f}", file=sys.stderr)
+    return q
+
+
+def cmd_model_init(args) -> int:
+    from harness.model.modelfile import save
+    from harness.model.random_init import random_model
+
+    m = random_model(args.arch, args.seed, *args.input, nonlinearity=args.nonlinearity)
+    if not args.no_quantize:
+        m = _quantize_and_report(m, args)
+    save(m, args.output)
+    print(f"wrote {args.output}: model {m.model_id} ({m.arch}, random weights, seed {args.seed})")
+    return 0
+
+
+def cmd_model_quantize(args) -> int:
+    from harness.model.modelfile import save
+
+    q = _quantize_and_report(_load_model(args.model), args)
+    save(q, args.output)
+    print(f"wrote {args.output}: model {q.model_id} (fixed point)")
+    return 0
+
+
+def cmd_model_import(args) -> int:
+    from harness.model.edgeml import import_edgeml
+    from harness.model.modelfile import save
+
+    m = import_edgeml(args.checkpoint, args.arch, *args.input)
+    if args.quantize:
+        m = _quantize_and_report(m, args)
+    save(m, args.output)
+    print(f"wrote {args.output}: model {m.model_id} ({m.arch}, imported from {args.checkpoint})")
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    m = _load_model(args.model)
+    info = {"model_id": m.model_id, "arch": m.arch, "input": f"{m.input_hw[1]}x{m.input_hw[0]}",
+            "nonlinearity": m.config["nonlinearity"], "quantized": m.quantized,
+            "parameters": int(sum(a.size for k, a in m.float_arrays().items()))}
+    print(json.dumps(info) if args.json else "\n".join(f"{k:<13} {v}" for k, v in info.items()))
+    return 0
+
+
+def cmd_bench_reference(args) -> int:
+    from harness.model.bench import bench_single_core
+
+    print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
+    r = bench_single_core(args.model, args.images)
+    if args.json:
+        print(json.dumps({"float_ips": r.float_ips, "fixed_ips": r.fixed_ips}))
+    else:
+        print(f"reference throughput at {r.input} on one core (model {r.model_id}, {r.images} images):")
+        print(f"  float  {r.float_ips:7.2f} images/s")
+        print(f"  fixed  {r.fixed_ips:7.2f} images/s")
+    return 0
+
+
+def _calib_options(p) -> None:
+    p.add_argument("--calib", nargs="*", default=[], metavar="IMAGE",
+                   help="calibration images (any format OpenCV reads). Default: synthetic images")
+    p.add_argument("--calib-synthetic", type=int, default=8, metavar="N",
+                   help="number of synthetic calibration images when --calib is not given. Default: 8")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from harness.model.archs import ARCHS
+
+    p = argparse.ArgumentParser(prog="harness", description="Firmware-in-the-loop test harness for RNNPool on STM32.")
+    p.add_argument("--traceback", action="store_true", help="show the Python traceback on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("reference", help="run the NumPy reference model on one image")
+    r.add_argument("--model", help=f"model file (.npz). Default: {DEFAULT_MODEL.name} shipped in fixtures/models")
+    r.add_argument("--image", required=True, help="image file; converted to 8-bit grey and resized (INTER_AREA)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--float", dest="mode", action="store_const", const="float", help="float32 reference")
+    mode.add_argument("--fixed", dest="mode", action="store_const", const="fixed",
+                      help="integer reference (what the firmware computes). Default when the model is quantised")
+    r.add_argument("--raw-out", metavar="RAW.npy", help="write the raw head outputs (EdgeML order, float32)")
+    r.add_argument("--threshold", type=float, help="score threshold for reported detections. Default: model's (0.5)")
+    r.add_argument("--fingerprints", action="store_true", help="also print per-layer fingerprints (fixed)")
+    r.add_argument("--json", action="store_true", help='print {"detections": [{"x0","y0","x1","y1","score"}, …]}')
+    r.set_defaults(func=cmd_reference)
+
+    m = sub.add_parser("model", help="create, quantise, import and inspect model files")
+    msub = m.add_subparsers(dest="model_command", required=True)
+    i = msub.add_parser("init", help="a random-weight model (realistic activation ranges), quantised")
+    i.add_argument("--arch", default="rpool-face-m4", choices=sorted(ARCHS), help="Default: rpool-face-m4")
+    i.add_argument("--seed", type=int, default=0, help="Default: 0")
+    i.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
+    i.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact", help="RNN gates. Default: exact")
+    i.add_argument("--no-quantize", action="store_true", help="keep the float model only")
+    i.add_argument("-o", "--output", required=True, help="output model file (.npz)")
+    _calib_options(i)
+    i.set_defaults(func=cmd_model_init)
+    q = msub.add_parser("quantize", help="float model + calibration images → fixed-point model")
+    q.add_argument("model", help="model file (.npz)")
+    q.add_argument("-o", "--output", required=True, help="output model file (.npz)")
+    _calib_options(q)
+    q.set_defaults(func=cmd_model_quantize)
+    e = msub.add_parser("import-edgeml", help="import an EdgeML PyTorch checkpoint (needs the [torch] extra)")
+    e.add_argument("checkpoint", help="EdgeML checkpoint (.pth): plain, module.-prefixed or {'weight': …}")
+    e.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    e.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
+    e.add_argument("--quantize", action="store_true", help="also quantise (synthetic or --calib images)")
+    e.add_argument("-o", "--output", required=True, help="output model file (.npz)")
+    _calib_options(e)
+    e.set_defaults(func=cmd_model_import)
+    n = msub.add_parser("info", help="describe a model file")
+    n.add_argument("model", nargs="?", help="model file (.npz). Default: the shipped default model")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_model_info)
+
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    br = bsub.add_parser("reference", help="images/s of the float and fixed references on one core")
+    br.add_argument("--model", help="model file. Default: a random quantised rpool-face-m4 at 320x240")
+    br.add_argument("--images", type=int, default=20, help="images per reference. Default: 20")
+    br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
+    br.set_defaults(func=cmd_bench_reference)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        if args.traceback:
+            raise
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
