@@ -71,7 +71,7 @@ def _calibration(model, paths: list[str], synthetic: int):
 
 
 def _quantize_and_report(model, args):
-    from harness.model.quantize import layer_errors, quantize
+    from harness.model.quantize import agreement, layer_errors, quantize
 
     calib = _calibration(model, args.calib, args.calib_synthetic if not args.calib else 0)
     print(f"quantising with {len(calib)} calibration image(s) …", file=sys.stderr)
@@ -79,6 +79,9 @@ def _quantize_and_report(model, args):
     print(f"{'layer':<14} {'cosine':>9} {'rel L2':>8}", file=sys.stderr)
     for e in layer_errors(q, calib[:2]):
         print(f"{e.name:<14} {e.cosine:9.5f} {e.rel_l2:8.4f}", file=sys.stderr)
+    ag = agreement(q, calib[:2])
+    print(f"raw outputs: cosine {ag.cosine:.5f}, relative L2 {ag.rel_l2:.4f}; detections: F1 {ag.detection_f1:.3f} "
+          f"(float {ag.float_detections}, fixed {ag.fixed_detections})", file=sys.stderr)
     return q
 
 
@@ -104,9 +107,11 @@ def cmd_model_quantize(args) -> int:
 
 
 def cmd_model_import(args) -> int:
+    from harness.model.archs import build_config
     from harness.model.edgeml import import_edgeml
     from harness.model.modelfile import save
 
+    build_config(args.arch, *args.input)  # a bad --arch fails here, before PyTorch is loaded
     m = import_edgeml(args.checkpoint, args.arch, *args.input)
     if args.quantize:
         m = _quantize_and_report(m, args)
@@ -168,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("model", help="create, quantise, import and inspect model files")
     msub = m.add_subparsers(dest="model_command", required=True)
     i = msub.add_parser("init", help="a random-weight model (realistic activation ranges), quantised")
-    i.add_argument("--arch", default="rpool-face-m4", choices=sorted(ARCHS), help="Default: rpool-face-m4")
+    i.add_argument("--arch", default="rpool-face-m4", help=f"one of {', '.join(sorted(ARCHS))}. Default: rpool-face-m4")
     i.add_argument("--seed", type=int, default=0, help="Default: 0")
     i.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
     i.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact", help="RNN gates. Default: exact")
@@ -183,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_model_quantize)
     e = msub.add_parser("import-edgeml", help="import an EdgeML PyTorch checkpoint (needs the [torch] extra)")
     e.add_argument("checkpoint", help="EdgeML checkpoint (.pth): plain, module.-prefixed or {'weight': …}")
-    e.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    e.add_argument("--arch", required=True, help=f"one of {', '.join(sorted(ARCHS))}")
     e.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
     e.add_argument("--quantize", action="store_true", help="also quantise (synthetic or --calib images)")
     e.add_argument("-o", "--output", required=True, help="output model file (.npz)")

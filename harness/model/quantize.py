@@ -157,3 +157,43 @@ def layer_errors(model: Model, images: list[np.ndarray]) -> list[LayerError]:
         cos = fd / np.sqrt(ff * dd) if ff > 0 and dd > 0 else float(ff == dd)
         out.append(LayerError(name, float(cos), float(np.sqrt(ee / ff)) if ff > 0 else float(ee > 0)))
     return out
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Fixed-point against float on the raw head outputs and on the detections (score ≥ threshold)."""
+
+    cosine: float
+    rel_l2: float
+    detection_f1: float  # fixed detections matched to float ones, IoU ≥ 0.5, greedy by score
+    float_detections: int
+    fixed_detections: int
+
+
+def _iou(a, b) -> float:
+    iw = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    ih = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = iw * ih
+    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def agreement(model: Model, images: list[np.ndarray], threshold: float | None = None) -> Agreement:
+    from harness.model.detect import detect
+
+    fd = dd = ff = ee = 0.0
+    matched = n_float = n_fixed = 0
+    for img in images:
+        f = float_ref.run_float(model, img).raw.astype(np.float64)
+        q = fixed_ref.run_fixed(model, img).raw.astype(np.float64)
+        fd, ff, dd, ee = fd + f @ q, ff + f @ f, dd + q @ q, ee + (f - q) @ (f - q)
+        df, dq = detect(model.config, f, threshold), detect(model.config, q, threshold)
+        free = list(df)
+        for d in dq:
+            best = max(free, key=lambda g: _iou(d, g), default=None)
+            if best is not None and _iou(d, best) >= 0.5:
+                free.remove(best)
+                matched += 1
+        n_float, n_fixed = n_float + len(df), n_fixed + len(dq)
+    f1 = 2 * matched / (n_float + n_fixed) if n_float + n_fixed else 1.0
+    return Agreement(float(fd / np.sqrt(ff * dd)), float(np.sqrt(ee / ff)), f1, n_float, n_fixed)

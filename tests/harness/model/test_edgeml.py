@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ from harness.errors import CheckpointError, DependencyError, HarnessError, Input
 from harness.model.archs import num_priors  # noqa: E402
 from harness.model.edgeml import import_edgeml  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))  # the twin lives next to this file
-import edgeml_torch  # noqa: E402
+from . import edgeml_torch  # noqa: E402
 
 M4, QVGA = "rpool-face-m4", "rpool-face-qvga-mono"
 TOL = 1e-4
