@@ -13,5 +13,9 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv || { echo "setup: could not create .venv; on Debian: apt-get install python3-venv" >&2; exit 1; }
 fi
 echo "setup: installing the harness into .venv (first run takes a few minutes: PyTorch CPU) …" >&2
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch]'
+if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev,torch]' > .venv/setup.log 2>&1; then
+  tail -n 20 .venv/setup.log >&2
+  echo "setup: pip install failed; the whole log is in .venv/setup.log" >&2
+  exit 1
+fi
 echo "setup: done; the command is .venv/bin/harness" >&2

@@ -8,7 +8,7 @@ the model description) switches to EdgeML's quantSigm/quantTanh, clip((x+1)/2, 0
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

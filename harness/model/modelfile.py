@@ -22,7 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class Model:
     model_id: str = field(default="")
 
     @staticmethod
-    def create(config: dict, arrays: Mapping[str, np.ndarray]) -> "Model":
+    def create(config: dict, arrays: Mapping[str, np.ndarray]) -> Model:
         frozen = {}
         for name, a in arrays.items():
             a = np.array(a, copy=True)
@@ -83,7 +83,7 @@ class Model:
                              "run `harness model quantize MODEL -o OUT` first")
         return self.config["quant"]
 
-    def replace(self, config: dict | None = None, arrays: Mapping[str, np.ndarray] | None = None) -> "Model":
+    def replace(self, config: dict | None = None, arrays: Mapping[str, np.ndarray] | None = None) -> Model:
         return Model.create(self.config if config is None else config,
                             self.arrays if arrays is None else arrays)
 

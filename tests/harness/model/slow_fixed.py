@@ -161,8 +161,9 @@ def run(model, image_u8, hard=False) -> dict[str, np.ndarray]:
         y = cv(f"mb{i}.project", d)
         if blk["residual"]:
             p = P(f"mb{i}.add")
-            y = np.vectorize(lambda u, v: clamp(requantize(int(u) * int(p["ka"]) + int(v) * int(p["kb"]),
-                                                           int(p["mult"]), int(p["shift"])), -128, 127))(x, y)
+            ka, kb, m, s = (int(p[k]) for k in ("ka", "kb", "mult", "shift"))
+            y = np.array([clamp(requantize(int(u) * ka + int(v) * kb, m, s), -128, 127)
+                          for u, v in zip(x.ravel().tolist(), y.ravel().tolist())]).reshape(y.shape)
         x = L[f"mb{i}"] = y
     for j, hd in enumerate(cfg["heads"]):
         src = L[f"mb{hd['block']}"]
