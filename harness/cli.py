@@ -11,6 +11,7 @@ import numpy as np
 
 from harness.errors import HarnessError, UsageError
 
+SHOWN = 20  # detections listed in text output
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "models" / "default.npz"
 
 
@@ -52,9 +53,12 @@ def cmd_reference(args) -> int:
         print(json.dumps(out))
         return 0
     print(f"model {run.model_id} ({model.arch}, {run.mode}), image {args.image}: {len(run.detections)} detection(s)")
-    for d in run.detections:
+    for d in run.detections[:SHOWN]:
         print(f"  score {d.score:.3f}  box ({d.x0:.1f}, {d.y0:.1f}) – ({d.x1:.1f}, {d.y1:.1f})")
+    if len(run.detections) > SHOWN:
+        print(f"  … {len(run.detections) - SHOWN} more (all of them with --json)")
     if run.fingerprints is not None and args.fingerprints:
+        print("  layer fingerprints (CRC-32 of the integer tensor, HWC):")
         for name, fp in run.fingerprints.items():
             print(f"  {name:<12} {fp:08x}")
     return 0
