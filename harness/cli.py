@@ -46,6 +46,10 @@ def cmd_reference(args) -> int:
     run = run_reference(model, image, args.mode, args.threshold)
     if args.raw_out:
         np.save(args.raw_out, run.raw.astype(np.float32))
+    if args.draw:
+        from harness.compare.draw import draw_detections, save_picture
+
+        save_picture(draw_detections(image, run.detections), args.draw)
     if args.json:
         out = {"detections": [d.as_dict() for d in run.detections], "model_id": run.model_id, "mode": run.mode}
         if run.fingerprints is not None:
@@ -168,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--fixed", dest="mode", action="store_const", const="fixed",
                       help="integer reference (what the firmware computes). Default when the model is quantised")
     r.add_argument("--raw-out", metavar="RAW.npy", help="write the raw head outputs (EdgeML order, float32)")
+    r.add_argument("--draw", metavar="OUT.png", help="write the (model-size) image with the detections drawn")
     r.add_argument("--threshold", type=float, help="score threshold for reported detections. Default: model's (0.5)")
     r.add_argument("--fingerprints", action="store_true", help="also print per-layer fingerprints (fixed)")
     r.add_argument("--json", action="store_true", help='print {"detections": [{"x0","y0","x1","y1","score"}, …]}')
@@ -222,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

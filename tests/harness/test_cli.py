@@ -93,3 +93,8 @@ def test_bench_reference_json(capsys):
     code, out, _ = _run(capsys, "bench", "reference", "--model", TINY, "--images", "2", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["float_ips"] > 0 and doc["fixed_ips"] > 0
+
+
+def test_reference_draws_picture(capsys, image, tmp_path):
+    code, _, _ = _run(capsys, "reference", "--model", TINY, "--image", image, "--draw", tmp_path / "d.png")
+    assert code == 0 and cv2.imread(str(tmp_path / "d.png")).shape == (96, 128, 3)  # model size 64×48, ×2
