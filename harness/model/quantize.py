@@ -2,7 +2,8 @@
 
 Scales are symmetric per tensor for activations (max |x| over the calibration images / 127, int16 heads / 32767)
 and per output channel for weights (max |w| / 127). The RNN keeps a Q14 state; its fused [W U] matrix is int16
-with one accumulator scale chosen so that no int32 sum can overflow (docs/numerics.md).
+with one accumulator scale chosen so that no int32 sum can overflow for any input or state
+(docs/numerics.md §9).
 """
 
 from __future__ import annotations
@@ -35,34 +36,42 @@ def calibrate(model: Model, images: list[np.ndarray]) -> dict[str, float]:
     return peaks
 
 
-def _conv_params(w_oihw, b, s_in, s_out, bias_extra=None):
+def _conv_params(w_oihw, b, s_in, s_out, bias_extra=None, x_code_max=128):
     """Per-output-channel int8 weights (OHWI), int32 bias, requantisation multipliers."""
     w = np.asarray(w_oihw, np.float64)
     s_w = np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1), 1e-12) / 127.0
     wq = np.clip(np.round(w / s_w[:, None, None, None]), -127, 127).astype(np.int8)
     bf = np.asarray(b, np.float64) + (0 if bias_extra is None else bias_extra)
     bias = np.round(bf / (s_in * s_w)).astype(np.int64)
-    if np.abs(bias).max(initial=0) >= 2**31:
+    # int32 accumulators: |bias| + Σ|w|·|x| must fit for any input codes (|x| ≤ x_code_max).
+    worst = np.abs(bias) + np.abs(wq.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1) * x_code_max
+    if worst.max(initial=0) >= 2**31:
         raise ModelError("a quantised bias overflows int32; the calibration scales are degenerate")
     mult, shift = quantize_multipliers(s_in * s_w / s_out)
     return {"w": wq.transpose(0, 2, 3, 1), "bias": bias.astype(np.int32), "mult": mult, "shift": shift}
 
 
-def _rnn_params(a, name: str, s_x: float, x_peak: float, x_shift: int) -> dict:
+def _rnn_params(a, name: str, s_x: float, x_code_max: int, x_shift: int) -> dict:
     """Fused [W U] int16 with one accumulator scale s_acc; pre-activation requantised to Q14.
 
     Inputs enter as int16 ``x << x_shift`` so that their codes are as wide as the Q14 state's and W and U get
-    comparable precision from the shared scale.
+    comparable precision from the shared scale. s_acc is then widened until the integer worst case,
+    Σ|Wq|·|x code| + Σ|Uq|·32768 (any int16 state), fits int32: no assumption about the state's range.
     """
     W, U = (np.asarray(a[f"{name}.{k}"], np.float64) for k in ("W", "U"))
     s_h, s_xw = 2.0 ** -14, s_x / 2.0 ** x_shift
-    # |h| ≤ 1 + 8σ(ν) over a patch; 1.5 leaves room. Every int32 sum stays below 2^31.
-    worst = (np.abs(W).sum(axis=1) * x_peak + np.abs(U).sum(axis=1) * 1.5).max()
-    s_acc = max(np.abs(W).max() * s_xw / 32767, np.abs(U).max() * s_h / 32767, worst / 2**31, 1e-30)
-    w = np.concatenate([W * s_xw, U * s_h], axis=1) / s_acc
+    x_max = x_code_max << x_shift
+    s_acc = max(np.abs(W).max() * s_xw / 32767, np.abs(U).max() * s_h / 32767, 1e-30)
+    while True:
+        w = np.clip(np.round(np.concatenate([W * s_xw, U * s_h], axis=1) / s_acc), -32767, 32767).astype(np.int64)
+        nin = W.shape[1]
+        worst = int((np.abs(w[:, :nin]).sum(axis=1) * x_max + np.abs(w[:, nin:]).sum(axis=1) * 32768).max())
+        if worst < 2**31:
+            break
+        s_acc *= worst / 2**31 * 1.001
     mult, shift = quantize_multiplier(s_acc * ONE_Q14)
     sig = lambda v: 1.0 / (1.0 + np.exp(-float(np.asarray(v).reshape(()))))  # noqa: E731
-    return {"w": np.clip(np.round(w), -32767, 32767).astype(np.int16), "x_shift": np.int32(x_shift),
+    return {"w": w.astype(np.int16), "x_shift": np.int32(x_shift),
             "bg": np.round(np.asarray(a[f"{name}.bg"], np.float64) * ONE_Q14).astype(np.int32),
             "bh": np.round(np.asarray(a[f"{name}.bh"], np.float64) * ONE_Q14).astype(np.int32),
             "mult": np.int32(mult), "shift": np.int32(shift),
@@ -94,9 +103,10 @@ def quantize(model: Model, images: list[np.ndarray], method: str = "max") -> Mod
     # x = (Y − mean)·scale = (Y + offset)·scale − δ·scale: the residual δ is folded into the bias.
     delta = mean + offset
     put("stem", _conv_params(a["stem.w"], a["stem.b"], s_in, scales["stem"],
-                             bias_extra=-delta * s_in * np.asarray(a["stem.w"], np.float64).sum(axis=(1, 2, 3))))
-    put("rnn1", _rnn_params(a, "rnn1", scales["stem"], peaks["stem"], x_shift=8))
-    put("rnn2", _rnn_params(a, "rnn2", 2.0 ** -14, 1.5, x_shift=0))
+                             bias_extra=-delta * s_in * np.asarray(a["stem.w"], np.float64).sum(axis=(1, 2, 3)),
+                             x_code_max=max(-offset, 255 + offset)))
+    put("rnn1", _rnn_params(a, "rnn1", scales["stem"], 127, x_shift=8))
+    put("rnn2", _rnn_params(a, "rnn2", 2.0 ** -14, 32768, x_shift=0))
     m, s = quantize_multiplier(2.0 ** -14 / scales["rnnpool"])
     put("rnnpool", {"out_mult": np.int32(m), "out_shift": np.int32(s)})
     prev = "rnnpool"

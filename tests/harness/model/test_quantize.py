@@ -67,3 +67,22 @@ def test_fixed_agrees_with_float_hard_and_qvga():
         q = quantize(m, synthetic_images(240, 320, 2, seed=8))
         ag = agreement(q, synthetic_images(240, 320, 1, seed=98))
         assert ag.cosine > 0.97, (arch, nl, ag)
+
+
+def _rnn_worst(q, name, x_max):
+    w = q.arrays[f"q/{name}.w"].astype(np.int64)
+    nin = w.shape[1] - w.shape[0]
+    return int((np.abs(w[:, :nin]).sum(axis=1) * x_max + np.abs(w[:, nin:]).sum(axis=1) * 32768).max())
+
+
+def test_rnn_accumulator_fits_int32_for_any_state(m4, calib):
+    """Even with σ(ζ) + σ(ν) ≈ 2 (the state may then grow to the int16 limit) and large weights."""
+    arrays = dict(m4.arrays)
+    for name in ("rnn1", "rnn2"):
+        arrays[f"{name}.zeta"] = np.array(10.0, np.float32)
+        arrays[f"{name}.nu"] = np.array(10.0, np.float32)
+        arrays[f"{name}.U"] = arrays[f"{name}.U"] * 20
+    q = quantize(m4.replace(arrays=arrays), calib[:1])
+    assert _rnn_worst(q, "rnn1", 127 << 8) < 2**31
+    assert _rnn_worst(q, "rnn2", 32768) < 2**31
+    assert int(q.arrays["q/rnn1.zeta"]) + int(q.arrays["q/rnn1.nu"]) > 32000
