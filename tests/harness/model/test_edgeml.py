@@ -149,3 +149,24 @@ def test_inconsistent_shared_cell(tmp_path):
 def test_without_torch(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     assert "pip install 'harness[torch]'" in _error(DependencyError, tmp_path / "x.pth", M4)
+
+
+def test_cli_import_then_reference(tmp_path, capsys):
+    """The command line end to end: import-edgeml --quantize, then reference --float equals the twin's output."""
+    import json
+
+    import cv2
+
+    from harness.cli import main
+
+    net = edgeml_torch.make_model(M4, seed=5)
+    torch.save({"weight": net.state_dict(), "epoch": 3}, tmp_path / "ckpt.pth")
+    img = (np.arange(240 * 320).reshape(240, 320) * 7 % 251).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "in.png"), img)
+    assert main(["model", "import-edgeml", str(tmp_path / "ckpt.pth"), "--arch", M4, "--quantize",
+                 "--calib-synthetic", "2", "-o", str(tmp_path / "m.npz")]) == 0
+    assert main(["reference", "--model", str(tmp_path / "m.npz"), "--image", str(tmp_path / "in.png"), "--float",
+                 "--json", "--raw-out", str(tmp_path / "raw.npy")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(out)["mode"] == "float"
+    assert np.abs(np.load(tmp_path / "raw.npy") - edgeml_torch.raw_outputs(net, img)).max() <= TOL
