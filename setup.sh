@@ -4,13 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Debian packages the project needs; installed when missing (as root, or through sudo).
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null || { [ -n "$sudo" ] && ! command -v sudo >/dev/null; }; then
+    echo "setup: please install: ${missing[*]} (Debian: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]} …" >&2
+  $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 py=${PYTHON:-python3}
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "setup: Python >= 3.11 is needed (found: $("$py" --version 2>&1)); on Debian: apt-get install python3 python3-venv" >&2
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then
-  "$py" -m venv .venv || { echo "setup: could not create .venv; on Debian: apt-get install python3-venv" >&2; exit 1; }
+  # Debian's own Python needs python3-venv for `-m venv`; other Pythons (pyenv, python.org) bring it.
+  "$py" -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  "$py" -m venv .venv || { rm -rf .venv; echo "setup: could not create .venv with $py" >&2; exit 1; }
 fi
 echo "setup: installing the harness into .venv (first run takes a few minutes: PyTorch CPU) …" >&2
 if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev,torch]' > .venv/setup.log 2>&1; then
