@@ -54,6 +54,15 @@ def decode(loc: np.ndarray, pri: np.ndarray, variance) -> np.ndarray:
     return np.concatenate([centre - size / 2, centre + size / 2], axis=1)
 
 
+def box_iou(a: Detection, b: Detection) -> float:
+    """IoU of two detections, as NMS computes it (no +1)."""
+    iw = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    ih = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = iw * ih
+    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def softmax_face(conf: np.ndarray) -> np.ndarray:
     e = np.exp(conf - conf.max(axis=1, keepdims=True))
     return e[:, 1] / e.sum(axis=1)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness.model import ops
-from harness.model.archs import shapes
 from harness.model.modelfile import Model
 
 F32 = np.float32
@@ -116,7 +115,6 @@ def run_float(model: Model, image_u8: np.ndarray, hard: bool | None = None) -> F
     cfg, a = model.config, model.arrays
     if hard is None:
         hard = cfg["nonlinearity"] == "hard"
-    shapes(cfg)
     layers: dict[str, np.ndarray] = {}
     x = relu6(conv2d(normalize(cfg, image_u8), a["stem.w"], a["stem.b"], cfg["stem"]["stride"]))
     layers["stem"] = x

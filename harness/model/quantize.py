@@ -180,16 +180,8 @@ class Agreement:
     fixed_detections: int
 
 
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
-    ih = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
-    inter = iw * ih
-    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def agreement(model: Model, images: list[np.ndarray], threshold: float | None = None) -> Agreement:
-    from harness.model.detect import detect
+    from harness.model.detect import box_iou, detect
 
     fd = dd = ff = ee = 0.0
     matched = n_float = n_fixed = 0
@@ -200,8 +192,8 @@ def agreement(model: Model, images: list[np.ndarray], threshold: float | None = 
         df, dq = detect(model.config, f, threshold), detect(model.config, q, threshold)
         free = list(df)
         for d in dq:
-            best = max(free, key=lambda g: _iou(d, g), default=None)
-            if best is not None and _iou(d, best) >= 0.5:
+            best = max(free, key=lambda g: box_iou(d, g), default=None)
+            if best is not None and box_iou(d, best) >= 0.5:
                 free.remove(best)
                 matched += 1
         n_float, n_fixed = n_float + len(df), n_fixed + len(dq)
