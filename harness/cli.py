@@ -140,7 +140,8 @@ def cmd_bench_reference(args) -> int:
     from harness.model.bench import bench_single_core
 
     print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
-    r = bench_single_core(args.model, args.images)
+    path = args.model or (str(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None)
+    r = bench_single_core(path, args.images)
     if args.json:
         print(json.dumps({"float_ips": r.float_ips, "fixed_ips": r.fixed_ips}))
     else:
@@ -210,10 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench_command", required=True)
     br = bsub.add_parser("reference", help="images/s of the float and fixed references on one core")
-    br.add_argument("--model", help="model file. Default: a random quantised rpool-face-m4 at 320x240")
+    br.add_argument("--model", help="model file. Default: the shipped default model")
     br.add_argument("--images", type=int, default=20, help="images per reference. Default: 20")
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
+
+    from harness import cli_eval
+
+    cli_eval.register(sub)
     return p
 
 

@@ -160,17 +160,22 @@ def _load(path: Path):
 def import_edgeml(ckpt_path, arch: str, height: int = 240, width: int = 320) -> Model:
     """Read an EdgeML RPool_Face checkpoint as ``arch`` at ``height``×``width``; return the float model."""
     path = Path(ckpt_path)
-    cfg = build_config(arch, height, width, nonlinearity="exact")
-    sd = _unwrap(_load(path), path)
+    return from_state_dict(_unwrap(_load(path), path), arch, height, width, source=str(path))
+
+
+def from_state_dict(sd: dict[str, np.ndarray], arch: str, height: int = 240, width: int = 320,
+                    nonlinearity: str = "exact", source: str = "state dict") -> Model:
+    """An EdgeML-layout state dict (NumPy arrays, no ``module.`` prefix) → float model; BN folded."""
+    cfg = build_config(arch, height, width, nonlinearity=nonlinearity)
     problems = _problems(sd, cfg)
     if problems:
         fits = [a for a in sorted(ARCHS) if a != arch and not _problems(sd, build_config(a, height, width))]
         hint = f"; it fits {fits[0]!r}, try that architecture" if fits else ""
         more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise CheckpointError(f"{path} is not an EdgeML {arch} checkpoint: {problems[0]}{more}{hint}")
+        raise CheckpointError(f"{source} is not an EdgeML {arch} checkpoint: {problems[0]}{more}{hint}")
     for key in _expected(cfg):
         for alias in _aliases(key):
             if alias in sd and not np.array_equal(sd[alias], sd[key]):
-                raise CheckpointError(f"{path}: {alias} differs from {key}; EdgeML stores one shared cell twice, "
+                raise CheckpointError(f"{source}: {alias} differs from {key}; EdgeML stores one shared cell twice, "
                                       "so the checkpoint is inconsistent")
     return Model.create(cfg, _arrays(sd, cfg))

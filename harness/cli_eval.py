@@ -1,0 +1,114 @@
+"""``harness evaluate``, ``harness fixtures`` and ``harness train``: the accuracy side of the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _progress(done: int, total: int, what: str = "") -> None:
+    if sys.stderr.isatty():
+        print(f"\r  {done}/{total} {what:<30}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def cmd_evaluate(args) -> int:
+    from harness.cli import _load_model
+    from harness.compare.accuracy import evaluate_model
+
+    model = _load_model(args.model)
+    mode = "fixed" if args.fixed else "float"
+    if mode == "fixed" and not model.quantized:
+        raise UsageError(f"model {model.model_id} has no fixed-point part; quantise it with "
+                         "`harness model quantize` or drop --fixed")
+    ev = evaluate_model(model, Path(args.fixtures), mode, args.threshold, progress=_progress)
+    if args.plot:
+        from harness.compare.plots import save_pr_curve
+
+        save_pr_curve(ev, args.plot)
+    if args.json:
+        out = {k: v for k, v in ev.overall.as_dict().items()}
+        out.update({"mode": ev.mode, "model_id": ev.model_id, "threshold": ev.threshold,
+                    "subsets": {k: a.as_dict() for k, a in ev.subsets.items()}})
+        print(json.dumps(out))
+        return 0
+    print(f"model {ev.model_id} ({mode}) on {args.fixtures}: threshold {ev.threshold:g}, IoU 0.5")
+    print(f"  {'set':<8} {'images':>6} {'faces':>6} {'AP@0.5':>7} {'precision':>9} {'recall':>7}")
+    for name, a in [*sorted(ev.subsets.items()), ("all", ev.overall)]:
+        print(f"  {name:<8} {a.images:>6} {a.faces:>6} {a.ap50:7.3f} {a.precision:9.3f} {a.recall:7.3f}")
+    if args.plot:
+        print(f"  precision/recall curve: {args.plot}")
+    return 0
+
+
+def cmd_fixtures_generate(args) -> int:
+    from harness.scenes.fixtures import generate
+
+    files = generate(Path(args.output), progress=_progress)
+    print(f"wrote {len(files)} files under {args.output}")
+    return 0
+
+
+def cmd_fixtures_check(args) -> int:
+    from harness.scenes.fixtures import check
+
+    diff = check(Path(args.fixtures))
+    if diff:
+        shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
+        print(f"fixtures differ from what the generator makes: {shown}; regenerate with "
+              f"`harness fixtures generate -o {args.fixtures}`", file=sys.stderr)
+        return 1
+    print(f"fixtures under {args.fixtures} are byte-for-byte what the generator makes")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from harness.train.loop import TrainConfig, export, train
+
+    cfg = TrainConfig(arch=args.arch, nonlinearity=args.nonlinearity, steps=args.steps, seed=args.seed)
+    out = Path(args.out)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    say(f"training {cfg.arch} ({cfg.nonlinearity}) for {cfg.steps} steps into {out}; interrupt and rerun to resume")
+    state = train(cfg, out, progress=say)
+    path = export(cfg, state, out, progress=say)
+    print(f"wrote {path} and {out / 'train.json'}; install it as the default model with "
+          f"`cp {path} fixtures/models/default.npz && cp {out / 'train.json'} fixtures/models/default.train.json`")
+    return 0
+
+
+def register(sub) -> None:
+    from harness.model.archs import ARCHS
+
+    e = sub.add_parser("evaluate", help="AP@0.5, precision and recall of a model on the labelled fixtures")
+    e.add_argument("--model", help="model file (.npz). Default: the shipped default model")
+    e.add_argument("--fixed", action="store_true", help="evaluate the integer reference (default: float)")
+    e.add_argument("--fixtures", default=str(FIXTURES), help="folder of labelled images. Default: fixtures/")
+    e.add_argument("--threshold", type=float, help="operating score threshold. Default: the model's (0.5)")
+    e.add_argument("--plot", metavar="PR.png", help="also save the precision/recall curve")
+    e.add_argument("--json", action="store_true", help='print {"ap50", "precision", "recall", "images", …}')
+    e.set_defaults(func=cmd_evaluate)
+
+    f = sub.add_parser("fixtures", help="regenerate or check the labelled fixture images")
+    fsub = f.add_subparsers(dest="fixtures_command", required=True)
+    g = fsub.add_parser("generate", help="write the fixture scenes and photos (needs the [dev] extra)")
+    g.add_argument("-o", "--output", default=str(FIXTURES), help="Default: fixtures/")
+    g.set_defaults(func=cmd_fixtures_generate)
+    c = fsub.add_parser("check", help="regenerate in a temporary folder and compare byte for byte")
+    c.add_argument("--fixtures", default=str(FIXTURES), help="Default: fixtures/")
+    c.set_defaults(func=cmd_fixtures_check)
+
+    t = sub.add_parser("train", help="train a detector on copy-paste scenes (needs the [torch] extra; resumable)")
+    t.add_argument("--arch", default="rpool-face-m4", choices=sorted(ARCHS), help="Default: rpool-face-m4")
+    t.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact",
+                   help="RNN gates: exact sigmoid/tanh or the piecewise-linear ones. Default: exact")
+    t.add_argument("--steps", type=int, default=6000, help="optimiser steps of 32 scenes. Default: 6000")
+    t.add_argument("--seed", type=int, default=0, help="initialisation and batch order seed. Default: 0")
+    t.add_argument("--out", default="out/train", help="run folder (checkpoint, pool, model). Default: out/train")
+    t.set_defaults(func=cmd_train)

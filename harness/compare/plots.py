@@ -1,0 +1,35 @@
+"""Pictures of accuracy results (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import InputError
+
+
+def save_pr_curve(ev, path) -> Path:
+    """Precision/recall curve of an ``Evaluation``, per subset and overall, with the operating point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    for name, acc in [*sorted(ev.subsets.items()), ("all", ev.overall)]:
+        if acc.curve:
+            _, prec, rec = zip(*acc.curve)
+            ax.plot(rec, prec, lw=2 if name == "all" else 1, label=f"{name}: AP {acc.ap50:.3f}")
+    ax.plot([ev.overall.recall], [ev.overall.precision], "ko", label=f"operating point (score ≥ {ev.threshold:g})")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+           title=f"model {ev.model_id} ({ev.mode}), IoU 0.5")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        plt.close(fig)
+    return path

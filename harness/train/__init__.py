@@ -1,0 +1,1 @@
+"""Training the RPool_Face detectors on copy-paste scenes (needs the ``[torch]`` extra; see ``harness train``)."""
