@@ -30,6 +30,8 @@ def cmd_evaluate(args) -> int:
         from harness.compare.plots import save_pr_curve
 
         save_pr_curve(ev, args.plot)
+    if args.draw:
+        _draw(model, ev, Path(args.draw))
     if args.json:
         out = {k: v for k, v in ev.overall.as_dict().items()}
         out.update({"mode": ev.mode, "model_id": ev.model_id, "threshold": ev.threshold,
@@ -42,7 +44,21 @@ def cmd_evaluate(args) -> int:
         print(f"  {name:<8} {a.images:>6} {a.faces:>6} {a.ap50:7.3f} {a.precision:9.3f} {a.recall:7.3f}")
     if args.plot:
         print(f"  precision/recall curve: {args.plot}")
+    if args.draw:
+        print(f"  pictures (detections green, ground truth orange): {args.draw}/")
     return 0
+
+
+def _draw(model, ev, folder: Path) -> None:
+    from harness.compare.draw import draw_detections, save_picture
+    from harness.model.detect import Detection
+    from harness.model.image import load_image
+
+    for r in ev.images:
+        image = load_image(r.item.path, *model.input_hw)
+        kept = [d for d in r.detections if d.score >= ev.threshold]
+        truths = [Detection(*t, 1.0) for t in r.truths]
+        save_picture(draw_detections(image, kept, expected=truths), folder / f"{r.item.name}.png")
 
 
 def cmd_fixtures_generate(args) -> int:
@@ -92,6 +108,7 @@ def register(sub) -> None:
     e.add_argument("--fixtures", default=str(FIXTURES), help="folder of labelled images. Default: fixtures/")
     e.add_argument("--threshold", type=float, help="operating score threshold. Default: the model's (0.5)")
     e.add_argument("--plot", metavar="PR.png", help="also save the precision/recall curve")
+    e.add_argument("--draw", metavar="DIR", help="also draw every image with its detections and ground truth")
     e.add_argument("--json", action="store_true", help='print {"ap50", "precision", "recall", "images", …}')
     e.set_defaults(func=cmd_evaluate)
 

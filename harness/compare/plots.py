@@ -27,6 +27,38 @@ def save_pr_curve(ev, path) -> Path:
     fig.tight_layout()
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        plt.close(fig)
+    return path
+
+
+def save_training_curve(history: list[dict], path) -> Path:
+    """Loss curves (localisation and confidence) and learning rate of a training record's history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    ax.plot(steps, [h["loc"] for h in history], label="localisation (smooth L1)")
+    ax.plot(steps, [h["conf"] for h in history], label="confidence (cross-entropy)")
+    ax.set(xlabel="step", ylabel="loss per matched prior", yscale="log")
+    ax.grid(alpha=0.3, which="both")
+    lr = ax.twinx()
+    lr.plot(steps, [h["lr"] for h in history], color="grey", lw=0.8, ls="--", label="learning rate")
+    lr.set_ylabel("learning rate")
+    lines = ax.get_legend_handles_labels()
+    more = lr.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -144,7 +144,8 @@ def train(cfg: TrainConfig, out: Path, progress=print) -> dict:
     return state
 
 
-def export(cfg: TrainConfig, state: dict, out: Path, progress=print) -> Path:
+def export(cfg: TrainConfig, state: dict, out: Path, progress=print, validation_scenes: int = VALIDATION_SCENES
+           ) -> Path:
     """Trained net → quantised model file ``out/model.npz`` (320×240) and ``out/train.json``."""
     torch = _torch()
     from harness.model.edgeml import from_state_dict
@@ -157,15 +158,15 @@ def export(cfg: TrainConfig, state: dict, out: Path, progress=print) -> Path:
     calib, _ = make_scenes(train_spec(240, 320), TRAIN_SEED + 1, cfg.calibration_images)
     progress(f"quantising with {len(calib)} calibration scenes")
     model = quantize(model, list(calib))
-    val_images, val_boxes = make_scenes(train_spec(240, 320), VALIDATION_SEED, VALIDATION_SCENES)
+    val_images, val_boxes = make_scenes(train_spec(240, 320), VALIDATION_SEED, validation_scenes)
     threshold, val = operating_threshold(model, val_images, val_boxes)
-    progress(f"operating threshold {threshold:.2f} (best F1 on {VALIDATION_SCENES} validation scenes: "
+    progress(f"operating threshold {threshold:.2f} (best F1 on {validation_scenes} validation scenes: "
              f"AP@0.5 {val.ap50:.3f}, precision {val.precision:.3f}, recall {val.recall:.3f})")
     model = with_threshold(model, threshold)
     path = save(model, Path(out) / "model.npz")
     record = {"model_id": model.model_id, "config": asdict(cfg), "train_seed": TRAIN_SEED,
               "calibration_seed": TRAIN_SEED + 1, "steps": state["step"],
-              "validation": {"seed": VALIDATION_SEED, "scenes": VALIDATION_SCENES, "threshold": threshold,
+              "validation": {"seed": VALIDATION_SEED, "scenes": validation_scenes, "threshold": threshold,
                              **val.as_dict()},
               "train_seconds": round(state["seconds"], 1), "torch": torch.__version__,
               "python": platform.python_version(), "machine": platform.machine(),
@@ -173,4 +174,8 @@ def export(cfg: TrainConfig, state: dict, out: Path, progress=print) -> Path:
                         "held_out": "faces 70-99 and non-faces 170-199 (fixtures only)"},
               "history": state["history"]}
     (Path(out) / "train.json").write_text(json.dumps(record, indent=1) + "\n")
+    if state["history"]:
+        from harness.compare.plots import save_training_curve
+
+        save_training_curve(state["history"], Path(out) / "train.png")
     return path

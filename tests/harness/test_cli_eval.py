@@ -38,10 +38,12 @@ def test_evaluate_json_has_the_documented_keys(capsys, few_fixtures, tmp_path):
     assert (tmp_path / "pr.png").stat().st_size > 10_000
 
 
-def test_evaluate_text_table(capsys, few_fixtures):
-    code, out, _ = _run(capsys, "evaluate", "--model", TINY, "--fixtures", few_fixtures)
+def test_evaluate_text_table_and_pictures(capsys, few_fixtures, tmp_path):
+    code, out, _ = _run(capsys, "evaluate", "--model", TINY, "--fixtures", few_fixtures, "--draw", tmp_path / "pics")
     assert code == 0 and "(float)" in out and "AP@0.5" in out
-    assert [line.split()[0] for line in out.splitlines()[2:]] == ["photos", "scenes", "all"]
+    assert [line.split()[0] for line in out.splitlines()[2:5]] == ["photos", "scenes", "all"]
+    pics = sorted(p.relative_to(tmp_path / "pics").as_posix() for p in (tmp_path / "pics").rglob("*.png"))
+    assert pics == ["photos/astronaut.png", "scenes/scene-000.png", "scenes/scene-001.png"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -39,12 +39,14 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
 
 def test_export_writes_a_quantised_model_and_its_record(tmp_path):
     state = train(TINY, tmp_path, progress=lambda m: None)
-    path = export(TINY, state, tmp_path, progress=lambda m: None)
+    path = export(TINY, state, tmp_path, progress=lambda m: None, validation_scenes=3)
     model = load(path)
     assert model.quantized and model.input_hw == (240, 320) and model.arch == "rpool-face-m4"
     record = json.loads((tmp_path / "train.json").read_text())
     assert record["model_id"] == model.model_id and record["config"]["seed"] == 0
     assert record["steps"] == 4 and len(record["history"]) == 4
+    assert 0.0 < record["validation"]["threshold"] <= 1.0 and record["validation"]["scenes"] > 0
+    assert (tmp_path / "train.png").stat().st_size > 10_000
 
 
 def test_a_changed_configuration_does_not_resume_silently(tmp_path):
