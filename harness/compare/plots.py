@@ -7,13 +7,31 @@ from pathlib import Path
 from harness.errors import InputError
 
 
-def save_pr_curve(ev, path) -> Path:
-    """Precision/recall curve of an ``Evaluation``, per subset and overall, with the operating point marked."""
+def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # headless: CI machines and benches have no display
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    try:
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        _pyplot().close(fig)
+    return path
+
+
+def save_pr_curve(ev, path) -> Path:
+    """Precision/recall curve of an ``Evaluation``, per subset and overall, with the operating point marked."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
     for name, acc in [*sorted(ev.subsets.items()), ("all", ev.overall)]:
         if acc.curve:
@@ -24,25 +42,12 @@ def save_pr_curve(ev, path) -> Path:
            title=f"model {ev.model_id} ({ev.mode}), IoU 0.5")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_training_curve(history: list[dict], path) -> Path:
     """Loss curves (localisation and confidence) and learning rate of a training record's history."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
     ax.plot(steps, [h["loc"] for h in history], label="localisation (smooth L1)")
@@ -55,13 +60,4 @@ def save_training_curve(history: list[dict], path) -> Path:
     lines = ax.get_legend_handles_labels()
     more = lr.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
-    fig.tight_layout()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -137,6 +137,19 @@ def _occlude(rng, canvas: np.ndarray, box, nonface_ids) -> float:
     return depth / s
 
 
+def _add_crop(rng, canvas: np.ndarray, spec: SceneSpec, ids: tuple[int, ...], taken: list):
+    """Paste one crop from ``ids`` at a free place; returns (box, crop id), or None when nothing is free."""
+    h, w = canvas.shape
+    size = int(rng.integers(spec.face_size[0], min(spec.face_size[1], h, w) + 1))
+    box = _place(rng, size, h, w, taken, 0.0)
+    if box is None:
+        return None
+    crop = ids[int(rng.integers(len(ids)))]
+    _paste(canvas, _crop_patch(rng, crop, size), box[0], box[1])
+    taken.append(box)
+    return box, crop
+
+
 def compose_scene(spec: SceneSpec, seed: int, index: int) -> Scene:
     rng = np.random.default_rng([seed, index])
     h, w = spec.height, spec.width
@@ -144,25 +157,15 @@ def compose_scene(spec: SceneSpec, seed: int, index: int) -> Scene:
     faces: list[Face] = []
     taken: list[tuple[int, int, int, int]] = []
     for _ in range(int(rng.integers(spec.faces[0], spec.faces[1] + 1))):
-        size = int(rng.integers(spec.face_size[0], min(spec.face_size[1], h, w) + 1))
-        box = _place(rng, size, h, w, taken, 0.0)
-        if box is None:
-            continue
-        crop = spec.face_ids[int(rng.integers(len(spec.face_ids)))]
-        _paste(canvas, _crop_patch(rng, crop, size), box[0], box[1])
-        occ = _occlude(rng, canvas, box, spec.nonface_ids) if rng.random() < spec.occlusion_prob else 0.0
-        taken.append(box)
-        faces.append(Face(box, crop, round(occ, 3)))
+        placed = _add_crop(rng, canvas, spec, spec.face_ids, taken)
+        if placed:
+            occ = _occlude(rng, canvas, placed[0], spec.nonface_ids) if rng.random() < spec.occlusion_prob else 0.0
+            faces.append(Face(placed[0], placed[1], round(occ, 3)))
     distractors = []
     for _ in range(int(rng.integers(spec.distractors[0], spec.distractors[1] + 1))):
-        size = int(rng.integers(spec.face_size[0], min(spec.face_size[1], h, w) + 1))
-        box = _place(rng, size, h, w, taken, 0.0)
-        if box is None:
-            continue
-        crop = spec.nonface_ids[int(rng.integers(len(spec.nonface_ids)))]
-        _paste(canvas, _crop_patch(rng, crop, size), box[0], box[1])
-        taken.append(box)
-        distractors.append({"box": list(box), "crop": crop})
+        placed = _add_crop(rng, canvas, spec, spec.nonface_ids, taken)
+        if placed:
+            distractors.append({"box": list(placed[0]), "crop": placed[1]})
     canvas = _levels(canvas, rng.uniform(0.7, 1.2), rng.uniform(-30, 30))
     if rng.random() < 0.3:
         canvas = _blur(canvas, rng.uniform(0.5, 1.2))
