@@ -131,6 +131,7 @@ def cmd_model_info(args) -> int:
     m = _load_model(args.model)
     info = {"model_id": m.model_id, "arch": m.arch, "input": f"{m.input_hw[1]}x{m.input_hw[0]}",
             "nonlinearity": m.config["nonlinearity"], "quantized": m.quantized,
+            "threshold": m.config["detection"]["score_thresh"],
             "parameters": int(sum(a.size for k, a in m.float_arrays().items()))}
     print(json.dumps(info) if args.json else "\n".join(f"{k:<13} {v}" for k, v in info.items()))
     return 0

@@ -87,6 +87,17 @@ def test_model_init_quantize_info(capsys, tmp_path):
     code, out, _ = _run(capsys, "model", "info", tmp_path / "q.npz", "--json")
     info = json.loads(out)
     assert info["quantized"] and info["input"] == "64x48" and info["arch"] == "rpool-face-m4"
+    assert info["threshold"] == 0.5
+
+
+def test_commands_default_to_the_shipped_model(capsys):
+    code, out, _ = _run(capsys, "model", "info", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["arch"] == "rpool-face-m4" and info["quantized"] and info["threshold"] > 0.5
+    image = Path(__file__).resolve().parents[2] / "fixtures" / "scenes" / "scene-005.png"
+    code, out, _ = _run(capsys, "reference", "--image", image, "--json")
+    doc = json.loads(out)
+    assert doc["model_id"] == info["model_id"] and doc["mode"] == "fixed" and len(doc["detections"]) >= 4
 
 
 def test_bench_reference_json(capsys):
