@@ -7,7 +7,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,6 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 50
     calibration_images: int = 16
-    extra: dict = field(default_factory=dict)
 
 
 def _torch():
