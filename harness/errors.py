@@ -6,6 +6,7 @@
     │   └── ImageError           not an image OpenCV can read
     ├── ModelError               model file invalid, wrong format, hash mismatch, missing quantisation
     │   └── CheckpointError      an EdgeML checkpoint that cannot be mapped onto an architecture
+    ├── BuildError               a compiler run failed (message: command, exit status, last lines of its output)
     └── DependencyError          an optional package or a tool is missing (message names the install command)
 
 Library exceptions are translated at the boundary with ``raise ... from``.
@@ -51,3 +52,7 @@ __all__ = [
     "ModelError",
     "UsageError",
 ]
+
+
+class BuildError(HarnessError):
+    """Compiling firmware or the host kernel library failed."""

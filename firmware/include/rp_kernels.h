@@ -1,0 +1,76 @@
+/* RNNPool face-detector kernels: types and contracts.
+ *
+ * Every kernel: (op params, quant params, dims + data pairs with const inputs first, output last) -> rp_status.
+ * Tensors are HWC (batch 1), row-major, no padding between rows. Kernels never allocate and keep no state.
+ * The arithmetic is docs/numerics.md; harness/model/fixed_ref.py is the bit-exact NumPy twin of every kernel.
+ */
+#ifndef RP_KERNELS_H
+#define RP_KERNELS_H
+
+#include <stdint.h>
+
+typedef enum {
+    RP_OK = 0,
+    RP_ERR_ARG = 1,   /* a shape or parameter is outside the contract */
+} rp_status;
+
+typedef struct {
+    int32_t h, w, c;
+} rp_dims;
+
+/* Per-output-channel requantisation (numerics §2): mult 0 or 2^30 <= |mult| < 2^31, shift in [-31, 30]. */
+typedef struct {
+    const int32_t *mult;
+    const int32_t *shift;
+} rp_quant_params;
+
+typedef struct {
+    int32_t kernel;     /* 1 or 3 (square), zero padding kernel / 2 */
+    int32_t stride;     /* 1 or 2 */
+    int32_t in_offset;  /* added to every in-tensor input value (the stem's -117); padding stays 0 */
+    int32_t act_min;    /* output clamp, within the output type */
+    int32_t act_max;
+} rp_conv_params;
+
+typedef struct {
+    int32_t ka, kb;     /* Q14 input weights */
+    int32_t mult, shift;
+    int32_t act_min, act_max;
+} rp_add_params;
+
+/* Dense convolution, int8 -> int8.
+ * in      [H, W, C_in] int8;  filter [C_out, k, k, C_in] int8 (OHWI), filter_dims = {k, k, C_in};  bias [C_out]
+ * out     [Ho, Wo, C_out] int8, Ho = (H + 2*(k/2) - k) / stride + 1 (likewise Wo)
+ * The quantiser guarantees |bias| + sum|w|*max|x + in_offset| < 2^31 (numerics §9): the int32 accumulator is exact.
+ * Returns RP_ERR_ARG when out_dims do not follow from in_dims, filter_dims and the stride. */
+rp_status rp_conv2d_s8(const rp_conv_params *p, const rp_quant_params *q,
+                       const rp_dims *in_dims, const int8_t *in,
+                       const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                       const rp_dims *out_dims, int8_t *out);
+
+/* Dense convolution, int8 -> int16 (the detection heads); same contract as rp_conv2d_s8. */
+rp_status rp_conv2d_s8_s16(const rp_conv_params *p, const rp_quant_params *q,
+                           const rp_dims *in_dims, const int8_t *in,
+                           const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                           const rp_dims *out_dims, int16_t *out);
+
+/* 3x3 depthwise convolution, zero padding 1, int8 -> int8.
+ * in [H, W, C] int8; filter [3, 3, C] int8; bias [C] int32; out [Ho, Wo, C], Ho = (H - 1) / stride + 1.
+ * p->kernel must be 3 and p->in_offset 0. */
+rp_status rp_depthwise3x3_s8(const rp_conv_params *p, const rp_quant_params *q,
+                             const rp_dims *in_dims, const int8_t *in,
+                             const int8_t *filter, const int32_t *bias,
+                             const rp_dims *out_dims, int8_t *out);
+
+/* Residual add: out = clamp(requantize(a*ka + b*kb, mult, shift)); a, b, out [H, W, C] int8 (out may alias a or b). */
+rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a, const int8_t *b, int8_t *out);
+
+/* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
+int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in,
+                          const rp_dims *filter_dims, const int8_t *filter_o, int32_t oy, int32_t ox);
+
+/* Whether filter_dims and out_dims follow from in_dims and the conv params (kernel 1 or 3, stride 1 or 2). */
+int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,
+                       const rp_dims *out_dims);
+
+#endif /* RP_KERNELS_H */
