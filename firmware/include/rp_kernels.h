@@ -65,6 +65,43 @@ rp_status rp_depthwise3x3_s8(const rp_conv_params *p, const rp_quant_params *q,
 /* Residual add: out = clamp(requantize(a*ka + b*kb, mult, shift)); a, b, out [H, W, C] int8 (out may alias a or b). */
 rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a, const int8_t *b, int8_t *out);
 
+#define RP_MAX_HIDDEN 32 /* largest FastGRNN hidden size (and RNN2 input) the stack buffers hold */
+#define RP_MAX_PATCH 16
+
+/* One FastGRNN cell (numerics §4.2): w [n_hidden][n_in + n_hidden] int16 = [W | U]; bg, bh [n_hidden] int32 (Q14);
+ * mult/shift requantise the int32 accumulator to the Q14 pre-activation; zeta, nu in [0, 16384];
+ * hard != 0 selects the piecewise-linear sigmoid/tanh. */
+typedef struct {
+    int32_t n_in, n_hidden;
+    const int16_t *w;
+    int32_t x_shift;
+    int32_t mult, shift;
+    const int32_t *bg, *bh;
+    int32_t zeta, nu;
+    int32_t hard;
+} rp_fastgrnn_params;
+
+typedef struct {
+    int32_t patch, stride;             /* 8 and 4 in the face models */
+    const rp_fastgrnn_params *rnn1;    /* n_in = stem channels */
+    const rp_fastgrnn_params *rnn2;    /* n_in = rnn1->n_hidden, shared by both directions */
+    int32_t out_mult, out_shift;       /* Q14 final states -> int8 output */
+} rp_rnnpool_params;
+
+/* RNNPool (numerics §4.3), patch by patch, with the replicate padding.
+ * in  [Hs, Ws, C] int8 (the stem output); out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
+ * Ph = (Hs - patch) / stride + 1 (likewise Pw); channels: rows fwd, rows bwd, cols fwd, cols bwd. */
+rp_status rp_rnnpool_s8(const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
+                        const rp_dims *out_dims, int8_t *out);
+
+/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1). */
+int32_t rp_tanh_q14(int64_t v);
+int32_t rp_sigmoid_q14(int64_t v);
+const int16_t *rp_nn_tanh_table(void);
+
+/* One FastGRNN step: v = [x << x_shift | h] (n_in + n_hidden int16); updates h (n_hidden int16) in place. */
+void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t *h);
+
 /* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
 int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in,
                           const rp_dims *filter_dims, const int8_t *filter_o, int32_t oy, int32_t ox);

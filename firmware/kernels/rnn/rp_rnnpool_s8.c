@@ -1,0 +1,62 @@
+/* rp_rnnpool_s8: see include/rp_kernels.h. */
+#include "rp_kernels.h"
+#include "rp_requantize.h"
+
+/* RNN1 over `steps` int8 pixels, `pitch` elements apart (a patch row: pitch = C; a column: pitch = W*C). */
+static void rnn1_run(const rp_fastgrnn_params *p, const int8_t *x, int32_t steps, int32_t pitch, int16_t *h) {
+    int16_t v[RP_MAX_HIDDEN + RP_MAX_HIDDEN];
+    for (int32_t i = 0; i < p->n_hidden; i++) h[i] = 0;
+    for (int32_t t = 0; t < steps; t++, x += pitch) {
+        for (int32_t j = 0; j < p->n_in; j++) v[j] = (int16_t)(x[j] * (1 << p->x_shift));
+        for (int32_t i = 0; i < p->n_hidden; i++) v[p->n_in + i] = h[i];
+        rp_nn_fastgrnn_step(p, v, h);
+    }
+}
+
+/* RNN2 over the int16 summaries seq[0..steps-1] (dir = +1) or seq[steps-1..0] (dir = -1). */
+static void rnn2_run(const rp_fastgrnn_params *p, const int16_t *seq, int32_t steps, int32_t dir, int16_t *h) {
+    int16_t v[RP_MAX_HIDDEN + RP_MAX_HIDDEN];
+    for (int32_t i = 0; i < p->n_hidden; i++) h[i] = 0;
+    for (int32_t t = 0; t < steps; t++) {
+        const int16_t *x = seq + (dir > 0 ? t : steps - 1 - t) * p->n_in;
+        for (int32_t j = 0; j < p->n_in; j++) v[j] = (int16_t)(x[j] * (1 << p->x_shift));
+        for (int32_t i = 0; i < p->n_hidden; i++) v[p->n_in + i] = h[i];
+        rp_nn_fastgrnn_step(p, v, h);
+    }
+}
+
+rp_status rp_rnnpool_s8(const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
+                        const rp_dims *out_dims, int8_t *out) {
+    const rp_fastgrnn_params *r1 = p->rnn1, *r2 = p->rnn2;
+    const int32_t P = p->patch, S = p->stride, H1 = r1->n_hidden, H2 = r2->n_hidden;
+    const int32_t ph = (in_dims->h - P) / S + 1, pw = (in_dims->w - P) / S + 1;
+    if (P < 1 || P > RP_MAX_PATCH || S < 1 || ph < 1 || pw < 1 || r1->n_in != in_dims->c || r2->n_in != H1 ||
+        H1 > RP_MAX_HIDDEN || H2 > RP_MAX_HIDDEN || out_dims->h != ph + 1 || out_dims->w != pw + 1 ||
+        out_dims->c != 4 * H2)
+        return RP_ERR_ARG;
+    const int32_t c_in = in_dims->c, row_pitch = in_dims->w * c_in, oc = out_dims->c;
+    int16_t rows[RP_MAX_PATCH * RP_MAX_HIDDEN], cols[RP_MAX_PATCH * RP_MAX_HIDDEN], q[RP_MAX_HIDDEN];
+    for (int32_t pi = 0; pi < ph; pi++)
+        for (int32_t pj = 0; pj < pw; pj++) {
+            const int8_t *patch = in + (int64_t)pi * S * row_pitch + (int64_t)pj * S * c_in;
+            for (int32_t r = 0; r < P; r++) rnn1_run(r1, patch + r * row_pitch, P, c_in, rows + r * H1);
+            for (int32_t c = 0; c < P; c++) rnn1_run(r1, patch + c * c_in, P, row_pitch, cols + c * H1);
+            int8_t *o = out + ((int64_t)pi * out_dims->w + pj) * oc;
+            for (int32_t k = 0; k < 4; k++) { /* rows fwd, rows bwd, cols fwd, cols bwd */
+                rnn2_run(r2, k < 2 ? rows : cols, P, (k & 1) ? -1 : 1, q);
+                for (int32_t i = 0; i < H2; i++)
+                    o[k * H2 + i] = (int8_t)rp_clamp(rp_requantize(q[i], p->out_mult, p->out_shift), -128, 127);
+            }
+        }
+    /* Replicate padding (numerics §4.3): last patch row and column copied once more. */
+    for (int32_t y = 0; y <= ph; y++) {
+        int8_t *row = out + (int64_t)y * out_dims->w * oc;
+        const int8_t *src_row = y < ph ? row : row - (int64_t)out_dims->w * oc;
+        for (int32_t x = 0; x <= pw; x++) {
+            const int8_t *src = src_row + (int64_t)(x < pw ? x : pw - 1) * oc;
+            if (src != row + (int64_t)x * oc)
+                for (int32_t c = 0; c < oc; c++) row[x * oc + c] = src[c];
+        }
+    }
+    return RP_OK;
+}
