@@ -54,6 +54,17 @@ rp_status rp_conv2d_s8_s16(const rp_conv_params *p, const rp_quant_params *q,
                            const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                            const rp_dims *out_dims, int16_t *out);
 
+/* The stem: dense convolution of an 8-bit grey image, uint8 -> int8; every in-tensor value is x + in_offset
+ * (the -117 of the input normalisation), padded taps are 0. Same contract as rp_conv2d_s8 otherwise. */
+rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
+                          const rp_dims *in_dims, const uint8_t *in,
+                          const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                          const rp_dims *out_dims, int8_t *out);
+
+/* L2Norm over the channels of each pixel (numerics §3): out_c = clamp(requantize(x_c * (2^24 / isqrt(S * 256)),
+ * mult[c], shift[c]), -128, 127) with S = sum x_c^2; an all-zero pixel stays zero. in, out [H, W, C <= 512] int8. */
+rp_status rp_l2norm_s8(const rp_quant_params *q, const rp_dims *dims, const int8_t *in, int8_t *out);
+
 /* 3x3 depthwise convolution, zero padding 1, int8 -> int8.
  * in [H, W, C] int8; filter [3, 3, C] int8; bias [C] int32; out [Ho, Wo, C], Ho = (H - 1) / stride + 1.
  * p->kernel must be 3 and p->in_offset 0. */
