@@ -1,0 +1,62 @@
+"""The C kernels compiled for the host as one shared library, so the default test run checks them against the
+NumPy fixed-point reference without an emulator. Builds are cached by a content hash of compiler, flags and
+sources: an unchanged tree costs one hash, not a compile."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import BuildError, DependencyError
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+CACHE = ROOT / ".harness" / "host"
+CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
+
+
+@dataclass(frozen=True)
+class HostLibrary:
+    path: Path
+    key: str        # content hash of compiler version, flags and every source and header
+    compiler: str   # first line of `cc --version`
+
+
+def kernel_sources() -> list[Path]:
+    return sorted((FIRMWARE / "kernels").rglob("*.c"))
+
+
+def _compiler(cc: str | None) -> tuple[str, str]:
+    cc = cc or os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise DependencyError(f"C compiler {cc!r} not found; install one with `apt-get install gcc` or set CC")
+    out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=False)
+    return cc, (out.stdout.splitlines() or ["unknown"])[0]
+
+
+def build_host_library(cache: Path = CACHE, cc: str | None = None) -> HostLibrary:
+    cc, version = _compiler(cc)
+    sources = kernel_sources()
+    headers = sorted((FIRMWARE / "include").glob("*.h"))
+    h = hashlib.sha256("\0".join([version, *CFLAGS]).encode())
+    for f in headers + sources:
+        h.update(str(f.relative_to(FIRMWARE)).encode() + b"\0" + f.read_bytes())
+    key = h.hexdigest()[:16]
+    path = Path(cache) / f"librp-{key}.so"
+    if path.is_file():
+        return HostLibrary(path, key, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".so", delete=False) as tmp:
+        cmd = [cc, *CFLAGS, f"-I{FIRMWARE / 'include'}", *map(str, sources), "-o", tmp.name]
+        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            os.unlink(tmp.name)
+            tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])
+            raise BuildError(f"host kernel build failed ({cc} exit {run.returncode}): {tail}")
+        os.replace(tmp.name, path)  # atomic: a concurrent build never loads a half-written library
+    return HostLibrary(path, key, version)
