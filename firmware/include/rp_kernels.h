@@ -18,6 +18,12 @@ typedef struct {
     int32_t h, w, c;
 } rp_dims;
 
+/* Caller-owned scratch memory for kernels that need it (size from their *_get_buffer_size function). */
+typedef struct {
+    void *buf;
+    int32_t size;
+} rp_context;
+
 /* Per-output-channel requantisation (numerics §2): mult 0 or 2^30 <= |mult| < 2^31, shift in [-31, 30]. */
 typedef struct {
     const int32_t *mult;
@@ -99,11 +105,14 @@ typedef struct {
     int32_t out_mult, out_shift;       /* Q14 final states -> int8 output */
 } rp_rnnpool_params;
 
-/* RNNPool (numerics §4.3), patch by patch, with the replicate padding.
- * in  [Hs, Ws, C] int8 (the stem output); out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
- * Ph = (Hs - patch) / stride + 1 (likewise Pw); channels: rows fwd, rows bwd, cols fwd, cols bwd. */
-rp_status rp_rnnpool_s8(const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
+/* RNNPool (numerics §4.3) with the replicate padding; each shared RNN1 sequence runs once.
+ * ctx  scratch of rp_rnnpool_s8_get_buffer_size(p, in_dims) bytes (15,104 for the face models at 320x240)
+ * in   [Hs, Ws, C] int8 (the stem output); out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
+ *      Ph = (Hs - patch) / stride + 1 (likewise Pw); channels: rows fwd, rows bwd, cols fwd, cols bwd.
+ * Requires stride <= patch <= RP_MAX_PATCH. */
+rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
                         const rp_dims *out_dims, int8_t *out);
+int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims *in_dims);
 
 /* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1). */
 int32_t rp_tanh_q14(int64_t v);

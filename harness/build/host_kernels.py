@@ -92,6 +92,10 @@ def add(a, b, ka, kb, mult, shift, act=(-128, 127)) -> np.ndarray:
     return out
 
 
+class Context(C.Structure):
+    _fields_ = [("buf", C.c_void_p), ("size", C.c_int32)]
+
+
 class FastGRNNParams(C.Structure):
     _fields_ = [("n_in", C.c_int32), ("n_hidden", C.c_int32), ("w", C.POINTER(C.c_int16)), ("x_shift", C.c_int32),
                 ("mult", C.c_int32), ("shift", C.c_int32), ("bg", C.POINTER(C.c_int32)),
@@ -119,9 +123,19 @@ def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift) -> np.ndarray:
     ph, pw = (x.shape[0] - patch) // stride + 1, (x.shape[1] - patch) // stride + 1
     out = np.zeros((ph + 1, pw + 1, 4 * r2.n_hidden), np.int8)
     p = RNNPoolParams(patch, stride, C.pointer(r1), C.pointer(r2), int(out_mult), int(out_shift))
-    _check(library().rp_rnnpool_s8(C.byref(p), C.byref(Dims(*x.shape)), _ptr(x, C.c_int8),
+    size = library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
+    scratch = np.zeros(max(size, 2) // 2, np.int16)
+    ctx = Context(scratch.ctypes.data, scratch.nbytes)
+    _check(library().rp_rnnpool_s8(C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), _ptr(x, C.c_int8),
                                    C.byref(Dims(*out.shape)), _ptr(out, C.c_int8)), "rp_rnnpool_s8")
     return out
+
+
+def rnnpool_buffer_size(q1, q2, patch, stride, in_shape) -> int:
+    keep: list = []
+    r1, r2 = _grnn(q1, False, keep), _grnn(q2, False, keep)
+    p = RNNPoolParams(patch, stride, C.pointer(r1), C.pointer(r2), 0, 0)
+    return library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*in_shape)))
 
 
 def tanh_q14(v) -> np.ndarray:

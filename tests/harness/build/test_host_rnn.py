@@ -40,3 +40,10 @@ def test_rnnpool_layer_of_the_default_model_is_bit_exact(hard):
         got = hk.rnnpool(stem, _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], hard,
                          r["out_mult"], r["out_shift"])
         assert got.shape == (30, 40, 64) and np.array_equal(got, want), (name, int((got != want).sum()))
+
+
+def test_rnnpool_scratch_is_small_enough_for_the_m4():
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    a, rp = model.arrays, model.config["rnnpool"]
+    # 8 stem rows of row summaries (8 × 39 patches) + 160 column summaries, 16 int16 each
+    assert hk.rnnpool_buffer_size(_p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], (120, 160, 4)) == 15_104
