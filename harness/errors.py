@@ -6,6 +6,7 @@
     │   └── ImageError           not an image OpenCV can read
     ├── ModelError               model file invalid, wrong format, hash mismatch, missing quantisation
     │   └── CheckpointError      an EdgeML checkpoint that cannot be mapped onto an architecture
+    ├── CodegenError             a model cannot be turned into C (e.g. an inconsistent memory plan)
     ├── BuildError               a compiler run failed (message: command, exit status, last lines of its output)
     └── DependencyError          an optional package or a tool is missing (message names the install command)
 
@@ -56,3 +57,7 @@ __all__ = [
 
 class BuildError(HarnessError):
     """Compiling firmware or the host kernel library failed."""
+
+
+class CodegenError(HarnessError):
+    """Generating C from a model failed (inconsistent buffers, unsupported layer)."""

@@ -1,0 +1,1 @@
+"""Model file → generated C: weights, layer schedule and the static memory plan."""
