@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the harness needs on a fresh Debian 12 machine: a C compiler and a virtual environment in .venv
-# with the package, its dev tools and the [torch] extra. Safe to run again; it only installs what is missing.
+# Sets up everything the harness needs on a fresh Debian 12 machine: C compilers (host and arm-none-eabi), QEMU,
+# and a virtual environment in .venv with the package, its dev tools and the [torch] extra. Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,8 +19,10 @@ apt_install() {
   $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# The C kernels are compiled for the host (tests check them against the NumPy reference).
+# The C kernels are compiled for the host (tests check them against the NumPy reference), and for the Cortex-M4,
+# whose firmware runs on QEMU's STM32F405 (netduinoplus2).
 command -v "${CC:-cc}" >/dev/null || apt_install gcc libc6-dev
+apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 py=${PYTHON:-python3}
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

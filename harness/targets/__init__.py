@@ -1,0 +1,1 @@
+"""Where firmware runs: emulators (QEMU, Renode) and boards (pyOCD)."""

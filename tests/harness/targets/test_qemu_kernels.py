@@ -1,0 +1,117 @@
+"""The C kernels cross-compiled for the Cortex-M4 and run on QEMU's STM32F405: same bytes as the reference."""
+
+import shutil
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from harness.build.cross import build_elf
+from harness.codegen.carray import c_array
+from harness.model.fixed_ref import _p, run_fixed
+from harness.model.modelfile import load
+from harness.targets.qemu import run_semihosted
+
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
+]
+
+ROOT = Path(__file__).resolve().parents[3]
+
+MAIN = r"""
+#include "rp_kernels.h"
+#include "rp_runtime.h"
+
+%(arrays)s
+static int8_t stem[%(stem_size)d];
+static int8_t pooled[%(pooled_size)d];
+static int16_t scratch[%(scratch_words)d];
+
+static uint32_t crc32(const void *data, uint32_t n) {
+    const uint8_t *p = data;
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static void put_u32(const char *label, uint32_t v, int hex) {
+    char buf[40], *s = buf;
+    while (*label) *s++ = *label++;
+    char digits[12];
+    int n = 0;
+    do { digits[n++] = "0123456789abcdef"[hex ? v & 15u : v %% 10u]; v = hex ? v >> 4 : v / 10u; } while (v);
+    while (hex && n < 8) digits[n++] = '0';
+    while (n) *s++ = digits[--n];
+    *s++ = '\n';
+    *s = 0;
+    rp_puts(buf);
+}
+
+int main(void) {
+    const rp_fastgrnn_params r1 = {4, 16, rnn1_w, %(r1_xs)d, %(r1_mult)d, %(r1_shift)d, rnn1_bg, rnn1_bh, %(r1_zeta)d,
+                                   %(r1_nu)d, %(hard)d};
+    const rp_fastgrnn_params r2 = {16, 16, rnn2_w, %(r2_xs)d, %(r2_mult)d, %(r2_shift)d, rnn2_bg, rnn2_bh, %(r2_zeta)d,
+                                   %(r2_nu)d, %(hard)d};
+    const rp_rnnpool_params rp = {8, 4, &r1, &r2, %(out_mult)d, %(out_shift)d};
+    const rp_dims image_dims = {240, 320, 1}, stem_dims = {120, 160, 4}, pooled_dims = {30, 40, 64};
+    const rp_context ctx = {scratch, sizeof scratch};
+    const rp_conv_params cp = {3, 2, %(in_offset)d, 0, 127};
+    const rp_quant_params q = {stem_mult, stem_shift};
+    const rp_dims f_dims = {3, 3, 1};
+    rp_ticks_start();
+    uint32_t t0 = rp_ticks();
+    if (rp_conv2d_u8_s8(&cp, &q, &image_dims, image, &f_dims, stem_w, stem_bias, &stem_dims, stem) != RP_OK) return 3;
+    uint32_t t1 = rp_ticks();
+    if (rp_rnnpool_s8(&ctx, &rp, &stem_dims, stem, &pooled_dims, pooled) != RP_OK) return 2;
+    uint32_t t2 = rp_ticks();
+    put_u32("stem_crc ", crc32(stem, sizeof stem), 1);
+    put_u32("rnnpool_crc ", crc32(pooled, sizeof pooled), 1);
+    put_u32("stem_instructions ", t1 - t0, 0);
+    put_u32("rnnpool_instructions ", t2 - t1, 0);
+    return 0;
+}
+"""
+
+
+def _program(model, image) -> tuple[str, dict]:
+    a = model.arrays
+    L = run_fixed(model, image).layers
+    q1, q2, r, st = _p(a, "rnn1"), _p(a, "rnn2"), _p(a, "rnnpool"), _p(a, "stem")
+    arrays = "".join([
+        c_array("image", image), c_array("stem_w", st["w"]), c_array("stem_bias", st["bias"]),
+        c_array("stem_mult", st["mult"]), c_array("stem_shift", st["shift"]),
+        c_array("rnn1_w", q1["w"]), c_array("rnn1_bg", q1["bg"]), c_array("rnn1_bh", q1["bh"]),
+        c_array("rnn2_w", q2["w"]), c_array("rnn2_bg", q2["bg"]), c_array("rnn2_bh", q2["bh"]),
+    ])
+    values = {"arrays": arrays, "pooled_size": L["rnnpool"].size, "stem_size": L["stem"].size,
+              "in_offset": int(model.config["quant"]["input_offset"]),
+              "scratch_words": 15_104 // 2, "hard": int(model.config["nonlinearity"] == "hard"),
+              "out_mult": int(r["out_mult"]), "out_shift": int(r["out_shift"])}
+    for tag, q in (("r1", q1), ("r2", q2)):
+        values.update({f"{tag}_{k}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"),
+                                                                ("shift", "shift"), ("zeta", "zeta"), ("nu", "nu"))})
+    expected = {"rnnpool_crc": zlib.crc32(L["rnnpool"].tobytes()), "stem_crc": zlib.crc32(L["stem"].tobytes())}
+    return MAIN % values, expected
+
+
+def test_stem_and_rnnpool_on_the_emulated_stm32f405_match_the_reference(tmp_path):
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    image = cv2.imread(str(ROOT / "fixtures" / "scenes" / "scene-009.png"), cv2.IMREAD_GRAYSCALE)
+    source, expected = _program(model, image)
+    main_c = tmp_path / "main.c"
+    main_c.write_text(source)
+    run = run_semihosted(build_elf(main_c, tmp_path / "kernels.elf"), timeout=600)
+    assert run.exit_code == 0, run.output
+    got = dict(line.split() for line in run.output.strip().splitlines())
+    assert int(got["rnnpool_crc"], 16) == expected["rnnpool_crc"]
+    assert int(got["stem_crc"], 16) == expected["stem_crc"]
+    assert int(got["rnnpool_instructions"]) > 1_000_000
