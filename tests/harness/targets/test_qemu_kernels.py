@@ -5,7 +5,6 @@ import zlib
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from harness.build.cross import build_elf
