@@ -123,8 +123,8 @@ const int16_t *rp_nn_tanh_table(void);
 void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t *h);
 
 /* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
-int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in,
-                          const rp_dims *filter_dims, const int8_t *filter_o, int32_t oy, int32_t ox);
+int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
+                          int32_t oy, int32_t ox);
 
 /* Whether filter_dims and out_dims follow from in_dims and the conv params (kernel 1 or 3, stride 1 or 2). */
 int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,

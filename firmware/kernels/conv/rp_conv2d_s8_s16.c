@@ -11,7 +11,7 @@ rp_status rp_conv2d_s8_s16(const rp_conv_params *p, const rp_quant_params *q,
     for (int32_t oy = 0; oy < out_dims->h; oy++)
         for (int32_t ox = 0; ox < out_dims->w; ox++)
             for (int32_t o = 0; o < cout; o++) {
-                const int32_t acc = bias[o] + rp_nn_conv_acc_s8(p, in_dims, in, filter_dims, filter + o * fsize, oy, ox);
+                const int32_t acc = bias[o] + rp_nn_conv_acc_s8(p, in_dims, in, filter + o * fsize, oy, ox);
                 *out++ = (int16_t)rp_clamp(rp_requantize(acc, q->mult[o], q->shift[o]), p->act_min, p->act_max);
             }
     return RP_OK;

@@ -1,8 +1,8 @@
 /* rp_nn_conv_acc_s8: see include/rp_kernels.h. */
 #include "rp_kernels.h"
 
-int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in,
-                          const rp_dims *filter_dims, const int8_t *filter_o, int32_t oy, int32_t ox) {
+int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
+                          int32_t oy, int32_t ox) {
     const int32_t k = p->kernel, pad = k / 2, cin = in_dims->c;
     int32_t acc = 0;
     for (int32_t ky = 0; ky < k; ky++) {
@@ -21,6 +21,5 @@ int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const
             acc += sum + p->in_offset * wsum; /* sum w*(x + offset) without widening x */
         }
     }
-    (void)filter_dims;
     return acc;
 }
