@@ -27,11 +27,13 @@ def runtime_sources() -> list[Path]:
     return sorted((FIRMWARE / "runtime").glob("*.c"))
 
 
-def build_elf(main_c: Path, out: Path, board: str = "qemu-netduinoplus2") -> Path:
-    """Kernels + runtime + ``main_c`` → ``out`` (ELF) for ``board``'s linker script."""
+def build_elf(main_c: Path, out: Path, board: str = "qemu-netduinoplus2", dsp: bool = True) -> Path:
+    """Kernels + runtime + ``main_c`` → ``out`` (ELF) for ``board``'s linker script; ``dsp=False`` forces the
+    portable C paths (RP_USE_DSP=0)."""
     cc = require_toolchain()
     ld = FIRMWARE / "platform" / board / "linker.ld"
-    cmd = [cc, *CPU_FLAGS, *CFLAGS, f"-I{FIRMWARE / 'include'}", f"-I{FIRMWARE / 'runtime'}",
+    defines = [] if dsp else ["-DRP_USE_DSP=0"]
+    cmd = [cc, *CPU_FLAGS, *CFLAGS, *defines, f"-I{FIRMWARE / 'include'}", f"-I{FIRMWARE / 'runtime'}",
            *map(str, kernel_sources() + runtime_sources()), str(main_c), *LDFLAGS, f"-T{ld}", "-o", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:

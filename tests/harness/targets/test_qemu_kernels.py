@@ -102,13 +102,14 @@ def _program(model, image) -> tuple[str, dict]:
     return MAIN % values, expected
 
 
-def test_stem_and_rnnpool_on_the_emulated_stm32f405_match_the_reference(tmp_path):
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_stem_and_rnnpool_on_the_emulated_stm32f405_match_the_reference(tmp_path, dsp):
     model = load(ROOT / "fixtures" / "models" / "default.npz")
     image = cv2.imread(str(ROOT / "fixtures" / "scenes" / "scene-009.png"), cv2.IMREAD_GRAYSCALE)
     source, expected = _program(model, image)
     main_c = tmp_path / "main.c"
     main_c.write_text(source)
-    run = run_semihosted(build_elf(main_c, tmp_path / "kernels.elf"), timeout=600)
+    run = run_semihosted(build_elf(main_c, tmp_path / "kernels.elf", dsp=dsp), timeout=600)
     assert run.exit_code == 0, run.output
     got = dict(line.split() for line in run.output.strip().splitlines())
     assert int(got["rnnpool_crc"], 16) == expected["rnnpool_crc"]
