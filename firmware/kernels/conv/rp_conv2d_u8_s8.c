@@ -8,23 +8,42 @@ rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
                           const rp_dims *out_dims, int8_t *out) {
     if (!rp_nn_conv_dims_ok(p, in_dims, filter_dims, out_dims)) return RP_ERR_ARG;
     const int32_t k = p->kernel, s = p->stride, pad = k / 2, cin = in_dims->c, cout = out_dims->c;
-    for (int32_t oy = 0; oy < out_dims->h; oy++)
-        for (int32_t ox = 0; ox < out_dims->w; ox++)
+    for (int32_t oy = 0; oy < out_dims->h; oy++) {
+        const int32_t y0 = oy * s - pad;
+        const int row_inside = y0 >= 0 && y0 + k <= in_dims->h;
+        for (int32_t ox = 0; ox < out_dims->w; ox++) {
+            const int32_t x0 = ox * s - pad;
+            const int inside = row_inside && x0 >= 0 && x0 + k <= in_dims->w;
             for (int32_t o = 0; o < cout; o++) {
                 const int8_t *w = filter + o * k * k * cin;
                 int32_t acc = bias[o];
-                for (int32_t ky = 0; ky < k; ky++) {
-                    const int32_t y = oy * s + ky - pad;
-                    if (y < 0 || y >= in_dims->h) continue; /* padding contributes 0 after the offset */
-                    for (int32_t kx = 0; kx < k; kx++) {
-                        const int32_t x = ox * s + kx - pad;
-                        if (x < 0 || x >= in_dims->w) continue;
-                        const uint8_t *px = in + ((int64_t)y * in_dims->w + x) * cin;
-                        for (int32_t c = 0; c < cin; c++)
-                            acc += ((int32_t)px[c] + p->in_offset) * w[(ky * k + kx) * cin + c];
+                if (inside) { /* no padding: sum w*x, plus in_offset * sum w */
+                    int32_t sum = 0, wsum = 0;
+                    for (int32_t ky = 0; ky < k; ky++) {
+                        const uint8_t *px = in + ((int64_t)(y0 + ky) * in_dims->w + x0) * cin;
+                        const int8_t *wk = w + ky * k * cin;
+                        for (int32_t i = 0; i < k * cin; i++) {
+                            sum += px[i] * wk[i];
+                            wsum += wk[i];
+                        }
+                    }
+                    acc += sum + p->in_offset * wsum;
+                } else {
+                    for (int32_t ky = 0; ky < k; ky++) {
+                        const int32_t y = y0 + ky;
+                        if (y < 0 || y >= in_dims->h) continue; /* padding contributes 0 after the offset */
+                        for (int32_t kx = 0; kx < k; kx++) {
+                            const int32_t x = x0 + kx;
+                            if (x < 0 || x >= in_dims->w) continue;
+                            const uint8_t *px = in + ((int64_t)y * in_dims->w + x) * cin;
+                            for (int32_t c = 0; c < cin; c++)
+                                acc += ((int32_t)px[c] + p->in_offset) * w[(ky * k + kx) * cin + c];
+                        }
                     }
                 }
                 *out++ = (int8_t)rp_clamp(rp_requantize(acc, q->mult[o], q->shift[o]), p->act_min, p->act_max);
             }
+        }
+    }
     return RP_OK;
 }
