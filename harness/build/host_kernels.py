@@ -52,7 +52,10 @@ def _out_size(n: int, k: int, stride: int) -> int:
 
 
 def conv2d(x, w, bias, mult, shift, act, stride=1, in_offset=0) -> np.ndarray:
-    """``fixed_ref.conv_s8`` in C: int8 HWC in, OHWI int8 weights; int8 out, or int16 when act exceeds int8."""
+    """``fixed_ref.conv_s8`` in C: int8 HWC in (uint8: the stem kernel), OHWI int8 weights; int8 out, or int16
+    when act exceeds int8."""
+    if np.asarray(x).dtype == np.uint8:
+        return conv2d_u8(x, w, bias, mult, shift, act, stride, in_offset)
     x, w = _arr(x, np.int8), _arr(w, np.int8)
     bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
     o, k = w.shape[0], w.shape[1]

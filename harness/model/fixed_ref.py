@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 from collections.abc import Mapping
 
 import numpy as np
@@ -108,45 +109,59 @@ def _p(a: Mapping[str, np.ndarray], name: str) -> dict:
     return {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
 
 
-def run_fixed(model: Model, image_u8: np.ndarray, hard: bool | None = None) -> FixedResult:
-    """Run the fixed-point model on one 8-bit grey image of the model's input size."""
+# The kernels the schedule calls; harness.build.host_model offers the C kernels behind the same names.
+REFERENCE_KERNELS = SimpleNamespace(
+    conv=conv_s8, depthwise=depthwise_s8, add=add_s8, l2norm=l2norm_s8,
+    rnnpool=lambda *args: ops.replicate_pad_br(rnnpool_q(*args)),
+)
+
+
+def schedule(model: Model, image_u8: np.ndarray, kernels=REFERENCE_KERNELS, hard: bool | None = None
+             ) -> dict[str, np.ndarray]:
+    """Every layer of the quantised model, in execution order (docs/numerics.md §3), each typed as the device
+    stores it; ``kernels`` supplies conv, depthwise, add, l2norm and rnnpool (with its replicate padding)."""
     cfg, a = model.config, model.arrays
     qc = model.require_quant()
     act, dt = qc["act"], qc["dtypes"]
     if hard is None:
         hard = cfg["nonlinearity"] == "hard"
+    k = kernels
     L: dict[str, np.ndarray] = {}
 
     def conv(name, x, stride=1, in_offset=0):
         p = _p(a, name)
-        return conv_s8(x, p["w"], p["bias"], p["mult"], p["shift"], act[name], stride, in_offset)
+        return k.conv(x, p["w"], p["bias"], p["mult"], p["shift"], act[name], stride, in_offset)
 
     L["stem"] = conv("stem", image_u8[..., None], cfg["stem"]["stride"], qc["input_offset"])
     rp, r = cfg["rnnpool"], _p(a, "rnnpool")
-    pooled = rnnpool_q(L["stem"], _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], hard,
-                       r["out_mult"], r["out_shift"])
-    x = L["rnnpool"] = ops.replicate_pad_br(pooled)
+    x = L["rnnpool"] = k.rnnpool(L["stem"], _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], hard,
+                                 r["out_mult"], r["out_shift"])
     for i, blk in enumerate(cfg["blocks"]):
         e = L[f"mb{i}.expand"] = conv(f"mb{i}.expand", x)
         p = _p(a, f"mb{i}.dw")
-        d = L[f"mb{i}.dw"] = depthwise_s8(e, p["w"], p["bias"], p["mult"], p["shift"], act[f"mb{i}.dw"],
-                                          blk["stride"])
+        d = L[f"mb{i}.dw"] = k.depthwise(e, p["w"], p["bias"], p["mult"], p["shift"], act[f"mb{i}.dw"],
+                                         blk["stride"])
         y = L[f"mb{i}.project"] = conv(f"mb{i}.project", d)
         if blk["residual"]:
             p = _p(a, f"mb{i}.add")
-            y = add_s8(x, y, p["ka"], p["kb"], p["mult"], p["shift"])
+            y = k.add(x, y, p["ka"], p["kb"], p["mult"], p["shift"])
         x = L[f"mb{i}"] = y
-    confs, locs = [], []
     for j, hd in enumerate(cfg["heads"]):
         src = L[f"mb{hd['block']}"]
         if hd["l2norm"] is not None:
             p = _p(a, f"l2norm{j}")
-            src = L[f"l2norm{j}"] = l2norm_s8(src, p["mult"], p["shift"])
-        conf = L[f"head{j}.conf"] = conv(f"head{j}.conf", src)
-        loc = L[f"head{j}.loc"] = conv(f"head{j}.loc", src)
-        confs.append(ops.maxout(conf))
-        locs.append(loc)
-    layers = {k: v.astype(DTYPES[dt[k]]) for k, v in L.items()}
+            src = L[f"l2norm{j}"] = k.l2norm(src, p["mult"], p["shift"])
+        L[f"head{j}.conf"] = conv(f"head{j}.conf", src)
+        L[f"head{j}.loc"] = conv(f"head{j}.loc", src)
+    return {name: v.astype(DTYPES[dt[name]]) for name, v in L.items()}
+
+
+def run_fixed(model: Model, image_u8: np.ndarray, hard: bool | None = None) -> FixedResult:
+    """Run the fixed-point model on one 8-bit grey image of the model's input size."""
+    cfg, qc = model.config, model.require_quant()
+    layers = schedule(model, image_u8, REFERENCE_KERNELS, hard)
+    confs = [ops.maxout(layers[f"head{j}.conf"].astype(I64)) for j in range(len(cfg["heads"]))]
+    locs = [layers[f"head{j}.loc"].astype(I64) for j in range(len(cfg["heads"]))]
     raw_int = ops.raw_vector(confs, locs)
     scales = np.concatenate([np.full(c.size, qc["scales"][f"head{j}.conf"], np.float64) for j, c in enumerate(confs)]
                             + [np.full(l.size, qc["scales"][f"head{j}.loc"], np.float64) for j, l in enumerate(locs)])
