@@ -39,20 +39,25 @@ def _compiler(cc: str | None) -> tuple[str, str]:
     return cc, (out.stdout.splitlines() or ["unknown"])[0]
 
 
-def build_host_library(cache: Path = CACHE, cc: str | None = None) -> HostLibrary:
+def build_host_library(cache: Path = CACHE, cc: str | None = None, extra: Path | None = None) -> HostLibrary:
+    """The kernels as ``librp-<key>.so``; with ``extra`` (a generated model directory), its ``*.c`` files too."""
     cc, version = _compiler(cc)
     sources = kernel_sources()
     headers = sorted((FIRMWARE / "include").glob("*.h"))
+    extras = sorted(Path(extra).glob("*.[ch]")) if extra else []
     h = hashlib.sha256("\0".join([version, *CFLAGS]).encode())
     for f in headers + sources:
         h.update(str(f.relative_to(FIRMWARE)).encode() + b"\0" + f.read_bytes())
+    for f in extras:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
     key = h.hexdigest()[:16]
     path = Path(cache) / f"librp-{key}.so"
     if path.is_file():
         return HostLibrary(path, key, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".so", delete=False) as tmp:
-        cmd = [cc, *CFLAGS, f"-I{FIRMWARE / 'include'}", *map(str, sources), "-o", tmp.name]
+        cmd = [cc, *CFLAGS, f"-I{FIRMWARE / 'include'}", *([f"-I{extra}"] if extra else []),
+               *map(str, sources + [f for f in extras if f.suffix == ".c"]), "-o", tmp.name]
         run = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             os.unlink(tmp.name)

@@ -86,13 +86,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float, top_k: int, ke
 
 def detect(cfg: dict, raw: np.ndarray, threshold: float | None = None) -> list[Detection]:
     """Detections with score ≥ ``threshold`` (default: the model's operating threshold), best first."""
+    conf, loc = split_raw(cfg, raw)
+    return detect_subset(cfg, np.arange(len(conf)), conf, loc, threshold)
+
+
+def detect_subset(cfg: dict, prior_idx: np.ndarray, conf: np.ndarray, loc: np.ndarray,
+                  threshold: float | None = None) -> list[Detection]:
+    """``detect`` over some priors only (their indices, conf (n, 2) and loc (n, 4), in prior order). Every step is
+    per prior, or ordered by score with ties kept in prior order, so a subset holding every prior that can score
+    ≥ threshold gives exactly ``detect``'s result."""
     det = cfg["detection"]
     threshold = det["score_thresh"] if threshold is None else threshold
-    conf, loc = split_raw(cfg, raw)
-    scores = softmax_face(conf)
-    cand = np.flatnonzero(scores > det["conf_thresh"])
-    boxes = decode(loc[cand], priors(cfg)[cand], cfg["priors"]["variance"])
-    keep = nms(boxes, scores[cand], det["nms_thresh"], det["nms_top_k"], det["top_k"])
+    scores = softmax_face(np.asarray(conf, np.float64))
+    keep_c = np.flatnonzero(scores > det["conf_thresh"])
+    idx = np.asarray(prior_idx)[keep_c]
+    boxes = decode(np.asarray(loc, np.float64)[keep_c], priors(cfg)[idx], cfg["priors"]["variance"])
+    sc = scores[keep_c]
+    keep = nms(boxes, sc, det["nms_thresh"], det["nms_top_k"], det["top_k"])
     h, w = cfg["input"]["height"], cfg["input"]["width"]
     scale = np.array([w, h, w, h], np.float64)
-    return [Detection(*(boxes[k] * scale), float(scores[cand][k])) for k in keep if scores[cand][k] >= threshold]
+    return [Detection(*(boxes[k] * scale), float(sc[k])) for k in keep if sc[k] >= threshold]

@@ -1,0 +1,38 @@
+/* The interface of a generated model (harness/codegen writes model.c and model_config.h for one model file). */
+#ifndef RP_MODEL_H
+#define RP_MODEL_H
+
+#include <stdint.h>
+
+#include "rp_kernels.h"
+#include "rp_mbconv.h"
+
+typedef struct {
+    const char *name;          /* the reference's layer name: fingerprints and timings are keyed by it */
+    int32_t h, w, c;
+    int32_t elem_bytes;        /* 1 (int8) or 2 (int16); the candidates layer: sizeof(rp_candidate) */
+    uint32_t macs;             /* multiply-accumulates the kernel performs */
+} rp_layer_info;
+
+typedef struct {
+    const char *model_id;
+    int32_t input_h, input_w;  /* 8-bit grey image, row-major, at arena + input_offset */
+    int32_t arena_bytes;
+    int32_t input_offset;
+    int32_t candidates_offset; /* rp_candidate[max_candidates] after a run */
+    int32_t max_candidates;
+    int32_t n_layers;
+    const rp_layer_info *layers;
+} rp_model_info;
+
+extern const rp_model_info rp_model;
+
+/* Called before (end = 0, data = NULL) and after (end = 1, data = the layer's output) every layer. */
+typedef void (*rp_layer_hook)(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes);
+
+/* One inference over the image at arena + rp_model.input_offset. The arena (arena_bytes, 4-byte aligned) holds
+ * every tensor and kernel scratch at offsets fixed by the planner; *n_candidates counts the candidates found
+ * (those beyond max_candidates are not stored). hook may be NULL. */
+rp_status rp_model_run(uint8_t *arena, rp_layer_hook hook, void *user, int32_t *n_candidates);
+
+#endif /* RP_MODEL_H */

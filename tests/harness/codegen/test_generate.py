@@ -1,0 +1,65 @@
+"""Codegen: the device graph, the arena plan it implies and the generated files' framing."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.codegen.generate import generate, plan_model
+from harness.codegen.plan import lower_bound, overlaps
+from harness.model.candidates import head_thresholds
+from harness.model.fixed_ref import device_layers
+from harness.model.modelfile import load
+from harness.model.quantize import quantize
+from harness.model.random_init import random_model
+from harness.model.synthetic import synthetic_images
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load(ROOT / "fixtures" / "models" / "default.npz")
+
+
+def test_graph_runs_every_device_layer_once(default):
+    graph, _ = plan_model(default)
+    names = [s.name for s in graph.steps]
+    assert sorted(names[:-1]) == sorted(device_layers(default.config)) and names[-1] == "candidates"
+    # a head runs after the block it reads and before the next block
+    assert names.index("head1.loc") < names.index("mb2") and names.index("mb1") < names.index("l2norm1")
+
+
+def test_m4_arena_is_optimal_and_fits_192k(default):
+    graph, mp = plan_model(default)
+    assert overlaps(mp) == []
+    assert mp.arena_bytes == lower_bound(graph.buffers())  # greedy reaches the bound for this schedule
+    assert mp.arena_bytes + 8 * 1024 < 192 * 1024          # plus the stack reserve, inside QEMU's SRAM
+
+
+def test_generated_files_are_marked_and_deterministic(default, tmp_path):
+    a = generate(default, tmp_path / "a")
+    b = generate(default, tmp_path / "b")
+    for fa, fb in zip(a.files, b.files):
+        text = fa.read_text()
+        assert text.startswith("/* generated — do not edit. model " + default.model_id)
+        assert text == fb.read_text()
+    assert f"#define RP_MODEL_ARENA_BYTES {a.plan.arena_bytes}" in (tmp_path / "a" / "model_config.h").read_text()
+
+
+def test_different_models_give_different_code(default, tmp_path):
+    other = quantize(random_model("rpool-face-m4", seed=2), synthetic_images(240, 320, 2, seed=1))
+    a, b = generate(default, tmp_path / "a"), generate(other, tmp_path / "b")
+    assert a.files[1].read_text() != b.files[1].read_text()
+
+
+def test_head_thresholds_are_conservative(default):
+    """Every integer difference whose float score reaches the threshold passes the device's integer test."""
+    cfg, scales = default.config, default.require_quant()["scales"]
+    t = cfg["detection"]["score_thresh"]
+    for j, thr in enumerate(head_thresholds(cfg, scales)):
+        s = scales[f"head{j}.conf"]
+        d = np.arange(thr - 50, thr + 50)
+        score = 1.0 / (1.0 + np.exp(-(np.float32(d * s)).astype(np.float64)))
+        assert not np.any((score >= t) & (d < thr))
+        assert np.any(d >= thr)  # and the test is not vacuous: the boundary lies in this window
