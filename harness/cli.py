@@ -217,9 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
 
-    from harness import cli_eval
+    from harness import cli_eval, cli_firmware
 
     cli_eval.register(sub)
+    cli_firmware.register(sub, bsub)
     return p
 
 

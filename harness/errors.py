@@ -8,7 +8,11 @@
     │   └── CheckpointError      an EdgeML checkpoint that cannot be mapped onto an architecture
     ├── CodegenError             a model cannot be turned into C (e.g. an inconsistent memory plan)
     ├── BuildError               a compiler run failed (message: command, exit status, last lines of its output)
-    └── DependencyError          an optional package or a tool is missing (message names the install command)
+    ├── DependencyError          an optional package or a tool is missing (message names the install command)
+    ├── TargetError              the board or emulator misbehaved (did not start, crashed, hung)
+    │   └── TargetTimeout        no answer within the time allowed
+    ├── ProtocolError            what the firmware sent is missing or malformed
+    └── MismatchError            the firmware computed something other than the reference (names the layer)
 
 Library exceptions are translated at the boundary with ``raise ... from``.
 """
@@ -44,15 +48,20 @@ class DependencyError(HarnessError):
     """An optional dependency or external tool is missing."""
 
 
-__all__ = [
-    "CheckpointError",
-    "DependencyError",
-    "HarnessError",
-    "ImageError",
-    "InputError",
-    "ModelError",
-    "UsageError",
-]
+class TargetError(HarnessError):
+    """The board or emulator did not start, crashed or stopped answering."""
+
+
+class TargetTimeout(TargetError):
+    """The target gave no answer within the time allowed."""
+
+
+class ProtocolError(HarnessError):
+    """The firmware's output is missing or malformed."""
+
+
+class MismatchError(HarnessError):
+    """The firmware's result differs from the reference."""
 
 
 class BuildError(HarnessError):
@@ -61,3 +70,20 @@ class BuildError(HarnessError):
 
 class CodegenError(HarnessError):
     """Generating C from a model failed (inconsistent buffers, unsupported layer)."""
+
+
+__all__ = [
+    "BuildError",
+    "CheckpointError",
+    "CodegenError",
+    "DependencyError",
+    "HarnessError",
+    "ImageError",
+    "InputError",
+    "MismatchError",
+    "ModelError",
+    "ProtocolError",
+    "TargetError",
+    "TargetTimeout",
+    "UsageError",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def generate(model: Model, out_dir: str | Path, threshold: float | None = None) 
     for name, text in emit(model, graph, mp, thresholds).items():
         path = out / name
         if not path.is_file() or path.read_text() != text:  # unchanged files keep their timestamps
-            path.write_text(text)
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)  # atomic: a concurrent build never compiles a half-written file
         paths.append(path)
     return GeneratedModel(out, tuple(paths), model.model_id, graph, mp, tuple(thresholds),
                           device_threshold(model.config, threshold))

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import DependencyError, HarnessError
+from harness.errors import DependencyError, TargetTimeout
 
 QEMU = "qemu-system-arm"
 
@@ -27,6 +27,6 @@ def run_semihosted(elf: Path, timeout: float = 300.0) -> SemihostedRun:
     try:
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise HarnessError(f"{elf.name} did not finish on QEMU within {timeout:.0f} s") from exc
+        raise TargetTimeout(f"{elf.name} did not finish on QEMU within {timeout:.0f} s") from exc
     # QEMU 7.2 writes semihosting console output (SYS_WRITE0) to its stderr, next to its own messages.
     return SemihostedRun(run.returncode, run.stdout + run.stderr)

@@ -1,0 +1,115 @@
+"""``harness build``, ``harness selftest`` and ``harness bench firmware``: the firmware side of the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import MismatchError
+
+DEFAULT_BOARD = "qemu-stm32f405"
+DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "fixtures" / "scenes" / "scene-009.png"
+
+
+def _status(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_build(args) -> int:
+    from harness.build.firmware import build_firmware
+    from harness.cli import _load_model
+    from harness.model.image import load_image
+
+    model = _load_model(args.model)
+    image = load_image(args.image, *model.input_hw) if args.image else None
+    _status(f"building {'self-test ' if image is not None else ''}firmware for {args.board}, model {model.model_id} …")
+    b = build_firmware(model, args.board, "selftest", image, args.output, dsp=not args.portable)
+    info = b.info
+    if args.json:
+        print(json.dumps(dict(info, directory=str(b.directory), cached=b.cached)))
+        return 0
+    print(f"{'cached' if b.cached else 'built'} {b.elf}")
+    print(f"  model {info['model_id']}  board {info['board']}  build id {info['build_id']}")
+    print(f"  flash {info['flash_bytes']:,} B   RAM {info['ram_bytes']:,} B (arena {info['arena_bytes']:,}, "
+          f"stack reserve {info['stack_reserve']:,})")
+    print(f"  {b.json_path}")
+    return 0
+
+
+def _table(outcome) -> None:
+    layers = outcome.verdict.layers
+    total = outcome.report.total_ticks
+    print(f"{'layer':<12} {'match':<5} {'instructions':>13} {'share':>6} {'MACs':>12} {'MACs/instr':>10}")
+    for c in layers:
+        rate = f"{c.macs / c.ticks:.2f}" if c.ticks and c.macs else "-"
+        print(f"{c.name:<12} {'yes' if c.match else 'NO':<5} {c.ticks:>13,} {100 * c.ticks / total:>5.1f}% "
+              f"{c.macs:>12,} {rate:>10}")
+    macs = sum(c.macs for c in layers)
+    print(f"{'total':<12} {'':<5} {total:>13,} {'':>6} {macs:>12,} {macs / total:>10.2f}")
+
+
+def _run(args):
+    from harness.cli import _load_model
+    from harness.compare.selftest import run_selftest
+    from harness.model.image import load_image
+
+    model = _load_model(args.model)
+    image = load_image(args.image, *model.input_hw)
+    _status(f"self-test: building firmware for {args.board} (model {model.model_id}, "
+            f"{'portable C' if args.portable else 'DSP path'}), then running it on QEMU …")
+    return run_selftest(model, image, args.board, dsp=not args.portable)
+
+
+def cmd_selftest(args) -> int:
+    outcome = _run(args)
+    r, info = outcome.report, outcome.build.info
+    if args.json:
+        print(json.dumps(outcome.as_dict()))
+    else:
+        _table(outcome)
+        for d in outcome.verdict.detections:
+            print(f"detection {d.x0:7.1f} {d.y0:7.1f} {d.x1:7.1f} {d.y1:7.1f}  score {d.score:.3f}")
+        print(f"instructions {r.total_ticks:,}   arena {r.arena_bytes:,} B   RAM {info['ram_bytes']:,} B   "
+              f"stack high-water {r.stack_bytes:,} of {info['stack_reserve']:,} B   build id {r.build_id}")
+    if not outcome.verdict.match:
+        raise MismatchError("self-test failed: " + "; ".join(outcome.verdict.problems))
+    if not args.json:
+        print("self-test passed: every layer bit-exact with the reference")
+    return 0
+
+
+def cmd_bench_firmware(args) -> int:
+    outcome = _run(args)
+    if args.json:
+        d = outcome.as_dict()
+        print(json.dumps({k: d[k] for k in ("instructions", "macs", "match", "dsp", "layers")}))
+    else:
+        _table(outcome)
+        print(f"instructions per inference: {outcome.report.total_ticks:,} "
+              f"({'portable C' if args.portable else 'DSP path'}; QEMU -icount shift=0, TIM2)")
+    return 0 if outcome.verdict.match else 1
+
+
+def _common(p, image_required: bool) -> None:
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board profile from boards.yaml. Default: {DEFAULT_BOARD}")
+    p.add_argument("--model", help="model file (.npz). Default: the shipped default model")
+    if image_required:
+        p.add_argument("--image", default=str(DEFAULT_IMAGE),
+                       help=f"input image (grey, resized to the model input). Default: {DEFAULT_IMAGE.name}")
+    p.add_argument("--portable", action="store_true", help="portable C kernels (RP_USE_DSP=0) instead of the DSP path")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(sub, bench_sub) -> None:
+    b = sub.add_parser("build", help="generate and cross-compile the firmware (cached)")
+    _common(b, image_required=False)
+    b.add_argument("--image", help="bake this image into flash (the self-test variant)")
+    b.add_argument("-o", "--output", help="output directory. Default: a cache entry under .harness/build")
+    b.set_defaults(func=cmd_build)
+    s = sub.add_parser("selftest", help="run the firmware on QEMU with one image in flash; compare every layer")
+    _common(s, image_required=True)
+    s.set_defaults(func=cmd_selftest)
+    f = bench_sub.add_parser("firmware", help="instructions per inference and per layer on QEMU")
+    _common(f, image_required=True)
+    f.set_defaults(func=cmd_bench_firmware)

@@ -1,0 +1,114 @@
+"""A self-test report against the NumPy fixed-point reference: every layer's fingerprint, the candidates and the
+detections they decode to; the first differing layer is named."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.build.firmware import FirmwareBuild
+from harness.codegen.generate import GeneratedModel
+from harness.errors import ProtocolError
+from harness.model.candidates import candidates, detect_candidates
+from harness.model.detect import Detection, detect
+from harness.model.fixed_ref import run_fixed
+from harness.model.modelfile import Model
+from harness.protocol.report import SelftestReport, parse_report
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    name: str
+    expected: int      # reference CRC-32
+    actual: int        # device CRC-32
+    ticks: int         # instructions (QEMU) or cycles (boards)
+    macs: int
+
+    @property
+    def match(self) -> bool:
+        return self.expected == self.actual
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "match": self.match, "expected": f"{self.expected:08x}",
+                "actual": f"{self.actual:08x}", "instructions": self.ticks, "macs": self.macs}
+
+
+@dataclass(frozen=True)
+class SelftestVerdict:
+    layers: tuple[LayerCheck, ...]
+    problems: tuple[str, ...]          # empty when everything matches
+    detections: tuple[Detection, ...]  # decoded from the device's candidates
+    reference: tuple[Detection, ...]   # run_fixed + detect
+
+    @property
+    def match(self) -> bool:
+        return not self.problems
+
+
+def check_report(model: Model, generated: GeneratedModel, image: np.ndarray, report: SelftestReport
+                 ) -> SelftestVerdict:
+    cfg, scales = model.config, model.require_quant()["scales"]
+    ref = run_fixed(model, image)
+    want, total = candidates(cfg, ref.layers, list(generated.thresholds), generated.graph.max_candidates)
+    expected = dict(ref.fingerprints, candidates=zlib.crc32(want.tobytes()))
+    macs = {s.name: s.macs for s in generated.graph.steps}
+    checks = tuple(LayerCheck(r.name, expected.get(r.name, -1), r.crc, r.ticks, macs.get(r.name, 0))
+                   for r in report.layers)
+    problems = []
+    if report.model_id != model.model_id:
+        problems.append(f"the firmware runs model {report.model_id}, the host expects {model.model_id}")
+    if report.status != 0:
+        problems.append(f"rp_model_run returned status {report.status}")
+    missing = [n for n in expected if n not in {c.name for c in checks}]
+    if missing:
+        problems.append(f"the report lacks layers {', '.join(missing)}")
+    bad = next((c for c in checks if not c.match), None)
+    if bad is not None:
+        problems.append(f"first differing layer: {bad.name} (device crc {bad.actual:08x}, reference "
+                        f"{bad.expected:08x})")
+    if report.n_candidates != total:
+        problems.append(f"device found {report.n_candidates} candidates, the reference {total}")
+    t = generated.score_threshold
+    device_dets = detect_candidates(cfg, scales, report.candidates, t) if len(report.candidates) else []
+    ref_dets = detect(cfg, ref.raw, t)
+    if not problems and total <= len(want) and device_dets != ref_dets:
+        problems.append("detections differ from the reference's")
+    return SelftestVerdict(checks, tuple(problems), tuple(device_dets), tuple(ref_dets))
+
+
+@dataclass(frozen=True)
+class SelftestOutcome:
+    build: FirmwareBuild
+    report: SelftestReport
+    verdict: SelftestVerdict
+
+    def as_dict(self) -> dict:
+        r, info = self.report, self.build.info
+        return {"match": self.verdict.match, "problems": list(self.verdict.problems), "board": info["board"],
+                "model_id": r.model_id, "build_id": r.build_id, "instructions": r.total_ticks,
+                "arena_bytes": r.arena_bytes, "ram_bytes": info["ram_bytes"], "flash_bytes": info["flash_bytes"],
+                "stack_bytes": r.stack_bytes, "stack_reserve": info["stack_reserve"], "dsp": info["dsp"],
+                "macs": sum(c.macs for c in self.verdict.layers),
+                "layers": [c.as_dict() for c in self.verdict.layers],
+                "detections": [d.as_dict() for d in self.verdict.detections]}
+
+
+def run_selftest(model: Model, image: np.ndarray, board: str = "qemu-stm32f405", dsp: bool = True,
+                 timeout: float = 900.0) -> SelftestOutcome:
+    """Build the self-test firmware with ``image`` in flash, run it on QEMU and check it against the reference."""
+    from harness.build.firmware import build_firmware, record_measurement
+    from harness.targets.qemu import run_semihosted
+
+    build = build_firmware(model, board, "selftest", image, dsp=dsp)
+    run = run_semihosted(build.elf, timeout)
+    try:
+        report = parse_report(run.output)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{exc} (QEMU exit status {run.exit_code})") from exc
+    verdict = check_report(model, build.generated, image, report)
+    record_measurement(build, {"instructions": report.total_ticks, "stack_high_water": report.stack_bytes,
+                               "arena_bytes": report.arena_bytes, "image_sha256": build.info["image_sha256"],
+                               "match": verdict.match})
+    return SelftestOutcome(build, report, verdict)
