@@ -24,8 +24,11 @@ typedef struct {
 /* MBConv (expand 1x1 -> depthwise 3x3 -> project 1x1 [-> residual add]) without materialising the expanded
  * tensor: expanded rows live in a ring of 3 rows, one depthwise output row at a time is projected (EdgeML's
  * scheme, notes §3). Bit-exact with the unfused layers of harness/model/fixed_ref.py.
- * ctx  scratch of rp_mbconv_s8_get_buffer_size(p, in_dims) bytes: (3 * W + Wo) * c_hidden
- * in   [H, W, C_in] int8;  out [Ho, Wo, C_out] int8, Ho = (H - 1) / stride + 1; out must not overlap in. */
+ * ctx  scratch of rp_mbconv_s8_get_buffer_size(p, in_dims) bytes: (3 * W + Wo) * c_hidden, + Wo * C_in with
+ *      the residual add
+ * in   [H, W, C_in] int8;  out [Ho, Wo, C_out] int8, Ho = (H - 1) / stride + 1.
+ * In place: out may equal in when Wo * C_out <= stride * W * C_in (output row oy is written only after every
+ * input row it covers has been expanded and, with the residual, read); otherwise out must not overlap in. */
 rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const rp_dims *in_dims, const int8_t *in,
                        const rp_dims *out_dims, int8_t *out);
 int32_t rp_mbconv_s8_get_buffer_size(const rp_mbconv_params *p, const rp_dims *in_dims);

@@ -35,6 +35,7 @@ class Step:
     output: str
     scratch: int       # bytes of kernel scratch in the arena
     macs: int          # multiply-accumulates (as the kernel performs them)
+    in_place: int | None = None  # the kernel may write its output this many bytes from its input's start
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,16 @@ class Graph:
             last.setdefault(s.output, i)
         first["input"] = 0
         last["candidates"] = end
-        bufs = [Buffer(t.name, t.nbytes, first[t.name], last[t.name]) for t in self.tensors.values()]
+        # in place where the kernel allows it and its input dies at that step: chains of ties form groups
+        group, rel = {}, {}
+        for i, s in enumerate(self.steps):
+            src = s.inputs[0] if s.inputs else None
+            if s.in_place is not None and last.get(src) == i:
+                group[s.output] = group.setdefault(src, src)
+                rel.setdefault(src, 0)
+                rel[s.output] = rel[src] + s.in_place
+        bufs = [Buffer(t.name, t.nbytes, first[t.name], last[t.name], group.get(t.name, ""), rel.get(t.name, 0))
+                for t in self.tensors.values()]
         bufs += [Buffer(f"{s.name}.scratch", s.scratch, i, i) for i, s in enumerate(self.steps) if s.scratch]
         return bufs
 
@@ -82,8 +92,19 @@ def rnnpool_scratch(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]
 
 
 def mbconv_scratch(w: int, hidden: int, stride: int) -> int:
-    """rp_mbconv_s8_get_buffer_size: a ring of 3 expanded rows plus one depthwise output row."""
+    """rp_mbconv_s8_get_buffer_size without the residual's row: a ring of 3 expanded rows plus one depthwise
+    output row."""
     return (3 * w + (w - 1) // stride + 1) * hidden
+
+
+def conv_in_place(src: tuple[int, int, int], out: tuple[int, int, int], k: int, stride: int) -> int | None:
+    """Where a raster-order conv may start its output below its input so that output row oy never reaches an
+    input row a later output row reads: out + (oy+1)·Wo·Co ≤ in + (oy·s − pad)·W·C for every oy. It holds for all
+    oy when one output row is no longer than s input rows; then oy = 0 is the binding case."""
+    row_in, row_out = src[1] * src[2], out[1] * out[2]
+    if row_out > stride * row_in:
+        return None
+    return -(k // 2 * row_in + row_out) // 4 * 4  # rounded down to the arena alignment
 
 
 def candidate_capacity(cfg: dict) -> int:
@@ -98,13 +119,14 @@ def device_graph(model: Model) -> Graph:
     T: dict[str, Tensor] = {}
     steps: list[Step] = []
 
-    def add(name, kind, inputs, shape, dtype, scratch=0, macs=0):
+    def add(name, kind, inputs, shape, dtype, scratch=0, macs=0, in_place=None):
         T[name] = _tensor(name, shape, dtype)
-        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs)))
+        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), in_place))
 
     T["input"] = _tensor("input", sh.image, "uint8")
     st = cfg["stem"]
-    add("stem", "stem", ["input"], sh.stem, dt["stem"], macs=np.prod(sh.stem) * st["kernel"] ** 2 * sh.image[2])
+    add("stem", "stem", ["input"], sh.stem, dt["stem"], macs=np.prod(sh.stem) * st["kernel"] ** 2 * sh.image[2],
+        in_place=conv_in_place(sh.image, sh.stem, st["kernel"], st["stride"]))
     add("rnnpool", "rnnpool", ["stem"], sh.rnnpool, dt["rnnpool"], rnnpool_scratch(cfg, sh.stem, sh.patches),
         rnnpool_macs(cfg, sh.stem, sh.patches))
     heads_of = {}
@@ -115,7 +137,9 @@ def device_graph(model: Model) -> Graph:
         out = sh.blocks[i]
         hid = blk["hidden"]
         macs = xs[0] * xs[1] * hid * xs[2] + out[0] * out[1] * hid * (9 + out[2])
-        add(f"mb{i}", "mbconv", [x], out, dt[f"mb{i}"], mbconv_scratch(xs[1], hid, blk["stride"]), macs)
+        scratch = mbconv_scratch(xs[1], hid, blk["stride"]) + (out[1] * out[2] if blk["residual"] else 0)
+        fits = out[1] * out[2] <= blk["stride"] * xs[1] * xs[2]
+        add(f"mb{i}", "mbconv", [x], out, dt[f"mb{i}"], scratch, macs, 0 if fits else None)
         for j in heads_of.get(i, []):
             src = f"mb{i}"
             if cfg["heads"][j]["l2norm"] is not None:

@@ -23,7 +23,7 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
         (p->add && (s != 1 || out_dims->c != c_in)))
         return RP_ERR_ARG;
     const int32_t wo = out_dims->w, c_out = out_dims->c, row = w * hid;
-    int8_t *ring = ctx->buf, *dw_row = ring + 3 * row;
+    int8_t *ring = ctx->buf, *dw_row = ring + 3 * row, *sum_row = dw_row + wo * hid;
     int32_t expanded = 0; /* input rows [0, expanded) have been expanded into ring slot (y % 3) */
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t top = oy * s - 1, last = top + 2 < h - 1 ? top + 2 : h - 1;
@@ -36,10 +36,12 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
         }
         rp_nn_depthwise3x3_row_s8(&p->dw, rows, w, hid, s, wo, dw_row);
         int8_t *o = out + oy * wo * c_out;
-        pointwise(&p->project, dw_row, wo, hid, c_out, o);
-        if (p->add) {
+        if (p->add) { /* project beside the input row: in place, o is that very row */
             const rp_dims row_dims = {1, wo, c_out};
-            rp_add_s8(p->add, &row_dims, in + oy * w * c_in, o, o);
+            pointwise(&p->project, dw_row, wo, hid, c_out, sum_row);
+            rp_add_s8(p->add, &row_dims, in + oy * w * c_in, sum_row, o);
+        } else {
+            pointwise(&p->project, dw_row, wo, hid, c_out, o);
         }
     }
     return RP_OK;

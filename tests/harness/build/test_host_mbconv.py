@@ -31,7 +31,7 @@ def _layer(rng, o, k_in, act, keep):
     return lw, (w, bias, mult, shift)
 
 
-def run_case(seed, h, w, c_in, hid, c_out, stride, residual):
+def run_case(seed, h, w, c_in, hid, c_out, stride, residual, in_place=False):
     rng = np.random.default_rng(seed)
     x = rng.integers(-128, 128, (h, w, c_in), dtype=np.int8)
     x[0, 0] = 127
@@ -49,11 +49,13 @@ def run_case(seed, h, w, c_in, hid, c_out, stride, residual):
     size = lib.rp_mbconv_s8_get_buffer_size(C.byref(params), C.byref(Dims(h, w, c_in)))
     scratch = np.zeros(size, np.int8)
     ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
-    out = np.zeros((ho, wo, c_out), np.int8)
+    x_orig = x.copy()
+    out = x.reshape(-1)[:ho * wo * c_out].reshape(ho, wo, c_out) if in_place else np.zeros((ho, wo, c_out), np.int8)
     status = lib.rp_mbconv_s8(C.byref(Context(scratch.ctypes.data, size)), C.byref(params),
                               C.byref(Dims(h, w, c_in)), C.c_void_p(x.ctypes.data), C.byref(Dims(ho, wo, c_out)),
                               C.c_void_p(out.ctypes.data))
     assert status == 0
+    x = x_orig
     y = conv_s8(x, ew.reshape(hid, 1, 1, c_in), eb, em, es, (0, 127))
     y = depthwise_s8(y, dw3, db, dm, ds, (0, 127), stride)
     y = conv_s8(y, pw.reshape(c_out, 1, 1, hid), pb, pm, ps, (-128, 127))
@@ -68,6 +70,16 @@ def run_case(seed, h, w, c_in, hid, c_out, stride, residual):
 ])
 def test_fused_mbconv_equals_unfused_reference(case):
     got, want = run_case(*case)
+    assert np.array_equal(got, want), f"first difference at {np.argwhere(got != want)[0]}"
+
+
+@pytest.mark.parametrize("case", [
+    (7, 6, 8, 8, 12, 8, 1, True), (8, 7, 5, 16, 24, 8, 1, False), (9, 9, 10, 8, 16, 16, 2, False),
+    (10, 5, 9, 6, 10, 12, 2, False),
+])
+def test_fused_mbconv_in_place(case):
+    """Output written over the input (Wo·C_out ≤ stride·W·C_in), as the planner arranges it."""
+    got, want = run_case(*case, in_place=True)
     assert np.array_equal(got, want), f"first difference at {np.argwhere(got != want)[0]}"
 
 
