@@ -1,17 +1,106 @@
-/* Board runtime services the generated programs use. */
+/* Board runtime services for the STM32F4 firmware (bare metal: no HAL, no malloc).
+ *
+ * Build-time switches (harness/build/cross.py sets them from boards.yaml):
+ *   RP_SEMIHOSTING   1: rp_puts/rp_exit use semihosting (needs a debugger or qemu -semihosting-config).
+ *                    0 (default): rp_puts writes to the UART and rp_exit spins; no BKPT 0xAB is compiled in.
+ *   RP_TICKS_DWT     1: rp_ticks() is DWT CYCCNT (core cycles). 0 (default): TIM2 at prescaler 0.
+ *   RP_SYSCLK_HZ     target system clock for the PLL (default 168 MHz; above 168 MHz needs the F42x over-drive).
+ *   RP_HSE_HZ        external clock (default 8 MHz, as on the Discovery and Nucleo boards).
+ *   RP_UART_RX_SIZE  receive ring size in bytes, a power of two (default 1024).
+ *   RP_UART_BAUD     USART1 baud rate set by rp_board_init (default 115200, 8N1).
+ */
 #ifndef RP_RUNTIME_H
 #define RP_RUNTIME_H
 
 #include <stdint.h>
 
-/* Ends the program: semihosting exit with status `code` (0 = success) on the emulator. Never returns. */
-__attribute__((noreturn)) void rp_exit(int code);
+#ifndef RP_SEMIHOSTING
+#define RP_SEMIHOSTING 0
+#endif
+#ifndef RP_TICKS_DWT
+#define RP_TICKS_DWT 0
+#endif
+#ifndef RP_UART_RX_SIZE
+#define RP_UART_RX_SIZE 1024
+#endif
+#ifndef RP_UART_BAUD
+#define RP_UART_BAUD 115200u
+#endif
 
-/* Writes a NUL-terminated string to the host console (semihosting SYS_WRITE0). */
-void rp_puts(const char *s);
+/* Exit status of a program stopped by a fault (HardFault/MemManage/BusFault/UsageFault) or an unhandled interrupt. */
+#define RP_EXIT_HARDFAULT 0x7E
+#define RP_EXIT_UNHANDLED 0x7F
 
-/* Free-running instruction counter: TIM2 at prescaler 0 (one tick per instruction under qemu -icount shift=0). */
+/* Places an uninitialised buffer in core-coupled RAM where the board has it (else in SRAM .bss). */
+#define RP_CCMRAM __attribute__((section(".ccmram")))
+
+/* ---- Board ---------------------------------------------------------------------------------------------------- */
+
+/* How rp_board_init's clock setup ended. Every ready-bit poll is bounded; on a timeout the chip stays on the
+ * 16 MHz HSI (QEMU does not model the RCC, so it always ends with RP_CLOCK_HSE_TIMEOUT). */
+typedef enum {
+    RP_CLOCK_NOT_SET = 0,       /* rp_board_init has not run: reset clock (HSI, 16 MHz) */
+    RP_CLOCK_PLL = 1,           /* HSE -> PLL -> RP_SYSCLK_HZ */
+    RP_CLOCK_HSE_TIMEOUT = 2,   /* neither an HSE crystal nor an HSE bypass clock became ready */
+    RP_CLOCK_PLL_TIMEOUT = 3,
+    RP_CLOCK_OVERDRIVE_TIMEOUT = 4,
+    RP_CLOCK_FLASH_TIMEOUT = 5, /* flash wait states did not read back */
+    RP_CLOCK_SWITCH_TIMEOUT = 6 /* the system clock switch to the PLL was not confirmed */
+} rp_clock_status;
+
+/* Clock (bounded waits), then the cycle counter (rp_ticks_start) and the UART (RP_UART_BAUD, receive interrupt on).
+ * Call first in main. */
+void rp_board_init(void);
+/* The system clock now: RP_SYSCLK_HZ after a good PLL start, 16000000 on the HSI fallback. */
+uint32_t rp_board_clock_hz(void);
+rp_clock_status rp_board_clock_status(void);
+
+/* ---- Cycle counter -------------------------------------------------------------------------------------------- */
+
+/* Starts (and zeroes) the free-running 32-bit counter behind rp_ticks: DWT CYCCNT if RP_TICKS_DWT, else TIM2 at
+ * prescaler 0 (one tick per instruction under qemu -icount shift=0; QEMU's DWT always reads 0). */
 void rp_ticks_start(void);
 uint32_t rp_ticks(void);
+/* Nominal tick rate on real hardware (core clock for DWT, the APB1 timer clock for TIM2); meaningless on QEMU. */
+uint32_t rp_ticks_hz(void);
+
+/* ---- UART (USART1: PA9 TX, PA10 RX, AF7; QEMU -serial #0) ---------------------------------------------------- */
+
+/* Configures USART1 for `baud` 8N1 from the current clock and enables its receive interrupt (IRQ 37). Bytes
+ * arriving while the ring is full are dropped and counted. rp_board_init calls this. */
+void rp_uart_init(uint32_t baud);
+/* Copies up to `max` received bytes into `dst`; never blocks. Returns the number copied. */
+int32_t rp_uart_read(uint8_t *dst, int32_t max);
+/* Bytes waiting in the receive ring. */
+int32_t rp_uart_rx_available(void);
+/* Bytes lost since rp_uart_init: ring full, or a hardware overrun (each overrun counts as one). */
+uint32_t rp_uart_rx_dropped(void);
+/* Sends `n` bytes, blocking (polls TXE; the TXE interrupt is never used). */
+void rp_uart_write(const void *data, int32_t n);
+/* Waits (bounded) until the last byte has left the shift register. */
+void rp_uart_flush(void);
+
+/* ---- Stack ---------------------------------------------------------------------------------------------------- */
+
+/* Bytes of the stack reserve used so far (deepest point since reset), measured from the paint Reset_Handler put
+ * below its own frame. Equals rp_stack_size() if the stack reached the bottom of the reserve. */
+uint32_t rp_stack_high_water(void);
+/* Size of the stack reserve at the top of RAM (the linker script's _stack_size). */
+uint32_t rp_stack_size(void);
+
+/* ---- Build id ------------------------------------------------------------------------------------------------- */
+
+/* The GNU build-id bytes (20 for --build-id=sha1) from flash, as `readelf -n` prints them; *len = 0 and NULL
+ * if the image was linked without one. `len` may be NULL. */
+const uint8_t *rp_build_id(uint32_t *len);
+
+/* ---- Console and exit ----------------------------------------------------------------------------------------- */
+
+/* Writes a NUL-terminated string: semihosting SYS_WRITE0 (QEMU's stderr) if RP_SEMIHOSTING, else the UART. */
+void rp_puts(const char *s);
+
+/* Ends the program with status `code` (0 = success). RP_SEMIHOSTING: SYS_EXIT_EXTENDED, so QEMU exits with `code`.
+ * Otherwise: flushes the UART, writes the line "EXIT <code>\n" there and spins with interrupts off. */
+__attribute__((noreturn)) void rp_exit(int code);
 
 #endif /* RP_RUNTIME_H */

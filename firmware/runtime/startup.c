@@ -1,25 +1,35 @@
-/* Reset handler and vector table for the STM32F4 (Cortex-M4F): copy .data, zero .bss, enable the FPU, run main,
- * then report its return value and stop (semihosting exit on the emulator). */
-#include <stdint.h>
-
+/* Reset_Handler: copy .data, zero .bss, enable the FPU, point VTOR at our table, paint the stack reserve, run main,
+ * then rp_exit with its return value. Also the stack high-water mark read back from that paint. */
 #include "rp_runtime.h"
+#include "rp_stm32f4_regs.h"
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+#define STACK_PAINT 0xA5C3E187u /* unlikely as data: not 0, not -1, no repeated byte */
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
+extern uint8_t _stack_size[];               /* an absolute linker symbol: its address is the value */
+extern void (*const rp_vectors[])(void);    /* runtime/vectors.c */
 int main(void);
 
 void Reset_Handler(void) {
     for (uint32_t *src = &_sidata, *dst = &_sdata; dst < &_edata;) *dst++ = *src++;
     for (uint32_t *dst = &_sbss; dst < &_ebss;) *dst++ = 0;
-    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20; /* CPACR: full access to CP10/CP11 (the FPU) */
+    SCB_CPACR |= 0xFu << 20; /* full access to CP10/CP11 (the FPU) */
+    /* A debugger or Renode may start us from a load address without the flash alias at 0: take the table from
+     * where it was linked. */
+    SCB_VTOR = (uint32_t)rp_vectors;
     __asm volatile("dsb\n isb");
+    /* This function already runs on the stack: paint only below its own frame. Nothing else uses the stack until
+     * main is called (no interrupt is enabled yet), and the loop itself needs no stack. */
+    uint32_t *sp;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    for (volatile uint32_t *p = &_sstack; p < sp; p++) *p = STACK_PAINT;
     rp_exit(main());
 }
 
-static void Default_Handler(void) { rp_exit(0x7F); }
+uint32_t rp_stack_size(void) { return (uint32_t)_stack_size; }
 
-void HardFault_Handler(void) { rp_exit(0x7E); }
-
-__attribute__((section(".isr_vector"), used)) static void (*const vectors[16])(void) = {
-    (void (*)(void))&_estack, Reset_Handler, Default_Handler, HardFault_Handler, Default_Handler, Default_Handler,
-    Default_Handler, 0, 0, 0, 0, Default_Handler, Default_Handler, 0, Default_Handler, Default_Handler,
-};
+uint32_t rp_stack_high_water(void) {
+    const uint32_t *p = &_sstack;
+    while (p < &_estack && *p == STACK_PAINT) p++;
+    return (uint32_t)((const uint8_t *)&_estack - (const uint8_t *)p);
+}

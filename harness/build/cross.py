@@ -1,11 +1,17 @@
-"""Cross-compiling for the Cortex-M4 with arm-none-eabi-gcc (the flags the QEMU notes measured)."""
+"""Cross-compiling for the Cortex-M4 with arm-none-eabi-gcc (the flags the QEMU notes measured).
+
+``build_elf`` renders the board's linker script (``harness/build/linker.py``) next to the output, links with a
+GNU build-id and writes a map file beside the ELF.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
+from harness.build import linker
 from harness.build.host import FIRMWARE, kernel_sources
 from harness.errors import BuildError, DependencyError
 
@@ -13,8 +19,9 @@ CC = "arm-none-eabi-gcc"
 CPU_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
 CFLAGS = ("-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-ffunction-sections",
           "-fdata-sections", "-fno-tree-loop-distribute-patterns")
-LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections", "--specs=nano.specs", "--specs=nosys.specs")
+LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections", "-Wl,--build-id=sha1", "--specs=nano.specs", "--specs=nosys.specs")
 INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
+DEFAULT_BOARD = "qemu-stm32f405"
 
 
 def require_toolchain() -> str:
@@ -23,20 +30,74 @@ def require_toolchain() -> str:
     return CC
 
 
+def compiler_version() -> str:
+    out = subprocess.run([require_toolchain(), "--version"], capture_output=True, text=True, check=False)
+    return (out.stdout.splitlines() or ["unknown"])[0]
+
+
+def board_profile(board: str) -> dict:
+    """``board``'s entry in boards.yaml (UsageError naming the known boards if there is none)."""
+    return linker.board_profile(board)
+
+
 def runtime_sources() -> list[Path]:
     return sorted((FIRMWARE / "runtime").glob("*.c"))
 
 
-def build_elf(main_c: Path, out: Path, board: str = "qemu-netduinoplus2", dsp: bool = True) -> Path:
-    """Kernels + runtime + ``main_c`` → ``out`` (ELF) for ``board``'s linker script; ``dsp=False`` forces the
-    portable C paths (RP_USE_DSP=0)."""
+def _has(defines: list[str], name: str) -> bool:
+    return any(d.split("=", 1)[0] == name for d in defines)
+
+
+def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
+    """What the runtime needs from the board profile: target clock, cycle counter and (QEMU by default)
+    semihosting. Semihosting is off elsewhere because its BKPT HardFaults a board with no debugger attached."""
+    profile = board_profile(board)
+    out = [f"RP_SYSCLK_HZ={int(profile.get('clock_hz', 168_000_000))}"]
+    if profile.get("cycle_counter") == "dwt":
+        out.append("RP_TICKS_DWT=1")
+    if semihosting is None:
+        semihosting = profile.get("backend") == "qemu"
+    out.append(f"RP_SEMIHOSTING={int(semihosting)}")
+    return out
+
+
+def flags(dsp: bool = True, defines: Iterable[str] = (), board: str | None = None,
+          semihosting: bool | None = None) -> list[str]:
+    """Compiler flags: CPU, C flags, ``-D`` for each define, then the board's defines (``board``) unless
+    ``defines`` already sets them; ``dsp=False`` forces the portable C paths (RP_USE_DSP=0)."""
+    defs = list(defines) + ([] if dsp else ["RP_USE_DSP=0"])
+    if board is not None:
+        defs += [d for d in board_defines(board, semihosting) if not _has(defs, d.split("=", 1)[0])]
+    elif semihosting is not None and not _has(defs, "RP_SEMIHOSTING"):
+        defs.append(f"RP_SEMIHOSTING={int(semihosting)}")
+    return [*CPU_FLAGS, *CFLAGS, *(f"-D{d}" for d in defs)]
+
+
+def _summary(log: str) -> str:
+    """The first compiler errors or linker messages (e.g. the RAM ASSERT), not collect2's summary line."""
+    lines = [ln.strip() for ln in log.strip().splitlines()]
+    key = [ln for ln in lines if ("error" in ln or "/ld: " in ln) and "collect2" not in ln
+           and "warnings being treated" not in ln]
+    return " | ".join(key[:3] or lines[-3:])
+
+
+def build_elf(main_c: Path, out: Path, board: str = DEFAULT_BOARD, dsp: bool = True, *,
+              extra_sources: Iterable[Path] = (), include_dirs: Iterable[Path] = (), defines: Iterable[str] = (),
+              stack_size: int = linker.DEFAULT_STACK, semihosting: bool | None = None,
+              kernels: bool = True) -> Path:
+    """Kernels (unless ``kernels=False``) + runtime + ``main_c`` + ``extra_sources`` → ``out`` (ELF) for ``board``.
+
+    Also writes ``out`` with suffix ``.ld`` (the rendered linker script, ``stack_size``-byte stack reserve) and
+    ``.map``. ``semihosting=None`` means on for QEMU boards, off for the others; ``defines`` win over it.
+    """
     cc = require_toolchain()
-    ld = FIRMWARE / "platform" / board / "linker.ld"
-    defines = [] if dsp else ["-DRP_USE_DSP=0"]
-    cmd = [cc, *CPU_FLAGS, *CFLAGS, *defines, f"-I{FIRMWARE / 'include'}", f"-I{FIRMWARE / 'runtime'}",
-           *map(str, kernel_sources() + runtime_sources()), str(main_c), *LDFLAGS, f"-T{ld}", "-o", str(out)]
+    out = Path(out)
+    script = linker.write_script(board, out.with_suffix(".ld"), stack_size)
+    sources = (kernel_sources() if kernels else []) + runtime_sources() + [Path(main_c), *map(Path, extra_sources)]
+    includes = [FIRMWARE / "include", FIRMWARE / "runtime", *map(Path, include_dirs)]
+    cmd = [cc, *flags(dsp, defines, board, semihosting), *(f"-I{d}" for d in includes), *map(str, sources),
+           *LDFLAGS, f"-Wl,-Map={out.with_suffix('.map')}", f"-T{script}", "-o", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])
-        raise BuildError(f"firmware build failed ({cc} exit {run.returncode}): {tail}")
+        raise BuildError(f"firmware build failed ({cc} exit {run.returncode}): {_summary(run.stderr or run.stdout)}")
     return out

@@ -1,0 +1,117 @@
+"""Linker scripts for every STM32F4 board from one template (``firmware/platform/stm32f4.ld.in``) and the board's
+memory map in ``boards.yaml``.
+
+The loader here is deliberately tiny: it reads the file with ``yaml.safe_load`` and checks only what rendering a
+linker script needs (flash, an ``sram`` region, an optional ``ccm`` region). A full schema check of the board
+profiles belongs to the targets stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from harness.build.host import FIRMWARE, ROOT
+from harness.errors import InputError, UsageError
+
+BOARDS_YAML = ROOT / "boards.yaml"
+TEMPLATE = FIRMWARE / "platform" / "stm32f4.ld.in"
+DEFAULT_STACK = 8192
+
+
+@dataclass(frozen=True)
+class Region:
+    origin: int
+    size: int
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    flash: Region
+    ram: Region
+    ccm: Region | None
+
+
+def load_boards(path: Path = BOARDS_YAML) -> dict[str, dict]:
+    try:
+        boards = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read board profiles {path}: {exc}") from exc
+    if not isinstance(boards, dict) or not all(isinstance(v, dict) for v in boards.values()):
+        raise InputError(f"{path}: expected a mapping of board name → profile")
+    return boards
+
+
+def board_profile(board: str, path: Path = BOARDS_YAML) -> dict:
+    boards = load_boards(path)
+    if board not in boards:
+        raise UsageError(f"unknown board {board!r}; boards.yaml has: {', '.join(sorted(boards))}")
+    return boards[board]
+
+
+def _region(board: str, what: str, entry) -> Region:
+    try:
+        origin, size = int(entry["origin"]), int(entry["size"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise InputError(f"boards.yaml: {board}: {what} needs integer origin and size") from exc
+    if size <= 0 or origin < 0:
+        raise InputError(f"boards.yaml: {board}: {what} has origin {origin:#x}, size {size}")
+    return Region(origin, size)
+
+
+def memory_map(board: str, profile: dict) -> MemoryMap:
+    """``flash`` plus the ``ram`` list: one ``sram`` region (RAM) and at most one ``ccm`` region (CCMRAM)."""
+    ram = {}
+    for entry in profile.get("ram") or []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name not in ("sram", "ccm") or name in ram:
+            raise InputError(f"boards.yaml: {board}: ram entries must be one 'sram' and at most one 'ccm', "
+                             f"got {entry!r}")
+        ram[name] = _region(board, f"ram {name}", entry)
+    if "sram" not in ram:
+        raise InputError(f"boards.yaml: {board}: no 'sram' region in ram")
+    return MemoryMap(_region(board, "flash", profile.get("flash")), ram["sram"], ram.get("ccm"))
+
+
+def _length(size: int) -> str:
+    return f"{size // 1024}K" if size % 1024 == 0 else f"{size:#x}"
+
+
+def render(board: str, stack_size: int = DEFAULT_STACK, boards: dict[str, dict] | None = None) -> str:
+    """The linker script text for ``board`` with a ``stack_size``-byte stack reserve at the top of RAM."""
+    if not isinstance(stack_size, int) or stack_size <= 0 or stack_size % 8:
+        raise UsageError(f"stack size must be a positive multiple of 8 bytes, got {stack_size!r}")
+    boards = load_boards() if boards is None else boards
+    if board not in boards:
+        raise UsageError(f"unknown board {board!r}; boards.yaml has: {', '.join(sorted(boards))}")
+    mem = memory_map(board, boards[board])
+    if stack_size > mem.ram.size:
+        raise UsageError(f"stack size {stack_size} exceeds {board}'s RAM ({mem.ram.size} bytes)")
+    if mem.ccm:
+        ccm_memory = f"  CCMRAM (rw)  : ORIGIN = {mem.ccm.origin:#010x}, LENGTH = {_length(mem.ccm.size)}\n"
+        # Data bus only (no DMA) and never initialised at reset: for zero-cost scratch buffers (RP_CCMRAM).
+        ccm_section = ("  .ccmram (NOLOAD) : ALIGN(4) { _sccmram = .; *(.ccmram*) . = ALIGN(4); _eccmram = .; }"
+                       " > CCMRAM")
+        ccm_fallback = ""
+    else:
+        ccm_memory = ""
+        ccm_section = "  /* no CCM on this board: no .ccmram output section */"
+        # The same source must link everywhere, so RP_CCMRAM buffers fall back to (zeroed) SRAM.
+        ccm_fallback = "    *(.ccmram*) /* no CCM on this board */\n"
+    return Template(TEMPLATE.read_text()).substitute(
+        board=board, flash_origin=f"{mem.flash.origin:#010x}", flash_length=_length(mem.flash.size),
+        ram_origin=f"{mem.ram.origin:#010x}", ram_length=_length(mem.ram.size), ccm_memory=ccm_memory,
+        ccm_section=ccm_section, ccm_fallback=ccm_fallback, stack_size=str(stack_size))
+
+
+def write_script(board: str, path: Path, stack_size: int = DEFAULT_STACK) -> Path:
+    """Render ``board``'s script into ``path`` (rewritten only when the text changed, so timestamps stay put)."""
+    text = render(board, stack_size)
+    path = Path(path)
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return path
