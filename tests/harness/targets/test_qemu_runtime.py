@@ -1,0 +1,214 @@
+"""The board runtime (firmware/runtime) on QEMU's STM32F405: UART receive ring, fault report, stack high-water,
+build id and the bounded clock setup, driven through programs/runtime_probe.c over USART1.
+
+USART1 (QEMU ``-serial`` #0) is a unix socket QEMU serves with ``wait=on``, so the machine starts only once the
+test is connected and no early output is lost; the test sends commands only after the probe's READY line (bytes
+sent before the receiver is on are dropped). QEMU paces nothing, so the echo test uses the echo itself as the
+acknowledgement: at most one chunk (smaller than the ring) is in flight.
+"""
+
+import contextlib
+import os
+import random
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.build.cross import build_elf
+
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
+]
+
+PROBE = Path(__file__).resolve().parent / "programs" / "runtime_probe.c"
+RING = 1024  # RP_UART_RX_SIZE default
+TIMEOUT = 10.0
+
+
+class Session:
+    """One QEMU run with USART1 on a unix socket; semihosting console (QEMU's stderr) only if ``semihosting``."""
+
+    def __init__(self, elf: Path, semihosting: bool):
+        # A short directory: unix socket paths are limited to 108 bytes, pytest's tmp_path can be longer.
+        self.dir = tempfile.mkdtemp(prefix="rpq")
+        path = os.path.join(self.dir, "uart")
+        cmd = ["qemu-system-arm", "-M", "netduinoplus2", "-nographic", "-monitor", "none",
+               "-chardev", f"socket,id=s0,path={path},server=on,wait=on", "-serial", "chardev:s0",
+               "-kernel", str(elf)]
+        if semihosting:
+            cmd[-2:-2] = ["-semihosting-config", "enable=on,target=native"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.buf = b""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"QEMU did not open {path}: {self.proc.stderr.read()!r}") from None
+                time.sleep(0.01)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no answer from the probe; got so far {self.buf[-200:]!r}")
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError(f"QEMU closed the UART; got so far {self.buf[-200:]!r}")
+        self.buf += chunk
+
+    def read_exact(self, n: int, timeout: float = TIMEOUT) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_line(self, timeout: float = TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def ready(self) -> dict[str, str]:
+        line = self.read_line()
+        assert line.startswith("READY "), line
+        return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+    def wait(self, timeout: float = TIMEOUT) -> tuple[int, str]:
+        """QEMU's exit status and its stderr (where semihosting output goes)."""
+        code = self.proc.wait(timeout)
+        return code, self.proc.stderr.read().decode(errors="replace")
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def qemu(elf: Path, semihosting: bool = True):
+    session = Session(elf, semihosting)
+    try:
+        yield session
+    finally:
+        session.close()  # never leave QEMU running (qemu notes, pitfall 9)
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory) -> dict[bool, Path]:
+    """The probe built with and without semihosting (key: RP_SEMIHOSTING)."""
+    out = tmp_path_factory.mktemp("runtime")
+    return {sh: build_elf(PROBE, out / f"probe-sh{int(sh)}.elf", kernels=False, semihosting=sh)
+            for sh in (True, False)}
+
+
+def test_uart_echo_through_the_receive_ring_is_byte_exact(probe):
+    data = random.Random(20).randbytes(4096)  # every byte value, including XON/XOFF, ^C, CR/LF
+    chunk = 256
+    assert chunk < RING
+    with qemu(probe[True]) as s:
+        s.ready()
+        s.send(b"E" + struct.pack("<I", len(data)))
+        echoed = bytearray()
+        for i in range(0, len(data), chunk):
+            s.send(data[i:i + chunk])
+            echoed += s.read_exact(len(data[i:i + chunk]))
+        assert bytes(echoed) == data
+        assert s.read_line() == "ECHO dropped=0"
+        s.send(b"Q")
+        assert s.wait()[0] == 0
+
+
+def test_a_full_ring_drops_and_counts_the_excess(probe):
+    n = 3000
+    with qemu(probe[True]) as s:
+        s.ready()
+        s.send(b"O" + struct.pack("<I", n) + bytes(range(256)) * (n // 256) + bytes(n % 256))
+        assert s.read_line() == f"OVERFLOW available={RING} dropped={n - RING}"
+
+
+def _symbol(elf: Path, name: str) -> tuple[int, int]:
+    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    m = re.search(rf"^([0-9a-f]+) ([0-9a-f]+) T {name}$", out, re.M)
+    assert m, f"{name} not in {elf}"
+    return int(m[1], 16) & ~1, int(m[2], 16)
+
+
+def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
+    with qemu(probe[True]) as s:
+        s.ready()
+        s.send(b"F")
+        line = s.read_line()
+        code, stderr = s.wait()
+    assert re.fullmatch(r"HARDFAULT( \w+=0x[0-9a-f]{8}){7}", line), line
+    regs = {k: int(v, 16) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    # Unmapped CCM on QEMU: precise data bus error with a valid BFAR, escalated (FORCED) to HardFault.
+    assert regs["cfsr"] == 0x8200 and regs["hfsr"] == 0x40000000 and regs["bfar"] == 0x10000000
+    start, size = _symbol(probe[True], "fault_probe")
+    assert start <= regs["pc"] < start + size
+    assert code == 0x7E
+    assert line in stderr  # the same line over semihosting
+
+
+def test_without_semihosting_console_fault_and_exit_go_to_the_uart(probe):
+    with qemu(probe[False], semihosting=False) as s:  # a BKPT 0xAB would now HardFault
+        assert s.read_line() == "rp_puts ok"
+        s.ready()
+        s.send(b"F")
+        assert s.read_line().startswith("HARDFAULT pc=0x")
+        assert s.read_line() == "EXIT 126"
+        assert s.proc.poll() is None  # spins rather than exits
+
+
+def test_stack_high_water_grows_with_a_large_local_array(probe):
+    with qemu(probe[True]) as s:
+        info = s.ready()
+        s.send(b"S" + struct.pack("<I", 7))
+        stack = dict(kv.split("=") for kv in s.read_line().split()[1:])
+    before, after, reserve = int(stack["before"]), int(stack["after"]), int(info["stack_size"])
+    assert 0 < int(info["stack"]) <= before < 1024, "main's own frames are small"
+    # deep()'s frame starts at main's stack pointer, not at the earlier (deeper) mark of other calls.
+    assert before < 4096 < after < 4096 + 512 < reserve
+    assert int(stack["r"]) == 7 + 7  # big[7] = 7 + 7: the array was really written
+
+
+def test_build_id_read_by_the_firmware_is_the_one_readelf_reports(probe):
+    elf = probe[True]
+    notes = subprocess.run(["arm-none-eabi-readelf", "-n", str(elf)], capture_output=True, text=True,
+                           check=True).stdout
+    expected = re.search(r"Build ID:\s*([0-9a-f]+)", notes)[1]
+    with qemu(elf) as s:
+        assert s.ready()["build_id"] == expected
+    assert len(expected) == 40  # sha1
+
+
+def test_bounded_clock_setup_returns_on_qemu_and_reports_the_hsi_fallback(probe):
+    t0 = time.monotonic()
+    with qemu(probe[True]) as s:
+        info = s.ready()  # rp_board_init returned: QEMU's RCC never sets a ready bit
+    assert time.monotonic() - t0 < 5
+    assert info["clock_hz"] == "16000000"
+    assert info["clock_status"] == "2"  # RP_CLOCK_HSE_TIMEOUT
