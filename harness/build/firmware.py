@@ -106,7 +106,7 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str = "
     compiler = cross.compiler_version()
     gen = generate(model, CACHE / "generated" / model.model_id)
     extra = {"selftest_image.h": image_header(image)} if image is not None else {}
-    flags = cross.flags(dsp=dsp, defines=["RP_SEMIHOSTING=1"] if variant == "selftest" else [])
+    flags = cross.flags(dsp=dsp, defines=["RP_SEMIHOSTING=1"] if variant == "selftest" else [], board=board)
     parts = [compiler.encode(), "\0".join(flags).encode(), json.dumps(profile, sort_keys=True).encode(),
              variant.encode(), str(stack_reserve).encode()]
     for f in firmware_sources() + list(gen.files):

@@ -1,0 +1,70 @@
+"""`harness selftest` on QEMU's STM32F405: the generated firmware computes every layer bit for bit as the
+reference, in the DSP and the portable build, for the default and a random-weight model; memory and timing are
+reported and recorded in firmware.json."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from harness.build.firmware import build_firmware
+from harness.cli import main
+from harness.compare.selftest import run_selftest
+from harness.model.modelfile import load
+from harness.model.quantize import quantize
+from harness.model.random_init import random_model
+from harness.model.synthetic import adversarial_images, synthetic_images
+
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
+]
+
+ROOT = Path(__file__).resolve().parents[3]
+SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load(ROOT / "fixtures" / "models" / "default.npz")
+
+
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_default_model_bit_exact_on_qemu(default, dsp):
+    out = run_selftest(default, cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE), dsp=dsp)
+    assert out.verdict.match, out.verdict.problems
+    assert [c.name for c in out.verdict.layers][-1] == "candidates" and len(out.verdict.layers) == 18
+    assert len(out.verdict.detections) >= 1 and out.verdict.detections == out.verdict.reference
+    info = json.loads(out.build.json_path.read_text())
+    assert info["ram_bytes"] <= 192 * 1024 and info["arena_bytes"] == out.report.arena_bytes
+    assert 0 < out.report.stack_bytes < info["stack_reserve"]
+    assert info["measured"]["stack_high_water"] == out.report.stack_bytes
+    assert info["measured"]["instructions"] == out.report.total_ticks > 1_000_000
+    assert out.report.build_id == info["build_id"] and len(info["build_id"]) == 40
+
+
+def test_random_model_adversarial_input(tmp_path):
+    model = quantize(random_model("rpool-face-m4", seed=4), synthetic_images(240, 320, 4, seed=7))
+    out = run_selftest(model, adversarial_images(240, 320)["checker"])
+    assert out.verdict.match, out.verdict.problems
+
+
+def test_second_build_is_cached_and_fast(default):
+    image = cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
+    first = build_firmware(default, image=image)
+    t = time.perf_counter()
+    again = build_firmware(default, image=image)
+    assert again.cached and again.elf == first.elf and time.perf_counter() - t < 1.0
+
+
+def test_cli_selftest_json(default, capsys):
+    assert main(["selftest", "--image", str(SCENE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["match"] is True and out["instructions"] > 0 and out["arena_bytes"] > 0
+    assert {"ram_bytes", "stack_bytes", "layers"} <= set(out) and out["layers"][0]["name"] == "stem"
