@@ -23,8 +23,9 @@ def cmd_build(args) -> int:
 
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw) if args.image else None
-    _status(f"building {'self-test ' if image is not None else ''}firmware for {args.board}, model {model.model_id} …")
-    b = build_firmware(model, args.board, "selftest", image, args.output, dsp=not args.portable)
+    what = "self-test" if image is not None else "device"
+    _status(f"building the {what} firmware for {args.board}, model {model.model_id} …")
+    b = build_firmware(model, args.board, None, image, args.output, dsp=not args.portable)
     info = b.info
     if args.json:
         print(json.dumps(dict(info, directory=str(b.directory), cached=b.cached)))
@@ -104,7 +105,8 @@ def _common(p, image_required: bool) -> None:
 def register(sub, bench_sub) -> None:
     b = sub.add_parser("build", help="generate and cross-compile the firmware (cached)")
     _common(b, image_required=False)
-    b.add_argument("--image", help="bake this image into flash (the self-test variant)")
+    b.add_argument("--image", help="bake this image into flash: the self-test variant (emulator only). Default: the "
+                   "device variant, which takes images over the UART")
     b.add_argument("-o", "--output", help="output directory. Default: a cache entry under .harness/build")
     b.set_defaults(func=cmd_build)
     s = sub.add_parser("selftest", help="run the firmware on QEMU with one image in flash; compare every layer")

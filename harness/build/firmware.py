@@ -28,7 +28,9 @@ from harness.errors import BuildError, UsageError
 from harness.model.modelfile import Model
 
 CACHE = ROOT / ".harness" / "build"
-APPS = {"selftest": FIRMWARE / "app" / "selftest.c"}
+APP = FIRMWARE / "app"
+APPS = {"selftest": APP / "selftest.c",   # image in flash, report over semihosting, exit status (emulator only)
+        "device": APP / "device.c"}       # images over the UART, report back; flashable (no semihosting)
 FORMAT = "harness-firmware/1"
 
 
@@ -95,9 +97,10 @@ def memory_summary(sections: dict[str, dict], stack_reserve: int) -> dict:
             "ram_sections": in_ram, "flash_sections": in_flash}
 
 
-def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str = "selftest",
+def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | None = None,
                    image: np.ndarray | None = None, out_dir: str | Path | None = None, dsp: bool = True,
                    stack_reserve: int = 8192) -> FirmwareBuild:
+    variant = variant or ("selftest" if image is not None else "device")
     if variant not in APPS:
         raise UsageError(f"unknown firmware variant {variant!r}; choose one of: {', '.join(sorted(APPS))}")
     if variant == "selftest" and image is None:
@@ -106,7 +109,8 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str = "
     compiler = cross.compiler_version()
     gen = generate(model, CACHE / "generated" / model.model_id)
     extra = {"selftest_image.h": image_header(image)} if image is not None else {}
-    flags = cross.flags(dsp=dsp, defines=["RP_SEMIHOSTING=1"] if variant == "selftest" else [], board=board)
+    defines = [f"RP_SEMIHOSTING={int(variant == 'selftest')}"]
+    flags = cross.flags(dsp=dsp, defines=defines, board=board)
     parts = [compiler.encode(), "\0".join(flags).encode(), json.dumps(profile, sort_keys=True).encode(),
              variant.encode(), str(stack_reserve).encode()]
     for f in firmware_sources() + list(gen.files):
@@ -124,9 +128,8 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str = "
         for name, text in extra.items():
             (work / name).write_text(text)
         elf = cross.build_elf(APPS[variant], work / "firmware.elf", board=board, dsp=dsp,
-                              extra_sources=[gen.directory / "model.c"], include_dirs=[gen.directory, work],
-                              defines=["RP_SEMIHOSTING=1"] if variant == "selftest" else [],
-                              stack_size=stack_reserve)
+                              extra_sources=[gen.directory / "model.c", APP / "rp_app.c"],
+                              include_dirs=[gen.directory, work, APP], defines=defines, stack_size=stack_reserve)
         sections = section_sizes(elf)
         info = {"format": FORMAT, "key": key, "model_id": model.model_id, "arch": model.arch,
                 "board": board, "variant": variant, "build_id": build_id(elf), "compiler": compiler,

@@ -8,20 +8,18 @@ acknowledgement: at most one chunk (smaller than the ring) is in flight.
 """
 
 import contextlib
-import os
 import random
 import re
 import shutil
-import socket
 import struct
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from harness.build.cross import build_elf
+from harness.targets.qemu import QemuSerial
 
 pytestmark = [
     pytest.mark.emulator,
@@ -36,85 +34,16 @@ RING = 1024  # RP_UART_RX_SIZE default
 TIMEOUT = 10.0
 
 
-class Session:
-    """One QEMU run with USART1 on a unix socket; semihosting console (QEMU's stderr) only if ``semihosting``."""
-
-    def __init__(self, elf: Path, semihosting: bool):
-        # A short directory: unix socket paths are limited to 108 bytes, pytest's tmp_path can be longer.
-        self.dir = tempfile.mkdtemp(prefix="rpq")
-        path = os.path.join(self.dir, "uart")
-        cmd = ["qemu-system-arm", "-M", "netduinoplus2", "-nographic", "-monitor", "none",
-               "-chardev", f"socket,id=s0,path={path},server=on,wait=on", "-serial", "chardev:s0",
-               "-kernel", str(elf)]
-        if semihosting:
-            cmd[-2:-2] = ["-semihosting-config", "enable=on,target=native"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.buf = b""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"QEMU did not open {path}: {self.proc.stderr.read()!r}") from None
-                time.sleep(0.01)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no answer from the probe; got so far {self.buf[-200:]!r}")
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError(f"QEMU closed the UART; got so far {self.buf[-200:]!r}")
-        self.buf += chunk
-
-    def read_exact(self, n: int, timeout: float = TIMEOUT) -> bytes:
-        deadline = time.monotonic() + timeout
-        while len(self.buf) < n:
-            self._fill(deadline)
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def read_line(self, timeout: float = TIMEOUT) -> str:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            self._fill(deadline)
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
-
-    def ready(self) -> dict[str, str]:
-        line = self.read_line()
-        assert line.startswith("READY "), line
-        return dict(kv.split("=", 1) for kv in line.split()[1:])
-
-    def wait(self, timeout: float = TIMEOUT) -> tuple[int, str]:
-        """QEMU's exit status and its stderr (where semihosting output goes)."""
-        code = self.proc.wait(timeout)
-        return code, self.proc.stderr.read().decode(errors="replace")
-
-    def close(self) -> None:
-        self.sock.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def qemu(elf: Path, semihosting: bool = True):
-    session = Session(elf, semihosting)
-    try:
+    with QemuSerial(elf, semihosting, TIMEOUT) as session:
         yield session
-    finally:
-        session.close()  # never leave QEMU running (qemu notes, pitfall 9)
+
+
+def ready(s: QemuSerial) -> dict[str, str]:
+    line = s.read_line()
+    assert line.startswith("READY "), line
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +59,7 @@ def test_uart_echo_through_the_receive_ring_is_byte_exact(probe):
     chunk = 256
     assert chunk < RING
     with qemu(probe[True]) as s:
-        s.ready()
+        ready(s)
         s.send(b"E" + struct.pack("<I", len(data)))
         echoed = bytearray()
         for i in range(0, len(data), chunk):
@@ -145,7 +74,7 @@ def test_uart_echo_through_the_receive_ring_is_byte_exact(probe):
 def test_a_full_ring_drops_and_counts_the_excess(probe):
     n = 3000
     with qemu(probe[True]) as s:
-        s.ready()
+        ready(s)
         s.send(b"O" + struct.pack("<I", n) + bytes(range(256)) * (n // 256) + bytes(n % 256))
         assert s.read_line() == f"OVERFLOW available={RING} dropped={n - RING}"
 
@@ -159,7 +88,7 @@ def _symbol(elf: Path, name: str) -> tuple[int, int]:
 
 def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
     with qemu(probe[True]) as s:
-        s.ready()
+        ready(s)
         s.send(b"F")
         line = s.read_line()
         code, stderr = s.wait()
@@ -176,7 +105,7 @@ def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
 def test_without_semihosting_console_fault_and_exit_go_to_the_uart(probe):
     with qemu(probe[False], semihosting=False) as s:  # a BKPT 0xAB would now HardFault
         assert s.read_line() == "rp_puts ok"
-        s.ready()
+        ready(s)
         s.send(b"F")
         assert s.read_line().startswith("HARDFAULT pc=0x")
         assert s.read_line() == "EXIT 126"
@@ -185,7 +114,7 @@ def test_without_semihosting_console_fault_and_exit_go_to_the_uart(probe):
 
 def test_stack_high_water_grows_with_a_large_local_array(probe):
     with qemu(probe[True]) as s:
-        info = s.ready()
+        info = ready(s)
         s.send(b"S" + struct.pack("<I", 7))
         stack = dict(kv.split("=") for kv in s.read_line().split()[1:])
     before, after, reserve = int(stack["before"]), int(stack["after"]), int(info["stack_size"])
@@ -201,14 +130,14 @@ def test_build_id_read_by_the_firmware_is_the_one_readelf_reports(probe):
                            check=True).stdout
     expected = re.search(r"Build ID:\s*([0-9a-f]+)", notes)[1]
     with qemu(elf) as s:
-        assert s.ready()["build_id"] == expected
+        assert ready(s)["build_id"] == expected
     assert len(expected) == 40  # sha1
 
 
 def test_bounded_clock_setup_returns_on_qemu_and_reports_the_hsi_fallback(probe):
     t0 = time.monotonic()
     with qemu(probe[True]) as s:
-        info = s.ready()  # rp_board_init returned: QEMU's RCC never sets a ready bit
+        info = ready(s)  # rp_board_init returned: QEMU's RCC never sets a ready bit
     assert time.monotonic() - t0 < 5
     assert info["clock_hz"] == "16000000"
     assert info["clock_status"] == "2"  # RP_CLOCK_HSE_TIMEOUT

@@ -1,0 +1,117 @@
+/* rp_app_infer and rp_app_report: see rp_app.h. */
+#include "rp_app.h"
+
+#include "rp_runtime.h"
+
+static uint32_t crc_table[256];
+
+static uint32_t crc32(const uint8_t *p, int32_t n) { /* zlib.crc32 */
+    if (!crc_table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+            crc_table[i] = c;
+        }
+    uint32_t c = 0xFFFFFFFFu;
+    while (n-- > 0) c = crc_table[(c ^ *p++) & 0xFFu] ^ (c >> 8);
+    return ~c;
+}
+
+/* The CRC runs after the END tick is taken, so a layer's count is its kernel alone. */
+static void hook(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes) {
+    const uint32_t now = rp_ticks();
+    rp_app_run *run = user;
+    if (!end) {
+        run->start = now;
+        return;
+    }
+    run->ticks[layer] = now - run->start;
+    run->bytes[layer] = bytes;
+    run->crc[layer] = crc32(data, bytes);
+}
+
+void rp_app_infer(uint8_t *arena, rp_app_run *run) {
+    run->n_candidates = 0;
+    const uint32_t t0 = rp_ticks();
+    run->status = rp_model_run(arena, hook, run, &run->n_candidates);
+    run->total = rp_ticks() - t0;
+}
+
+/* A tiny line formatter (no printf: newlib's would add ~20 KB of flash). */
+typedef struct {
+    char text[160];
+    int32_t n;
+} line_buf;
+
+static void put_str(line_buf *l, const char *s) {
+    while (*s && l->n < (int32_t)sizeof l->text - 2) l->text[l->n++] = *s++;
+}
+
+static void put_num(line_buf *l, uint32_t v, int hex) {
+    char digits[12];
+    int n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[hex ? v & 15u : v % 10u];
+        v = hex ? v >> 4 : v / 10u;
+    } while (v);
+    while (hex && n < 8) digits[n++] = '0';
+    while (n && l->n < (int32_t)sizeof l->text - 2) l->text[l->n++] = digits[--n];
+}
+
+static void put_int(line_buf *l, int32_t v) {
+    if (v < 0) put_str(l, "-");
+    put_num(l, v < 0 ? (uint32_t)(-(int64_t)v) : (uint32_t)v, 0);
+}
+
+static void flush(line_buf *l, void (*put_line)(const char *)) {
+    l->text[l->n++] = '\n';
+    l->text[l->n] = 0;
+    put_line(l->text);
+    l->n = 0;
+}
+
+void rp_app_report(const uint8_t *arena, const rp_app_run *run, void (*put_line)(const char *line)) {
+    line_buf l = {.n = 0};
+    uint32_t id_len = 0;
+    const uint8_t *id = rp_build_id(&id_len);
+    put_str(&l, "selftest 1 model " RP_MODEL_ID " status ");
+    put_int(&l, run->status);
+    put_str(&l, " build-id ");
+    for (uint32_t i = 0; i < id_len; i++) {
+        const char hex[3] = {"0123456789abcdef"[id[i] >> 4], "0123456789abcdef"[id[i] & 15u], 0};
+        put_str(&l, hex);
+    }
+    flush(&l, put_line);
+    for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) {
+        put_str(&l, "layer ");
+        put_str(&l, rp_model.layers[i].name);
+        put_str(&l, " crc ");
+        put_num(&l, run->crc[i], 1);
+        put_str(&l, " ticks ");
+        put_num(&l, run->ticks[i], 0);
+        put_str(&l, " bytes ");
+        put_int(&l, run->bytes[i]);
+        flush(&l, put_line);
+    }
+    const rp_candidate *cand = (const rp_candidate *)(arena + rp_model.candidates_offset);
+    for (int32_t i = 0; i < run->n_candidates && i < rp_model.max_candidates; i++) {
+        put_str(&l, "candidate ");
+        put_int(&l, cand[i].prior);
+        const int16_t v[6] = {cand[i].conf_bg, cand[i].conf_face, cand[i].loc[0], cand[i].loc[1], cand[i].loc[2],
+                              cand[i].loc[3]};
+        for (int k = 0; k < 6; k++) {
+            put_str(&l, " ");
+            put_int(&l, v[k]);
+        }
+        flush(&l, put_line);
+    }
+    put_str(&l, "total ticks ");
+    put_num(&l, run->total, 0);
+    put_str(&l, " candidates ");
+    put_int(&l, run->n_candidates);
+    put_str(&l, " arena ");
+    put_int(&l, RP_MODEL_ARENA_BYTES);
+    put_str(&l, " stack ");
+    put_num(&l, rp_stack_high_water(), 0);
+    flush(&l, put_line);
+}
