@@ -10,7 +10,7 @@ import numpy as np
 
 from harness.build.firmware import FirmwareBuild
 from harness.codegen.generate import GeneratedModel
-from harness.errors import ProtocolError
+from harness.errors import ProtocolError, UsageError
 from harness.model.candidates import candidates, detect_candidates
 from harness.model.detect import Detection, detect
 from harness.model.fixed_ref import run_fixed
@@ -101,6 +101,12 @@ def run_selftest(model: Model, image: np.ndarray, board: str = "qemu-stm32f405",
     from harness.build.firmware import build_firmware, record_measurement
     from harness.targets.qemu import run_semihosted
 
+    from harness.build.cross import board_profile
+
+    backend = board_profile(board).get("backend")
+    if backend != "qemu":
+        raise UsageError(f"harness selftest runs on a QEMU board (e.g. qemu-stm32f405); {board} is a {backend} "
+                         "board: build its device firmware with `harness build --board " + board + "`")
     build = build_firmware(model, board, "selftest", image, dsp=dsp)
     run = run_semihosted(build.elf, timeout)
     try:

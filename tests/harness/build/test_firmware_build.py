@@ -45,3 +45,8 @@ def test_build_writes_elf_map_and_firmware_json(tmp_path):
     assert ".text" in info["sections"] and ".bss" in info["sections"]
     again = _harness(["build", "-o", str(tmp_path / "fw"), "--json"])
     assert json.loads(again.stdout)["cached"] is True
+
+
+def test_selftest_on_a_real_board_profile_is_refused():
+    run = _harness(["selftest", "--board", "nucleo-f429zi"])
+    assert run.returncode == 2 and "runs on a QEMU board" in run.stderr and "Traceback" not in run.stderr
