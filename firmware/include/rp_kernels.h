@@ -82,7 +82,7 @@ rp_status rp_depthwise3x3_s8(const rp_conv_params *p, const rp_quant_params *q,
 /* Residual add: out = clamp(requantize(a*ka + b*kb, mult, shift)); a, b, out [H, W, C] int8 (out may alias a or b). */
 rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a, const int8_t *b, int8_t *out);
 
-#define RP_MAX_HIDDEN 32 /* largest FastGRNN hidden size (and RNN2 input) the stack buffers hold */
+#define RP_MAX_HIDDEN 32 /* largest FastGRNN hidden size (and RNN input: stem channels, RNN1 hidden size) */
 #define RP_MAX_PATCH 16
 
 /* One FastGRNN cell (numerics §4.2): w [n_hidden][n_in + n_hidden] int16 = [W | U]; bg, bh [n_hidden] int32 (Q14);
@@ -106,15 +106,22 @@ typedef struct {
 } rp_rnnpool_params;
 
 /* RNNPool (numerics §4.3) with the replicate padding; each shared RNN1 sequence runs once.
- * ctx  scratch of rp_rnnpool_s8_get_buffer_size(p, in_dims) bytes (15,104 for the face models at 320x240)
- * in   [Hs, Ws, C] int8 (the stem output); out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
+ * ctx  scratch of rp_rnnpool_s8_get_buffer_size(p, in_dims) bytes (15,104 for the face models at 320x240), 2-byte
+ *      aligned at least
+ * in   [Hs, Ws, C] int8 (the stem output), C <= RP_MAX_HIDDEN; out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
  *      Ph = (Hs - patch) / stride + 1 (likewise Pw); channels: rows fwd, rows bwd, cols fwd, cols bwd.
- * Requires stride <= patch <= RP_MAX_PATCH. */
+ * Requires stride <= patch <= RP_MAX_PATCH.
+ * Two paths, both bit-exact. The fast one (32-bit arithmetic, weights regrouped in the scratch, RNN2's input half
+ * computed once per summary and patch) runs when both cells have hidden sizes that are multiples of 4, shift <= -2
+ * and |bg|, |bh| <= 2^30, rnn1->x_shift is 0..8 and rnn2->x_shift 0, and the scratch has room for it (12,928 of the
+ * 15,104 bytes at 320x240); otherwise the same traversal runs rp_nn_fastgrnn_step (int64 requantisation).
+ * Uses about 1.1 KB of stack (fast path) or 1.9 KB (generic). */
 rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
                         const rp_dims *out_dims, int8_t *out);
 int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims *in_dims);
 
-/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1). */
+/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1), for any v;
+ * rp_nn_tanh_table() is that table T[0..512]. The RNN kernels inline both (include/rp_nn_rnn.h). */
 int32_t rp_tanh_q14(int64_t v);
 int32_t rp_sigmoid_q14(int64_t v);
 const int16_t *rp_nn_tanh_table(void);

@@ -1,6 +1,70 @@
 /* rp_rnnpool_s8: see include/rp_kernels.h. */
+#include <stdint.h>
+
 #include "rp_kernels.h"
+#include "rp_nn_rnn.h"
 #include "rp_requantize.h"
+
+/* Each RNN1 sequence is shared by several patches (numerics §4.3, dedupe), so it runs once:
+ * - row summaries per (stem row, patch column), kept for the last `patch` stem rows in a ring indexed by row % patch;
+ * - column summaries per (patch row, stem column), made for the whole patch row first (generic path) or when its
+ *   first patch reads the column (fast path, which keeps the last `patch` columns).
+ * Both paths share the traversal and the scratch of rp_rnnpool_s8_get_buffer_size (2-byte aligned or more). */
+
+typedef struct {
+    const rp_rnnpool_params *p;
+    int32_t ph, pw, c_in, row_pitch, oc, out_w;
+    const int8_t *in;
+    int8_t *out;
+} job;
+
+static void write_patch(const job *j, int32_t pi, int32_t pj, int32_t k, const int16_t *q, int32_t n) {
+    int8_t *o = j->out + ((int64_t)pi * j->out_w + pj) * j->oc + k * n;
+    for (int32_t i = 0; i < n; i++)
+        o[i] = (int8_t)rp_clamp(rp_requantize(q[i], j->p->out_mult, j->p->out_shift), -128, 127);
+}
+
+/* The fast path: cells prepared by rp_nn_fastgrnn_prepare (32-bit arithmetic, regrouped weights), and RNN2's input
+ * half W2 x computed once per summary and patch (columns: once per patch row, in a ring of `patch` columns)
+ * instead of once per step: each serves a forward and a backward run. Not inlined, like run_generic, so that
+ * neither path's stack adds to the other's (with their callees: about 1.1 KB here, 1.9 KB there). */
+static __attribute__((noinline)) void run_fast(const job *j, const rp_nn_grnn *g1, const rp_nn_grnn *g2,
+                                               int16_t *ring, int32_t *col_proj, int32_t *row_proj) {
+    const int32_t P = j->p->patch, S = j->p->stride, H1 = g1->n_hidden, H2 = g2->n_hidden, pw = j->pw;
+    int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    const int32_t *seq[RP_MAX_PATCH];
+    int32_t rows_done = 0; /* stem rows whose row summaries are in the ring */
+    for (int32_t pi = 0; pi < j->ph; pi++) {
+        const int32_t y0 = pi * S;
+        for (int32_t y = rows_done > y0 ? rows_done : y0; y < y0 + P; y++) {
+            const int8_t *row = j->in + (int64_t)y * j->row_pitch;
+            int16_t *dst = ring + (y % P) * pw * H1;
+            for (int32_t pj = 0; pj < pw; pj++)
+                rp_nn_fastgrnn_run_s8(g1, row + pj * S * j->c_in, j->c_in, P, j->c_in, dst + pj * H1);
+        }
+        rows_done = y0 + P;
+        const int8_t *top = j->in + (int64_t)y0 * j->row_pitch;
+        int32_t cols_done = 0; /* stem columns whose projected column summaries are in col_proj */
+        for (int32_t pj = 0; pj < pw; pj++) {
+            const int32_t x0 = pj * S;
+            for (int32_t x = cols_done > x0 ? cols_done : x0; x < x0 + P; x++) {
+                rp_nn_fastgrnn_run_s8(g1, top + x * j->c_in, j->c_in, P, j->row_pitch, h);
+                rp_nn_fastgrnn_project(g2, h, col_proj + (x % P) * H2);
+            }
+            cols_done = x0 + P;
+            for (int32_t r = 0; r < P; r++)
+                rp_nn_fastgrnn_project(g2, ring + (((y0 + r) % P) * pw + pj) * H1, row_proj + r * H2);
+            for (int32_t k = 0; k < 4; k++) { /* rows fwd, rows bwd, cols fwd, cols bwd */
+                for (int32_t t = 0; t < P; t++) {
+                    const int32_t r = (k & 1) ? P - 1 - t : t;
+                    seq[t] = k < 2 ? row_proj + r * H2 : col_proj + ((x0 + r) % P) * H2;
+                }
+                rp_nn_fastgrnn_run_proj(g2, seq, P, h);
+                write_patch(j, pi, pj, k, h, H2);
+            }
+        }
+    }
+}
 
 /* RNN1 over `steps` int8 pixels, `pitch` elements apart (a patch row: pitch = C; a column: pitch = W*C). */
 static void rnn1_run(const rp_fastgrnn_params *p, const int8_t *x, int32_t steps, int32_t pitch, int16_t *h) {
@@ -25,37 +89,28 @@ static void rnn2_run(const rp_fastgrnn_params *p, const int16_t *seq, int32_t st
     }
 }
 
-/* Each RNN1 sequence is shared by several patches (numerics §4.3, dedupe), so it runs once:
- * - row summaries per (stem row, patch column), kept for the last `patch` stem rows in a ring indexed by row % patch;
- * - column summaries per stem column, recomputed for each patch row (a column run spans that patch row only).
- * Scratch: rp_rnnpool_s8_get_buffer_size() bytes, 2-byte aligned. */
-rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
-                        const rp_dims *out_dims, int8_t *out) {
+/* The generic path (any hidden size, any requantisation): rp_nn_fastgrnn_step in int64, column summaries for the
+ * whole patch row. */
+static __attribute__((noinline)) void run_generic(const job *j, int16_t *scratch) {
+    const rp_rnnpool_params *p = j->p;
     const rp_fastgrnn_params *r1 = p->rnn1, *r2 = p->rnn2;
-    const int32_t P = p->patch, S = p->stride, H1 = r1->n_hidden, H2 = r2->n_hidden;
-    const int32_t ph = (in_dims->h - P) / S + 1, pw = (in_dims->w - P) / S + 1;
-    if (P < 1 || P > RP_MAX_PATCH || S < 1 || S > P || ph < 1 || pw < 1 || r1->n_in != in_dims->c ||
-        r2->n_in != H1 || H1 > RP_MAX_HIDDEN || H2 > RP_MAX_HIDDEN || out_dims->h != ph + 1 ||
-        out_dims->w != pw + 1 || out_dims->c != 4 * H2 || ctx == 0 || ctx->buf == 0 ||
-        ctx->size < rp_rnnpool_s8_get_buffer_size(p, in_dims))
-        return RP_ERR_ARG;
-    const int32_t c_in = in_dims->c, row_pitch = in_dims->w * c_in, oc = out_dims->c;
+    const int32_t P = p->patch, S = p->stride, H1 = r1->n_hidden, H2 = r2->n_hidden, pw = j->pw;
     const int32_t used_w = (pw - 1) * S + P;
-    int16_t *ring = (int16_t *)ctx->buf;          /* [P][pw][H1] */
-    int16_t *col_sum = ring + P * pw * H1;         /* [used_w][H1] */
+    int16_t *ring = scratch;               /* [P][pw][H1] */
+    int16_t *col_sum = ring + P * pw * H1; /* [used_w][H1] */
     int16_t seq[RP_MAX_PATCH * RP_MAX_HIDDEN], q[RP_MAX_HIDDEN];
-    int32_t rows_done = 0;                         /* stem rows whose row summaries are in the ring */
-    for (int32_t pi = 0; pi < ph; pi++) {
+    int32_t rows_done = 0;
+    for (int32_t pi = 0; pi < j->ph; pi++) {
         const int32_t y0 = pi * S;
         for (int32_t y = rows_done > y0 ? rows_done : y0; y < y0 + P; y++)
             for (int32_t pj = 0; pj < pw; pj++)
-                rnn1_run(r1, in + (int64_t)y * row_pitch + (int64_t)pj * S * c_in, P, c_in,
+                rnn1_run(r1, j->in + (int64_t)y * j->row_pitch + (int64_t)pj * S * j->c_in, P, j->c_in,
                          ring + ((y % P) * pw + pj) * H1);
         rows_done = y0 + P;
         for (int32_t x = 0; x < used_w; x++)
-            rnn1_run(r1, in + (int64_t)y0 * row_pitch + (int64_t)x * c_in, P, row_pitch, col_sum + x * H1);
+            rnn1_run(r1, j->in + (int64_t)y0 * j->row_pitch + (int64_t)x * j->c_in, P, j->row_pitch,
+                     col_sum + x * H1);
         for (int32_t pj = 0; pj < pw; pj++) {
-            int8_t *o = out + ((int64_t)pi * out_dims->w + pj) * oc;
             for (int32_t k = 0; k < 4; k++) { /* rows fwd, rows bwd, cols fwd, cols bwd */
                 const int16_t *src = col_sum + pj * S * H1;
                 if (k < 2) { /* gather this patch's row summaries out of the ring */
@@ -64,19 +119,53 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
                     src = seq;
                 }
                 rnn2_run(r2, src, P, (k & 1) ? -1 : 1, q);
-                for (int32_t i = 0; i < H2; i++)
-                    o[k * H2 + i] = (int8_t)rp_clamp(rp_requantize(q[i], p->out_mult, p->out_shift), -128, 127);
+                write_patch(j, pi, pj, k, q, H2);
             }
         }
     }
+}
+
+rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
+                        const rp_dims *out_dims, int8_t *out) {
+    const rp_fastgrnn_params *r1 = p->rnn1, *r2 = p->rnn2;
+    const int32_t P = p->patch, S = p->stride, H1 = r1->n_hidden, H2 = r2->n_hidden;
+    const int32_t ph = (in_dims->h - P) / S + 1, pw = (in_dims->w - P) / S + 1;
+    if (P < 1 || P > RP_MAX_PATCH || S < 1 || S > P || ph < 1 || pw < 1 || r1->n_in != in_dims->c ||
+        in_dims->c > RP_MAX_HIDDEN || r2->n_in != H1 || H1 > RP_MAX_HIDDEN || H2 > RP_MAX_HIDDEN ||
+        out_dims->h != ph + 1 || out_dims->w != pw + 1 || out_dims->c != 4 * H2 || ctx == 0 || ctx->buf == 0 ||
+        ctx->size < rp_rnnpool_s8_get_buffer_size(p, in_dims))
+        return RP_ERR_ARG;
+    const job j = {p, ph, pw, in_dims->c, in_dims->w * in_dims->c, out_dims->c, out_dims->w, in, out};
+
+    /* Fast-path layout from the first 4-byte boundary: ring [P][pw][H1] int16, the two prepared cells, then the
+     * projections col_proj [P][H2] and row_proj [P][H2] int32 (12,928 bytes for the face models at 320x240). */
+    const uintptr_t pad = (4 - ((uintptr_t)ctx->buf & 3)) & 3;
+    uint8_t *base = (uint8_t *)ctx->buf + pad;
+    const int32_t ring_bytes = P * pw * H1 * 2, proj_bytes = P * H2 * 4;
+    const int32_t fast_bytes = (int32_t)pad + ring_bytes + rp_nn_fastgrnn_prepared_size(r1) +
+                               rp_nn_fastgrnn_prepared_size(r2) + 2 * proj_bytes;
+    rp_nn_grnn g1, g2;
+    int32_t n1 = 0, n2 = 0;
+    if (fast_bytes <= ctx->size) {
+        const int32_t room = ctx->size - (int32_t)pad - ring_bytes - 2 * proj_bytes;
+        n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + ring_bytes, room, &g1);
+        n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + ring_bytes + n1, room - n1, &g2) : 0;
+    }
+    if (n1 && n2) {
+        int32_t *col_proj = (int32_t *)(void *)(base + ring_bytes + n1 + n2);
+        run_fast(&j, &g1, &g2, (int16_t *)(void *)base, col_proj, col_proj + P * H2);
+    } else {
+        run_generic(&j, (int16_t *)ctx->buf);
+    }
+
     /* Replicate padding (numerics §4.3): last patch row and column copied once more. */
     for (int32_t y = 0; y <= ph; y++) {
-        int8_t *row = out + (int64_t)y * out_dims->w * oc;
-        const int8_t *src_row = y < ph ? row : row - (int64_t)out_dims->w * oc;
+        int8_t *row = out + (int64_t)y * out_dims->w * j.oc;
+        const int8_t *src_row = y < ph ? row : row - (int64_t)out_dims->w * j.oc;
         for (int32_t x = 0; x <= pw; x++) {
-            const int8_t *src = src_row + (int64_t)(x < pw ? x : pw - 1) * oc;
-            if (src != row + (int64_t)x * oc)
-                for (int32_t c = 0; c < oc; c++) row[x * oc + c] = src[c];
+            const int8_t *src = src_row + (int64_t)(x < pw ? x : pw - 1) * j.oc;
+            if (src != row + (int64_t)x * j.oc)
+                for (int32_t c = 0; c < j.oc; c++) row[x * j.oc + c] = src[c];
         }
     }
     return RP_OK;

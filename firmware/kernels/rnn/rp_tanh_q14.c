@@ -1,8 +1,10 @@
 /* rp_tanh_q14: see include/rp_kernels.h. */
 #include "rp_kernels.h"
+#include "rp_nn_rnn.h"
 
 /* T[i] = round(16384 * tanh((i - 256) / 32)), i = 0..512 (docs/numerics.md §4.1; CRC-32 0xdcd386fa, checked
- * against harness.model.qmath.TANH_LUT by tests/harness/build). */
+ * against harness.model.qmath.TANH_LUT by tests/harness/targets/test_qemu_rnnpool_speed.py). The arithmetic uses
+ * it as interpolation pairs (rp_nn_tanh_pairs.c). */
 static const int16_t rp_tanh_table[513] = {
     -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384,
     -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384,
@@ -48,11 +50,9 @@ static const int16_t rp_tanh_table[513] = {
      16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,
      16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384};
 
-int32_t rp_tanh_q14(int64_t v) {
-    const int32_t c = v < -(1 << 17) ? -(1 << 17) : (v > (1 << 17) - 1 ? (1 << 17) - 1 : (int32_t)v);
-    const int32_t u = c + (1 << 17), i = u >> 9, f = u & 511;
-    const int32_t t0 = rp_tanh_table[i], t1 = rp_tanh_table[i + 1];
-    return t0 + (((t1 - t0) * f + 256) >> 9);
+int32_t rp_tanh_q14(int64_t v) { /* tanh_q only depends on clamp(v, -2^17, 2^17 - 1) (rp_nn_tanh_i32) */
+    const int32_t c = (int32_t)(v < -(1 << 17) ? -(1 << 17) : (v > (1 << 17) ? 1 << 17 : v));
+    return rp_nn_tanh_i32(rp_nn_tanh_pairs(), c);
 }
 
 const int16_t *rp_nn_tanh_table(void) { return rp_tanh_table; }

@@ -1,0 +1,260 @@
+"""Instruction count of ``rp_rnnpool_s8`` on QEMU's STM32F405 (``-icount shift=0``: one TIM2 tick per
+instruction), DSP and portable builds, each output checked by CRC-32 against the NumPy reference
+(``fixed_ref.rnnpool_q`` + replicate padding).
+
+``model_cases`` are the default model's RNNPool on the stem output of a fixture scene at 320x240 (stem 120x160x4,
+hidden 16/16, patch 8, stride 4), with the exact and the hard nonlinearities. ``edge_cases`` are small random
+layers that reach the other branches: zeta/nu that are not (16384, 0), an odd channel count, hidden sizes that
+are not multiples of 4, parameters outside the fast path's ranges, too little scratch for it.
+
+    .venv/bin/python bench/rnnpool_instructions.py [--build dsp|portable|both] [--edge]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from harness.build.cross import build_elf  # noqa: E402
+from harness.codegen.carray import c_array  # noqa: E402
+from harness.model import ops  # noqa: E402
+from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
+from harness.model.modelfile import load  # noqa: E402
+from harness.targets.qemu import run_semihosted  # noqa: E402
+
+MODEL = ROOT / "fixtures" / "models" / "default.npz"
+SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    x: np.ndarray                  # stem output, HWC int8
+    q1: dict                       # rnn1 arrays (w, x_shift, mult, shift, bg, bh, zeta, nu)
+    q2: dict
+    patch: int
+    stride: int
+    hard: bool
+    out_mult: int
+    out_shift: int
+    scratch: int | None = None     # bytes given to the kernel; None: rp_rnnpool_s8_get_buffer_size's figure
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def expected(self) -> np.ndarray:
+        return ops.replicate_pad_br(rnnpool_q(self.x, self.q1, self.q2, self.patch, self.stride, self.hard,
+                                              self.out_mult, self.out_shift)).astype(np.int8)
+
+
+def model_cases() -> list[Case]:
+    """The default model's RNNPool on its own stem output at 320x240, exact and hard."""
+    model = load(MODEL)
+    image = cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
+    a, rp = model.arrays, model.config["rnnpool"]
+    stem = run_fixed(model, image).layers["stem"].astype(np.int8)
+    r = _p(a, "rnnpool")
+    return [Case(name, stem, _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], hard, int(r["out_mult"]),
+                 int(r["out_shift"])) for name, hard in (("rnnpool", False), ("rnnpool_hard", True))]
+
+
+def _grnn(rng, n_in: int, n_h: int, xs: int, **kw) -> dict:
+    """Random FastGRNN arrays whose int32 accumulator cannot overflow (numerics §9), ``kw`` overriding any."""
+    wmax = min(32767, (2**31 - 1) // ((n_in + n_h) * 32768))
+    q = {"w": rng.integers(-wmax, wmax + 1, (n_h, n_in + n_h)).astype(np.int16), "x_shift": np.int32(xs),
+         "bg": rng.integers(-30_000, 30_000, n_h).astype(np.int32),
+         "bh": rng.integers(-30_000, 30_000, n_h).astype(np.int32),
+         "mult": np.int32(rng.integers(1 << 30, 1 << 31)), "shift": np.int32(-12), "zeta": np.int32(16384),
+         "nu": np.int32(0)}
+    for k, v in kw.items():
+        q[k] = np.asarray(v, q[k].dtype)
+        if q[k].ndim:
+            q[k] = np.resize(q[k], n_h)
+    return q
+
+
+def fast_path(cs: Case, pad: int = 0) -> bool:
+    """Whether rp_rnnpool_s8 takes its fast path for ``cs`` (a mirror of rp_nn_fastgrnn_prepare's checks and of
+    the scratch layout, for the tests' coverage; ``pad``: bytes to the scratch's first 8-byte boundary)."""
+    h, w, c = cs.x.shape
+    h1, h2 = cs.q1["w"].shape[0], cs.q2["w"].shape[0]
+    pw = (w - cs.patch) // cs.stride + 1
+    size = (cs.scratch if cs.scratch is not None else (cs.patch * pw + (pw - 1) * cs.stride + cs.patch) * h1 * 2)
+
+    def cell_ok(q, n_in, pixel):
+        n_h = q["w"].shape[0]
+        xs = int(q["x_shift"])
+        return (n_h % 4 == 0 and -31 <= int(q["shift"]) <= -2 and (0 <= xs <= 8 if pixel else xs == 0 and n_in % 4 == 0)
+                and int(np.abs(q["bg"].astype(np.int64)).max()) <= 1 << 30
+                and int(np.abs(q["bh"].astype(np.int64)).max()) <= 1 << 30)
+
+    def prepared(n_in, n_h):
+        return 4 * n_h * (2 * ((n_in + 3) // 4) + n_h // 2) + 8 * n_h
+
+    need = pad + cs.patch * pw * h1 * 2 + prepared(c, h1) + prepared(h1, h2) + 2 * cs.patch * h2 * 4
+    return cell_ok(cs.q1, c, True) and cell_ok(cs.q2, h1, False) and need <= size
+
+
+def edge_cases(seed: int = 11) -> list[Case]:
+    """Small random layers for the branches the default model does not take (bit-exactness only): zeta/nu other
+    than (16384, 0), odd channel counts and x_shift != 8, other patch sizes and hidden sizes, the extreme
+    requantisation shifts and biases of the fast path, and layers it refuses (the generic path)."""
+    rng = np.random.default_rng(seed)
+
+    def stem(h, w, c):
+        x = rng.integers(-128, 128, (h, w, c))
+        x.flat[: x.size // 6] = rng.choice([-128, 0, 127], x.size // 6)
+        return x.astype(np.int8)
+
+    big = np.array([1 << 30, -(1 << 30)], np.int32)
+    cases = []
+    for i, (shape, h1, h2, patch, stride, hard, k1, k2) in enumerate([
+        ((11, 53, 3), 12, 8, 5, 3, False, {"zeta": 9000, "nu": 2000}, {"zeta": 300, "nu": 16000}),
+        ((11, 53, 3), 12, 8, 5, 3, True, {"zeta": 16384, "nu": 16384}, {"zeta": 16384, "nu": 16384}),
+        ((16, 100, 4), 16, 16, 8, 4, False, {"zeta": 0, "nu": 16384}, {"zeta": 12345, "nu": 1}),
+        ((16, 100, 4), 16, 16, 8, 4, True, {}, {"shift": -31}),
+        ((17, 108, 5), 16, 16, 8, 8, False, {"shift": -2}, {"shift": -2}),
+        ((12, 100, 8), 16, 16, 8, 4, False, {"x_shift": 7}, {"bg": big, "bh": -big}),
+        ((12, 100, 4), 16, 16, 8, 4, True, {"x_shift": 0, "bh": big}, {"bg": -big}),
+        ((9, 120, 4), 16, 16, 8, 4, False, {}, {}),
+        ((5, 30, 2), 4, 4, 1, 1, False, {"zeta": 16384, "nu": 100}, {}),
+        ((13, 30, 4), 16, 16, 8, 4, False, {"shift": -1}, {}),                  # generic path from here on
+        ((13, 30, 4), 16, 16, 8, 4, True, {}, {"shift": 3}),
+        ((13, 30, 2), 6, 10, 4, 2, False, {}, {}),
+        ((12, 20, 4), 16, 16, 8, 4, False, {}, {}),
+        ((12, 100, 4), 16, 16, 8, 4, True, {"bh": np.array([-(1 << 31)], np.int32)}, {}),
+    ]):
+        q1 = _grnn(rng, shape[2], h1, 8, **k1)
+        q2 = _grnn(rng, h1, h2, 0, **k2)
+        cases.append(Case(f"edge{i}", stem(*shape), q1, q2, patch, stride, hard, int(rng.integers(1 << 30, 1 << 31)),
+                          int(rng.integers(-9, -3))))
+    return cases
+
+
+MAIN = r"""
+#include "rp_kernels.h"
+#include "rp_runtime.h"
+
+%(arrays)s
+static int8_t out[%(out_bytes)d];
+static int32_t scratch[%(scratch_words)d];
+
+static uint32_t crc32(const void *data, uint32_t n) {
+    const uint8_t *p = data;
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static void put_u32(const char *label, const char *suffix, uint32_t v, int hex) {
+    char buf[64], *s = buf;
+    while (*label) *s++ = *label++;
+    while (*suffix) *s++ = *suffix++;
+    char digits[12];
+    int n = 0;
+    do { digits[n++] = "0123456789abcdef"[hex ? v & 15u : v %% 10u]; v = hex ? v >> 4 : v / 10u; } while (v);
+    while (hex && n < 8) digits[n++] = '0';
+    while (n) *s++ = digits[--n];
+    *s++ = '\n';
+    *s = 0;
+    rp_puts(buf);
+}
+
+int main(void) {
+    uint32_t t0, t1;
+    rp_ticks_start();
+%(body)s
+    return 0;
+}
+"""
+
+BODY = """    {
+        const rp_fastgrnn_params r1 = {%(c)d, %(h1)d, %(n)s_w1, %(xs1)d, %(mult1)d, %(shift1)d, %(n)s_bg1, %(n)s_bh1,
+                                       %(zeta1)d, %(nu1)d, %(hard)d};
+        const rp_fastgrnn_params r2 = {%(h1)d, %(h2)d, %(n)s_w2, %(xs2)d, %(mult2)d, %(shift2)d, %(n)s_bg2, %(n)s_bh2,
+                                       %(zeta2)d, %(nu2)d, %(hard)d};
+        const rp_rnnpool_params p = {%(patch)d, %(stride)d, &r1, &r2, %(out_mult)d, %(out_shift)d};
+        const rp_dims in_dims = {%(h)d, %(w)d, %(c)d}, out_dims = {%(oh)d, %(ow)d, %(oc)d};
+        int32_t size = %(scratch)s;
+        if (size > (int32_t)sizeof scratch) return 4;
+        const rp_context ctx = {scratch, size};
+        t0 = rp_ticks();
+        if (rp_rnnpool_s8(&ctx, &p, &in_dims, %(n)s_x, &out_dims, out) != RP_OK) return 2;
+        t1 = rp_ticks();
+        put_u32("%(n)s", "_crc ", crc32(out, %(out_size)d), 1);
+        put_u32("%(n)s", "_instructions ", t1 - t0, 0);
+    }
+"""
+
+
+def program(cases: list[Case]) -> tuple[str, dict[str, int]]:
+    """The C program timing every case, and the CRC-32 each must print."""
+    arrays, body, expected = [], [], {}
+    for cs in cases:
+        n = cs.name
+        arrays += [c_array(f"{n}_x", cs.x), c_array(f"{n}_w1", cs.q1["w"]), c_array(f"{n}_bg1", cs.q1["bg"]),
+                   c_array(f"{n}_bh1", cs.q1["bh"]), c_array(f"{n}_w2", cs.q2["w"]),
+                   c_array(f"{n}_bg2", cs.q2["bg"]), c_array(f"{n}_bh2", cs.q2["bh"])]
+        want = cs.expected
+        expected[n] = zlib.crc32(want.tobytes())
+        v = {"n": n, "h": cs.x.shape[0], "w": cs.x.shape[1], "c": cs.x.shape[2], "h1": cs.q1["w"].shape[0],
+             "h2": cs.q2["w"].shape[0], "hard": int(cs.hard), "patch": cs.patch, "stride": cs.stride,
+             "out_mult": cs.out_mult, "out_shift": cs.out_shift, "oh": want.shape[0], "ow": want.shape[1],
+             "oc": want.shape[2], "out_size": want.size,
+             "scratch": str(cs.scratch) if cs.scratch is not None else "rp_rnnpool_s8_get_buffer_size(&p, &in_dims)"}
+        for tag, q in (("1", cs.q1), ("2", cs.q2)):
+            v.update({f"{k}{tag}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"), ("shift", "shift"),
+                                                              ("zeta", "zeta"), ("nu", "nu"))})
+        body.append(BODY % v)
+    out_bytes = max(cs.expected.size for cs in cases)
+    source = MAIN % {"arrays": "".join(arrays), "body": "".join(body), "out_bytes": out_bytes,
+                     "scratch_words": 40_960 // 4}
+    return source, expected
+
+
+def measure(cases: list[Case], dsp: bool, workdir: Path) -> dict[str, tuple[bool, int]]:
+    """name -> (CRC matches the reference, instructions) on QEMU, for the DSP or the portable build."""
+    source, expected = program(cases)
+    main_c = workdir / f"rnnpool_{'dsp' if dsp else 'portable'}.c"
+    main_c.write_text(source)
+    run = run_semihosted(build_elf(main_c, main_c.with_suffix(".elf"), dsp=dsp), timeout=900)
+    if run.exit_code != 0:
+        raise RuntimeError(f"the benchmark exited with {run.exit_code}: {run.output}")
+    got = dict(line.split() for line in run.output.strip().splitlines() if line.count(" ") == 1)
+    return {cs.name: (int(got[f"{cs.name}_crc"], 16) == expected[cs.name], int(got[f"{cs.name}_instructions"]))
+            for cs in cases}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", choices=("dsp", "portable", "both"), default="both")
+    ap.add_argument("--edge", action="store_true", help="also run the small edge cases (bit-exactness)")
+    args = ap.parse_args(argv)
+    cases = model_cases() + (edge_cases() if args.edge else [])
+    builds = {"dsp": [True], "portable": [False], "both": [True, False]}[args.build]
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for dsp in builds:
+            for name, (match, count) in measure(cases, dsp, Path(tmp)).items():
+                ok &= match
+                path = "fast" if fast_path(next(cs for cs in cases if cs.name == name), 3) else "generic"
+                print(f"{'dsp' if dsp else 'portable':9s} {name:14s} {count:>12,d} instructions  "
+                      f"{'bit-exact' if match else 'MISMATCH'}  ({path} path)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+/* Internals of the RNN kernels (firmware/kernels/rnn), not a kernel API: the FastGRNN cell laid out for the fast
+ * path of rp_rnnpool_s8, and the Q14 nonlinearities, requantisation and state update of docs/numerics.md §4 in
+ * 32-bit arithmetic. Every function here is bit-exact with harness/model/fixed_ref.py over the ranges it states.
+ *
+ * Why 32 bits suffice. With shift <= -2 and s = -1 - shift in [1, 30], requantize(acc, mult, shift) equals
+ * (hi + 2^(s-1)) >> s, hi = floor(acc * mult / 2^32) the high word of the 64-bit product: 2^(t-1) = 2^(s-1) 2^32
+ * for t = 31 - shift = 32 + s, and floor(floor(x / a) / b) = floor(x / (a b)) for integers a, b > 0. |acc| <= 2^31
+ * and |mult| <= 2^31 give |hi| <= 2^30, so hi + 2^(s-1) does not overflow and |pre| <= 2^29. With |bg|, |bh| <=
+ * 2^30 the gate inputs pre + bg and pre + bh therefore fit int32 exactly, and the nonlinearities only ever see the
+ * reference's own values: nothing is clamped that the reference does not clamp. rp_nn_fastgrnn_prepare refuses a
+ * cell outside these ranges (its caller then takes the generic int64 path).
+ */
+#ifndef RP_NN_RNN_H
+#define RP_NN_RNN_H
+
+#include <stdint.h>
+
+#include "rp_config.h"
+#include "rp_kernels.h"
+
+#if RP_USE_DSP
+/* Two int16 lanes of a 4-byte-aligned int16 array in one word (the first element in the low half). */
+typedef uint32_t __attribute__((may_alias)) rp_nn_pair_t;
+#define RP_NN_PAIR(p) (*(const rp_nn_pair_t *)(const void *)(p))
+/* Four bytes from any address in one word (the Cortex-M4 allows unaligned LDR). */
+typedef uint32_t __attribute__((may_alias, aligned(1))) rp_nn_u8x4_t;
+#define RP_NN_SMLAD(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc)) /* acc + a.lo b.lo + a.hi b.hi */
+#define RP_NN_SSAT(v, bits) __ssat((v), (bits))                          /* clamp to [-2^(bits-1), 2^(bits-1)) */
+#else
+static inline int32_t rp_nn_clamp(int32_t v, int32_t lo, int32_t hi) {
+    v = v > hi ? hi : v;
+    return v < lo ? lo : v;
+}
+#define RP_NN_SSAT(v, bits) rp_nn_clamp((v), -(1 << ((bits) - 1)), (1 << ((bits) - 1)) - 1)
+#endif /* RP_USE_DSP */
+
+/* The tanh table as interpolation pairs: word i = T[i] << 16 | (T[i+1] - T[i]) & 0xFFFF, i = 0..511 (T: numerics
+ * §4.1). Returns the word of i = 256 (x = 0), so that a signed index i - 256 in [-256, 255] addresses it. */
+const int32_t *rp_nn_tanh_pairs(void);
+
+/* ((word >> 16) * 512 + (int16_t)word * f + k): T[i] * 512 + (T[i+1] - T[i]) * f + k in one SMLAD (f < 512). */
+static inline int32_t rp_nn_interp(int32_t word, int32_t f, int32_t k) {
+#if RP_USE_DSP
+    return RP_NN_SMLAD(word, (uint32_t)f | (512u << 16), k);
+#else
+    return (word >> 16) * 512 + (int16_t)word * f + k;
+#endif /* RP_USE_DSP */
+}
+
+/* tanh_q(v) for |v| < 2^31 - 2^17: clamp to [-2^17, 2^17 - 1], i = (v >> 9) + 256, f = v & 511, and
+ * T[i] + (((T[i+1] - T[i]) f + 256) >> 9) = (T[i] 512 + (T[i+1] - T[i]) f + 256) >> 9 (T[i] 512 is a multiple
+ * of 512). The clamped ends give T[0] = -16384 (f = 0) and T[511] = 16384 (T[512] - T[511] = 0): the portable path
+ * returns those directly instead of clamping. */
+static inline int32_t rp_nn_tanh_i32(const int32_t *pairs, int32_t v) {
+#if RP_USE_DSP
+    const int32_t c = RP_NN_SSAT(v, 18);
+#else
+    if (((uint32_t)v + (1u << 17)) >> 18) return v < 0 ? -16384 : 16384;
+    const int32_t c = v;
+#endif /* RP_USE_DSP */
+    return rp_nn_interp(pairs[c >> 9], c & 511, 256) >> 9;
+}
+
+/* sig_q(v) = (16384 + tanh_q(v >> 1)) >> 1 for |v| < 2^31 - 2^18. clamp(v >> 1, -2^17, 2^17 - 1) = clamp(v, -2^18,
+ * 2^18 - 1) >> 1, so with c that clamp of v: i = (c >> 10) + 256, f = (c >> 1) & 511, and
+ * floor((16384 + T[i] + floor(y / 512)) / 2) = floor((2^23 + 512 T[i] + y) / 1024) for y = (T[i+1] - T[i]) f + 256.
+ * The clamped ends give 0 and 16384. */
+static inline int32_t rp_nn_sigmoid_i32(const int32_t *pairs, int32_t v) {
+#if RP_USE_DSP
+    const int32_t c = RP_NN_SSAT(v, 19);
+#else
+    if (((uint32_t)v + (1u << 18)) >> 19) return v < 0 ? 0 : 16384;
+    const int32_t c = v;
+#endif /* RP_USE_DSP */
+    return rp_nn_interp(pairs[c >> 10], (c >> 1) & 511, 256 + (1 << 23)) >> 10;
+}
+
+/* hsig_q and htanh_q for |v| < 2^31 - 2^14. */
+static inline int32_t rp_nn_hard_sigmoid_i32(int32_t v) {
+    const int32_t s = (v + 16384) >> 1;
+    return s < 0 ? 0 : (s > 16384 ? 16384 : s);
+}
+static inline int32_t rp_nn_hard_tanh_i32(int32_t v) { return v < -16384 ? -16384 : (v > 16384 ? 16384 : v); }
+
+#define RP_NN_GRNN_HARD 1   /* hsig_q / htanh_q instead of sig_q / tanh_q */
+#define RP_NN_GRNN_CONVEX 2 /* zeta = 16384 and nu = 0, so coef = 16384 - z */
+
+/* A FastGRNN cell prepared by rp_nn_fastgrnn_prepare: hidden size a multiple of 4, weights regrouped for four
+ * rows at a time, the requantisation as the 32-bit (hi + rnd) >> s above. */
+typedef struct {
+    const int16_t *w;     /* [n_hidden / 4][n_xp + n_hidden / 2][4][2]: w[b][p][r][k] = [W' | U][4 b + r][2 p + k] */
+    const int32_t *b;     /* [n_hidden][2]: bg, bh */
+    const int32_t *pairs; /* rp_nn_tanh_pairs() */
+    int32_t n_hidden;     /* 4 .. RP_MAX_HIDDEN, a multiple of 4 */
+    int32_t n_xp;         /* input pairs: n_in rounded up to a multiple of 4, halved (W' has zero columns there) */
+    int32_t x_shift;      /* pixel inputs only: 0 .. 8, so x << x_shift fits int16 */
+    int32_t mult, rnd, s;
+    int32_t zeta, nu;
+    int32_t mode;         /* RP_NN_GRNN_* */
+} rp_nn_grnn;
+
+/* Order of the inputs in W' (and in the packed input vector):
+ * - pixel input (int8, RNN1): channels 4g, 4g+2, 4g+1, 4g+3 for each group g of four (zero past n_in), so that
+ *   the DSP build widens a word of four int8 channels with two masks (rp_nn_fastgrnn_run_s8.c);
+ * - int16 input (RNN2): the natural order, n_in a multiple of 4. */
+#define RP_NN_GRNN_IN_S8 0
+#define RP_NN_GRNN_IN_S16 1
+
+/* Lays out p in mem (4-byte aligned, mem_bytes long) and fills g. Returns the bytes used, or 0 when the cell is
+ * outside the fast path: n_hidden not a multiple of 4, shift > -2, |bg| or |bh| > 2^30, x_shift outside 0 .. 8
+ * (pixel input) or not 0 (int16 input, which also needs n_in a multiple of 4), or mem too small. */
+int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
+                               rp_nn_grnn *g);
+/* Bytes rp_nn_fastgrnn_prepare uses for p (whether or not it accepts p). */
+int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p);
+
+/* RNN1: the cell over `steps` (>= 1) int8 pixels of n_in channels, `pitch` elements apart, from h = 0; writes the
+ * final state to h (n_hidden int16, 4-byte aligned). */
+void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
+                           int16_t *h);
+
+/* proj = W x for an int16 input x (2 n_xp elements, 4-byte aligned): the input half of every step's accumulator. */
+void rp_nn_fastgrnn_project(const rp_nn_grnn *g, const int16_t *x, int32_t *proj);
+
+/* RNN2: the cell over `steps` (>= 1) inputs given by their projections proj[0..steps-1] (n_hidden int32 each),
+ * from h = 0; writes the final state to h (n_hidden int16, 4-byte aligned). */
+void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h);
+
+#if RP_USE_DSP
+/* Two pairs of v and of each of four rows: 5 LDRD + 8 SMLAD (GCC 12 does not pair the loads for the Cortex-M4 by
+ * itself). The first four may be SMUAD (s = product, for a sum that starts at 0) or SMLAD (s += product). */
+#define RP_NN_MAC4_2PAIRS(FIRST)                                                                                     \
+    "ldrd %[v0], %[v1], [%[v]], #8\n\t"                                                                              \
+    "ldrd %[w0], %[w1], [%[w]], #8\n\t"                                                                              \
+    "ldrd %[w2], %[w3], [%[w]], #8\n\t" FIRST(s0, w0) FIRST(s1, w1) FIRST(s2, w2) FIRST(s3, w3)                     \
+    "ldrd %[w0], %[w1], [%[w]], #8\n\t"                                                                              \
+    "ldrd %[w2], %[w3], [%[w]], #8\n\t"                                                                              \
+    "smlad %[s0], %[w0], %[v1], %[s0]\n\t"                                                                           \
+    "smlad %[s1], %[w1], %[v1], %[s1]\n\t"                                                                           \
+    "smlad %[s2], %[w2], %[v1], %[s2]\n\t"                                                                           \
+    "smlad %[s3], %[w3], %[v1], %[s3]"
+#define RP_NN_SMUAD_V0(s, w) "smuad %[" #s "], %[" #w "], %[v0]\n\t"
+#define RP_NN_SMLAD_V0(s, w) "smlad %[" #s "], %[" #w "], %[v0], %[" #s "]\n\t"
+#endif /* RP_USE_DSP */
+
+/* a0..a3 = (zero ? 0 : a0..a3) + four rows of a regrouped weight block times v (2 n_pairs int16); n_pairs even and
+ * >= 2. w and v 4-byte aligned (LDRD). */
+static inline __attribute__((always_inline)) void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pairs,
+                                                                  const int zero, int32_t *a0, int32_t *a1,
+                                                                  int32_t *a2, int32_t *a3) {
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    if (!zero) s0 = *a0, s1 = *a1, s2 = *a2, s3 = *a3;
+#if RP_USE_DSP
+    uint32_t v0, v1, w0, w1, w2, w3;
+#define RP_NN_MAC4_TEMPS                                                                                           \
+    [w] "+r"(w), [v] "+r"(v), [v0] "=&r"(v0), [v1] "=&r"(v1), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),        \
+        [w3] "=&r"(w3)
+#define RP_NN_MAC4_MEMORY "m"(*(const int16_t(*)[16])w), "m"(*(const int16_t(*)[4])v)
+    int32_t p = 0;
+    if (zero) {
+        __asm__(RP_NN_MAC4_2PAIRS(RP_NN_SMUAD_V0)
+                : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), RP_NN_MAC4_TEMPS
+                : RP_NN_MAC4_MEMORY);
+        p = 2;
+    }
+#pragma GCC unroll 8
+    for (; p < n_pairs; p += 2)
+        __asm__(RP_NN_MAC4_2PAIRS(RP_NN_SMLAD_V0)
+                : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), RP_NN_MAC4_TEMPS
+                : RP_NN_MAC4_MEMORY);
+#undef RP_NN_MAC4_TEMPS
+#undef RP_NN_MAC4_MEMORY
+#else
+#pragma GCC unroll 16
+    for (int32_t p = 0; p < n_pairs; p++, w += 8, v += 2) { /* chains of multiply-accumulates */
+        const int32_t v0 = v[0], v1 = v[1];
+        s0 += w[0] * v0;
+        s1 += w[2] * v0;
+        s2 += w[4] * v0;
+        s3 += w[6] * v0;
+        s0 += w[1] * v1;
+        s1 += w[3] * v1;
+        s2 += w[5] * v1;
+        s3 += w[7] * v1;
+    }
+#endif /* RP_USE_DSP */
+    *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
+}
+
+/* The Q14 pre-activation requantize(acc, mult, shift) = (hi + 2^(s-1)) >> s (see the top of this file). */
+static inline int32_t rp_nn_grnn_pre(const rp_nn_grnn *g, int32_t acc) {
+#if RP_USE_DSP
+    int32_t t; /* SMMLA: rnd + the high word of acc * mult, in one instruction */
+    __asm__("smmla %0, %1, %2, %3" : "=r"(t) : "r"(acc), "r"(g->mult), "r"(g->rnd));
+    return t >> g->s;
+#else
+    return ((int32_t)(((int64_t)acc * g->mult) >> 32) + g->rnd) >> g->s;
+#endif /* RP_USE_DSP */
+}
+
+/* One hidden unit: pre -> z, c -> h' (numerics §4.2). In the convex case
+ * z h + (16384 - z) c + 8192 = z (h - c) + 16384 c + 8192, so h' = c + ((z (h - c) + 8192) >> 14), which lies
+ * between h and c (a weighted mean, rounded): no saturation. Otherwise |z h + coef c| <= 2^30 (numerics §4.2). */
+static inline __attribute__((always_inline)) int32_t rp_nn_grnn_unit(const int32_t *pairs, int32_t zeta, int32_t nu,
+                                                                     int32_t pre, const int32_t *b, int32_t h,
+                                                                     const int mode) {
+    const int32_t vg = pre + b[0], vh = pre + b[1];
+    int32_t z, c;
+    if (mode & RP_NN_GRNN_HARD) {
+        z = rp_nn_hard_sigmoid_i32(vg);
+        c = rp_nn_hard_tanh_i32(vh);
+    } else {
+        z = rp_nn_sigmoid_i32(pairs, vg);
+        c = rp_nn_tanh_i32(pairs, vh);
+    }
+    if (mode & RP_NN_GRNN_CONVEX) return c + ((z * (h - c) + 8192) >> 14);
+    const int32_t coef = ((zeta * (16384 - z)) >> 14) + nu;
+    const int32_t r = (z * h + coef * c + 8192) >> 14;
+    return RP_NN_SSAT(r, 16);
+}
+
+/* One step, h = cell(x, h) in place, for n_hidden and n_xp given as constants where the caller can (the loops then
+ * unroll and every array sits at a fixed offset). The input half of the accumulators is proj (when not 0) or W' xv
+ * (xv: 2 n_xp int16). first: h = 0 (the caller zeroes it), so U h is skipped. h and xv: 4-byte aligned. Every
+ * accumulator is made before the first unit overwrites its h_i, so the update in place uses the old h throughout. */
+static inline __attribute__((always_inline)) void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden,
+                                                                  const int32_t n_xp, const int16_t *xv,
+                                                                  const int32_t *proj, int16_t *h, int first,
+                                                                  const int mode) {
+    const int16_t *w = g->w;
+    int32_t pre[RP_MAX_HIDDEN];
+#pragma GCC unroll 1
+    for (int32_t i = 0; i < n_hidden; i += 4, w += 8 * (n_xp + n_hidden / 2)) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        if (proj) {
+            a0 = proj[i], a1 = proj[i + 1], a2 = proj[i + 2], a3 = proj[i + 3];
+        } else {
+            rp_nn_grnn_mac4(w, xv, n_xp, 1, &a0, &a1, &a2, &a3);
+        }
+        if (!first) rp_nn_grnn_mac4(w + 8 * n_xp, h, n_hidden / 2, 0, &a0, &a1, &a2, &a3);
+        pre[i] = rp_nn_grnn_pre(g, a0), pre[i + 1] = rp_nn_grnn_pre(g, a1);
+        pre[i + 2] = rp_nn_grnn_pre(g, a2), pre[i + 3] = rp_nn_grnn_pre(g, a3);
+    }
+    const int32_t *b = g->b, *pairs = g->pairs, zeta = g->zeta, nu = g->nu;
+    if (n_hidden == 16) { /* unrolled: pre, h and the biases at fixed offsets */
+#pragma GCC unroll 16
+        for (int32_t i = 0; i < 16; i++)
+            h[i] = (int16_t)rp_nn_grnn_unit(pairs, zeta, nu, pre[i], b + 2 * i, h[i], mode);
+        return;
+    }
+    for (int32_t i = 0; i < n_hidden; i++)
+        h[i] = (int16_t)rp_nn_grnn_unit(pairs, zeta, nu, pre[i], b + 2 * i, h[i], mode);
+}
+
+#endif /* RP_NN_RNN_H */

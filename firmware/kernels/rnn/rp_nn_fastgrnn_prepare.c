@@ -1,0 +1,50 @@
+/* rp_nn_fastgrnn_prepare: see include/rp_nn_rnn.h. */
+#include "rp_nn_rnn.h"
+
+static int32_t input_pairs(const rp_fastgrnn_params *p) { return ((p->n_in + 3) >> 2) << 1; }
+
+int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p) {
+    return 4 * p->n_hidden * (input_pairs(p) + p->n_hidden / 2) + 8 * p->n_hidden;
+}
+
+int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
+                               rp_nn_grnn *g) {
+    const int32_t n_h = p->n_hidden, n_in = p->n_in, n_xp = input_pairs(p), n_hp = n_h / 2;
+    const int32_t size = rp_nn_fastgrnn_prepared_size(p);
+    if (n_h < 4 || n_h > RP_MAX_HIDDEN || (n_h & 3) || n_in < 1 || n_in > RP_MAX_HIDDEN || p->shift > -2 ||
+        p->shift < -31 || size > mem_bytes)
+        return 0;
+    if (input == RP_NN_GRNN_IN_S8 ? (p->x_shift < 0 || p->x_shift > 8) : (p->x_shift != 0 || (n_in & 3)))
+        return 0;
+    for (int32_t i = 0; i < n_h; i++)
+        if (p->bg[i] < -(1 << 30) || p->bg[i] > (1 << 30) || p->bh[i] < -(1 << 30) || p->bh[i] > (1 << 30)) return 0;
+    int16_t *w = (int16_t *)mem;
+    int32_t *b = (int32_t *)(void *)(w + 2 * n_h * (n_xp + n_hp));
+    const int32_t n_v = n_in + n_h;
+    for (int32_t r = 0; r < n_h; r++) {
+        const int16_t *row = p->w + r * n_v;
+        int16_t *blk = w + (r >> 2) * 8 * (n_xp + n_hp) + 2 * (r & 3);
+        for (int32_t q = 0; q < n_xp; q++)
+            for (int32_t k = 0; k < 2; k++) {
+                const int32_t col = input == RP_NN_GRNN_IN_S8 ? 4 * (q >> 1) + (q & 1) + 2 * k : 2 * q + k;
+                blk[8 * q + k] = col < n_in ? row[col] : 0;
+            }
+        for (int32_t q = 0; q < n_hp; q++)
+            for (int32_t k = 0; k < 2; k++) blk[8 * (n_xp + q) + k] = row[n_in + 2 * q + k];
+        b[2 * r] = p->bg[r];
+        b[2 * r + 1] = p->bh[r];
+    }
+    g->w = w;
+    g->b = b;
+    g->pairs = rp_nn_tanh_pairs();
+    g->n_hidden = n_h;
+    g->n_xp = n_xp;
+    g->x_shift = p->x_shift;
+    g->mult = p->mult;
+    g->s = -1 - p->shift;
+    g->rnd = 1 << (g->s - 1);
+    g->zeta = p->zeta;
+    g->nu = p->nu;
+    g->mode = (p->hard ? RP_NN_GRNN_HARD : 0) | (p->zeta == 16384 && p->nu == 0 ? RP_NN_GRNN_CONVEX : 0);
+    return size;
+}

@@ -1,0 +1,23 @@
+/* rp_nn_fastgrnn_run_proj: see include/rp_nn_rnn.h. */
+#include "rp_nn_rnn.h"
+
+static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden,
+                                                      const int32_t *const *proj, int32_t steps, int16_t *h_out,
+                                                      const int mode) {
+    int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
+    for (int32_t t = 0; t < steps; t++) rp_nn_grnn_step(g, n_hidden, g->n_xp, 0, proj[t], h, t == 0, mode);
+    for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
+}
+
+void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
+    if (g->n_hidden == 16) { /* the face models: one loop per mode, unrolled */
+        switch (g->mode) {
+        case 0: run(g, 16, proj, steps, h, 0); return;
+        case RP_NN_GRNN_HARD: run(g, 16, proj, steps, h, RP_NN_GRNN_HARD); return;
+        case RP_NN_GRNN_CONVEX: run(g, 16, proj, steps, h, RP_NN_GRNN_CONVEX); return;
+        default: run(g, 16, proj, steps, h, RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX); return;
+        }
+    }
+    run(g, g->n_hidden, proj, steps, h, g->mode);
+}

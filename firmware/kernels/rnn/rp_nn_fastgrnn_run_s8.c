@@ -1,0 +1,49 @@
+/* rp_nn_fastgrnn_run_s8: see include/rp_nn_rnn.h. */
+#include "rp_nn_rnn.h"
+
+/* One pixel as the int16 input vector x << x_shift, in the order of W' (rp_nn_rnn.h), zero past n_in. */
+static inline __attribute__((always_inline)) void pack(const int8_t *x, int32_t n_in, int32_t n_xp, int32_t x_shift,
+                                                       int16_t *v) {
+#if RP_USE_DSP
+    if (x_shift == 8 && (n_in & 3) == 0) { /* lanes (b0, b2) << 8 and (b1, b3) << 8 of each word of 4 bytes */
+        for (int32_t j = 0; j < n_in; j += 4) {
+            const uint32_t w = *(const rp_nn_u8x4_t *)(const void *)(x + j);
+            *(rp_nn_pair_t *)(void *)(v + j) = (w << 8) & 0xFF00FF00u;
+            *(rp_nn_pair_t *)(void *)(v + j + 2) = w & 0xFF00FF00u;
+        }
+        return;
+    }
+#endif /* RP_USE_DSP */
+    for (int32_t q = 0; q < n_xp; q++)
+        for (int32_t k = 0; k < 2; k++) {
+            const int32_t col = 4 * (q >> 1) + (q & 1) + 2 * k;
+            v[2 * q + k] = (int16_t)(col < n_in ? x[col] * (1 << x_shift) : 0);
+        }
+}
+
+static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_in,
+                                                      const int32_t x_shift, const int8_t *x, int32_t steps,
+                                                      int32_t pitch, int16_t *h_out, const int mode) {
+    const int32_t n_xp = ((n_in + 3) >> 2) << 1;
+    int16_t v[2 * RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
+    for (int32_t t = 0; t < steps; t++, x += pitch) {
+        pack(x, n_in, n_xp, x_shift, v);
+        rp_nn_grnn_step(g, n_hidden, n_xp, v, 0, h, t == 0, mode);
+    }
+    for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
+}
+
+void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
+                           int16_t *h) {
+    if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8) { /* the face models: one loop per mode, unrolled */
+        switch (g->mode) {
+        case 0: run(g, 16, 4, 8, x, steps, pitch, h, 0); return;
+        case RP_NN_GRNN_HARD: run(g, 16, 4, 8, x, steps, pitch, h, RP_NN_GRNN_HARD); return;
+        case RP_NN_GRNN_CONVEX: run(g, 16, 4, 8, x, steps, pitch, h, RP_NN_GRNN_CONVEX); return;
+        default: run(g, 16, 4, 8, x, steps, pitch, h, RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX); return;
+        }
+    }
+    run(g, g->n_hidden, n_in, g->x_shift, x, steps, pitch, h, g->mode);
+}

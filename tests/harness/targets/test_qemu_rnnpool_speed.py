@@ -1,0 +1,70 @@
+"""rp_rnnpool_s8's two paths (fast: 32-bit, regrouped weights; generic: rp_nn_fastgrnn_step) bit for bit against the
+NumPy reference on edge layers, on the host and on QEMU's STM32F405, and its instruction budget on the emulator
+(bench/rnnpool_instructions.py prints the counts)."""
+
+import ctypes as C
+import importlib.util
+import shutil
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.build import host_kernels as hk
+from harness.model.qmath import TANH_LUT
+
+ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location("bench_rnnpool_instructions", ROOT / "bench" / "rnnpool_instructions.py")
+bench = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(bench)
+
+DSP_BUDGET = 170_000_000       # RNNPool at 320x240 in the DSP build (the whole model must fit in 350 M)
+PORTABLE_BUDGET = 250_000_000
+
+needs_toolchain = pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None,
+    reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                                reason="needs qemu-system-arm: apt-get install qemu-system-arm")
+
+
+def test_the_interpolation_pairs_are_the_specified_table():
+    lib = hk.library()
+    lib.rp_nn_tanh_pairs.restype = C.POINTER(C.c_int32)
+    lib.rp_nn_tanh_table.restype = C.POINTER(C.c_int16)
+    pairs = np.ctypeslib.as_array(C.cast(C.cast(lib.rp_nn_tanh_pairs(), C.c_void_p).value - 256 * 4,
+                                         C.POINTER(C.c_int32)), (512,)).astype(np.int64)
+    table = np.ctypeslib.as_array(lib.rp_nn_tanh_table(), (513,))
+    assert zlib.crc32(table.astype("<i2").tobytes()) == 0xDCD386FA
+    assert np.array_equal(table, TANH_LUT)
+    assert np.array_equal(pairs >> 16, TANH_LUT[:512])
+    assert np.array_equal(pairs & 0xFFFF, TANH_LUT[1:] - TANH_LUT[:512])  # T is nondecreasing: no sign to extend
+
+
+def test_the_edge_layers_reach_both_paths():
+    paths = [bench.fast_path(cs) for cs in bench.edge_cases()]
+    assert any(paths) and not all(paths)
+
+
+@pytest.mark.parametrize("case", bench.edge_cases(), ids=lambda cs: cs.name)
+def test_edge_layers_are_bit_exact_on_the_host(case):
+    got = hk.rnnpool(case.x, case.q1, case.q2, case.patch, case.stride, case.hard, case.out_mult, case.out_shift)
+    want = case.expected
+    assert got.shape == want.shape and np.array_equal(got, want), int((got != want).sum())
+
+
+@pytest.mark.emulator
+@needs_toolchain
+@needs_qemu
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_rnnpool_on_the_emulated_stm32f405_is_bit_exact_and_within_budget(tmp_path, dsp):
+    cases = bench.model_cases() + bench.edge_cases()
+    got = bench.measure(cases, dsp, tmp_path)
+    for name, (match, count) in got.items():
+        print(f"{'dsp' if dsp else 'portable'} {name}: {count:,} instructions")
+        assert match, name
+    budget = DSP_BUDGET if dsp else PORTABLE_BUDGET
+    assert 1_000_000 < got["rnnpool"][1] <= budget
+    assert got["rnnpool_hard"][1] <= budget
