@@ -137,4 +137,19 @@ int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const
 int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,
                        const rp_dims *out_dims);
 
+/* The dense convolution behind rp_conv2d_s8 (out_bytes = 1, int8 out) and rp_conv2d_s8_s16 (out_bytes = 2, int16
+ * out): same arguments and contract, shapes already checked (rp_nn_conv_dims_ok). Uses 4.5 KB of stack. */
+void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims, const int8_t *in,
+                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes);
+
+/* 1x1 convolution over n_pixels consecutive HWC pixels, int8 -> int8 (the MBConv expand and project layers):
+ * out[p][o] = clamp(requantize(bias[o] + sum_i filter[o][i] * in[p][i], q->mult[o], q->shift[o]), act_min, act_max).
+ * in [n_pixels][c_in] int8; filter [c_out][c_in] int8; bias [c_out] int32; out [n_pixels][c_out] int8, which must
+ * not overlap in. n_pixels >= 0, c_in >= 1, c_out >= 1 (any values; multiples of 4 are fastest);
+ * -128 <= act_min <= act_max <= 127. No alignment is required. The caller validates; there is no status.
+ * Uses 2 KB of stack. */
+void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pixels, int32_t c_in,
+                        const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int32_t act_max,
+                        int8_t *out);
+
 #endif /* RP_KERNELS_H */

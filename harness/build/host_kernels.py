@@ -85,6 +85,24 @@ def depthwise3x3(x, w, bias, mult, shift, act, stride) -> np.ndarray:
     return out
 
 
+def pointwise(x, w, bias, mult, shift, act) -> np.ndarray:
+    """``rp_nn_pointwise_s8``: ``fixed_ref.conv_s8`` with a 1x1 filter. x (..., c_in) int8 pixels; w (c_out, c_in) or
+    OHWI (c_out, 1, 1, c_in); returns (..., c_out) int8."""
+    x = _arr(x, np.int8)
+    w = _arr(w, np.int8).reshape(np.shape(w)[0], -1)
+    bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
+    c_in, c_out = x.shape[-1], w.shape[0]
+    if w.shape[1] != c_in or not (len(bias) == len(mult) == len(shift) == c_out):
+        raise ValueError(f"pointwise: weights {w.shape} and {len(bias)} biases do not fit {c_in} input channels")
+    out = np.zeros((*x.shape[:-1], c_out), np.int8)
+    fn = library().rp_nn_pointwise_s8
+    fn.restype = None
+    fn(C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))), _ptr(x, C.c_int8),
+       C.c_int32(x.size // c_in), C.c_int32(c_in), _ptr(w, C.c_int8), _ptr(bias, C.c_int32), C.c_int32(c_out),
+       C.c_int32(int(act[0])), C.c_int32(int(act[1])), _ptr(out, C.c_int8))
+    return out
+
+
 def add(a, b, ka, kb, mult, shift, act=(-128, 127)) -> np.ndarray:
     """``fixed_ref.add_s8`` in C."""
     a, b = _arr(a, np.int8), _arr(b, np.int8)

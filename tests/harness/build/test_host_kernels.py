@@ -106,3 +106,96 @@ def test_conv2d_input_offset_applies_inside_the_tensor_only(in_offset):
     want = fixed_ref.conv_s8(x, w, np.zeros(4, np.int64), mult, shift, (-128, 127), 2, in_offset)
     got = hk.conv2d(x, w, np.zeros(4), mult, shift, (-128, 127), 2, in_offset)
     assert not _report(got, want)
+
+
+def _pointwise_ref(x, w, bias, mult, shift, act):
+    """fixed_ref.conv_s8 with a 1x1 filter over x (n, c_in) as a 1-row image."""
+    return fixed_ref.conv_s8(x[None], w[:, None, None, :], bias, mult, shift, act)[0]
+
+
+@pytest.mark.parametrize("n,cin,cout", [(1200, 64, 128), (40, 128, 32), (7, 13, 5), (9, 3, 2), (1, 1, 1), (6, 130, 66),
+                                        (2, 300, 9), (5, 64, 127), (3, 8, 12), (11, 33, 7), (0, 4, 4)])
+def test_pointwise_matches_reference_on_random_shapes(n, cin, cout):
+    rng = np.random.default_rng(n * 1000 + cin * 10 + cout)
+    x = rng.integers(-128, 128, (n, cin))
+    w = rng.integers(-128, 128, (cout, cin))
+    bias = rng.integers(-100_000, 100_000, cout)
+    mult, shift = _quant(rng, cout, -16, 2)  # negative multipliers and shifts up to +1 included
+    for act in ((0, 127), (-128, 127), (-77, 55)):
+        want = _pointwise_ref(x, w, bias, mult, shift, act)
+        got = hk.pointwise(x, w, bias, mult, shift, act)
+        assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
+def test_pointwise_extremes_saturation_and_large_shifts():
+    """All -128 / all 127 operands (the largest accumulators), zero multipliers, shifts from -31 to +30."""
+    rng = np.random.default_rng(17)
+    cin, cout = 128, 40
+    shift = np.linspace(-31, 30, cout).astype(np.int32)
+    mult = (rng.integers(1 << 30, (1 << 31) - 1, cout) * rng.choice([-1, 1], cout)).astype(np.int32)
+    mult[::7] = 0
+    for xv, wv in ((-128, -128), (-128, 127), (127, 127)):
+        x, w = np.full((5, cin), xv), np.full((cout, cin), wv)
+        w[1::2] = rng.integers(-128, 128, (cout // 2, cin))
+        bias = rng.integers(-1 << 20, 1 << 20, cout)
+        for act in ((-128, 127), (0, 127)):
+            want = _pointwise_ref(x, w, bias, mult, shift, act)
+            assert not _report(hk.pointwise(x, w, bias, mult, shift, act), want)
+
+
+def test_pointwise_requantisation_ties_round_toward_plus_infinity():
+    """acc * mult * 2^(shift - 31) exactly halfway between integers, both signs, on the 32-bit path (shift <= -2)
+    and the exact one."""
+    for shift in (-2, -5, -1, 0):
+        t = 31 - shift
+        mult = np.full(8, 1 << 30, np.int32)  # real multiplier 2^(shift - 1)
+        acc = np.array([3, -3, 1, -1, 5, -5, 7, -7]) << (t - 31)  # acc * 2^(shift - 1) = k + 1/2
+        x = np.zeros((1, 4), np.int64)
+        want = _pointwise_ref(x, np.zeros((8, 4)), acc, mult, np.full(8, shift), (-128, 127))
+        got = hk.pointwise(x, np.zeros((8, 4)), acc, mult, np.full(8, shift), (-128, 127))
+        assert np.array_equal(got, want) and list(want[0, :2]) == [2, -1], (shift, got, want)
+
+
+def test_conv2d_1x1_goes_through_pointwise_and_matches_reference():
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (6, 7, 24))
+    w = rng.integers(-128, 128, (20, 1, 1, 24))
+    bias = rng.integers(-5000, 5000, 20)
+    mult, shift = _quant(rng, 20)
+    got = hk.conv2d(x, w, bias, mult, shift, (0, 127))
+    assert np.array_equal(got, hk.pointwise(x, w, bias, mult, shift, (0, 127)))
+    assert not _report(got, fixed_ref.conv_s8(x, w, bias, mult, shift, (0, 127)))
+
+
+@pytest.mark.parametrize("h,w,cin,cout,k,stride,act", [(6, 7, 64, 4, 3, 1, (-32768, 32767)),
+                                                       (5, 6, 128, 3, 3, 1, (-32768, 32767)),
+                                                       (4, 9, 16, 2, 3, 1, (-1000, 2000)),
+                                                       (7, 6, 8, 5, 3, 2, (-128, 127)),
+                                                       (1, 1, 12, 1, 3, 1, (-32768, 32767)),
+                                                       (2, 3, 136, 2, 3, 1, (-32768, 32767)),
+                                                       (5, 6, 32, 6, 1, 2, (-32768, 32767))])
+def test_conv2d_group_paths_shift_minus_one_and_odd_channel_counts(h, w, cin, cout, k, stride, act):
+    """The head-style convolutions: groups of 4 or pairs of pixels, a repeated last channel, shifts of -1."""
+    rng = np.random.default_rng(h * w * cin + cout)
+    x = rng.integers(-128, 128, (h, w, cin))
+    wt = rng.integers(-128, 128, (cout, k, k, cin))
+    bias = rng.integers(-200_000, 200_000, cout)
+    mult, shift = _quant(rng, cout, -4, 0)
+    want = fixed_ref.conv_s8(x, wt, bias, mult, shift, act, stride)
+    got = hk.conv2d(x, wt, bias, mult, shift, act, stride)
+    assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
+@pytest.mark.parametrize("h,w,c,stride", [(5, 7, 13, 1), (6, 5, 6, 2), (1, 1, 5, 1), (2, 2, 8, 2), (4, 9, 130, 2),
+                                          (30, 40, 64, 2), (3, 2, 4, 1)])
+def test_depthwise_shapes_clamps_and_shifts(h, w, c, stride):
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    x = rng.integers(-128, 128, (h, w, c))
+    wt = rng.integers(-128, 128, (3, 3, c))
+    bias = rng.integers(-50_000, 50_000, c)
+    for lo, hi in ((-14, -4), (-3, 3)):
+        mult, shift = _quant(rng, c, lo, hi)
+        for act in ((0, 127), (-128, 127), (-50, 60)):
+            want = fixed_ref.depthwise_s8(x, wt, bias, mult, shift, act, stride)
+            got = hk.depthwise3x3(x, wt, bias, mult, shift, act, stride)
+            assert got.shape == want.shape and not _report(got, want), _report(got, want)
