@@ -111,8 +111,12 @@ typedef struct {
  * (pixel input) or not 0 (int16 input, which also needs n_in a multiple of 4), or mem too small. */
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
                                rp_nn_grnn *g);
-/* Bytes rp_nn_fastgrnn_prepare uses for p (whether or not it accepts p). */
-int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p);
+/* Input pairs of W' for n_in inputs, and the bytes rp_nn_fastgrnn_prepare uses for p (whether or not it accepts p):
+ * the regrouped weights, then the biases. */
+static inline int32_t rp_nn_grnn_input_pairs(int32_t n_in) { return ((n_in + 3) >> 2) << 1; }
+static inline int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p) {
+    return 4 * p->n_hidden * (rp_nn_grnn_input_pairs(p->n_in) + p->n_hidden / 2) + 8 * p->n_hidden;
+}
 
 /* RNN1: the cell over `steps` (>= 1) int8 pixels of n_in channels, `pitch` elements apart, from h = 0; writes the
  * final state to h (n_hidden int16, 4-byte aligned). */

@@ -1,15 +1,9 @@
 /* rp_nn_fastgrnn_prepare: see include/rp_nn_rnn.h. */
 #include "rp_nn_rnn.h"
 
-static int32_t input_pairs(const rp_fastgrnn_params *p) { return ((p->n_in + 3) >> 2) << 1; }
-
-int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p) {
-    return 4 * p->n_hidden * (input_pairs(p) + p->n_hidden / 2) + 8 * p->n_hidden;
-}
-
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
                                rp_nn_grnn *g) {
-    const int32_t n_h = p->n_hidden, n_in = p->n_in, n_xp = input_pairs(p), n_hp = n_h / 2;
+    const int32_t n_h = p->n_hidden, n_in = p->n_in, n_xp = rp_nn_grnn_input_pairs(p->n_in), n_hp = n_h / 2;
     const int32_t size = rp_nn_fastgrnn_prepared_size(p);
     if (n_h < 4 || n_h > RP_MAX_HIDDEN || (n_h & 3) || n_in < 1 || n_in > RP_MAX_HIDDEN || p->shift > -2 ||
         p->shift < -31 || size > mem_bytes)

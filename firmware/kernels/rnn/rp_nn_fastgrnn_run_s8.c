@@ -24,7 +24,7 @@ static inline __attribute__((always_inline)) void pack(const int8_t *x, int32_t 
 static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_in,
                                                       const int32_t x_shift, const int8_t *x, int32_t steps,
                                                       int32_t pitch, int16_t *h_out, const int mode) {
-    const int32_t n_xp = ((n_in + 3) >> 2) << 1;
+    const int32_t n_xp = rp_nn_grnn_input_pairs(n_in);
     int16_t v[2 * RP_MAX_HIDDEN] __attribute__((aligned(4)));
     int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
     for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
