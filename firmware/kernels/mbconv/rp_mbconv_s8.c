@@ -1,18 +1,11 @@
 /* rp_mbconv_s8: see include/rp_mbconv.h. */
 #include "rp_mbconv.h"
-#include "rp_requantize.h"
 
 #define RP_MAX_DW_CHANNELS 512
 
 static void pointwise(const rp_layer_weights *l, const int8_t *in, int32_t n, int32_t c_in, int32_t c_out,
                       int8_t *out) {
-    for (int32_t px = 0; px < n; px++, in += c_in)
-        for (int32_t o = 0; o < c_out; o++) {
-            const int8_t *wt = l->w + o * c_in;
-            int32_t acc = l->bias[o];
-            for (int32_t i = 0; i < c_in; i++) acc += (int32_t)in[i] * wt[i];
-            *out++ = (int8_t)rp_clamp(rp_requantize(acc, l->q.mult[o], l->q.shift[o]), l->act_min, l->act_max);
-        }
+    rp_nn_pointwise_s8(&l->q, in, n, c_in, l->w, l->bias, c_out, l->act_min, l->act_max, out);
 }
 
 rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const rp_dims *in_dims, const int8_t *in,
