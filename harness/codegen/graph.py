@@ -88,7 +88,7 @@ def rnnpool_scratch(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]
     """rp_rnnpool_s8_get_buffer_size for these shapes (checked against the C function in the host tests)."""
     rp = cfg["rnnpool"]
     used_w = (grid[1] - 1) * rp["stride"] + rp["patch"]
-    return (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2
+    return (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2 + grid[1] * 4 * rp["hidden2"]
 
 
 def mbconv_scratch(w: int, hidden: int, stride: int) -> int:
@@ -127,8 +127,9 @@ def device_graph(model: Model) -> Graph:
     st = cfg["stem"]
     add("stem", "stem", ["input"], sh.stem, dt["stem"], macs=np.prod(sh.stem) * st["kernel"] ** 2 * sh.image[2],
         in_place=conv_in_place(sh.image, sh.stem, st["kernel"], st["stride"]))
+    pooled_row, released = sh.rnnpool[1] * sh.rnnpool[2], cfg["rnnpool"]["stride"] * sh.stem[1] * sh.stem[2]
     add("rnnpool", "rnnpool", ["stem"], sh.rnnpool, dt["rnnpool"], rnnpool_scratch(cfg, sh.stem, sh.patches),
-        rnnpool_macs(cfg, sh.stem, sh.patches))
+        rnnpool_macs(cfg, sh.stem, sh.patches), 0 if pooled_row <= released else None)
     heads_of = {}
     for j, hd in enumerate(cfg["heads"]):
         heads_of.setdefault(hd["block"], []).append(j)

@@ -16,12 +16,19 @@ typedef struct {
     int32_t ph, pw, c_in, row_pitch, oc, out_w;
     const int8_t *in;
     int8_t *out;
+    int8_t *row; /* one output row, in the scratch: written to `out` only once the patch row is done */
 } job;
 
-static void write_patch(const job *j, int32_t pi, int32_t pj, int32_t k, const int16_t *q, int32_t n) {
-    int8_t *o = j->out + ((int64_t)pi * j->out_w + pj) * j->oc + k * n;
+static void write_patch(const job *j, int32_t pj, int32_t k, const int16_t *q, int32_t n) {
+    int8_t *o = j->row + pj * j->oc + k * n;
     for (int32_t i = 0; i < n; i++)
         o[i] = (int8_t)rp_clamp(rp_requantize(q[i], j->p->out_mult, j->p->out_shift), -128, 127);
+}
+
+/* Output row pi leaves the scratch after every read of its patch row: so `out` may lie over `in` (in place). */
+static void flush_row(const job *j, int32_t pi) {
+    int8_t *o = j->out + (int64_t)pi * j->out_w * j->oc;
+    for (int32_t i = 0; i < j->pw * j->oc; i++) o[i] = j->row[i];
 }
 
 /* The fast path: cells prepared by rp_nn_fastgrnn_prepare (32-bit arithmetic, regrouped weights), and RNN2's input
@@ -60,9 +67,10 @@ static __attribute__((noinline)) void run_fast(const job *j, const rp_nn_grnn *g
                     seq[t] = k < 2 ? row_proj + r * H2 : col_proj + ((x0 + r) % P) * H2;
                 }
                 rp_nn_fastgrnn_run_proj(g2, seq, P, h);
-                write_patch(j, pi, pj, k, h, H2);
+                write_patch(j, pj, k, h, H2);
             }
         }
+        flush_row(j, pi);
     }
 }
 
@@ -119,9 +127,10 @@ static __attribute__((noinline)) void run_generic(const job *j, int16_t *scratch
                     src = seq;
                 }
                 rnn2_run(r2, src, P, (k & 1) ? -1 : 1, q);
-                write_patch(j, pi, pj, k, q, H2);
+                write_patch(j, pj, k, q, H2);
             }
         }
+        flush_row(j, pi);
     }
 }
 
@@ -135,7 +144,9 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
         out_dims->h != ph + 1 || out_dims->w != pw + 1 || out_dims->c != 4 * H2 || ctx == 0 || ctx->buf == 0 ||
         ctx->size < rp_rnnpool_s8_get_buffer_size(p, in_dims))
         return RP_ERR_ARG;
-    const job j = {p, ph, pw, in_dims->c, in_dims->w * in_dims->c, out_dims->c, out_dims->w, in, out};
+    const int32_t budget = ctx->size - pw * out_dims->c; /* the output row buffer sits at the end */
+    const job j = {p, ph, pw, in_dims->c, in_dims->w * in_dims->c, out_dims->c, out_dims->w, in, out,
+                   (int8_t *)ctx->buf + budget};
 
     /* Fast-path layout from the first 4-byte boundary: ring [P][pw][H1] int16, the two prepared cells, then the
      * projections col_proj [P][H2] and row_proj [P][H2] int32 (12,928 bytes for the face models at 320x240). */
@@ -146,8 +157,8 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
                                rp_nn_fastgrnn_prepared_size(r2) + 2 * proj_bytes;
     rp_nn_grnn g1, g2;
     int32_t n1 = 0, n2 = 0;
-    if (fast_bytes <= ctx->size) {
-        const int32_t room = ctx->size - (int32_t)pad - ring_bytes - 2 * proj_bytes;
+    if (fast_bytes <= budget) {
+        const int32_t room = budget - (int32_t)pad - ring_bytes - 2 * proj_bytes;
         n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + ring_bytes, room, &g1);
         n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + ring_bytes + n1, room - n1, &g2) : 0;
     }

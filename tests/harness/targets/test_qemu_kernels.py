@@ -93,7 +93,7 @@ def _program(model, image) -> tuple[str, dict]:
     ])
     values = {"arrays": arrays, "pooled_size": L["rnnpool"].size, "stem_size": L["stem"].size,
               "in_offset": int(model.config["quant"]["input_offset"]),
-              "scratch_words": 15_104 // 2, "hard": int(model.config["nonlinearity"] == "hard"),
+              "scratch_words": 17_600 // 2, "hard": int(model.config["nonlinearity"] == "hard"),
               "out_mult": int(r["out_mult"]), "out_shift": int(r["out_shift"])}
     for tag, q in (("r1", q1), ("r2", q2)):
         values.update({f"{tag}_{k}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"),
