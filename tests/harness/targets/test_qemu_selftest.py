@@ -68,3 +68,21 @@ def test_cli_selftest_json(default, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["match"] is True and out["instructions"] > 0 and out["arena_bytes"] > 0
     assert {"ram_bytes", "stack_bytes", "layers"} <= set(out) and out["layers"][0]["name"] == "stem"
+
+
+def _every_input():
+    from harness.scenes.fixtures import load as load_fixtures
+
+    images = {i.name: i.image() for i in load_fixtures(ROOT / "fixtures")}
+    images.update({f"adversarial/{k}": v for k, v in adversarial_images(240, 320).items()})
+    return images
+
+
+def test_dsp_build_bit_exact_on_every_fixture_and_adversarial_input(default):
+    """The DSP path (only the emulator runs it) over every fixture image plus the adversarial inputs."""
+    failures = []
+    for name, image in _every_input().items():
+        out = run_selftest(default, image)
+        if not out.verdict.match:
+            failures.append(f"{name}: {'; '.join(out.verdict.problems)}")
+    assert not failures, failures
