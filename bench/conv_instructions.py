@@ -143,38 +143,16 @@ def edge_cases(seed: int = 7) -> list[Case]:
 
 MAIN = r"""
 #include "rp_kernels.h"
-#include "rp_runtime.h"
+#include "rp_probe.h"
 
 %(arrays)s
 static union { int8_t s8[%(out_bytes)d]; int16_t s16[%(out_bytes)d / 2]; } out;
 
-static uint32_t crc32(const void *data, uint32_t n) {
-    const uint8_t *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
 
-static void put_u32(const char *label, const char *suffix, uint32_t v, int hex) {
-    char buf[64], *s = buf;
-    while (*label) *s++ = *label++;
-    while (*suffix) *s++ = *suffix++;
-    char digits[12];
-    int n = 0;
-    do { digits[n++] = "0123456789abcdef"[hex ? v & 15u : v %% 10u]; v = hex ? v >> 4 : v / 10u; } while (v);
-    while (hex && n < 8) digits[n++] = '0';
-    while (n) *s++ = digits[--n];
-    *s++ = '\n';
-    *s = 0;
-    rp_puts(buf);
-}
 
 static void report(const char *name, uint32_t t0, uint32_t t1, uint32_t bytes) {
-    put_u32(name, "_crc ", crc32(out.s8, bytes), 1);
-    put_u32(name, "_instructions ", t1 - t0, 0);
+    rp_probe_put(name, "_crc ", rp_probe_crc32(out.s8, bytes), 1);
+    rp_probe_put(name, "_instructions ", t1 - t0, 0);
 }
 
 int main(void) {

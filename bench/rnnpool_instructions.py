@@ -143,35 +143,13 @@ def edge_cases(seed: int = 11) -> list[Case]:
 
 MAIN = r"""
 #include "rp_kernels.h"
-#include "rp_runtime.h"
+#include "rp_probe.h"
 
 %(arrays)s
 static int8_t out[%(out_bytes)d];
 static int32_t scratch[%(scratch_words)d];
 
-static uint32_t crc32(const void *data, uint32_t n) {
-    const uint8_t *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
 
-static void put_u32(const char *label, const char *suffix, uint32_t v, int hex) {
-    char buf[64], *s = buf;
-    while (*label) *s++ = *label++;
-    while (*suffix) *s++ = *suffix++;
-    char digits[12];
-    int n = 0;
-    do { digits[n++] = "0123456789abcdef"[hex ? v & 15u : v %% 10u]; v = hex ? v >> 4 : v / 10u; } while (v);
-    while (hex && n < 8) digits[n++] = '0';
-    while (n) *s++ = digits[--n];
-    *s++ = '\n';
-    *s = 0;
-    rp_puts(buf);
-}
 
 int main(void) {
     uint32_t t0, t1;
@@ -194,8 +172,8 @@ BODY = """    {
         t0 = rp_ticks();
         if (rp_rnnpool_s8(&ctx, &p, &in_dims, %(n)s_x, &out_dims, out) != RP_OK) return 2;
         t1 = rp_ticks();
-        put_u32("%(n)s", "_crc ", crc32(out, %(out_size)d), 1);
-        put_u32("%(n)s", "_instructions ", t1 - t0, 0);
+        rp_probe_put("%(n)s", "_crc ", rp_probe_crc32(out, %(out_size)d), 1);
+        rp_probe_put("%(n)s", "_instructions ", t1 - t0, 0);
     }
 """
 

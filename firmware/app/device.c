@@ -17,23 +17,13 @@ static void uart_line(const char *s) {
     rp_uart_write(s, n);
 }
 
-static void put_dec(char **p, uint32_t v) {
-    char d[11];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    while (n) *(*p)++ = d[--n];
-}
-
 static void banner(void) {
     char line[96] = "rp-device 1 model " RP_MODEL_ID " rx ", *p = line;
     while (*p) p++;
-    put_dec(&p, RP_UART_RX_SIZE);
+    p = rp_fmt_u32(p, RP_UART_RX_SIZE, 0);
     const char *chunk = " chunk ";
     while (*chunk) *p++ = *chunk++;
-    put_dec(&p, RP_CHUNK);
+    p = rp_fmt_u32(p, RP_CHUNK, 0);
     *p++ = '\n';
     *p = 0;
     uart_line(line);

@@ -49,14 +49,7 @@ static void put_str(line_buf *l, const char *s) {
 }
 
 static void put_num(line_buf *l, uint32_t v, int hex) {
-    char digits[12];
-    int n = 0;
-    do {
-        digits[n++] = "0123456789abcdef"[hex ? v & 15u : v % 10u];
-        v = hex ? v >> 4 : v / 10u;
-    } while (v);
-    while (hex && n < 8) digits[n++] = '0';
-    while (n && l->n < (int32_t)sizeof l->text - 2) l->text[l->n++] = digits[--n];
+    if (l->n < (int32_t)sizeof l->text - 12) l->n = (int32_t)(rp_fmt_u32(l->text + l->n, v, hex) - l->text);
 }
 
 static void put_int(line_buf *l, int32_t v) {

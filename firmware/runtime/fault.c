@@ -25,19 +25,7 @@ static char *put_str(char *s, const char *t) {
 static char *put_hex(char *s, const char *label, uint32_t v) {
     s = put_str(s, label);
     s = put_str(s, "0x");
-    for (int shift = 28; shift >= 0; shift -= 4) *s++ = "0123456789abcdef"[(v >> shift) & 15u];
-    return s;
-}
-
-static char *put_dec(char *s, uint32_t v) {
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    while (n) *s++ = digits[--n];
-    return s;
+    return rp_fmt_u32(s, v, 1);
 }
 
 __attribute__((noreturn)) static void report(char *line, char *end, int code) {
@@ -67,10 +55,10 @@ __attribute__((noreturn, used)) void rp_fault_report(const uint32_t *frame) {
 __attribute__((noreturn)) void rp_fault_unhandled(uint32_t exception) {
     char line[48];
     char *s = put_str(line, "UNHANDLED exception=");
-    s = put_dec(s, exception);
+    s = rp_fmt_u32(s, exception, 0);
     if (exception >= 16) {
         s = put_str(s, " irq=");
-        s = put_dec(s, exception - 16u);
+        s = rp_fmt_u32(s, exception - 16u, 0);
     }
     report(line, s, RP_EXIT_UNHANDLED);
 }

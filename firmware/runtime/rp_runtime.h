@@ -94,6 +94,10 @@ uint32_t rp_stack_size(void);
  * if the image was linked without one. `len` may be NULL. */
 const uint8_t *rp_build_id(uint32_t *len);
 
+/* Writes v at s (hex: 8 lowercase digits; else decimal, no padding), no NUL; returns the end. Console lines are
+ * built with it rather than printf, which would cost ~20 KB of flash. */
+char *rp_fmt_u32(char *s, uint32_t v, int hex);
+
 /* ---- Console and exit ----------------------------------------------------------------------------------------- */
 
 /* Writes a NUL-terminated string: semihosting SYS_WRITE0 (QEMU's stderr) if RP_SEMIHOSTING, else the UART. */

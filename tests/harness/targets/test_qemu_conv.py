@@ -4,19 +4,13 @@ extreme values, shifts >= 0) give the reference CRCs. The host tests cover only 
 the DSP path (SXTB16 / SMLAD) is checked."""
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from tests.harness.targets.needs import EMULATOR
 
-pytestmark = [
-    pytest.mark.emulator,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
-]
+pytestmark = EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,11 +1,9 @@
 """The device firmware on QEMU: images cross the UART (a real unix-socket serial link into USART1's receive
 ring), the firmware runs the model and reports every layer's fingerprint, equal to the reference's."""
 
-import shutil
 from pathlib import Path
 
 import cv2
-import pytest
 
 from harness.build.firmware import build_firmware
 from harness.compare.selftest import check_report
@@ -13,14 +11,9 @@ from harness.model.modelfile import load
 from harness.model.synthetic import adversarial_images
 from harness.protocol.plain import read_banner, run_image
 from harness.targets.qemu import QemuSerial
+from tests.harness.targets.needs import EMULATOR
 
-pytestmark = [
-    pytest.mark.emulator,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
-]
+pytestmark = EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 

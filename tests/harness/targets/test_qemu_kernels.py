@@ -1,6 +1,5 @@
 """The C kernels cross-compiled for the Cortex-M4 and run on QEMU's STM32F405: same bytes as the reference."""
 
-import shutil
 import zlib
 from pathlib import Path
 
@@ -12,48 +11,22 @@ from harness.codegen.carray import c_array
 from harness.model.fixed_ref import _p, run_fixed
 from harness.model.modelfile import load
 from harness.targets.qemu import run_semihosted
+from tests.harness.targets.needs import EMULATOR
 
-pytestmark = [
-    pytest.mark.emulator,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
-]
+pytestmark = EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 
 MAIN = r"""
 #include "rp_kernels.h"
-#include "rp_runtime.h"
+#include "rp_probe.h"
 
 %(arrays)s
 static int8_t stem[%(stem_size)d];
 static int8_t pooled[%(pooled_size)d];
 static int16_t scratch[%(scratch_words)d];
 
-static uint32_t crc32(const void *data, uint32_t n) {
-    const uint8_t *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
 
-static void put_u32(const char *label, uint32_t v, int hex) {
-    char buf[40], *s = buf;
-    while (*label) *s++ = *label++;
-    char digits[12];
-    int n = 0;
-    do { digits[n++] = "0123456789abcdef"[hex ? v & 15u : v %% 10u]; v = hex ? v >> 4 : v / 10u; } while (v);
-    while (hex && n < 8) digits[n++] = '0';
-    while (n) *s++ = digits[--n];
-    *s++ = '\n';
-    *s = 0;
-    rp_puts(buf);
-}
 
 int main(void) {
     const rp_fastgrnn_params r1 = {4, 16, rnn1_w, %(r1_xs)d, %(r1_mult)d, %(r1_shift)d, rnn1_bg, rnn1_bh, %(r1_zeta)d,
@@ -72,10 +45,10 @@ int main(void) {
     uint32_t t1 = rp_ticks();
     if (rp_rnnpool_s8(&ctx, &rp, &stem_dims, stem, &pooled_dims, pooled) != RP_OK) return 2;
     uint32_t t2 = rp_ticks();
-    put_u32("stem_crc ", crc32(stem, sizeof stem), 1);
-    put_u32("rnnpool_crc ", crc32(pooled, sizeof pooled), 1);
-    put_u32("stem_instructions ", t1 - t0, 0);
-    put_u32("rnnpool_instructions ", t2 - t1, 0);
+    rp_probe_put("stem", "_crc ", rp_probe_crc32(stem, sizeof stem), 1);
+    rp_probe_put("rnnpool", "_crc ", rp_probe_crc32(pooled, sizeof pooled), 1);
+    rp_probe_put("stem", "_instructions ", t1 - t0, 0);
+    rp_probe_put("rnnpool", "_instructions ", t2 - t1, 0);
     return 0;
 }
 """

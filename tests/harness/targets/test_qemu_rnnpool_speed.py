@@ -4,7 +4,6 @@ NumPy reference on edge layers, on the host and on QEMU's STM32F405, and its ins
 
 import ctypes as C
 import importlib.util
-import shutil
 import sys
 import zlib
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from harness.build import host_kernels as hk
 from harness.model.qmath import TANH_LUT
+from tests.harness.targets.needs import EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("bench_rnnpool_instructions", ROOT / "bench" / "rnnpool_instructions.py")
@@ -23,11 +23,6 @@ _spec.loader.exec_module(bench)
 DSP_BUDGET = 170_000_000       # RNNPool at 320x240 in the DSP build (the whole model must fit in 350 M)
 PORTABLE_BUDGET = 250_000_000
 
-needs_toolchain = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None,
-    reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
-needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                                reason="needs qemu-system-arm: apt-get install qemu-system-arm")
 
 
 def test_the_interpolation_pairs_are_the_specified_table():
@@ -55,9 +50,9 @@ def test_edge_layers_are_bit_exact_on_the_host(case):
     assert got.shape == want.shape and np.array_equal(got, want), int((got != want).sum())
 
 
-@pytest.mark.emulator
-@needs_toolchain
-@needs_qemu
+@EMULATOR[0]
+@EMULATOR[1]
+@EMULATOR[2]
 @pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
 def test_rnnpool_on_the_emulated_stm32f405_is_bit_exact_and_within_budget(tmp_path, dsp):
     cases = bench.model_cases() + bench.edge_cases()

@@ -10,7 +10,6 @@ acknowledgement: at most one chunk (smaller than the ring) is in flight.
 import contextlib
 import random
 import re
-import shutil
 import struct
 import subprocess
 import time
@@ -20,14 +19,9 @@ import pytest
 
 from harness.build.cross import build_elf
 from harness.targets.qemu import QemuSerial
+from tests.harness.targets.needs import EMULATOR
 
-pytestmark = [
-    pytest.mark.emulator,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
-]
+pytestmark = EMULATOR
 
 PROBE = Path(__file__).resolve().parent / "programs" / "runtime_probe.c"
 RING = 1024  # RP_UART_RX_SIZE default

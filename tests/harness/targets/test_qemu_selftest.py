@@ -3,7 +3,6 @@ reference, in the DSP and the portable build, for the default and a random-weigh
 reported and recorded in firmware.json."""
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -17,14 +16,9 @@ from harness.model.modelfile import load
 from harness.model.quantize import quantize
 from harness.model.random_init import random_model
 from harness.model.synthetic import adversarial_images, synthetic_images
+from tests.harness.targets.needs import EMULATOR
 
-pytestmark = [
-    pytest.mark.emulator,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
-]
+pytestmark = EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"

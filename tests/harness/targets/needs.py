@@ -1,0 +1,14 @@
+"""Markers of the tests that need the cross toolchain and QEMU: marked ``emulator``, skipped with the install
+command when a tool is missing."""
+
+import shutil
+
+import pytest
+
+EMULATOR = [
+    pytest.mark.emulator,
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                       reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
+                       reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
+]
