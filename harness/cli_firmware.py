@@ -41,13 +41,14 @@ def cmd_build(args) -> int:
 def _table(outcome) -> None:
     layers = outcome.verdict.layers
     total = outcome.report.total_ticks
-    print(f"{'layer':<12} {'match':<5} {'instructions':>13} {'share':>6} {'MACs':>12} {'MACs/instr':>10}")
+    print(f"{'layer':<12} {'crc32':<8} {'match':<5} {'instructions':>13} {'share':>6} {'MACs':>12} {'MACs/instr':>10}")
     for c in layers:
         rate = f"{c.macs / c.ticks:.2f}" if c.ticks and c.macs else "-"
-        print(f"{c.name:<12} {'yes' if c.match else 'NO':<5} {c.ticks:>13,} {100 * c.ticks / total:>5.1f}% "
+        match = "yes" if c.match else f"NO (reference {c.expected:08x})"
+        print(f"{c.name:<12} {c.actual:08x} {match:<5} {c.ticks:>13,} {100 * c.ticks / total:>5.1f}% "
               f"{c.macs:>12,} {rate:>10}")
     macs = sum(c.macs for c in layers)
-    print(f"{'total':<12} {'':<5} {total:>13,} {'':>6} {macs:>12,} {macs / total:>10.2f}")
+    print(f"{'total':<12} {'':<8} {'':<5} {total:>13,} {'':>6} {macs:>12,} {macs / total:>10.2f}")
 
 
 def _run(args):
