@@ -43,10 +43,13 @@ def test_default_model_bit_exact_on_qemu(default, dsp):
     assert out.report.build_id == info["build_id"] and len(info["build_id"]) == 40
 
 
-def test_random_model_adversarial_input(tmp_path):
-    model = quantize(random_model("rpool-face-m4", seed=4), synthetic_images(240, 320, 4, seed=7))
-    out = run_selftest(model, adversarial_images(240, 320)["checker"])
-    assert out.verdict.match, out.verdict.problems
+@pytest.mark.parametrize("nonlinearity", ["exact", "hard"])
+def test_random_model_adversarial_inputs(nonlinearity):
+    model = quantize(random_model("rpool-face-m4", seed=4, nonlinearity=nonlinearity),
+                     synthetic_images(240, 320, 4, seed=7))
+    for name in ("checker", "full", "vgradient"):
+        out = run_selftest(model, adversarial_images(240, 320)[name])
+        assert out.verdict.match, (name, out.verdict.problems)
 
 
 def test_second_build_is_cached_and_fast(default):
