@@ -1,5 +1,6 @@
 """The C kernels, compiled for the host, against the NumPy fixed-point reference: bit for bit."""
 
+import ctypes as C
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +200,36 @@ def test_depthwise_shapes_clamps_and_shifts(h, w, c, stride):
             want = fixed_ref.depthwise_s8(x, wt, bias, mult, shift, act, stride)
             got = hk.depthwise3x3(x, wt, bias, mult, shift, act, stride)
             assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
+class _LayerWeights(C.Structure):
+    _fields_ = [("w", C.c_void_p), ("bias", C.c_void_p), ("q", hk.QuantParams), ("act_min", C.c_int32),
+                ("act_max", C.c_int32)]
+
+
+@pytest.mark.parametrize("w,c,stride,missing,slots", [(7, 12, 1, (), (2, 0, 1)), (9, 8, 2, (0,), (1, 2, 0)),
+                                                      (6, 13, 1, (2,), (0, 1, 2)), (5, 8, 1, (1,), (2, 1, 0)),
+                                                      (4, 4, 1, (0, 1, 2), (0, 1, 2)), (1, 5, 1, (0,), (0, 1, 2)),
+                                                      (2, 8, 2, (), (2, 0, 1)), (8, 6, 2, (0, 2), (1, 0, 2))])
+def test_depthwise_row_kernel_with_missing_and_unordered_rows(w, c, stride, missing, slots):
+    """rp_nn_depthwise3x3_row_s8 as the fused MBConv calls it: input rows in the slots of a ring (any order in
+    memory), NULL for rows outside the tensor (the slot then holds values that must not be read)."""
+    rng = np.random.default_rng(w * 100 + c)
+    ring = rng.integers(-128, 128, (3, w, c)).astype(np.int8)
+    wt = rng.integers(-128, 128, (3, 3, c)).astype(np.int8)
+    bias = rng.integers(-9000, 9000, c).astype(np.int32)
+    x3 = np.stack([np.zeros((w, c), np.int8) if k in missing else ring[slots[k]] for k in range(3)])
+    fn = hk.library().rp_nn_depthwise3x3_row_s8
+    fn.restype = None
+    base = ring.ctypes.data
+    rows = (C.c_void_p * 3)(*[None if k in missing else base + slots[k] * w * c for k in range(3)])
+    for lo, hi in ((-12, -4), (-3, 3)):
+        mult, shift = (a.astype(np.int32) for a in _quant(rng, c, lo, hi))
+        for act in ((0, 127), (-128, 127), (-50, 60)):
+            want = fixed_ref.depthwise_s8(x3, wt, bias, mult, shift, act, 1)[1, ::stride].astype(np.int8)
+            out = np.zeros_like(want)
+            dw = _LayerWeights(wt.ctypes.data, bias.ctypes.data,
+                               hk.QuantParams(mult.ctypes.data_as(C.POINTER(C.c_int32)),
+                                              shift.ctypes.data_as(C.POINTER(C.c_int32))), *act)
+            fn(C.byref(dw), rows, w, c, stride, want.shape[0], out.ctypes.data_as(C.POINTER(C.c_int8)))
+            assert not _report(out, want), _report(out, want)
