@@ -1,0 +1,93 @@
+"""Frames of the serial protocol: COBS byte stuffing with a 0x00 delimiter, so a receiver resynchronises at the
+next zero after any garbage, and a CRC-32 over header and payload, so a damaged frame is dropped, never used.
+
+On the wire: 0x00 COBS(kind u8, seq u8, length u16 LE, payload, crc32 u32 LE) 0x00. The leading delimiter ends
+whatever garbage came before, so line noise costs at most the noise, never the next frame. ``seq`` numbers frames modulo 256
+so a retransmitted frame is recognised; CRC-32 is zlib's (the firmware's fingerprints use the same one).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from cobs import cobs
+
+from harness.errors import ProtocolError
+
+HEADER = struct.Struct("<BBH")
+MAX_PAYLOAD = 4096
+
+
+class Kind(IntEnum):
+    HELLO = 1         # host → device: who are you?
+    HELLO_REPLY = 2   # device → host: build id, model id, board, clock, capabilities
+    IMAGE_CHUNK = 3   # host → device: offset u32 + bytes
+    ACK = 4
+    NAK = 5
+    RESULT = 6        # device → host: fingerprints, timings, candidates, memory
+    LAYER_REQUEST = 7
+    LAYER_DATA = 8
+    ERROR = 9
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: int
+    seq: int
+    payload: bytes = b""
+
+
+def encode_frame(frame: Frame) -> bytes:
+    if not 0 <= frame.seq < 256 or not 0 <= frame.kind < 256:
+        raise ProtocolError(f"frame kind {frame.kind} / seq {frame.seq} outside 0..255")
+    if len(frame.payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"frame payload of {len(frame.payload)} bytes exceeds {MAX_PAYLOAD}")
+    body = HEADER.pack(frame.kind, frame.seq, len(frame.payload)) + frame.payload
+    return b"\0" + cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
+
+
+def decode_frame(packet: bytes) -> Frame:
+    """One packet (the bytes between two delimiters) → a frame; ProtocolError says what is wrong with it."""
+    try:
+        raw = cobs.decode(packet)
+    except cobs.DecodeError as exc:
+        raise ProtocolError(f"bad byte stuffing: {exc}") from exc
+    if len(raw) < HEADER.size + 4:
+        raise ProtocolError(f"frame of {len(raw)} bytes is shorter than its header and CRC")
+    body, (crc,) = raw[:-4], struct.unpack("<I", raw[-4:])
+    if zlib.crc32(body) != crc:
+        raise ProtocolError(f"CRC mismatch (sent {crc:08x}, computed {zlib.crc32(body):08x})")
+    kind, seq, length = HEADER.unpack_from(body)
+    if length != len(body) - HEADER.size:
+        raise ProtocolError(f"frame says {length} payload bytes, carries {len(body) - HEADER.size}")
+    return Frame(kind, seq, bytes(body[HEADER.size:]))
+
+
+@dataclass
+class FrameDecoder:
+    """Feed it bytes as they arrive; it returns whole, intact frames and counts what it had to drop."""
+
+    dropped: int = 0                 # packets thrown away (garbage, damage, oversize)
+    last_error: str = ""
+    _buf: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        frames = []
+        while (end := self._buf.find(0)) >= 0:
+            packet, self._buf = bytes(self._buf[:end]), self._buf[end + 1:]
+            if not packet:
+                continue  # back-to-back delimiters: a resync marker, not an error
+            try:
+                frames.append(decode_frame(packet))
+            except ProtocolError as exc:
+                self.dropped += 1
+                self.last_error = str(exc)
+        if len(self._buf) > 2 * (MAX_PAYLOAD + 16):  # no delimiter for too long: garbage, keep the tail only
+            self._buf = self._buf[-(MAX_PAYLOAD + 16):]
+            self.dropped += 1
+            self.last_error = "no frame delimiter within the longest frame"
+        return frames
