@@ -2,8 +2,8 @@
 next zero after any garbage, and a CRC-32 over header and payload, so a damaged frame is dropped, never used.
 
 On the wire: 0x00 COBS(kind u8, seq u8, length u16 LE, payload, crc32 u32 LE) 0x00. The leading delimiter ends
-whatever garbage came before, so line noise costs at most the noise, never the next frame. ``seq`` numbers frames modulo 256
-so a retransmitted frame is recognised; CRC-32 is zlib's (the firmware's fingerprints use the same one).
+whatever garbage came before, so line noise costs at most the noise, never the next frame. ``seq`` numbers frames
+modulo 256 so a retransmitted frame is recognised; CRC-32 is zlib's (the firmware's fingerprints use the same one).
 """
 
 from __future__ import annotations
