@@ -2,6 +2,7 @@
 
     HarnessError                 root; the CLI prints str(err) on one line and exits 2
     ├── UsageError               bad command-line input (unknown arch, bad option value)
+    │   └── BoardsError          boards.yaml breaks its schema, or names no such board
     ├── InputError               a file we were given is missing, unreadable or not what it claims
     │   └── ImageError           not an image OpenCV can read
     ├── ModelError               model file invalid, wrong format, hash mismatch, missing quantisation
@@ -26,6 +27,10 @@ class HarnessError(Exception):
 
 class UsageError(HarnessError):
     """The command line or an argument is wrong."""
+
+
+class BoardsError(UsageError):
+    """``boards.yaml`` is unreadable or breaks its schema, or a board name is not in it."""
 
 
 class InputError(HarnessError):
@@ -73,6 +78,7 @@ class CodegenError(HarnessError):
 
 
 __all__ = [
+    "BoardsError",
     "BuildError",
     "CheckpointError",
     "CodegenError",

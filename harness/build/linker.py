@@ -1,9 +1,8 @@
 """Linker scripts for every STM32F4 board from one template (``firmware/platform/stm32f4.ld.in``) and the board's
 memory map in ``boards.yaml``.
 
-The loader here is deliberately tiny: it reads the file with ``yaml.safe_load`` and checks only what rendering a
-linker script needs (flash, an ``sram`` region, an optional ``ccm`` region). A full schema check of the board
-profiles belongs to the targets stage.
+Board profiles come from ``harness.boards`` (the one loader, with the schema check); here they stay plain dicts,
+and ``memory_map`` checks only what rendering a linker script needs (an ``sram`` region, an optional ``ccm`` one).
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-import yaml
-
-from harness.build.host import FIRMWARE, ROOT
+from harness import boards as _boards
+from harness.build.host import FIRMWARE
 from harness.errors import InputError, UsageError
 
-BOARDS_YAML = ROOT / "boards.yaml"
+BOARDS_YAML = _boards.BOARDS_YAML
 TEMPLATE = FIRMWARE / "platform" / "stm32f4.ld.in"
 DEFAULT_STACK = 8192
 
@@ -36,20 +34,13 @@ class MemoryMap:
 
 
 def load_boards(path: Path = BOARDS_YAML) -> dict[str, dict]:
-    try:
-        boards = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read board profiles {path}: {exc}") from exc
-    if not isinstance(boards, dict) or not all(isinstance(v, dict) for v in boards.values()):
-        raise InputError(f"{path}: expected a mapping of board name → profile")
-    return boards
+    """Every board's raw profile, checked by ``harness.boards`` (BoardsError on a schema mistake)."""
+    return {name: b.profile for name, b in _boards.load_boards(path).items()}
 
 
 def board_profile(board: str, path: Path = BOARDS_YAML) -> dict:
-    boards = load_boards(path)
-    if board not in boards:
-        raise UsageError(f"unknown board {board!r}; boards.yaml has: {', '.join(sorted(boards))}")
-    return boards[board]
+    """``board``'s raw profile (BoardsError, a UsageError, naming the known boards if there is none)."""
+    return _boards.board(board, path).profile
 
 
 def _region(board: str, what: str, entry) -> Region:

@@ -1,0 +1,146 @@
+"""boards.yaml: the shipped profiles load, and every schema mistake is one line naming file, board and field."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import boards
+from harness.build import linker
+from harness.errors import BoardsError, UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+good-board:
+  backend: pyocd
+  pyocd_target: stm32f429zitx
+  mcu: STM32F429ZI
+  flash: {origin: 0x08000000, size: 0x200000}
+  ram: [{name: sram, origin: 0x20000000, size: 0x30000}, {name: ccm, origin: 0x10000000, size: 0x10000}]
+  clock_hz: 180000000
+  cycle_counter: dwt
+"""
+
+EXPECTED = {  # name: (backend, backend setting, flash size, {ram name: (origin, size)})
+    "qemu-stm32f405": ("qemu", "netduinoplus2", 0x100000, {"sram": (0x20000000, 0x30000)}),
+    "renode-stm32f4": ("renode", "Renode/stm32f4-harness.repl", 0x200000, {"sram": (0x20000000, 0x30000)}),
+    "nucleo-f429zi": ("pyocd", "stm32f429zitx", 0x200000,
+                      {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
+    "nucleo-f439zi": ("pyocd", "stm32f439zitx", 0x200000,
+                      {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
+    "stm32f4-discovery": ("pyocd", "stm32f407vg", 0x100000,
+                          {"sram": (0x20000000, 0x20000), "ccm": (0x10000000, 0x10000)}),
+}
+
+
+def _error(tmp_path, text: str) -> str:
+    path = tmp_path / "boards.yaml"
+    path.write_text(text)
+    with pytest.raises(BoardsError) as info:
+        boards.load_boards(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message[len(str(path)):]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_boards_load_with_the_expected_backend_and_memory(name):
+    board = boards.board(name)
+    backend, setting, flash_size, ram = EXPECTED[name]
+    assert board.name == name and board.backend == backend
+    assert board.settings[boards.BACKEND_KEYS[backend]] == setting and board.baud == 115200
+    assert (board.flash.origin, board.flash.size) == (0x08000000, flash_size)
+    assert {r.name: (r.origin, r.size) for r in board.ram} == ram
+    assert board.cycle_counter == ("tim2-icount" if backend == "qemu" else "dwt")
+    assert board.timeouts == boards.Timeouts(**boards.DEFAULT_TIMEOUTS)
+    assert board.clock_hz in (168_000_000, 180_000_000)
+
+
+def test_shipped_file_has_exactly_the_known_boards():
+    assert set(boards.load_boards()) == set(EXPECTED)
+
+
+def test_linker_delegates_and_keeps_returning_the_raw_dict():
+    raw = linker.board_profile("qemu-stm32f405")
+    assert raw is not None and isinstance(raw, dict) and raw == boards.board("qemu-stm32f405").profile
+    assert raw["machine"] == "netduinoplus2" and raw["ram"][0]["size"] == 0x30000
+    assert linker.load_boards() == {n: b.profile for n, b in boards.load_boards().items()}
+
+
+def test_optional_fields_override_the_defaults(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(GOOD + "  baud: 921600\n  timeouts: {boot: 5}\n  uart: {index: 2, name: USART3}\n")
+    board = boards.board("good-board", path)
+    assert board.baud == 921600 and board.timeouts == boards.Timeouts(boot=5.0, inference=60.0)
+    assert dict(board.uart) == {"index": 2, "name": "USART3"}
+
+
+def test_board_is_frozen():
+    board = boards.board("nucleo-f429zi")
+    with pytest.raises(AttributeError):
+        board.backend = "qemu"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a: [1, 2\nb: 3\n", ":2: YAML syntax error: expected ',' or ']', but got ':'"),
+    ("- just\n- a list\n", ": expected a mapping of board name to profile at the top level (got list)"),
+    ("", ": expected a mapping of board name to profile at the top level (got NoneType)"),
+    (GOOD + GOOD, r":9: YAML syntax error: duplicate key 'good-board'"),
+    ("x: 3\n", ": board x: profile must be a mapping (got 3)"),
+    (GOOD.replace("pyocd_target", "machine").replace("backend: pyocd", "backend: jlink"),
+     ": board good-board: backend must be one of qemu, renode, pyocd (got 'jlink')"),
+    (GOOD.replace("  backend: pyocd\n", ""), ": board good-board: missing required field backend"),
+    (GOOD.replace("  clock_hz: 180000000\n", ""), ": board good-board: missing required field clock_hz"),
+    (GOOD.replace("  pyocd_target: stm32f429zitx\n", ""), ": board good-board: missing required field pyocd_target"),
+    (GOOD.replace("size: 0x10000}", "size: abc}"),
+     ": board good-board: ram[1].size must be a positive integer (got 'abc')"),
+    (GOOD.replace("clock_hz: 180000000", "clock_hz: true"),
+     ": board good-board: clock_hz must be a positive integer (got True)"),
+    (GOOD.replace("origin: 0x08000000", "origin: -1"),
+     ": board good-board: flash.origin must be a non-negative integer (got -1)"),
+    (GOOD.replace("ram: [", "ram: [[1], "), ": board good-board: ram[0] must be a mapping (got [1])"),
+    (GOOD.replace("mcu: STM32F429ZI", "mcu: 429"), ": board good-board: mcu must be a non-empty string (got 429)"),
+    (GOOD.replace("cycle_counter: dwt", "cycle_counter: systick"),
+     ": board good-board: cycle_counter must be one of tim2-icount, dwt (got 'systick')"),
+    (GOOD + "  timeouts: {boot: 0}\n",
+     ": board good-board: timeouts.boot must be a positive number of seconds (got 0)"),
+    (GOOD + "  clock_mhz: 180\n", ": board good-board: unknown key clock_mhz; allowed: backend, baud, clock_hz, "
+                                  "cycle_counter, flash, mcu, pyocd_target, ram, timeouts, uart"),
+    (GOOD + "  machine: netduinoplus2\n", ": board good-board: unknown key machine; allowed: "),
+    (GOOD + "  timeouts: {boot: 5, infer: 9}\n",
+     ": board good-board: unknown key infer in timeouts; allowed: boot, inference"),
+    (GOOD.replace("size: 0x10000}", "size: 0x10000, kind: ccm}"),
+     ": board good-board: unknown key kind in ram[1]; allowed: name, origin, size"),
+    (GOOD.replace("{name: sram, origin: 0x20000000, size: 0x30000}", "{name: sram, size: 0x30000}"),
+     ": board good-board: missing required field origin in ram[0]"),
+    (GOOD.replace("origin: 0x10000000", "origin: 0x2002f000"),
+     ": board good-board: memory regions sram [0x20000000, 0x20030000) and ccm [0x2002f000, 0x2003f000) overlap"),
+    (GOOD.replace("ram: [", "ram: [{name: sram, origin: 0x30000000, size: 4}, "),
+     ": board good-board: ram region names must be unique (got ['sram', 'sram', 'ccm'])"),
+    (GOOD.replace("backend: pyocd", "backend: renode").replace("pyocd_target: stm32f429zitx", "platform: f4.repl"),
+     ": board good-board: platform must be a .repl path under Renode/"),
+])
+def test_each_mistake_is_one_line_naming_file_board_and_field(tmp_path, text, expected):
+    assert _error(tmp_path, text).startswith(expected)
+
+
+def test_missing_file_is_one_line(tmp_path):
+    with pytest.raises(BoardsError, match=r"cannot read board profiles .*nope\.yaml: No such file"):
+        boards.load_boards(tmp_path / "nope.yaml")
+
+
+def test_unknown_board_lists_the_known_ones():
+    with pytest.raises(UsageError, match=r"^unknown board 'no-such-board'; boards\.yaml has: nucleo-f429zi, "
+                                         r"nucleo-f439zi, qemu-stm32f405, renode-stm32f4, stm32f4-discovery$"):
+        boards.board("no-such-board")
+
+
+def test_cli_unknown_board_is_one_line():
+    run = subprocess.run([sys.executable, "-m", "harness", "build", "--board", "no-such-board"],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].endswith(
+        "unknown board 'no-such-board'; boards.yaml has: nucleo-f429zi, nucleo-f439zi, qemu-stm32f405, "
+        "renode-stm32f4, stm32f4-discovery")
