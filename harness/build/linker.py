@@ -12,6 +12,7 @@ from pathlib import Path
 from string import Template
 
 from harness import boards as _boards
+from harness.boards import MemoryRegion
 from harness.build.host import FIRMWARE
 from harness.errors import InputError, UsageError
 
@@ -21,16 +22,10 @@ DEFAULT_STACK = 8192
 
 
 @dataclass(frozen=True)
-class Region:
-    origin: int
-    size: int
-
-
-@dataclass(frozen=True)
 class MemoryMap:
-    flash: Region
-    ram: Region
-    ccm: Region | None
+    flash: MemoryRegion
+    ram: MemoryRegion
+    ccm: MemoryRegion | None
 
 
 def load_boards(path: Path = BOARDS_YAML) -> dict[str, dict]:
@@ -43,28 +38,15 @@ def board_profile(board: str, path: Path = BOARDS_YAML) -> dict:
     return _boards.board(board, path).profile
 
 
-def _region(board: str, what: str, entry) -> Region:
-    try:
-        origin, size = int(entry["origin"]), int(entry["size"])
-    except (TypeError, KeyError, ValueError) as exc:
-        raise InputError(f"boards.yaml: {board}: {what} needs integer origin and size") from exc
-    if size <= 0 or origin < 0:
-        raise InputError(f"boards.yaml: {board}: {what} has origin {origin:#x}, size {size}")
-    return Region(origin, size)
-
-
 def memory_map(board: str, profile: dict) -> MemoryMap:
-    """``flash`` plus the ``ram`` list: one ``sram`` region (RAM) and at most one ``ccm`` region (CCMRAM)."""
-    ram = {}
-    for entry in profile.get("ram") or []:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if name not in ("sram", "ccm") or name in ram:
-            raise InputError(f"boards.yaml: {board}: ram entries must be one 'sram' and at most one 'ccm', "
-                             f"got {entry!r}")
-        ram[name] = _region(board, f"ram {name}", entry)
-    if "sram" not in ram:
-        raise InputError(f"boards.yaml: {board}: no 'sram' region in ram")
-    return MemoryMap(_region(board, "flash", profile.get("flash")), ram["sram"], ram.get("ccm"))
+    """``flash`` plus the ``ram`` list: one ``sram`` region (RAM) and at most one ``ccm`` region (CCMRAM). Origins
+    and sizes were checked by ``harness.boards``."""
+    ram = {r["name"]: MemoryRegion(r["name"], int(r["origin"]), int(r["size"])) for r in profile.get("ram") or []}
+    if "sram" not in ram or set(ram) - {"sram", "ccm"}:
+        raise InputError(f"boards.yaml: {board}: ram must be one 'sram' region and at most one 'ccm', "
+                         f"got {sorted(ram)}")
+    fl = profile["flash"]
+    return MemoryMap(MemoryRegion("flash", int(fl["origin"]), int(fl["size"])), ram["sram"], ram.get("ccm"))
 
 
 def _length(size: int) -> str:
