@@ -28,13 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from harness.build.cross import build_elf  # noqa: E402
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import fixed_ref  # noqa: E402
 from harness.model.fixed_ref import _p, run_fixed  # noqa: E402
 from harness.model.modelfile import load  # noqa: E402
 from harness.model.qmath import quantize_multipliers  # noqa: E402
-from harness.targets.qemu import run_semihosted  # noqa: E402
+from harness.targets.qemu import run_probe  # noqa: E402
 
 MODEL = ROOT / "fixtures" / "models" / "default.npz"
 SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
@@ -231,13 +230,8 @@ def program(cases: list[Case], pointwise_api: str = "nn") -> str:
 def run(cases: list[Case], dsp: bool, pointwise_api: str = "nn", timeout: float = 600) -> dict[str, tuple[int, int]]:
     """Build and run ``cases`` on QEMU: name -> (CRC-32 of the output, instructions)."""
     with tempfile.TemporaryDirectory() as tmp:
-        main_c = Path(tmp) / "main.c"
-        main_c.write_text(program(cases, pointwise_api))
-        result = run_semihosted(build_elf(main_c, Path(tmp) / "bench.elf", dsp=dsp), timeout=timeout)
-    if result.exit_code != 0:
-        raise RuntimeError(f"benchmark program failed (exit {result.exit_code}): {result.output[-500:]}")
-    got = dict(line.split() for line in result.output.strip().splitlines() if " " in line)
-    return {c.name: (int(got[f"{c.name}_crc"], 16), int(got[f"{c.name}_instructions"])) for c in cases}
+        got = run_probe(program(cases, pointwise_api), Path(tmp), dsp, timeout)
+    return {c.name: (got[f"{c.name}_crc"], got[f"{c.name}_instructions"]) for c in cases}
 
 
 def expected_crc(case: Case) -> int:

@@ -26,12 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from harness.build.cross import build_elf  # noqa: E402
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import ops  # noqa: E402
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
 from harness.model.modelfile import load  # noqa: E402
-from harness.targets.qemu import run_semihosted  # noqa: E402
+from harness.targets.qemu import run_probe  # noqa: E402
 
 MODEL = ROOT / "fixtures" / "models" / "default.npz"
 SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
@@ -206,14 +205,8 @@ def program(cases: list[Case]) -> tuple[str, dict[str, int]]:
 def measure(cases: list[Case], dsp: bool, workdir: Path) -> dict[str, tuple[bool, int]]:
     """name -> (CRC matches the reference, instructions) on QEMU, for the DSP or the portable build."""
     source, expected = program(cases)
-    main_c = workdir / f"rnnpool_{'dsp' if dsp else 'portable'}.c"
-    main_c.write_text(source)
-    run = run_semihosted(build_elf(main_c, main_c.with_suffix(".elf"), dsp=dsp), timeout=900)
-    if run.exit_code != 0:
-        raise RuntimeError(f"the benchmark exited with {run.exit_code}: {run.output}")
-    got = dict(line.split() for line in run.output.strip().splitlines() if line.count(" ") == 1)
-    return {cs.name: (int(got[f"{cs.name}_crc"], 16) == expected[cs.name], int(got[f"{cs.name}_instructions"]))
-            for cs in cases}
+    got = run_probe(source, workdir, dsp)
+    return {cs.name: (got[f"{cs.name}_crc"] == expected[cs.name], got[f"{cs.name}_instructions"]) for cs in cases}
 
 
 def main(argv: list[str] | None = None) -> int:

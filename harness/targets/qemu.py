@@ -128,3 +128,17 @@ class QemuSerial:
             self.proc.wait()
         self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_probe(source: str, workdir: Path, dsp: bool = True, timeout: float = 900.0) -> dict[str, int]:
+    """Build and run a measurement program (its lines ``<label> <value>`` from firmware/runtime/rp_probe.h):
+    label → value, hex for ``*_crc`` labels. For kernel tests and benchmarks."""
+    from harness.build.cross import build_elf
+
+    main_c = Path(workdir) / f"probe_{'dsp' if dsp else 'portable'}.c"
+    main_c.write_text(source)
+    run = run_semihosted(build_elf(main_c, main_c.with_suffix(".elf"), dsp=dsp), timeout=timeout)
+    if run.exit_code != 0:
+        raise TargetError(f"the probe program exited with {run.exit_code}: {run.output[-500:]}")
+    pairs = (line.split() for line in run.output.strip().splitlines() if line.count(" ") == 1)
+    return {k: int(v, 16) if k.endswith("_crc") else int(v) for k, v in pairs}
