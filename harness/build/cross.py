@@ -52,7 +52,7 @@ def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
     """What the runtime needs from the board profile: target clock, cycle counter and (QEMU by default)
     semihosting. Semihosting is off elsewhere because its BKPT HardFaults a board with no debugger attached."""
     profile = board_profile(board)
-    out = [f"RP_SYSCLK_HZ={int(profile.get('clock_hz', 168_000_000))}"]
+    out = [f"RP_SYSCLK_HZ={int(profile.get('clock_hz', 168_000_000))}", f'RP_BOARD_NAME="{board}"']
     if profile.get("cycle_counter") == "dwt":
         out.append("RP_TICKS_DWT=1")
     if semihosting is None:

@@ -31,6 +31,9 @@ class Kind(IntEnum):
     LAYER_REQUEST = 7
     LAYER_DATA = 8
     ERROR = 9
+    RUN = 10          # host → device: run the model on the uploaded image (dump_layer u16)
+    LAYER_READY = 11  # device → host: paused after the layer to dump
+    RESUME = 12       # host → device: finish the paused run
 
 
 @dataclass(frozen=True)
