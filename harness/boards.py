@@ -18,7 +18,13 @@ The schema, per board:
     baud           optional   positive integer, default 115200
     machine        qemu only, required     QEMU ``-M`` machine (``netduinoplus2``)
     platform       renode only, required   ``.repl`` path under ``Renode/``
-    pyocd_target   pyocd only, required    pyOCD target type (``stm32f429zitx``)
+    pyocd_target   pyocd only, required    pyOCD target type: built-in (``stm32f429xi``) or from a pack
+                                           (``stm32f407vgtx``); ``pyocd list --targets`` shows the built-in ones
+    pack           pyocd only, optional    CMSIS pack the target type needs (a ``Keil.STM32F4xx_DFP.<ver>.pack``
+                                           file or an unpacked directory with its ``.pdsc``); relative paths are
+                                           from the repository root; checked when a session starts, not here
+    frequency      pyocd only, optional    SWD clock in Hz, default ``DEFAULT_SWD_HZ`` (ST-LINK/V2-1 rounds a
+                                           request down to its next step: 4 MHz would give 1.8 MHz)
 
 Unknown keys are refused with the list of allowed ones, so a typo never silently falls back to a default.
 The raw mapping stays available as ``Board.profile`` for callers that still want a dict.
@@ -45,7 +51,9 @@ DEFAULT_TIMEOUTS = MappingProxyType({"boot": 20.0, "inference": 60.0})
 COMMON_REQUIRED = ("backend", "mcu", "flash", "ram", "clock_hz", "cycle_counter")
 COMMON_OPTIONAL = ("uart", "timeouts", "baud")
 BACKEND_KEYS = {"qemu": "machine", "renode": "platform", "pyocd": "pyocd_target"}
+BACKEND_OPTIONAL = {"qemu": (), "renode": (), "pyocd": ("pack", "frequency")}
 UART_KEYS = ("index", "name")
+DEFAULT_SWD_HZ = 4_600_000  # the lowest request ST-LINK/V2-1 serves at 4.6 MHz (shared notes pyocd-serial.md §4)
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Board:
     cycle_counter: str
     uart: Mapping[str, object]
     timeouts: Timeouts
-    settings: Mapping[str, object]  # backend settings: machine / platform / pyocd_target, and baud
+    settings: Mapping[str, object]  # backend settings: machine / platform / pyocd_target (+ pack, frequency), baud
     profile: dict = field(repr=False, compare=False)  # the raw boards.yaml entry
 
     @property
@@ -176,7 +184,7 @@ def _board(file: str, name: str, profile) -> Board:
         raise BoardsError(f"{check.prefix}: missing required field backend (one of {', '.join(BACKENDS)})")
     backend = check.choice("backend", profile["backend"], BACKENDS)
     own = BACKEND_KEYS[backend]
-    check.keys(None, profile, COMMON_REQUIRED + (own,), COMMON_OPTIONAL)
+    check.keys(None, profile, COMMON_REQUIRED + (own,), COMMON_OPTIONAL + BACKEND_OPTIONAL[backend])
 
     flash = check.region("flash", profile["flash"], named=False)
     ram_list = profile["ram"]
@@ -206,6 +214,11 @@ def _board(file: str, name: str, profile) -> Board:
 
     setting = _platform(check, profile[own]) if backend == "renode" else check.string(own, profile[own])
     settings = {own: setting, "baud": check.integer("baud", profile.get("baud", DEFAULT_BAUD))}
+    if backend == "pyocd":
+        settings["frequency"] = check.integer("frequency", profile.get("frequency", DEFAULT_SWD_HZ))
+        if "pack" in profile:
+            pack = Path(check.string("pack", profile["pack"])).expanduser()
+            settings["pack"] = str(pack if pack.is_absolute() else ROOT / pack)
     return Board(name=name, backend=backend, mcu=check.string("mcu", profile["mcu"]), flash=flash, ram=ram,
                  clock_hz=check.integer("clock_hz", profile["clock_hz"]),
                  cycle_counter=check.choice("cycle_counter", profile["cycle_counter"], CYCLE_COUNTERS),
@@ -248,5 +261,5 @@ def board(name: str, path: str | Path | None = None) -> Board:
     return boards[name]
 
 
-__all__ = ["BACKENDS", "BOARDS_YAML", "Board", "CYCLE_COUNTERS", "DEFAULT_BAUD", "DEFAULT_TIMEOUTS", "MemoryRegion",
-           "Timeouts", "board", "load_boards"]
+__all__ = ["BACKENDS", "BOARDS_YAML", "Board", "CYCLE_COUNTERS", "DEFAULT_BAUD", "DEFAULT_SWD_HZ", "DEFAULT_TIMEOUTS",
+           "MemoryRegion", "Timeouts", "board", "load_boards"]

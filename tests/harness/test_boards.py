@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD = """\
 good-board:
   backend: pyocd
-  pyocd_target: stm32f429zitx
+  pyocd_target: stm32f429xi
   mcu: STM32F429ZI
   flash: {origin: 0x08000000, size: 0x200000}
   ram: [{name: sram, origin: 0x20000000, size: 0x30000}, {name: ccm, origin: 0x10000000, size: 0x10000}]
@@ -26,11 +26,11 @@ good-board:
 EXPECTED = {  # name: (backend, backend setting, flash size, {ram name: (origin, size)})
     "qemu-stm32f405": ("qemu", "netduinoplus2", 0x100000, {"sram": (0x20000000, 0x30000)}),
     "renode-stm32f4": ("renode", "Renode/stm32f4-harness.repl", 0x200000, {"sram": (0x20000000, 0x30000)}),
-    "nucleo-f429zi": ("pyocd", "stm32f429zitx", 0x200000,
+    "nucleo-f429zi": ("pyocd", "stm32f429xi", 0x200000,
                       {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
-    "nucleo-f439zi": ("pyocd", "stm32f439zitx", 0x200000,
+    "nucleo-f439zi": ("pyocd", "stm32f439xi", 0x200000,
                       {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
-    "stm32f4-discovery": ("pyocd", "stm32f407vg", 0x100000,
+    "stm32f4-discovery": ("pyocd", "stm32f407vgtx", 0x100000,
                           {"sram": (0x20000000, 0x20000), "ccm": (0x10000000, 0x10000)}),
 }
 
@@ -77,6 +77,27 @@ def test_optional_fields_override_the_defaults(tmp_path):
     assert dict(board.uart) == {"index": 2, "name": "USART3"}
 
 
+def test_pyocd_settings_default_the_swd_clock_and_resolve_the_pack_from_the_repository(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(GOOD + "good-pack:\n" + GOOD.split("\n", 1)[1] + "  pack: packs/Keil.STM32F4xx_DFP.2.17.1.pack\n"
+                    "  frequency: 1800000\n")
+    plain, packed = boards.board("good-board", path), boards.board("good-pack", path)
+    assert plain.settings["frequency"] == boards.DEFAULT_SWD_HZ == 4_600_000 and "pack" not in plain.settings
+    assert packed.settings["pack"] == str(ROOT / "packs/Keil.STM32F4xx_DFP.2.17.1.pack")
+    assert packed.settings["frequency"] == 1_800_000
+
+
+def test_emulated_boards_carry_no_pyocd_settings():
+    assert set(boards.board("qemu-stm32f405").settings) == {"machine", "baud"}
+
+
+@pytest.mark.parametrize("name, uart", [("nucleo-f429zi", "USART3"), ("nucleo-f439zi", "USART3"),
+                                        ("stm32f4-discovery", "USART1"), ("qemu-stm32f405", "USART1")])
+def test_uart_is_the_one_wired_to_the_host(name, uart):
+    # Nucleo-144: the ST-LINK/V2-1 VCP is USART3 (PD8/PD9); the discovery's ST-LINK/V2 has no VCP (USART1 + adapter)
+    assert boards.board(name).uart["name"] == uart
+
+
 def test_board_is_frozen():
     board = boards.board("nucleo-f429zi")
     with pytest.raises(AttributeError):
@@ -93,7 +114,7 @@ def test_board_is_frozen():
      ": board good-board: backend must be one of qemu, renode, pyocd (got 'jlink')"),
     (GOOD.replace("  backend: pyocd\n", ""), ": board good-board: missing required field backend"),
     (GOOD.replace("  clock_hz: 180000000\n", ""), ": board good-board: missing required field clock_hz"),
-    (GOOD.replace("  pyocd_target: stm32f429zitx\n", ""), ": board good-board: missing required field pyocd_target"),
+    (GOOD.replace("  pyocd_target: stm32f429xi\n", ""), ": board good-board: missing required field pyocd_target"),
     (GOOD.replace("size: 0x10000}", "size: abc}"),
      ": board good-board: ram[1].size must be a positive integer (got 'abc')"),
     (GOOD.replace("clock_hz: 180000000", "clock_hz: true"),
@@ -107,7 +128,12 @@ def test_board_is_frozen():
     (GOOD + "  timeouts: {boot: 0}\n",
      ": board good-board: timeouts.boot must be a positive number of seconds (got 0)"),
     (GOOD + "  clock_mhz: 180\n", ": board good-board: unknown key clock_mhz; allowed: backend, baud, clock_hz, "
-                                  "cycle_counter, flash, mcu, pyocd_target, ram, timeouts, uart"),
+                                  "cycle_counter, flash, frequency, mcu, pack, pyocd_target, ram, timeouts, uart"),
+    (GOOD.replace("backend: pyocd", "backend: qemu").replace("pyocd_target: stm32f429xi", "machine: m")
+     + "  pack: x.pack\n", ": board good-board: unknown key pack; allowed: backend, baud, clock_hz, cycle_counter, "
+                           "flash, machine, mcu, ram, timeouts, uart"),
+    (GOOD + "  frequency: 4600000.5\n", ": board good-board: frequency must be a positive integer (got 4600000.5)"),
+    (GOOD + "  pack: ''\n", ": board good-board: pack must be a non-empty string (got '')"),
     (GOOD + "  machine: netduinoplus2\n", ": board good-board: unknown key machine; allowed: "),
     (GOOD + "  timeouts: {boot: 5, infer: 9}\n",
      ": board good-board: unknown key infer in timeouts; allowed: boot, inference"),
@@ -119,7 +145,7 @@ def test_board_is_frozen():
      ": board good-board: memory regions sram [0x20000000, 0x20030000) and ccm [0x2002f000, 0x2003f000) overlap"),
     (GOOD.replace("ram: [", "ram: [{name: sram, origin: 0x30000000, size: 4}, "),
      ": board good-board: ram region names must be unique (got ['sram', 'sram', 'ccm'])"),
-    (GOOD.replace("backend: pyocd", "backend: renode").replace("pyocd_target: stm32f429zitx", "platform: f4.repl"),
+    (GOOD.replace("backend: pyocd", "backend: renode").replace("pyocd_target: stm32f429xi", "platform: f4.repl"),
      ": board good-board: platform must be a .repl path under Renode/"),
 ])
 def test_each_mistake_is_one_line_naming_file_board_and_field(tmp_path, text, expected):
