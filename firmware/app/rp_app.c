@@ -17,7 +17,8 @@ static uint32_t crc32(const uint8_t *p, int32_t n) { /* zlib.crc32 */
     return ~c;
 }
 
-/* The CRC runs after the END tick is taken, so a layer's count is its kernel alone. */
+/* The CRC (and `after`) run after the END tick is taken and before the next BEGIN, so a layer's count is its kernel
+ * alone. */
 static void hook(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes) {
     const uint32_t now = rp_ticks();
     rp_app_run *run = user;
@@ -28,6 +29,7 @@ static void hook(void *user, int32_t layer, int32_t end, const void *data, int32
     run->ticks[layer] = now - run->start;
     run->bytes[layer] = bytes;
     run->crc[layer] = crc32(data, bytes);
+    if (run->after) run->after(run, layer, data, bytes);
 }
 
 /* The total is the layers' sum: the fingerprints the hook computes between layers are measurement, not model. */

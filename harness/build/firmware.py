@@ -30,7 +30,10 @@ from harness.model.modelfile import Model
 CACHE = ROOT / ".harness" / "build"
 APP = FIRMWARE / "app"
 APPS = {"selftest": APP / "selftest.c",   # image in flash, report over semihosting, exit status (emulator only)
-        "device": APP / "device.c"}       # images over the UART, report back; flashable (no semihosting)
+        "device": APP / "device.c"}       # the framed serial protocol (docs/protocol.md); flashable
+PROTOCOL = FIRMWARE / "protocol"
+APP_SOURCES = {"selftest": [], "device": sorted(PROTOCOL.glob("*.c"))}  # the device speaks docs/protocol.md
+DEVICE_MAX_PAYLOAD = 1024  # frame buffers cost 2 x ~1 KB of RAM; the host reads big tensors in pieces
 FORMAT = "harness-firmware/1"
 
 
@@ -110,6 +113,8 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
     gen = generate(model, CACHE / "generated" / model.model_id)
     extra = {"selftest_image.h": image_header(image)} if image is not None else {}
     defines = [f"RP_SEMIHOSTING={int(variant == 'selftest')}"]
+    if variant == "device":
+        defines.append(f"RP_FRAME_MAX_PAYLOAD={DEVICE_MAX_PAYLOAD}")
     flags = cross.flags(dsp=dsp, defines=defines, board=board)
     parts = [compiler.encode(), "\0".join(flags).encode(), json.dumps(profile, sort_keys=True).encode(),
              variant.encode(), str(stack_reserve).encode()]
@@ -128,8 +133,8 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
         for name, text in extra.items():
             (work / name).write_text(text)
         elf = cross.build_elf(APPS[variant], work / "firmware.elf", board=board, dsp=dsp,
-                              extra_sources=[gen.directory / "model.c", APP / "rp_app.c"],
-                              include_dirs=[gen.directory, work, APP], defines=defines, stack_size=stack_reserve)
+                              extra_sources=[gen.directory / "model.c", APP / "rp_app.c", *APP_SOURCES[variant]],
+                              include_dirs=[gen.directory, work, APP, PROTOCOL], defines=defines, stack_size=stack_reserve)
         sections = section_sizes(elf)
         info = {"format": FORMAT, "key": key, "model_id": model.model_id, "arch": model.arch,
                 "board": board, "variant": variant, "build_id": build_id(elf), "compiler": compiler,

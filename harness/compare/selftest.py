@@ -15,7 +15,7 @@ from harness.model.candidates import candidates, detect_candidates
 from harness.model.detect import Detection, detect
 from harness.model.fixed_ref import run_fixed
 from harness.model.modelfile import Model
-from harness.protocol.report import SelftestReport, parse_report
+from harness.protocol.report import RunReport, parse_report
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class SelftestVerdict:
         return not self.problems
 
 
-def check_report(model: Model, generated: GeneratedModel, image: np.ndarray, report: SelftestReport
+def check_report(model: Model, generated: GeneratedModel, image: np.ndarray, report: RunReport
                  ) -> SelftestVerdict:
     cfg, scales = model.config, model.require_quant()["scales"]
     ref = run_fixed(model, image)
@@ -81,7 +81,7 @@ def check_report(model: Model, generated: GeneratedModel, image: np.ndarray, rep
 @dataclass(frozen=True)
 class SelftestOutcome:
     build: FirmwareBuild
-    report: SelftestReport
+    report: RunReport
     verdict: SelftestVerdict
 
     def as_dict(self) -> dict:

@@ -25,7 +25,8 @@ class LayerReport:
 
 
 @dataclass(frozen=True)
-class SelftestReport:
+class RunReport:
+    """One inference on the device: the self-test's text report and the framed RESULT both become this."""
     model_id: str
     status: int
     build_id: str
@@ -43,7 +44,7 @@ _CAND = re.compile(r"^candidate (\d+)((?: -?\d+){6})$")
 _TAIL = re.compile(r"^total ticks (\d+) candidates (\d+) arena (\d+) stack (\d+)$")
 
 
-def parse_report(text: str) -> SelftestReport:
+def parse_report(text: str) -> RunReport:
     head = tail = None
     layers, cands = [], []
     for line in text.splitlines():
@@ -60,5 +61,5 @@ def parse_report(text: str) -> SelftestReport:
     if head is None or tail is None:
         last = text.strip().splitlines()[-1:] or ["(nothing)"]
         raise ProtocolError(f"the self-test firmware did not finish its report; its last output was: {last[0][:200]}")
-    return SelftestReport(head[1], int(head[2]), head[3], tuple(layers), np.array(cands, dtype=CANDIDATE),
+    return RunReport(head[1], int(head[2]), head[3], tuple(layers), np.array(cands, dtype=CANDIDATE),
                           int(tail[2]), int(tail[1]), int(tail[3]), int(tail[4]))

@@ -1,13 +1,11 @@
-"""QEMU's netduinoplus2 (STM32F405): a semihosted run to completion, or a session with USART1 on a unix socket.
+"""QEMU's netduinoplus2 (STM32F405): a semihosted run to completion, or a ``QemuTarget`` with USART1 on a socket.
 
-``-icount shift=0`` makes TIM2 (prescaler 0) count instructions, deterministically. The socket is served with
-``wait=on``, so the machine starts only once the host is connected and no early output is lost (qemu notes §3,
-pitfall 3); QEMU is killed when the session closes, never left running (pitfall 9).
+``-icount shift=0`` makes TIM2 (prescaler 0) count instructions, deterministically. QEMU is killed when the target
+closes, never left running (qemu notes, pitfall 9).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -16,7 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import serial
+
+from harness.boards import Board
 from harness.errors import DependencyError, TargetError, TargetTimeout
+from harness.targets.base import Target
 
 QEMU = "qemu-system-arm"
 MACHINE = ["-M", "netduinoplus2", "-nographic", "-monitor", "none", "-icount", "shift=0"]
@@ -46,88 +48,117 @@ def run_semihosted(elf: Path, timeout: float = 300.0) -> SemihostedRun:
     return SemihostedRun(run.returncode, run.stdout + run.stderr)
 
 
-class QemuSerial:
-    """One QEMU run of ``elf`` with USART1 on a unix socket: ``send``, ``read_exact``, ``read_line``; semihosting
-    (console on QEMU's stderr, exit status) only if ``semihosting``. A context manager."""
+def free_port() -> int:
+    """A TCP port nobody listens on now (the emulator binds it next; a lost race is retried by the caller)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self, elf: Path, semihosting: bool = False, timeout: float = 10.0):
-        self.timeout = timeout
-        # a short directory: unix socket paths are limited to 108 bytes
-        self.dir = tempfile.mkdtemp(prefix="rpq")
-        path = os.path.join(self.dir, "uart")
-        cmd = [require_qemu(), *MACHINE, "-chardev", f"socket,id=s0,path={path},server=on,wait=on",
-               "-serial", "chardev:s0", *(SEMIHOSTING if semihosting else []), "-kernel", str(elf)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.buf = b""
-        deadline = time.monotonic() + timeout
-        while True:
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel kills the emulator if the harness dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def connect(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float) -> serial.SerialBase:
+    """Open ``url`` (pyserial ``socket://``) once the emulator listens; its log tail if it dies first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return serial.serial_for_url(url, timeout=1.0)
+        except serial.SerialException as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.is_file() else []
+                reason = " / ".join(tail) or ("it exited" if proc.poll() is not None else "no socket in time")
+                raise TargetError(f"{what} did not start: {reason[-300:]}") from exc
+            time.sleep(0.02)
+
+
+class QemuTarget(Target):
+    """QEMU netduinoplus2 running one ELF, USART1 on a TCP socket (``nodelay=on``: no 44 ms Nagle delay per
+    reply) opened with pyserial's ``socket://``. ``wait=on`` holds the machine until the link is connected, so the
+    banner is never lost; ``-icount shift=0`` makes TIM2 count instructions. One process per target (per xdist
+    worker); killed on close, and by the kernel if the harness dies."""
+
+    kind = "qemu"
+
+    def __init__(self, board: Board, semihosting: bool = False):
+        super().__init__(board)
+        self.semihosting = semihosting
+        self.dir = Path(tempfile.mkdtemp(prefix="harness-qemu-"))
+        self.proc: subprocess.Popen | None = None
+        self.elf: Path | None = None
+
+    def load(self, elf: Path, build_id: str = "") -> None:
+        self.elf = Path(elf)
+        self._start()
+
+    def _start(self) -> None:
+        self._stop()
+        machine = self.board.settings.get("machine", "netduinoplus2")
+        for attempt in range(3):
+            port = free_port()
+            cmd = [require_qemu(), "-M", machine, *MACHINE[2:], "-chardev",
+                   f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on,nodelay=on", "-serial", "chardev:s0",
+                   *(SEMIHOSTING if self.semihosting else []), "-kernel", str(self.elf)]
+            self.proc = spawn(cmd, self.dir / "qemu.log")
             try:
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError) as exc:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    err = self.proc.stderr.read().decode(errors="replace").strip() if self.proc.poll() is not None \
-                        else "no socket within the timeout"
-                    self.close()
-                    raise TargetError(f"QEMU did not start {elf.name}: {err[-300:]}") from exc
-                time.sleep(0.01)
+                self._link = connect(f"socket://127.0.0.1:{port}", self.proc, self.dir / "qemu.log",
+                                     f"QEMU ({self.elf.name})", self.board.timeouts.boot)
+                return
+            except TargetError:
+                busy = "in use" in (self.dir / "qemu.log").read_text(errors="replace")
+                self._stop()
+                if not busy or attempt == 2:
+                    raise
 
-    def __enter__(self) -> QemuSerial:
-        return self
+    def reset(self) -> None:
+        """QEMU restarted on the same ELF: a power-on reset with nothing stale in the link."""
+        if self.elf is None:
+            raise TargetError("QEMU: nothing loaded to reset")
+        self._start()
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def send(self, data: bytes) -> None:
+    def wait_exit(self, timeout: float) -> tuple[int, str]:
+        """The exit status (semihosting SYS_EXIT) and QEMU's output, where semihosting writes."""
         try:
-            self.sock.sendall(data)
-        except OSError as exc:
-            raise TargetError(f"QEMU closed the UART: {exc}") from exc
-
-    def _fill(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        try:
-            if left <= 0:
-                raise TimeoutError
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-        except TimeoutError as exc:
-            raise TargetTimeout(f"no answer from the firmware in time; last bytes {self.buf[-120:]!r}") from exc
-        if not chunk:
-            raise TargetError(f"QEMU closed the UART (the firmware stopped); last bytes {self.buf[-120:]!r}")
-        self.buf += chunk
-
-    def read_exact(self, n: int, timeout: float | None = None) -> bytes:
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while len(self.buf) < n:
-            self._fill(deadline)
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def read_line(self, timeout: float | None = None) -> str:
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while b"\n" not in self.buf:
-            self._fill(deadline)
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace")
-
-    def wait(self, timeout: float | None = None) -> tuple[int, str]:
-        """QEMU's exit status and its stderr (where semihosting output goes)."""
-        try:
-            code = self.proc.wait(timeout or self.timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired as exc:
-            raise TargetTimeout("the firmware did not exit") from exc
-        return code, self.proc.stderr.read().decode(errors="replace")
+            raise TargetTimeout(f"the firmware did not exit within {timeout:g} s") from exc
+        return code, (self.dir / "qemu.log").read_text(errors="replace")
+
+    def _stop(self) -> None:
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        stop(self.proc)
+        self.proc = None
 
     def close(self) -> None:
-        self.sock.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stderr.close()
+        self._stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def describe(self) -> str:
+        return f"QEMU {qemu_version()} {self.board.settings.get('machine', 'netduinoplus2')} (instructions)"
+
+
+def qemu_version() -> str:
+    out = subprocess.run([require_qemu(), "--version"], capture_output=True, text=True).stdout
+    return out.split("version", 1)[-1].split()[0] if "version" in out else "?"
 
 
 def run_probe(source: str, workdir: Path, dsp: bool = True, timeout: float = 900.0) -> dict[str, int]:

@@ -11,7 +11,7 @@ import pytest
 from harness.build.host_generated import HostModel
 from harness.compare.selftest import check_report
 from harness.model.modelfile import load
-from harness.protocol.report import LayerReport, SelftestReport, parse_report
+from harness.protocol.report import LayerReport, RunReport, parse_report
 from harness.errors import ProtocolError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -25,7 +25,7 @@ def host_report():
     data = dict(run.layers, candidates=run.candidates)
     layers = tuple(LayerReport(s.name, zlib.crc32(data[s.name].tobytes()), 1000 + i, data[s.name].nbytes)
                    for i, s in enumerate(host.generated.graph.steps))
-    report = SelftestReport(host.model.model_id, 0, "ab" * 20, layers, run.candidates, run.n_candidates,
+    report = RunReport(host.model.model_id, 0, "ab" * 20, layers, run.candidates, run.n_candidates,
                             sum(r.ticks for r in layers), host.generated.plan.arena_bytes, 4000)
     return host, image, report
 

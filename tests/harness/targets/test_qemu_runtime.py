@@ -1,7 +1,7 @@
 """The board runtime (firmware/runtime) on QEMU's STM32F405: UART receive ring, fault report, stack high-water,
 build id and the bounded clock setup, driven through programs/runtime_probe.c over USART1.
 
-USART1 (QEMU ``-serial`` #0) is a unix socket QEMU serves with ``wait=on``, so the machine starts only once the
+USART1 (QEMU ``-serial`` #0) is a TCP socket (harness.targets.qemu.QemuTarget) served with ``wait=on``, so the machine starts only once the
 test is connected and no early output is lost; the test sends commands only after the probe's READY line (bytes
 sent before the receiver is on are dropped). QEMU paces nothing, so the echo test uses the echo itself as the
 acknowledgement: at most one chunk (smaller than the ring) is in flight.
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness.build.cross import build_elf
-from harness.targets.qemu import QemuSerial
+from harness.boards import board
+from harness.targets.qemu import QemuTarget
 from tests.harness.targets.needs import EMULATOR
 
 pytestmark = EMULATOR
@@ -28,13 +29,38 @@ RING = 1024  # RP_UART_RX_SIZE default
 TIMEOUT = 10.0
 
 
+class Probe:
+    """The probe's line protocol over a QemuTarget's link."""
+
+    def __init__(self, target: QemuTarget):
+        self.target, self.proc = target, target.proc
+        target.link.timeout = TIMEOUT
+
+    def send(self, data: bytes) -> None:
+        self.target.link.write(data)
+
+    def read_exact(self, n: int) -> bytes:
+        data = self.target.link.read(n)
+        assert len(data) == n, f"got {len(data)} of {n} bytes in {TIMEOUT} s"
+        return data
+
+    def read_line(self) -> str:
+        line = self.target.link.read_until(b"\n")
+        assert line.endswith(b"\n"), f"no line in {TIMEOUT} s: {line!r}"
+        return line[:-1].decode(errors="replace")
+
+    def wait(self) -> tuple[int, str]:
+        return self.target.wait_exit(TIMEOUT)
+
+
 @contextlib.contextmanager
 def qemu(elf: Path, semihosting: bool = True):
-    with QemuSerial(elf, semihosting, TIMEOUT) as session:
-        yield session
+    with QemuTarget(board("qemu-stm32f405"), semihosting) as target:
+        target.load(elf)
+        yield Probe(target)
 
 
-def ready(s: QemuSerial) -> dict[str, str]:
+def ready(s: Probe) -> dict[str, str]:
     line = s.read_line()
     assert line.startswith("READY "), line
     return dict(kv.split("=", 1) for kv in line.split()[1:])
