@@ -23,12 +23,15 @@
 #define RCC_CFGR_SWS_MASK (3u << 2)
 #define RCC_CFGR_SWS_PLL (2u << 2)
 #define RCC_CFGR_HPRE_MASK (0xFu << 4)
+#define RCC_CFGR_PPRE1_SHIFT 10u
 #define RCC_CFGR_PPRE1_MASK (7u << 10)
 #define RCC_CFGR_PPRE1_DIV4 (5u << 10)
 #define RCC_CFGR_PPRE2_MASK (7u << 13)
 #define RCC_CFGR_PPRE2_DIV2 (4u << 13)
 #define RCC_AHB1ENR_GPIOAEN (1u << 0)
+#define RCC_AHB1ENR_GPIODEN (1u << 3)
 #define RCC_APB1ENR_TIM2EN (1u << 0)
+#define RCC_APB1ENR_USART3EN (1u << 18)
 #define RCC_APB1ENR_PWREN (1u << 28)
 #define RCC_APB2ENR_USART1EN (1u << 4)
 
@@ -45,17 +48,31 @@
 #define PWR_CSR_ODRDY (1u << 16)
 #define PWR_CSR_ODSWRDY (1u << 17)
 
-/* GPIOA, USART1 */
+/* GPIOA (USART1 pins), GPIOD (USART3 pins) */
 #define GPIOA_MODER RP_REG(0x40020000u)
 #define GPIOA_OSPEEDR RP_REG(0x40020008u)
 #define GPIOA_PUPDR RP_REG(0x4002000Cu)
 #define GPIOA_AFRH RP_REG(0x40020024u)
-#define USART1_SR RP_REG(0x40011000u)
-#define USART1_DR RP_REG(0x40011004u)
-#define USART1_BRR RP_REG(0x40011008u)
-#define USART1_CR1 RP_REG(0x4001100Cu)
-#define USART1_CR2 RP_REG(0x40011010u)
-#define USART1_CR3 RP_REG(0x40011014u)
+#define GPIOD_MODER RP_REG(0x40020C00u)
+#define GPIOD_OSPEEDR RP_REG(0x40020C08u)
+#define GPIOD_PUPDR RP_REG(0x40020C0Cu)
+#define GPIOD_AFRH RP_REG(0x40020C24u)
+
+/* USARTs: the same register block at different addresses. */
+#define USART1_BASE 0x40011000u /* APB2 */
+#define USART3_BASE 0x40004800u /* APB1 */
+#define USART_SR(base) RP_REG((base) + 0x00u)
+#define USART_DR(base) RP_REG((base) + 0x04u)
+#define USART_BRR(base) RP_REG((base) + 0x08u)
+#define USART_CR1(base) RP_REG((base) + 0x0Cu)
+#define USART_CR2(base) RP_REG((base) + 0x10u)
+#define USART_CR3(base) RP_REG((base) + 0x14u)
+#define USART1_SR USART_SR(USART1_BASE)
+#define USART1_DR USART_DR(USART1_BASE)
+#define USART1_BRR USART_BRR(USART1_BASE)
+#define USART1_CR1 USART_CR1(USART1_BASE)
+#define USART1_CR2 USART_CR2(USART1_BASE)
+#define USART1_CR3 USART_CR3(USART1_BASE)
 #define USART_SR_ORE (1u << 3)
 #define USART_SR_RXNE (1u << 5)
 #define USART_SR_TC (1u << 6)
@@ -65,6 +82,29 @@
 #define USART_CR1_RXNEIE (1u << 5)
 #define USART_CR1_UE (1u << 13)
 #define USART1_IRQN 37u
+#define USART3_IRQN 39u
+
+/* The UART wired to the host, from the board's uart.name (harness/build/cross.py board_defines):
+ * RP_UART_USART 1 = USART1 on PA9/PA10 (QEMU's -serial #0, the discovery board via a USB-serial adapter),
+ * RP_UART_USART 3 = USART3 on PD8/PD9 (the Nucleo-144 ST-LINK virtual COM port). */
+#ifndef RP_UART_USART
+#define RP_UART_USART 1
+#endif
+#if RP_UART_USART == 1
+#define RP_UART_BASE USART1_BASE
+#define RP_UART_IRQN USART1_IRQN
+#elif RP_UART_USART == 3
+#define RP_UART_BASE USART3_BASE
+#define RP_UART_IRQN USART3_IRQN
+#else
+#error "RP_UART_USART must be 1 (USART1) or 3 (USART3)"
+#endif
+#define RP_UART_SR USART_SR(RP_UART_BASE)
+#define RP_UART_DR USART_DR(RP_UART_BASE)
+#define RP_UART_BRR USART_BRR(RP_UART_BASE)
+#define RP_UART_CR1 USART_CR1(RP_UART_BASE)
+#define RP_UART_CR2 USART_CR2(RP_UART_BASE)
+#define RP_UART_CR3 USART_CR3(RP_UART_BASE)
 
 /* TIM2 */
 #define TIM2_CR1 RP_REG(0x40000000u)
