@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_eval.register(sub)
     cli_firmware.register(sub, bsub)
+    __import__("harness.cli_calibrate").cli_calibrate.register(sub)
     return p
 
 

@@ -1,0 +1,68 @@
+"""``harness calibrate``: fit per-kind latency coefficients for a board and store them beside its profile."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def _status(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_calibrate(args) -> int:
+    from harness.boards import board
+    from harness.cli import _load_model
+    from harness.cli_firmware import DEFAULT_IMAGE
+    from harness.compare import latency
+    from harness.errors import UsageError
+    from harness.model.image import load_image
+
+    b = board(args.board)
+    if b.backend != "qemu":  # the serial-protocol measure for boards plugs in here (latency.calibrate's `measure`)
+        raise UsageError(f"harness calibrate measures QEMU boards only so far; {args.board} is a {b.backend} board: "
+                         "calibrate qemu-stm32f405, or pass a device measure to harness.compare.latency.calibrate")
+    dsp = not args.portable
+    model = _load_model(args.model)
+    image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
+    measure = latency.selftest_measure(args.board, dsp)
+    start = time.perf_counter()
+    _status(f"calibrating {args.board} ({'DSP path' if dsp else 'portable C'}): 6 self-test builds and QEMU runs …")
+    pairs = latency.calibration_set(model, image)
+    cal = latency.calibrate(args.board, measure, pairs, _status, dsp)
+    measured = measure(model, image)  # cached build: the default model's own layers for the table
+    works = latency.layer_work(model)
+    predicted = latency.predict(cal, works)
+    path = latency.save_calibration(cal, args.output)
+    _status(f"calibrated in {time.perf_counter() - start:.0f} s; wrote {path}")
+    layers = [{"name": w.name, "kind": w.kind, "measured": measured[w.name], "predicted": predicted[w.name],
+               "error": predicted[w.name] / measured[w.name] - 1} for w in works]
+    if args.json:
+        print(json.dumps(dict(cal.as_dict(), path=str(path), layers=layers)))
+        return 0
+    print(f"board {cal.board}  unit {cal.unit}  {'DSP' if cal.dsp else 'portable'} build  {cal.date}  "
+          f"models {', '.join(cal.models)}")
+    print(f"{'kind':<11} {'samples':>7} {'worst':>7}  coefficients ({cal.unit} per unit)")
+    for kind, f in cal.kinds.items():
+        coefs = ", ".join(f"{c:.4g}·{n}" if n != "1" else f"{c:.4g}" for n, c in zip(f.features, f.coefficients))
+        print(f"{kind:<11} {f.samples:>7} {100 * f.worst_residual:>6.1f}%  {coefs}")
+    print(f"\nmodel {model.model_id} at {model.input_hw[1]}x{model.input_hw[0]}:")
+    print(f"{'layer':<12} {'kind':<11} {'measured':>12} {'predicted':>12} {'error':>7}")
+    for r in layers:
+        print(f"{r['name']:<12} {r['kind']:<11} {r['measured']:>12,} {r['predicted']:>12,} {100 * r['error']:>+6.1f}%")
+    print(f"wrote {path}")
+    return 0
+
+
+def register(sub) -> None:
+    from harness.cli_firmware import DEFAULT_BOARD
+
+    c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (QEMU: self-test runs)")
+    c.add_argument("--board", default=DEFAULT_BOARD, help=f"board in boards.yaml. Default: {DEFAULT_BOARD}")
+    c.add_argument("--model", help="the model whose layers are tabled (also measured at smaller sizes). "
+                                   "Default: the shipped default model")
+    c.add_argument("--portable", action="store_true", help="calibrate the portable-C build. Default: the DSP path")
+    c.add_argument("--json", action="store_true", help="print the calibration and the model's layers as JSON")
+    c.add_argument("-o", "--output", help="calibration file. Default: fixtures/calibration/<board>.json")
+    c.set_defaults(func=cmd_calibrate)
