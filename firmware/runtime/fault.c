@@ -31,7 +31,7 @@ static char *put_hex(char *s, const char *label, uint32_t v) {
 __attribute__((noreturn)) static void report(char *line, char *end, int code) {
     *end++ = '\n';
     *end = 0;
-    if (!(USART1_CR1 & USART_CR1_UE)) rp_uart_init(RP_UART_BAUD); /* the fault came before rp_board_init */
+    if (!(RP_UART_CR1 & USART_CR1_UE)) rp_uart_init(RP_UART_BAUD); /* the fault came before rp_board_init */
     rp_uart_write(line, (int32_t)(end - line));
 #if RP_SEMIHOSTING
     rp_puts(line);

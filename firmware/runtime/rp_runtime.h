@@ -7,7 +7,9 @@
  *   RP_SYSCLK_HZ     target system clock for the PLL (default 168 MHz; above 168 MHz needs the F42x over-drive).
  *   RP_HSE_HZ        external clock (default 8 MHz, as on the Discovery and Nucleo boards).
  *   RP_UART_RX_SIZE  receive ring size in bytes, a power of two (default 1024).
- *   RP_UART_BAUD     USART1 baud rate set by rp_board_init (default 115200, 8N1).
+ *   RP_UART_USART    host UART: 1 (USART1, PA9/PA10; QEMU -serial #0) or 3 (USART3, PD8/PD9: the Nucleo-144
+ *                    ST-LINK virtual COM port); cross.py picks it from boards.yaml uart.name (default 1).
+ *   RP_UART_BAUD     host UART baud rate set by rp_board_init (default 115200, 8N1).
  */
 #ifndef RP_RUNTIME_H
 #define RP_RUNTIME_H
@@ -64,9 +66,9 @@ uint32_t rp_ticks(void);
 /* Nominal tick rate on real hardware (core clock for DWT, the APB1 timer clock for TIM2); meaningless on QEMU. */
 uint32_t rp_ticks_hz(void);
 
-/* ---- UART (USART1: PA9 TX, PA10 RX, AF7; QEMU -serial #0) ---------------------------------------------------- */
+/* ---- UART (RP_UART_USART: USART1 on PA9/PA10 or USART3 on PD8/PD9, AF7) ------------------------------------------ */
 
-/* Configures USART1 for `baud` 8N1 from the current clock and enables its receive interrupt (IRQ 37). Bytes
+/* Configures the host UART for `baud` 8N1 from the current clock and enables its receive interrupt. Bytes
  * arriving while the ring is full are dropped and counted. rp_board_init calls this. */
 void rp_uart_init(uint32_t baud);
 /* Copies up to `max` received bytes into `dst`; never blocks. Returns the number copied. */

@@ -134,7 +134,8 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
             (work / name).write_text(text)
         elf = cross.build_elf(APPS[variant], work / "firmware.elf", board=board, dsp=dsp,
                               extra_sources=[gen.directory / "model.c", APP / "rp_app.c", *APP_SOURCES[variant]],
-                              include_dirs=[gen.directory, work, APP, PROTOCOL], defines=defines, stack_size=stack_reserve)
+                              include_dirs=[gen.directory, work, APP, PROTOCOL], defines=defines,
+                              stack_size=stack_reserve)
         sections = section_sizes(elf)
         info = {"format": FORMAT, "key": key, "model_id": model.model_id, "arch": model.arch,
                 "board": board, "variant": variant, "build_id": build_id(elf), "compiler": compiler,

@@ -153,7 +153,7 @@ class QemuTarget(Target):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def describe(self) -> str:
-        return f"QEMU {qemu_version()} {self.board.settings.get('machine', 'netduinoplus2')} (instructions)"
+        return f"QEMU {qemu_version()} {self.board.settings.get('machine', 'netduinoplus2')}, -icount shift=0"
 
 
 def qemu_version() -> str:

@@ -12,3 +12,10 @@ EMULATOR = [
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
                        reason="needs qemu-system-arm: apt-get install qemu-system-arm"),
 ]
+
+
+def needs_emulator(test):
+    """The EMULATOR marks on one test (for modules whose other tests need no emulator)."""
+    for mark in EMULATOR:
+        test = mark(test)
+    return test

@@ -1,7 +1,7 @@
 """The board runtime (firmware/runtime) on QEMU's STM32F405: UART receive ring, fault report, stack high-water,
 build id and the bounded clock setup, driven through programs/runtime_probe.c over USART1.
 
-USART1 (QEMU ``-serial`` #0) is a TCP socket (harness.targets.qemu.QemuTarget) served with ``wait=on``, so the machine starts only once the
+USART1 (QEMU ``-serial`` #0) is a TCP socket (QemuTarget) served with ``wait=on``, so the machine starts only once the
 test is connected and no early output is lost; the test sends commands only after the probe's READY line (bytes
 sent before the receiver is on are dropped). QEMU paces nothing, so the echo test uses the echo itself as the
 acknowledgement: at most one chunk (smaller than the ring) is in flight.

@@ -1,0 +1,88 @@
+"""``harness detect``: the main job. Build (cached), start or flash, stream one image over the serial protocol,
+print the device's detections and latency, draw the boxes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+DEFAULT_BOARD = "qemu-stm32f405"
+
+
+def latency_dict(dut, report) -> dict:
+    unit = "cycles" if dut.board.backend == "pyocd" else "instructions"
+    out = {"unit": unit, "total": report.total_ticks, "layers": {layer.name: layer.ticks for layer in report.layers}}
+    if unit == "cycles":
+        out["ms"] = round(1000.0 * report.total_ticks / dut.info.clock_hz, 3)
+    return out
+
+
+def cmd_detect(args) -> int:
+    from harness.cli import _load_model
+    from harness.compare.device import Reference
+    from harness.dut import Dut, parse_board
+    from harness.model.image import load_image
+    from harness.progress import Progress
+
+    model = _load_model(args.model)
+    image = load_image(args.image, *model.input_hw)
+    choice = parse_board(args.board, args.boards_file)
+    with Dut(choice, model, dsp=not args.portable, baud=args.baud, progress=Progress(quiet=args.quiet)) as dut:
+        report = dut.run(image)
+        runs_on = dut.target.describe()
+        latency = latency_dict(dut, report)
+        reference = Reference(model, dut.build.generated)
+        verdict = reference.check(image, report)
+        memory = {"arena_bytes": report.arena_bytes, "stack_bytes": report.stack_bytes,
+                  "ram_bytes": dut.build.info["ram_bytes"], "flash_bytes": dut.build.info["flash_bytes"]}
+    if args.output:
+        from harness.compare.draw import draw_detections, save_picture
+
+        save_picture(draw_detections(image, list(verdict.detections)), args.output)
+    if args.json:
+        print(json.dumps({"detections": [d.as_dict() for d in verdict.detections], "model_id": model.model_id,
+                          "mode": "fixed", "board": str(choice), "runs_on": runs_on, "latency": latency,
+                          "memory": memory, "match": verdict.match, "problems": list(verdict.problems)}))
+    else:
+        _print_text(args, choice, runs_on, verdict, latency, memory)
+    if not verdict.match:
+        print(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_text(args, choice, runs_on, verdict, latency, memory) -> None:
+    from harness.cli import SHOWN
+
+    dets = verdict.detections
+    print(f"board {choice} ({runs_on}), image {args.image}: {len(dets)} detection(s)")
+    for d in dets[:SHOWN]:
+        print(f"  score {d.score:.3f}  box ({d.x0:.1f}, {d.y0:.1f}) – ({d.x1:.1f}, {d.y1:.1f})")
+    if len(dets) > SHOWN:
+        print(f"  … {len(dets) - SHOWN} more (all of them with --json)")
+    ms = f" = {latency['ms']:.2f} ms" if "ms" in latency else ""
+    print(f"latency {latency['total']:,} {latency['unit']}{ms}"
+          + ("  (emulator: instructions, not cycles)" if latency["unit"] == "instructions" else ""))
+    print("  " + "  ".join(f"{name} {ticks:,}" for name, ticks in latency["layers"].items()))
+    print(f"memory: arena {memory['arena_bytes']:,} B, stack high-water {memory['stack_bytes']:,} B, "
+          f"RAM {memory['ram_bytes']:,} B, flash {memory['flash_bytes']:,} B")
+    print("every layer fingerprint matches the fixed-point reference" if verdict.match
+          else "MISMATCH with the reference: " + "; ".join(verdict.problems))
+    if args.output:
+        print(f"wrote {args.output}")
+
+
+def register(sub) -> None:
+    d = sub.add_parser("detect", help="run the model on a board (emulated or real): detections and latency")
+    d.add_argument("image", help="input image (any size: letterboxed to the model's input, as `harness reference`)")
+    d.add_argument("--board", default=DEFAULT_BOARD,
+                   help=f"boards.yaml name, NAME@/dev/ttyACM0, or /dev/ttyACM0. Default: {DEFAULT_BOARD}")
+    d.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
+    d.add_argument("--model", help="model file (.npz). Default: fixtures/models/default.npz")
+    d.add_argument("-o", "--output", help="write the image with the detected boxes drawn (.png)")
+    d.add_argument("--json", action="store_true", help="print JSON: detections (as `harness reference --json`), "
+                   "latency, memory")
+    d.add_argument("--baud", type=int, default=None, help="serial baud rate of a real board. Default: boards.yaml")
+    d.add_argument("--portable", action="store_true", help="portable C kernels (no DSP instructions)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    d.set_defaults(func=cmd_detect)

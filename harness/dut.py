@@ -1,0 +1,165 @@
+"""A device under test: one board (emulated or real) running the device firmware of one model, handshaken and
+ready to run images. The pytest plugin and ``harness detect`` are thin front ends over this.
+
+    choice = parse_board("qemu-stm32f405")            # or "/dev/ttyACM0", or "nucleo-f429zi@/dev/ttyACM0"
+    with Dut(choice, model) as dut:                    # build (cached), start or flash, handshake
+        report = dut.run(image)                        # RunReport: fingerprints, ticks, candidates, memory
+        data = dut.dump_layer(image, "mb1")            # one layer's whole output tensor
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness.boards import Board, board, load_boards
+from harness.build.firmware import FirmwareBuild, build_firmware
+from harness.errors import MismatchError, ProtocolError, TargetError, TargetTimeout, UsageError
+from harness.model.modelfile import Model
+from harness.progress import Progress
+from harness.protocol.report import RunReport
+from harness.protocol.session import DeviceInfo, Session
+from harness.targets import open_target
+from harness.targets.base import Target
+
+
+@dataclass(frozen=True)
+class BoardChoice:
+    board: Board
+    port: str | None = None        # the serial device of a real board
+
+    def __str__(self) -> str:
+        return f"{self.board.name}@{self.port}" if self.port else self.board.name
+
+
+def parse_board(spec: str, boards_file: str | Path | None = None) -> BoardChoice:
+    """``NAME`` (boards.yaml), ``NAME@/dev/tty…`` or a bare ``/dev/tty…`` (the board is recognised from its
+    probe when boards.yaml has exactly one real board whose name the probe reports)."""
+    name, _, port = spec.partition("@") if "@" in spec else ("", "", spec) if spec.startswith("/") else (spec, "", "")
+    if name:
+        chosen = board(name, boards_file)
+        if chosen.backend == "pyocd" and not port:
+            raise UsageError(f"board {name} is a real board: give its serial port too, e.g. "
+                             f"--board={name}@/dev/ttyACM0")
+        if chosen.backend != "pyocd" and port:
+            raise UsageError(f"board {name} is emulated ({chosen.backend}); it takes no serial port")
+        return BoardChoice(chosen, port or None)
+    return BoardChoice(_board_for_port(port, boards_file), port)
+
+
+def _board_for_port(port: str, boards_file) -> Board:
+    """The boards.yaml profile of the board behind ``port``: its ST-LINK's board name (``NUCLEO-F429ZI``) or
+    target type, as pyOCD reports them for the probe with the port's USB serial number."""
+    from harness.targets.pyocd_target import connected_probes, select_probe
+    from harness.targets.serial_port import probe_serial_for_port
+
+    real = {n: b for n, b in load_boards(boards_file).items() if b.backend == "pyocd"}
+    probe = select_probe(probe_serial_for_port(port), connected_probes())
+    info = probe.associated_board_info
+    for name, b in real.items():
+        if info is not None and (info.name.lower() == name or info.target == b.settings["pyocd_target"]):
+            return b
+    said = f"{info.name} ({info.target})" if info is not None else "no board name"
+    raise UsageError(f"the probe on {port} reports {said}, which matches no board in boards.yaml; name it: "
+                     f"--board=<name>@{port} (one of: {', '.join(real)})")
+
+
+@dataclass
+class Dut:
+    choice: BoardChoice
+    model: Model
+    dsp: bool = True
+    baud: int | None = None
+    progress: Progress = field(default_factory=lambda: Progress(quiet=True))
+    target_options: dict = field(default_factory=dict)
+    build: FirmwareBuild | None = None
+    target: Target | None = None
+    session: Session | None = None
+
+    @property
+    def board(self) -> Board:
+        return self.choice.board
+
+    @property
+    def info(self) -> DeviceInfo:
+        return self.session.info
+
+    def start(self) -> Dut:
+        board_ = self.board
+        self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
+        self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp)
+        if self.build.cached:
+            self.progress.say(f"  cached: {self.build.directory.name}")
+        opts = dict(self.target_options)
+        if board_.backend == "pyocd":
+            opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
+            if self.baud:
+                board_ = dataclasses.replace(board_, settings={**board_.settings, "baud": self.baud})
+        self.target = open_target(board_, self.choice.port, **opts)
+        try:
+            self.progress.say(f"starting {self.target.describe()}…")
+            self.target.load(self.build.elf, self.build.info["build_id"])
+            self._handshake()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _handshake(self) -> None:
+        self.session = Session(self.target.link, run_timeout=self.board.timeouts.inference)
+        info = self.session.hello(self.board.timeouts.boot)
+        want = (self.model.model_id, self.build.info["build_id"])
+        if (info.model_id, info.build_id) != want:
+            raise MismatchError(f"{self.choice} runs model {info.model_id} build {info.build_id[:12]}, but the host "
+                                f"built model {want[0]} build {want[1][:12]}: reflash, or check --board and --model")
+
+    def resync(self) -> None:
+        """Before each test: nothing stale in the link, and the firmware answering (reset once if it is not)."""
+        self.target.link.reset_input_buffer()
+        try:
+            self.session.hello(min(self.board.timeouts.boot, 5.0))
+        except (TargetTimeout, TargetError):
+            self._reset("did not answer HELLO")
+
+    def _reset(self, why: str) -> None:
+        self.progress.say(f"{self.choice}: the firmware {why}; resetting it once")
+        self.target.reset()
+        self._handshake()
+
+    def run(self, image: np.ndarray) -> RunReport:
+        """One inference. A silent or hung firmware gets one reset and one retry, then the failure says which."""
+        upload = self.progress.bytes_callback("uploading image")
+        try:
+            return self.session.run(image, upload)
+        except (TargetTimeout, TargetError) as first:
+            self._reset(f"stopped answering ({first})")
+            try:
+                return self.session.run(image, upload)
+            except TargetTimeout as exc:
+                raise TargetTimeout(f"{self.choice}: the firmware hung again after a reset and retry: {exc}") from exc
+
+    def dump_layer(self, image: np.ndarray, layer: str) -> bytes:
+        if "layer-dump" not in self.info.caps:
+            raise ProtocolError(f"the firmware on {self.choice} cannot dump layers")
+        return self.session.dump_layer(image, layer)[0]
+
+    def close(self) -> None:
+        if self.target is not None:
+            self.target.close()
+            self.target = None
+
+    def __enter__(self) -> Dut:
+        return self.start() if self.target is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def worker_index() -> int:
+    """The pytest-xdist worker number (gw3 → 3); 0 outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) if name[2:].isdigit() else 0

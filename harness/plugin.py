@@ -1,0 +1,203 @@
+"""The pytest plugin (entry point ``pytest11: harness``): ``pytest --board=qemu-stm32f405`` runs the tests marked
+``device`` on that board; without ``--board`` they are skipped, with the reason.
+
+Fixtures (thin: the work is in harness.dut, harness.compare.device and harness.compare.latency):
+  ``dut``             the board, built, started or flashed and handshaken once per session (per xdist worker),
+                      resynchronised before each test; ``dut.run(image)`` → RunReport
+  ``reference``       the fixed-point reference of the same model: ``reference.check(image, report)``
+  ``labelled_image``  parametrises a test over every labelled image of ``--fixtures``
+  ``record_device_run``  puts a run's latency and memory into junit properties and the terminal summary
+Several ``--board`` values form a pool of real boards (one lock per board; each xdist worker takes a free one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name, argparse keywords; the help says the default
+OPTIONS = (
+    ("--board", {"action": "append", "default": [], "metavar": "BOARD",
+                 "help": "board to run device tests on: a boards.yaml name (qemu-stm32f405, renode-stm32f4), "
+                         "NAME@/dev/ttyACM0 for a real board, or /dev/ttyACM0; repeat for a pool of boards. "
+                         "Default: none (device tests are skipped)"}),
+    ("--boards-file", {"default": None, "metavar": "PATH", "help": "board profiles. Default: boards.yaml"}),
+    ("--model", {"default": str(ROOT / "fixtures" / "models" / "default.npz"), "metavar": "PATH",
+                 "help": "model file (.npz). Default: fixtures/models/default.npz"}),
+    ("--fixtures-dir", {"default": str(ROOT / "fixtures"), "metavar": "DIR",
+                    "help": "labelled images (scenes/, photos/); not --fixtures, which is pytest's own. "
+                            "Default: the repository's fixtures/"}),
+    ("--baud", {"type": int, "default": None, "help": "serial baud rate of a real board. Default: boards.yaml"}),
+    ("--boot-timeout", {"type": float, "default": None, "metavar": "S",
+                        "help": "seconds for the firmware to answer after start or reset. Default: boards.yaml"}),
+    ("--inference-timeout", {"type": float, "default": None, "metavar": "S",
+                             "help": "seconds for one inference. Default: boards.yaml"}),
+    ("--portable", {"action": "store_true", "help": "build the portable C kernels (no DSP instructions)"}),
+    ("--latency-margin", {"type": float, "default": 0.10, "metavar": "FRACTION",
+                          "help": "fail a layer slower than its calibrated prediction by more than this. "
+                                  "Default: 0.10"}),
+    ("--pyocd-pack", {"default": None, "metavar": "PATH",
+                      "help": "CMSIS pack for a pyOCD target that is not built in. Default: boards.yaml"}),
+)
+
+SKIP_REASON = ("device test: needs --board (e.g. pytest --board=qemu-stm32f405, or "
+               "--board=nucleo-f429zi@/dev/ttyACM0 on the bench)")
+PROPERTY_PREFIX = "harness."
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("harness", "firmware-in-the-loop test harness")
+    for name, kwargs in OPTIONS:
+        group.addoption(name, **kwargs)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "device: runs on the board given with --board; skipped without one")
+    if not hasattr(config, "workerinput"):  # the xdist controller or a plain run prints the summary
+        config.pluginmanager.register(RunSummary(), "harness-run-summary")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("board"):
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if "device" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_generate_tests(metafunc):
+    if "labelled_image" in metafunc.fixturenames:
+        from harness.scenes.fixtures import load
+
+        images = load(Path(metafunc.config.getoption("fixtures_dir")))
+        metafunc.parametrize("labelled_image", images, ids=[i.name for i in images])
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def harness_model(pytestconfig):
+    from harness.model.modelfile import load
+
+    return load(pytestconfig.getoption("model"))
+
+
+def _choices(config):
+    from harness.boards import Timeouts
+    from harness.dut import parse_board
+
+    out = []
+    for spec in config.getoption("board"):
+        choice = parse_board(spec, config.getoption("boards_file"))
+        t = choice.board.timeouts
+        timeouts = Timeouts(config.getoption("boot_timeout") or t.boot, config.getoption("inference_timeout")
+                            or t.inference)
+        out.append(dataclasses.replace(choice, board=dataclasses.replace(choice.board, timeouts=timeouts)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def harness_dut(pytestconfig, harness_model):
+    from harness.dut import Dut, worker_index
+    from harness.errors import HarnessError
+    from harness.progress import Progress
+    from harness.targets.pool import acquire
+
+    if not pytestconfig.getoption("board"):
+        pytest.skip(SKIP_REASON)
+    try:
+        choice, lock = acquire(_choices(pytestconfig), worker_index())
+    except HarnessError as exc:
+        pytest.exit(str(exc), returncode=2)
+    options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.backend == "pyocd" else {}
+    dut = Dut(choice, harness_model, dsp=not pytestconfig.getoption("portable"),
+              baud=pytestconfig.getoption("baud"), progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
+              target_options={k: v for k, v in options.items() if v is not None})
+    try:
+        dut.start()
+    except HarnessError as exc:
+        lock.release()
+        pytest.exit(f"{choice}: {exc}", returncode=2)
+    try:
+        yield dut
+    finally:
+        dut.close()
+        lock.release()
+
+
+@pytest.fixture
+def dut(harness_dut):
+    harness_dut.resync()
+    return harness_dut
+
+
+@pytest.fixture(scope="session")
+def reference(harness_model):
+    from harness.build.firmware import CACHE
+    from harness.codegen.generate import generate
+    from harness.compare.device import Reference
+
+    return Reference(harness_model, generate(harness_model, CACHE / "generated" / harness_model.model_id))
+
+
+@pytest.fixture(scope="session")
+def latency_budget(pytestconfig, harness_dut, harness_model):
+    """Per-layer predicted latency from the board's calibration; ``latency_budget.over(report)`` names the layers
+    slower than predicted by more than ``--latency-margin``."""
+    from harness.compare.device import latency_budget as budget
+
+    return budget(harness_dut.board.name, harness_model, harness_dut.dsp, pytestconfig.getoption("latency_margin"))
+
+
+@pytest.fixture
+def record_device_run(record_property, harness_dut):
+    """record(report): latency (total and per layer) and memory as junit properties and summary rows."""
+    unit = "cycles" if harness_dut.board.backend == "pyocd" else "instructions"
+
+    def record(report, budget=None):
+        predicted = budget.predicted if budget is not None else None
+        props = {"board": str(harness_dut.choice), "runs_on": harness_dut.target.describe(), "unit": unit,
+                 "latency": report.total_ticks, "stack_bytes": report.stack_bytes,
+                 "arena_bytes": report.arena_bytes, "ram_bytes": harness_dut.build.info["ram_bytes"],
+                 "flash_bytes": harness_dut.build.info["flash_bytes"]}
+        if unit == "cycles":
+            props["latency_ms"] = round(1000.0 * report.total_ticks / harness_dut.info.clock_hz, 3)
+        for layer in report.layers:
+            props[f"layer.{layer.name}"] = layer.ticks
+            if predicted and layer.name in predicted:
+                props[f"predicted.{layer.name}"] = predicted[layer.name]
+        if budget is not None and budget.why_not:
+            props["latency_prediction"] = budget.why_not
+        for key, value in props.items():
+            record_property(PROPERTY_PREFIX + key, value)
+
+    return record
+
+
+# ---- terminal summary -------------------------------------------------------------------------------------------
+
+class RunSummary:
+    """Collects the recorded runs (from xdist workers too: user properties travel with the reports) and prints
+    them at the end of the session."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, dict]] = []
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            props = {k[len(PROPERTY_PREFIX):]: v for k, v in report.user_properties if k.startswith(PROPERTY_PREFIX)}
+            if "latency" in props:
+                self.rows.append((report.nodeid, props))
+
+    def pytest_terminal_summary(self, terminalreporter):
+        from harness.compare.summary import summary_lines
+
+        if self.rows:
+            terminalreporter.section("harness: latency and memory per run")
+            for line in summary_lines(self.rows):
+                terminalreporter.write_line(line)
