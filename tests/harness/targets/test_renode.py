@@ -1,0 +1,341 @@
+"""The Renode backend: the generated script and command line, the platform file, port selection, the install
+message, the process handling against a stand-in ``renode`` (a small Python server speaking what the notes say
+Renode speaks), the firmware built for ``renode-stm32f4``, and, with a real Renode 1.16.1 on PATH, the boot banner
+over the socket UART."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.boards import ROOT, board
+from harness.errors import TargetError, UsageError
+from harness.targets.renode import (
+    INSTALL,
+    RenodeTarget,
+    check_version,
+    claim_ports,
+    monitor_reply,
+    release_ports,
+    render_resc,
+    renode_command,
+    require_renode,
+    strip_telnet,
+)
+
+BOARD = "renode-stm32f4"
+REPL = ROOT / "Renode" / "stm32f4-harness.repl"
+NO_TOOLCHAIN = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                                  reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi "
+                                         "libnewlib-arm-none-eabi")
+
+# ---- script and command line ------------------------------------------------------------------------------------
+
+
+def test_resc_loads_the_platform_and_elf_and_bridges_the_uart_raw():
+    lines = render_resc(Path("/r/f4.repl"), Path("/b/fw.elf"), "usart1", 40001).splitlines()
+    body = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    assert body == ['mach create "harness"',
+                    "machine LoadPlatformDescription @/r/f4.repl",
+                    "macro reset", '"""', "sysbus LoadELF @/b/fw.elf", "cpu VectorTableOffset 0x08000000", '"""',
+                    "runMacro $reset",
+                    'emulation CreateServerSocketTerminal 40001 "uart" false',   # telnet off: 8-bit clean
+                    "connector Connect sysbus.usart1 uart",
+                    "emulation SetGlobalAdvanceImmediately true",
+                    "start"]
+
+
+@pytest.mark.parametrize("platform, elf", [("rel.repl", "/b/fw.elf"), ("/r/f4.repl", "/my dir/fw.elf"),
+                                           ('/r/"x".repl', "/b/fw.elf")])
+def test_resc_refuses_paths_the_monitor_cannot_parse(platform, elf):
+    with pytest.raises(UsageError, match="absolute without spaces"):
+        render_resc(Path(platform), Path(elf), "usart1", 40001)
+
+
+@pytest.mark.parametrize("uart, port", [("USART 1", 40001), ("usart1", 1234), ("usart1", 0)])
+def test_resc_refuses_bad_uart_names_and_ports(uart, port):
+    with pytest.raises(UsageError):
+        render_resc(Path("/r/f4.repl"), Path("/b/fw.elf"), uart, port)
+
+
+def test_command_is_headless_with_its_own_monitor_port_and_pid_file():
+    assert renode_command(Path("/t/run.resc"), 40002, Path("/t/renode.pid")) == [
+        "renode", "--disable-gui", "--plain", "-P", "40002", "--pid-file", "/t/renode.pid", "/t/run.resc"]
+    with pytest.raises(UsageError, match="1234"):
+        renode_command(Path("/t/run.resc"), 1234, Path("/t/renode.pid"))
+
+
+# ---- the platform file ------------------------------------------------------------------------------------------
+
+
+def parse_repl(text: str) -> dict[str, dict[str, str]]:
+    """Loosely: entry name → its header (``_``: type and address) and ``attribute: value`` lines."""
+    entries, current = {}, None
+    for line in text.splitlines():
+        line = line.split("//", 1)[0].rstrip()
+        if not line or line.startswith("using"):
+            continue
+        if not line[0].isspace():
+            name, _, header = line.partition(":")
+            current = entries.setdefault(name.strip(), {"_": header.strip()})
+        else:
+            key, _, value = line.strip().partition(":")
+            current[key.strip()] = value.strip()
+    return entries
+
+
+def test_repl_is_the_f439_the_harness_measures():
+    text = REPL.read_text()
+    assert text.splitlines()[[ln.startswith("using") for ln in text.splitlines()].index(True)] == \
+        'using "platforms/cpus/stm32f4.repl"'
+    repl, profile = parse_repl(text), board(BOARD)
+    assert int(repl["sram"]["size"], 16) == 192 * 1024 == profile.ram[0].size
+    assert repl["ccm"]["_"] == "Memory.MappedMemory @ sysbus 0x10000000" and int(repl["ccm"]["size"], 16) == 0x10000
+    assert repl["dwt"]["_"] == "Miscellaneous.DWT @ sysbus 0xE0001000"
+    mips = int(repl["cpu"]["PerformanceInMips"])
+    assert int(repl["dwt"]["frequency"]) == mips * 10**6 == profile.clock_hz  # CYCCNT counts instructions
+    assert int(repl["nvic"]["systickFrequency"]) == profile.clock_hz
+    uart = str(profile.uart.get("name", "usart1")).lower()
+    assert int(repl[uart]["frequency"]) == profile.clock_hz // 2  # PCLK2: APB2 = HCLK/2 (firmware/runtime/clock.c)
+
+
+# ---- ports, version, install message ----------------------------------------------------------------------------
+
+
+def test_two_targets_get_different_ports_and_never_1234():
+    a, b = RenodeTarget(board(BOARD)), RenodeTarget(board(BOARD))
+    try:
+        ports_a, ports_b = a.allocate_ports(), b.allocate_ports()
+        assert len(set(ports_a) | set(ports_b)) == 4 and 1234 not in ports_a + ports_b
+    finally:
+        a.close()
+        b.close()
+    again = claim_ports(2)  # released on close: the pool does not leak
+    release_ports(again)
+
+
+def test_missing_renode_is_one_line_saying_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UsageError) as err:
+        require_renode()
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("renode not found on PATH")
+    for needle in ("1.16.1", "renode-1.16.1.linux-portable-dotnet.tar.gz",
+                   "https://github.com/renode/renode/releases/tag/v1.16.1", "--board=qemu-stm32f405"):
+        assert needle in message
+
+
+def test_version_check():
+    check_version("1.16.1")
+    with pytest.raises(UsageError, match="older than 1.16"):
+        check_version("1.15.3")
+    with pytest.warns(RuntimeWarning, match="newer"):
+        check_version("1.17.0")
+    with pytest.warns(RuntimeWarning, match="could not read"):
+        check_version("?")
+
+
+# ---- the telnet Monitor's output ----------------------------------------------------------------------------------
+
+
+def test_telnet_negotiation_and_colours_are_stripped():
+    raw = bytes([255, 251, 1, 255, 251, 3, 255, 250, 31, 0, 80, 255, 240]) + b"\x1b[32mok\x1b[0m\xff\xff!" + b"\xff"
+    assert strip_telnet(raw) == b"ok\xff!"
+
+
+def test_a_reply_is_complete_once_the_prompt_follows_the_echo():
+    assert monitor_reply("(harness) ", "machine Reset") is None
+    assert monitor_reply("machine Reset\r\n", "machine Reset") is None
+    assert monitor_reply("(harness) machine Reset\r\n(harness) ", "machine Reset") == ""
+    assert monitor_reply("pause\r\nNo such command or device: pause\r\n(monitor) ", "pause") == \
+        "No such command or device: pause"
+
+
+# ---- process handling, against a stand-in renode ----------------------------------------------------------------
+
+FAKE = textwrap.dedent('''\
+    import os, re, signal, socket, sys, threading
+    args, mode = sys.argv[1:], os.environ.get("FAKE_RENODE", "")
+    if args == ["--version"]:
+        print("Renode v1.16.1.31337 (fake-2026)")
+        sys.exit(0)
+    if mode == "crash":
+        print("Could not load platform: boom", file=sys.stderr)
+        sys.exit(1)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    monitor_port, pid_file = int(args[args.index("-P") + 1]), args[args.index("--pid-file") + 1]
+    open(pid_file, "w").write(str(os.getpid()))
+    uart_port = int(re.search(r"CreateServerSocketTerminal (\\d+) \\S+ false", open(args[-1]).read())[1])
+    state = {"boots": 0, "uart": None, "reset": False}
+    def boot():
+        state["boots"] += 1
+        state["uart"].sendall(b"stale" * 100 + b"|BOOT %d|" % state["boots"])
+    def uart():
+        conn, _ = socket.create_server(("127.0.0.1", uart_port)).accept()
+        state["uart"] = conn
+        boot()
+        while data := conn.recv(4096):
+            conn.sendall(data)
+    threading.Thread(target=uart, daemon=True).start()
+    server = socket.create_server(("127.0.0.1", monitor_port))
+    while True:
+        conn, _ = server.accept()
+        conn.sendall(bytes([255, 251, 1, 255, 251, 3]) + b"Renode, version 1.16.1\\r\\n(harness) ")
+        buf = b""
+        while data := conn.recv(4096):
+            buf += data
+            while b"\\n" in buf:
+                line, buf = buf.split(b"\\n", 1)
+                cmd = line.decode().strip()
+                conn.sendall(line + b"\\r\\n")
+                if cmd == "quit" and mode != "stubborn":
+                    os._exit(0)
+                if cmd == "machine Reset":
+                    if mode == "no-reset":
+                        conn.sendall(b"There was an error executing command 'machine Reset'\\r\\n")
+                    state["reset"] = True
+                if cmd == "start" and state["reset"]:
+                    state["reset"] = False
+                    boot()
+                conn.sendall(b"(harness) ")
+''')
+
+
+@pytest.fixture
+def fake_renode(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "renode"
+    exe.write_text(f"#!{sys.executable}\n{FAKE}")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    elf = tmp_path / "fw.elf"
+    elf.write_bytes(b"\x7fELF")
+    return elf
+
+
+def read_until(link, marker: bytes, timeout: float = 10.0) -> bytes:
+    data, deadline = b"", time.monotonic() + timeout
+    while marker not in data and time.monotonic() < deadline:
+        data += link.read(1)
+    return data
+
+
+def running(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
+
+
+def test_load_link_reset_close(fake_renode):
+    target = RenodeTarget(board(BOARD))
+    with target:
+        target.load(fake_renode, "abc")
+        resc = (target.dir / "run.resc").read_text()
+        assert f"@{target.dir}/firmware.elf" in resc and f"@{target.dir}/stm32f4-harness.repl" in resc
+        assert read_until(target.link, b"|BOOT 1|").endswith(b"|BOOT 1|")
+        target.link.write(bytes(range(256)))  # every byte value crosses untouched (no telnet on the UART)
+        assert read_until(target.link, b"\xfe\xff") == bytes(range(256))
+        pid = int(target.pid_file.read_text())
+        target.link.write(b"junk")            # echoed: stale input the reset must flush
+        time.sleep(0.2)
+        target.reset()                        # through the Monitor: same process
+        assert int(target.pid_file.read_text()) == pid
+        after = read_until(target.link, b"|BOOT 2|")
+        assert after.startswith(b"stale") and after.endswith(b"stale|BOOT 2|")
+        assert target.describe() == "Renode 1.16.1 Renode/stm32f4-harness.repl"
+    assert not running(pid) and not target.dir.exists()
+    target.close()  # twice is fine
+
+
+def test_reset_restarts_renode_when_the_monitor_fails(fake_renode, monkeypatch):
+    monkeypatch.setenv("FAKE_RENODE", "no-reset")
+    with RenodeTarget(board(BOARD)) as target:
+        target.load(fake_renode)
+        read_until(target.link, b"|BOOT 1|")
+        pid = int(target.pid_file.read_text())
+        target.reset()
+        assert read_until(target.link, b"|BOOT 1|").endswith(b"|BOOT 1|")  # a fresh process booted
+        assert int(target.pid_file.read_text()) != pid and not running(pid)
+
+
+def test_renode_that_ignores_quit_and_sigterm_is_killed(fake_renode, monkeypatch):
+    monkeypatch.setenv("FAKE_RENODE", "stubborn")
+    target = RenodeTarget(board(BOARD))
+    target.QUIT_WAIT = target.TERM_WAIT = 0.5
+    target.load(fake_renode)
+    pid = int(target.pid_file.read_text())
+    started = time.monotonic()
+    target.close()
+    assert not running(pid) and time.monotonic() - started < 8
+
+
+def test_a_failed_start_quotes_renodes_log(fake_renode, monkeypatch):
+    monkeypatch.setenv("FAKE_RENODE", "crash")
+    with RenodeTarget(board(BOARD)) as target, pytest.raises(TargetError, match="boom"):
+        target.load(fake_renode)
+
+
+# ---- the firmware for renode-stm32f4 (runs here: only the cross toolchain is needed) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def renode_build():
+    from harness.build.firmware import build_firmware
+    from harness.model.modelfile import load
+
+    return build_firmware(load(ROOT / "fixtures" / "models" / "default.npz"), BOARD)  # no image: device variant
+
+
+@NO_TOOLCHAIN
+def test_device_firmware_links_for_renode_with_a_vector_table_at_flash(renode_build):
+    profile = board(BOARD)
+    assert renode_build.info["variant"] == "device"
+    assert {"-DRP_TICKS_DWT=1", "-DRP_UART_USART=1", '-DRP_BOARD_NAME="renode-stm32f4"'} <= \
+        set(renode_build.info["cflags"])
+    elf = str(renode_build.elf)
+    headers = subprocess.run(["arm-none-eabi-readelf", "-lSW", elf], capture_output=True, text=True,
+                             check=True).stdout
+    loads = [ln.split() for ln in headers.splitlines() if ln.strip().startswith("LOAD")]
+    assert loads and loads[0][2] == "0x08000000" and loads[0][3] == "0x08000000"  # LoadELF uses physical addresses
+    assert all(int(seg[3], 16) < profile.flash.end for seg in loads)               # .data's image is in flash too
+    sec = re.search(r"\.isr_vector\s+PROGBITS\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", headers)
+    assert sec and int(sec[1], 16) == profile.flash.origin and int(sec[3], 16) >= 16 * 4
+    words = Path(elf).read_bytes()[int(sec[2], 16):int(sec[2], 16) + 8]
+    sp, reset = int.from_bytes(words[:4], "little"), int.from_bytes(words[4:], "little")
+    sram = profile.ram[0]
+    assert sram.origin < sp <= sram.end                                    # initial stack in the repl's SRAM
+    assert reset & 1 and profile.flash.origin <= reset < profile.flash.end  # Thumb reset handler in flash
+
+
+# ---- a live Renode --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.emulator
+@NO_TOOLCHAIN
+@pytest.mark.skipif(shutil.which("renode") is None, reason=f"renode not on PATH: {INSTALL}")
+def test_boot_banner_over_the_socket_uart(renode_build):
+    from harness.protocol.frames import FrameDecoder, Kind
+    from harness.protocol.session import DeviceInfo
+
+    def banner(link, timeout: float) -> DeviceInfo:
+        decoder, deadline = FrameDecoder(), time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for frame in decoder.feed(link.read(64)):
+                if frame.kind == Kind.HELLO_REPLY:
+                    return DeviceInfo.parse(frame.payload)
+        raise AssertionError(f"no HELLO_REPLY banner within {timeout} s")
+
+    with RenodeTarget(board(BOARD)) as target:
+        target.load(renode_build.elf, renode_build.info["build_id"])
+        info = banner(target.link, 60.0)
+        assert (info.board, info.build_id, info.ticks) == (BOARD, renode_build.info["build_id"], "dwt")
+        target.reset()
+        assert banner(target.link, 60.0).build_id == renode_build.info["build_id"]
+        assert target.describe().startswith("Renode 1.16")
