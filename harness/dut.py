@@ -136,10 +136,10 @@ class Dut:
         try:
             return self.session.run(image, upload)
         except (TargetTimeout, TargetError) as first:
-            self._reset(f"stopped answering ({first})")
             try:
+                self._reset(f"stopped answering ({first})")
                 return self.session.run(image, upload)
-            except TargetTimeout as exc:
+            except (TargetTimeout, TargetError) as exc:
                 raise TargetTimeout(f"{self.choice}: the firmware hung again after a reset and retry: {exc}") from exc
 
     def dump_layer(self, image: np.ndarray, layer: str) -> bytes:

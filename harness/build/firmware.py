@@ -145,8 +145,10 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
                 "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         directory.mkdir(parents=True, exist_ok=True)
         for name in ("firmware.elf", "firmware.map"):
-            if (work / name).is_file():
-                shutil.copy2(work / name, directory / name)
+            if (work / name).is_file():  # atomic: a parallel worker may be loading the same cached ELF
+                tmp = directory / f".{name}.{os.getpid()}.tmp"
+                shutil.copy2(work / name, tmp)
+                os.replace(tmp, directory / name)
         _write_atomic(json_path, json.dumps(info, indent=2) + "\n")  # written last: marks the build complete
     return FirmwareBuild(directory, directory / "firmware.elf", directory / "firmware.map", info, False, gen)
 
