@@ -12,25 +12,25 @@ def _status(text: str) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from harness.boards import board
+    from harness.dut import device_measure, parse_board
+    from harness.progress import Progress
     from harness.cli import _load_model
     from harness.cli_firmware import DEFAULT_IMAGE
     from harness.compare import latency
-    from harness.errors import UsageError
     from harness.model.image import load_image
 
-    b = board(args.board)
-    if b.backend != "qemu":  # the serial-protocol measure for boards plugs in here (latency.calibrate's `measure`)
-        raise UsageError(f"harness calibrate measures QEMU boards only so far; {args.board} is a {b.backend} board: "
-                         "calibrate qemu-stm32f405, or pass a device measure to harness.compare.latency.calibrate")
+    choice = parse_board(args.board)
     dsp = not args.portable
     model = _load_model(args.model)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
-    measure = latency.selftest_measure(args.board, dsp)
+    if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
+        measure = latency.selftest_measure(choice.board.name, dsp)
+    else:
+        measure = device_measure(choice, dsp, Progress())
     start = time.perf_counter()
-    _status(f"calibrating {args.board} ({'DSP path' if dsp else 'portable C'}): 6 self-test builds and QEMU runs …")
+    _status(f"calibrating {choice} ({'DSP path' if dsp else 'portable C'}): 6 models, each built and run …")
     pairs = latency.calibration_set(model, image)
-    cal = latency.calibrate(args.board, measure, pairs, _status, dsp)
+    cal = latency.calibrate(choice.board.name, measure, pairs, _status, dsp)
     measured = measure(model, image)  # cached build: the default model's own layers for the table
     works = latency.layer_work(model)
     predicted = latency.predict(cal, works)
@@ -58,8 +58,10 @@ def cmd_calibrate(args) -> int:
 def register(sub) -> None:
     from harness.cli_firmware import DEFAULT_BOARD
 
-    c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (QEMU: self-test runs)")
-    c.add_argument("--board", default=DEFAULT_BOARD, help=f"board in boards.yaml. Default: {DEFAULT_BOARD}")
+    c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (least squares over "
+                                         "measured layers)")
+    c.add_argument("--board", default=DEFAULT_BOARD,
+                   help=f"boards.yaml name, or NAME@/dev/ttyACM0 for a real board. Default: {DEFAULT_BOARD}")
     c.add_argument("--model", help="the model whose layers are tabled (also measured at smaller sizes). "
                                    "Default: the shipped default model")
     c.add_argument("--portable", action="store_true", help="calibrate the portable-C build. Default: the DSP path")

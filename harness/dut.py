@@ -163,3 +163,13 @@ def worker_index() -> int:
     """The pytest-xdist worker number (gw3 → 3); 0 outside xdist."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     return int(name[2:]) if name[2:].isdigit() else 0
+
+
+def device_measure(choice: BoardChoice, dsp: bool = True, progress: Progress | None = None):
+    """A latency ``Measure`` (harness.compare.latency) for any board: each model's device firmware is built,
+    started or flashed, and run on the image over the serial protocol; per-layer ticks come back."""
+    def measure(model: Model, image: np.ndarray) -> dict[str, int]:
+        with Dut(choice, model, dsp=dsp, progress=progress or Progress(quiet=True)) as dut:
+            return {layer.name: layer.ticks for layer in dut.run(image).layers}
+
+    return measure

@@ -72,9 +72,13 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_generate_tests(metafunc):
     if "labelled_image" in metafunc.fixturenames:
+        from harness.errors import HarnessError
         from harness.scenes.fixtures import load
 
-        images = load(Path(metafunc.config.getoption("fixtures_dir")))
+        try:
+            images = load(Path(metafunc.config.getoption("fixtures_dir")))
+        except HarnessError as exc:
+            raise pytest.UsageError(f"--fixtures-dir: {exc}") from exc
         metafunc.parametrize("labelled_image", images, ids=[i.name for i in images])
 
 

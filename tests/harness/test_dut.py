@@ -90,3 +90,14 @@ def test_a_firmware_of_another_model_is_refused_naming_both(dut):
     with pytest.raises(MismatchError) as err:
         dut._handshake()
     assert running in str(err.value) and other.model_id in str(err.value)
+
+
+@needs_emulator
+def test_the_device_measure_for_calibration_equals_the_self_test_counts():
+    from harness.compare.latency import resized, selftest_measure
+    from harness.dut import device_measure
+
+    model = resized(load(ROOT / "fixtures" / "models" / "default.npz"), 96, 128)
+    image = cv2.resize(cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE), (128, 96), interpolation=cv2.INTER_AREA)
+    over_the_link = device_measure(parse_board("qemu-stm32f405"))(model, image)
+    assert over_the_link == selftest_measure("qemu-stm32f405")(model, image) and over_the_link["rnnpool"] > 0
