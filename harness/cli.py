@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from harness import cli_calibrate, cli_device, cli_eval, cli_firmware
 
-    cli_device.register(sub)
+    cli_device.register(sub, bsub)
     cli_eval.register(sub)
     cli_firmware.register(sub, bsub)
     cli_calibrate.register(sub)

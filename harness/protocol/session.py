@@ -20,6 +20,9 @@ from harness.protocol.frames import MAX_PAYLOAD, Frame, FrameDecoder, Kind, enco
 from harness.protocol.report import LayerReport, RunReport
 
 NO_LAYER = 0xFFFF
+# Image chunks in flight: each frame is at most half the device's receive ring, so two always fit in it, and the
+# device's ACK latency (QEMU polls its sockets only every few ms) overlaps the next chunk's transfer.
+WINDOW = 2
 _RESULT_HEAD = struct.Struct("<iIiIIH")
 _RESULT_LAYER = struct.Struct("<IIi")
 
@@ -180,18 +183,56 @@ class Session:
         if image.shape[:2] != info.input_hw:
             raise ProtocolError(f"image is {image.shape[1]}x{image.shape[0]}; the firmware's model takes "
                                 f"{info.input_hw[1]}x{info.input_hw[0]}")
-        for offset in range(0, len(data), info.chunk):
-            seq = self._next_seq()
-            ack = self.exchange(Kind.IMAGE_CHUNK, struct.pack("<I", offset) + data[offset:offset + info.chunk],
-                                {(Kind.ACK, seq)}, seq)
-            if ack.payload != struct.pack("<I", offset):
-                raise ProtocolError(f"the firmware acknowledged {ack.payload!r} for the chunk at {offset}")
-            if progress:
-                progress(min(offset + info.chunk, len(data)), len(data))
+        chunks = [(offset, struct.pack("<I", offset) + data[offset:offset + info.chunk])
+                  for offset in range(0, len(data), info.chunk)]
+        in_flight: dict[int, tuple[int, bytes]] = {}  # seq → chunk, oldest first
+        done = 0
+        for i in range(len(chunks) + WINDOW - 1):
+            if i < len(chunks):
+                seq = self._next_seq()
+                in_flight[seq] = chunks[i]
+                self._write(encode_frame(Frame(Kind.IMAGE_CHUNK, seq, chunks[i][1])))
+                self.stats.frames_sent += 1
+            if len(in_flight) == WINDOW or (i >= len(chunks) and in_flight):
+                done += self._settle_oldest(in_flight)
+                if progress:
+                    progress(min(done * info.chunk, len(data)), len(data))
+
+    def _settle_oldest(self, in_flight: dict[int, tuple[int, bytes]]) -> int:
+        """Wait for the oldest chunk's ACK (later ACKs settle theirs on the way); on a NAK, damage or timeout,
+        resend the unsettled chunks one at a time (stop-and-wait: never more than the ring holds). Returns how many
+        chunks settled."""
+        oldest, before = next(iter(in_flight)), len(in_flight)
+        deadline = time.monotonic() + self.reply_timeout
+        trouble = False
+        while oldest in in_flight and not trouble and time.monotonic() < deadline:
+            frames, trouble = self._read(deadline)
+            for f in frames:
+                if f.kind == Kind.ACK and f.seq in in_flight:
+                    if f.payload != struct.pack("<I", in_flight[f.seq][0]):
+                        raise ProtocolError(f"the firmware acknowledged {f.payload!r} for the chunk at "
+                                            f"{in_flight[f.seq][0]}")
+                    del in_flight[f.seq]
+                elif f.kind == Kind.NAK:
+                    self.stats.naks += 1
+                    trouble = True
+                elif f.kind == Kind.ERROR and f.seq in in_flight:
+                    raise ProtocolError(f"the firmware refused IMAGE_CHUNK: {f.payload.decode(errors='replace')}")
+        if oldest in in_flight:
+            self.stats.timeouts += not trouble
+            for seq, (_, payload) in list(in_flight.items()):
+                self.stats.retransmits += 1  # exchange counts only its own further retries
+                self.exchange(Kind.IMAGE_CHUNK, payload, {(Kind.ACK, seq)}, seq)
+                del in_flight[seq]
+        return before - len(in_flight)
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
         """Upload ``image``, run the model, fetch the candidates."""
         self.upload(image, progress)
+        return self.run_uploaded()
+
+    def run_uploaded(self) -> RunReport:
+        """Run the model on the image uploaded last (once: the run overwrites it)."""
         seq = self._next_seq()
         result = self.exchange(Kind.RUN, struct.pack("<H", NO_LAYER), {(Kind.RESULT, seq)}, seq,
                                patience=self.run_timeout)
