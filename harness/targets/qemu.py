@@ -7,18 +7,16 @@ closes, never left running (qemu notes, pitfall 9).
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import serial
 
 from harness.boards import Board
 from harness.errors import DependencyError, TargetError, TargetTimeout
 from harness.targets.base import Target
+from harness.targets.emulator import claim_ports, open_link, release_ports, spawn, stop
 
 QEMU = "qemu-system-arm"
 MACHINE = ["-M", "netduinoplus2", "-nographic", "-monitor", "none", "-icount", "shift=0"]
@@ -48,47 +46,6 @@ def run_semihosted(elf: Path, timeout: float = 300.0) -> SemihostedRun:
     return SemihostedRun(run.returncode, run.stdout + run.stderr)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now (the emulator binds it next; a lost race is retried by the caller)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel kills the emulator if the harness dies, even by SIGKILL."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.kill()
-        proc.wait()
-
-
-def connect(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float) -> serial.SerialBase:
-    """Open ``url`` (pyserial ``socket://``) once the emulator listens; its log tail if it dies first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return serial.serial_for_url(url, timeout=1.0)
-        except serial.SerialException as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.is_file() else []
-                reason = " / ".join(tail) or ("it exited" if proc.poll() is not None else "no socket in time")
-                raise TargetError(f"{what} did not start: {reason[-300:]}") from exc
-            time.sleep(0.02)
-
-
 class QemuTarget(Target):
     """QEMU netduinoplus2 running one ELF, USART1 on a TCP socket (``nodelay=on``: no 44 ms Nagle delay per
     reply) opened with pyserial's ``socket://``. ``wait=on`` holds the machine until the link is connected, so the
@@ -103,6 +60,7 @@ class QemuTarget(Target):
         self.dir = Path(tempfile.mkdtemp(prefix="harness-qemu-"))
         self.proc: subprocess.Popen | None = None
         self.elf: Path | None = None
+        self.ports: tuple[int, ...] = ()
 
     def load(self, elf: Path, build_id: str = "") -> None:
         self.elf = Path(elf)
@@ -112,13 +70,13 @@ class QemuTarget(Target):
         self._stop()
         machine = self.board.settings.get("machine", "netduinoplus2")
         for attempt in range(3):
-            port = free_port()
+            (port,) = self.ports = claim_ports(1)
             cmd = [require_qemu(), "-M", machine, *MACHINE[2:], "-chardev",
                    f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on,nodelay=on", "-serial", "chardev:s0",
                    *(SEMIHOSTING if self.semihosting else []), "-kernel", str(self.elf)]
             self.proc = spawn(cmd, self.dir / "qemu.log")
             try:
-                self._link = connect(f"socket://127.0.0.1:{port}", self.proc, self.dir / "qemu.log",
+                self._link = open_link(f"socket://127.0.0.1:{port}", self.proc, self.dir / "qemu.log",
                                      f"QEMU ({self.elf.name})", self.board.timeouts.boot)
                 return
             except TargetError:
@@ -147,6 +105,8 @@ class QemuTarget(Target):
             self._link = None
         stop(self.proc)
         self.proc = None
+        release_ports(self.ports)
+        self.ports = ()
 
     def close(self) -> None:
         self._stop()

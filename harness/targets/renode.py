@@ -21,17 +21,15 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
 
-import serial
 
 from harness.boards import ROOT, Board
 from harness.errors import InputError, TargetError, TargetTimeout, UsageError
 from harness.targets.base import Target
-from harness.targets.qemu import spawn
+from harness.targets.emulator import DEFAULT_MONITOR_PORT, claim_ports, open_link, release_ports, spawn
 
 RENODE = "renode"
 VERSION = (1, 16)          # the release the notes and the platform file were written against
@@ -40,7 +38,6 @@ INSTALL = ("install Renode 1.16.1: unpack renode-1.16.1.linux-portable-dotnet.ta
            "(CI here has no Renode and uses --board=qemu-stm32f405)")
 MACHINE = "harness"        # the Monitor's prompt becomes "(harness) "
 VECTOR_TABLE = 0x08000000  # LoadELF only guesses VTOR from the lowest loaded address: set it
-DEFAULT_MONITOR_PORT = 1234  # 1.16.1's default without a GUI: parallel instances would collide on it
 MONITOR_ERRORS = ("There was an error", "No such command or device", "Could not find", "error executing")
 
 # ---- pure parts (unit-tested without Renode) ------------------------------------------------------------------
@@ -86,39 +83,6 @@ def renode_command(resc: Path, monitor_port: int, pid_file: Path) -> list[str]:
     if not 0 < monitor_port < 65536 or monitor_port == DEFAULT_MONITOR_PORT:
         raise UsageError(f"Renode monitor port {monitor_port} must be a free port other than {DEFAULT_MONITOR_PORT}")
     return [RENODE, "--disable-gui", "--plain", "-P", str(monitor_port), "--pid-file", str(pid_file), str(resc)]
-
-
-_claimed: set[int] = set()
-_claim_lock = threading.Lock()
-
-
-def claim_ports(n: int = 2) -> tuple[int, ...]:
-    """``n`` distinct TCP ports nobody listens on now, none held by another target of this process and none
-    1234. Another process can still win the race for one; the caller retries with fresh ports."""
-    with _claim_lock:
-        held, ports = [], []
-        try:
-            for _ in range(64 * n):
-                if len(ports) == n:
-                    break
-                s = socket.socket()
-                s.bind(("127.0.0.1", 0))
-                held.append(s)  # held open until all are chosen, so the kernel never hands out one twice
-                port = s.getsockname()[1]
-                if port not in _claimed and port != DEFAULT_MONITOR_PORT:
-                    ports.append(port)
-        finally:
-            for s in held:
-                s.close()
-        if len(ports) < n:
-            raise TargetError(f"could not find {n} free TCP ports for Renode on 127.0.0.1")
-        _claimed.update(ports)
-        return tuple(ports)
-
-
-def release_ports(ports) -> None:
-    with _claim_lock:
-        _claimed.difference_update(ports)
 
 
 IAC, SB, SE = 255, 250, 240
@@ -268,27 +232,6 @@ class MonitorClient:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def open_link(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float) -> serial.SerialBase:
-    """Open ``url`` (pyserial ``socket://``) once Renode listens, keeping what already arrived: Renode queues the
-    firmware's output until a client connects, and pyserial's ``open`` would flush the banner. The log's last
-    lines if Renode dies or never listens within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        link = serial.serial_for_url(url, timeout=1.0, do_not_open=True)
-        link.reset_input_buffer = lambda: None  # only during open: the instance attribute shadows the method
-        try:
-            link.open()
-            return link
-        except serial.SerialException as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.is_file() else []
-                reason = " / ".join(tail) or ("it exited" if proc.poll() is not None else f"no socket in {timeout:g} s")
-                raise TargetError(f"{what} did not start: {reason[-300:]}") from exc
-            time.sleep(0.02)
-        finally:
-            del link.reset_input_buffer
 
 
 # ---- the target -----------------------------------------------------------------------------------------------
@@ -449,5 +392,5 @@ class RenodeTarget(Target):
         return f"Renode {renode_version()} {self.board.settings['platform']}"
 
 
-__all__ = ["INSTALL", "MonitorClient", "RenodeTarget", "check_version", "claim_ports", "monitor_reply", "open_link",
-           "release_ports", "render_resc", "renode_command", "renode_version", "require_renode", "strip_telnet"]
+__all__ = ["INSTALL", "MonitorClient", "RenodeTarget", "check_version", "monitor_reply", "render_resc",
+           "renode_command", "renode_version", "require_renode", "strip_telnet"]

@@ -16,13 +16,12 @@ import pytest
 
 from harness.boards import ROOT, board
 from harness.errors import TargetError, UsageError
+from harness.targets.emulator import claim_ports, release_ports
 from harness.targets.renode import (
     INSTALL,
     RenodeTarget,
     check_version,
-    claim_ports,
     monitor_reply,
-    release_ports,
     render_resc,
     renode_command,
     require_renode,
