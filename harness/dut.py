@@ -119,7 +119,7 @@ class Dut:
 
     def resync(self) -> None:
         """Before each test: nothing stale in the link, and the firmware answering (reset once if it is not)."""
-        self.target.link.reset_input_buffer()
+        self.session.flush()
         try:
             self.session.hello(min(self.board.timeouts.boot, 5.0))
         except (TargetTimeout, TargetError):

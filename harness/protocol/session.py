@@ -113,6 +113,12 @@ class Session:
         self.stats.damaged += damaged
         return frames, damaged > 0
 
+    def flush(self) -> None:
+        """Drop everything received and not yet used (before a test: nothing stale may answer its requests)."""
+        self.link.reset_input_buffer()
+        self._pending.clear()
+        self._decoder = FrameDecoder()
+
     def _next_seq(self) -> int:
         seq, self._seq = self._seq, (self._seq + 1) % 256
         return seq
