@@ -12,7 +12,8 @@ def summary_lines(rows: list[tuple[str, dict]]) -> list[str]:
     head = f"{'run':<44} {unit:>13}" + (f" {'ms':>9}" if ms else "") + f" {'stack B':>8} {'arena B':>8}"
     lines = [f"board {rows[0][1]['board']} — {rows[0][1]['runs_on']}", head]
     for nodeid, p in sorted(rows):
-        name = nodeid.split("::")[-1][-44:]
+        test = nodeid.split("::")[-1]
+        name = (test[test.index("[") + 1:-1] if test.endswith("]") else test)[-44:]  # the parameter, if any
         lines.append(f"{name:<44} {p['latency']:>13,}" + (f" {p['latency_ms']:>9.2f}" if ms else "")
                      + f" {p['stack_bytes']:>8,} {p['arena_bytes']:>8,}")
     totals = [p["latency"] for _, p in rows]
