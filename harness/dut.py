@@ -91,7 +91,7 @@ class Dut:
     def start(self) -> Dut:
         board_ = self.board
         self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
-        self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp)
+        self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud)
         if self.build.cached:
             self.progress.say(f"  cached: {self.build.directory.name}")
         opts = dict(self.target_options)

@@ -50,8 +50,8 @@ def _has(defines: list[str], name: str) -> bool:
 
 def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
     """What the runtime needs from the board profile: target clock, cycle counter, the UART wired to the host
-    (``uart.name`` USART1 → RP_UART_USART=1, USART3 → 3; default USART1) and (QEMU by default) semihosting.
-    Semihosting is off elsewhere because its BKPT HardFaults a board with no debugger attached."""
+    (``uart.name`` USART1 → RP_UART_USART=1, USART3 → 3; default USART1) and its ``baud``, and (QEMU by default)
+    semihosting. Semihosting is off elsewhere because its BKPT HardFaults a board with no debugger attached."""
     profile = board_profile(board)
     uart = str((profile.get("uart") or {}).get("name", "USART1")).upper()
     if uart not in ("USART1", "USART3"):
@@ -59,7 +59,7 @@ def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
         raise BoardsError(f"board {board}: uart.name {uart} is not one the firmware runtime drives "
                           f"(USART1 on PA9/PA10 or USART3 on PD8/PD9)")
     out = [f"RP_SYSCLK_HZ={int(profile.get('clock_hz', 168_000_000))}", f'RP_BOARD_NAME="{board}"',
-           f"RP_UART_USART={uart[-1]}"]
+           f"RP_UART_USART={uart[-1]}", f"RP_UART_BAUD={int(profile.get('baud', 115200))}u"]
     if profile.get("cycle_counter") == "dwt":
         out.append("RP_TICKS_DWT=1")
     if semihosting is None:

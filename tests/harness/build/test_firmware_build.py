@@ -50,3 +50,16 @@ def test_build_writes_elf_map_and_firmware_json(tmp_path):
 def test_selftest_on_a_real_board_profile_is_refused():
     run = _harness(["selftest", "--board", "nucleo-f429zi"])
     assert run.returncode == 2 and "runs on a QEMU board" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                    reason="needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+def test_the_device_firmware_takes_the_boards_uart_and_baud():
+    from harness.build.firmware import build_firmware
+    from harness.model.modelfile import load
+
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    nucleo = build_firmware(model, "nucleo-f429zi", "device")
+    assert {"-DRP_UART_USART=3", "-DRP_UART_BAUD=115200u"} <= set(nucleo.info["cflags"])
+    faster = build_firmware(model, "nucleo-f429zi", "device", baud=921600)  # --baud: host and firmware agree
+    assert "-DRP_UART_BAUD=921600u" in faster.info["cflags"] and faster.info["build_id"] != nucleo.info["build_id"]
