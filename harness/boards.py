@@ -91,6 +91,11 @@ class Board:
     def baud(self) -> int:
         return self.settings["baud"]
 
+    @property
+    def tick_unit(self) -> str:
+        """What its ticks count: QEMU's TIM2 under -icount and Renode's DWT count instructions; a real DWT, cycles."""
+        return "instructions" if self.cycle_counter == "tim2-icount" or self.backend in ("qemu", "renode") else "cycles"
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice (a copied board left with its old name)."""

@@ -9,14 +9,6 @@ import sys
 DEFAULT_BOARD = "qemu-stm32f405"
 
 
-def latency_dict(dut, report) -> dict:
-    unit = "cycles" if dut.board.backend == "pyocd" else "instructions"
-    out = {"unit": unit, "total": report.total_ticks, "layers": {layer.name: layer.ticks for layer in report.layers}}
-    if unit == "cycles":
-        out["ms"] = round(1000.0 * report.total_ticks / dut.info.clock_hz, 3)
-    return out
-
-
 def cmd_detect(args) -> int:
     from harness.cli import _load_model
     from harness.compare.device import Reference
@@ -30,7 +22,7 @@ def cmd_detect(args) -> int:
     with Dut(choice, model, dsp=not args.portable, baud=args.baud, progress=Progress(quiet=args.quiet)) as dut:
         report = dut.run(image)
         runs_on = dut.target.describe()
-        latency = latency_dict(dut, report)
+        latency = dut.latency(report)
         reference = Reference(model, dut.build.generated)
         verdict = reference.check(image, report)
         memory = {"arena_bytes": report.arena_bytes, "stack_bytes": report.stack_bytes,

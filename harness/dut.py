@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.boards import Board, board, load_boards
+from harness.boards import Board, Timeouts, board, load_boards
 from harness.build.firmware import FirmwareBuild, build_firmware
 from harness.errors import MismatchError, ProtocolError, TargetError, TargetTimeout, UsageError
 from harness.model.modelfile import Model
@@ -34,6 +34,12 @@ class BoardChoice:
 
     def __str__(self) -> str:
         return f"{self.board.name}@{self.port}" if self.port else self.board.name
+
+    def with_timeouts(self, boot: float | None = None, inference: float | None = None) -> BoardChoice:
+        """The same board with other timeouts (None keeps the profile's)."""
+        t = self.board.timeouts
+        timeouts = Timeouts(boot or t.boot, inference or t.inference)
+        return dataclasses.replace(self, board=dataclasses.replace(self.board, timeouts=timeouts))
 
 
 def parse_board(spec: str, boards_file: str | Path | None = None) -> BoardChoice:
@@ -141,6 +147,14 @@ class Dut:
                 return self.session.run(image, upload)
             except (TargetTimeout, TargetError) as exc:
                 raise TargetTimeout(f"{self.choice}: the firmware hung again after a reset and retry: {exc}") from exc
+
+    def latency(self, report: RunReport) -> dict:
+        """``unit`` (instructions on emulators, cycles on boards), ``total``, ``layers``; ``ms`` for cycles."""
+        unit = self.board.tick_unit
+        out = {"unit": unit, "total": report.total_ticks, "layers": {x.name: x.ticks for x in report.layers}}
+        if unit == "cycles":
+            out["ms"] = round(1000.0 * report.total_ticks / self.info.clock_hz, 3)
+        return out
 
     def dump_layer(self, image: np.ndarray, layer: str) -> bytes:
         if "layer-dump" not in self.info.caps:

@@ -12,7 +12,6 @@ Several ``--board`` values form a pool of real boards (one lock per board; each 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -92,17 +91,11 @@ def harness_model(pytestconfig):
 
 
 def _choices(config):
-    from harness.boards import Timeouts
     from harness.dut import parse_board
 
-    out = []
-    for spec in config.getoption("board"):
-        choice = parse_board(spec, config.getoption("boards_file"))
-        t = choice.board.timeouts
-        timeouts = Timeouts(config.getoption("boot_timeout") or t.boot, config.getoption("inference_timeout")
-                            or t.inference)
-        out.append(dataclasses.replace(choice, board=dataclasses.replace(choice.board, timeouts=timeouts)))
-    return out
+    return [parse_board(spec, config.getoption("boards_file")).with_timeouts(config.getoption("boot_timeout"),
+                                                                              config.getoption("inference_timeout"))
+            for spec in config.getoption("board")]
 
 
 @pytest.fixture(scope="session")
@@ -161,20 +154,19 @@ def latency_budget(pytestconfig, harness_dut, harness_model):
 @pytest.fixture
 def record_device_run(record_property, harness_dut):
     """record(report): latency (total and per layer) and memory as junit properties and summary rows."""
-    unit = "cycles" if harness_dut.board.backend == "pyocd" else "instructions"
-
     def record(report, budget=None):
         predicted = budget.predicted if budget is not None else None
-        props = {"board": str(harness_dut.choice), "runs_on": harness_dut.target.describe(), "unit": unit,
-                 "latency": report.total_ticks, "stack_bytes": report.stack_bytes,
+        latency = harness_dut.latency(report)
+        props = {"board": str(harness_dut.choice), "runs_on": harness_dut.target.describe(), "unit": latency["unit"],
+                 "latency": latency["total"], "stack_bytes": report.stack_bytes,
                  "arena_bytes": report.arena_bytes, "ram_bytes": harness_dut.build.info["ram_bytes"],
                  "flash_bytes": harness_dut.build.info["flash_bytes"]}
-        if unit == "cycles":
-            props["latency_ms"] = round(1000.0 * report.total_ticks / harness_dut.info.clock_hz, 3)
-        for layer in report.layers:
-            props[f"layer.{layer.name}"] = layer.ticks
-            if predicted and layer.name in predicted:
-                props[f"predicted.{layer.name}"] = predicted[layer.name]
+        if "ms" in latency:
+            props["latency_ms"] = latency["ms"]
+        for name, ticks in latency["layers"].items():
+            props[f"layer.{name}"] = ticks
+            if predicted and name in predicted:
+                props[f"predicted.{name}"] = predicted[name]
         if budget is not None and budget.why_not:
             props["latency_prediction"] = budget.why_not
         for key, value in props.items():

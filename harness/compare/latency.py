@@ -262,11 +262,9 @@ def fit_kind(samples: Sequence[tuple[LayerWork, int]], names: Sequence[str] | No
 
 
 def tick_unit(board_name: str) -> str:
-    """QEMU's TIM2 under -icount and Renode's DWT count instructions; real DWT counts cycles."""
     from harness.boards import board
 
-    b = board(board_name)
-    return "instructions" if b.cycle_counter == "tim2-icount" or b.backend in ("qemu", "renode") else "cycles"
+    return board(board_name).tick_unit
 
 
 def fit(samples: Iterable[tuple[LayerWork, int]], board: str = "", unit: str = "instructions", dsp: bool = True,

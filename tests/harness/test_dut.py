@@ -1,7 +1,6 @@
 """harness.dut on QEMU: a hung firmware is reset once and the run retried, a second hang fails saying so, a
 firmware of another model is refused naming both; and --board parsing with its one-line errors."""
 
-import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from harness.boards import Timeouts, board
+from harness.boards import board
 from harness.dut import BoardChoice, Dut, parse_board
 from harness.errors import HarnessError, MismatchError, TargetTimeout, UsageError
 from harness.model.modelfile import load
@@ -48,8 +47,7 @@ def _freeze(dut: Dut) -> None:
 
 @pytest.fixture
 def dut():
-    choice = parse_board("qemu-stm32f405")
-    choice = dataclasses.replace(choice, board=dataclasses.replace(choice.board, timeouts=Timeouts(2.0, 10.0)))
+    choice = parse_board("qemu-stm32f405").with_timeouts(boot=2.0, inference=10.0)
     with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz")) as dut:
         dut.session.reply_timeout, dut.session.retries = 0.2, 2
         yield dut
