@@ -13,7 +13,8 @@
     ├── TargetError              the board or emulator misbehaved (did not start, crashed, hung)
     │   └── TargetTimeout        no answer within the time allowed
     ├── ProtocolError            what the firmware sent is missing or malformed
-    └── MismatchError            the firmware computed something other than the reference (names the layer)
+    ├── MismatchError            the firmware computed something other than the reference (names the layer)
+    └── HistoryError             the history store is unreachable, corrupt, or from a newer harness
 
 Library exceptions are translated at the boundary with ``raise ... from``.
 """
@@ -93,3 +94,7 @@ __all__ = [
     "TargetTimeout",
     "UsageError",
 ]
+
+
+class HistoryError(HarnessError):
+    """The history store cannot be opened, read or written (names the store and the fix)."""
