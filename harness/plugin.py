@@ -12,6 +12,8 @@ Several ``--board`` values form a pool of real boards (one lock per board; each 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,18 @@ OPTIONS = (
                                   "Default: 0.10"}),
     ("--pyocd-pack", {"default": None, "metavar": "PATH",
                       "help": "CMSIS pack for a pyOCD target that is not built in. Default: boards.yaml"}),
+    ("--repeats", {"type": int, "default": None, "metavar": "N",
+                   "help": "runs per image, so noisy latency has a median and a spread. Default: 1 on emulators "
+                           "(their instruction counts are exact), 3 on real boards"}),
+    ("--history", {"default": None, "metavar": "PATH|URL",
+                   "help": "history store the session's run is recorded in: a SQLite file or postgresql://… "
+                           "Default: .harness/history.sqlite"}),
+    ("--no-history", {"action": "store_true", "help": "do not record the run"}),
+    ("--baseline", {"default": "auto", "metavar": "SPEC",
+                    "help": "gate the run against: auto (the committed fixtures/baselines/<board>/<model>.json "
+                            "when there is one), file (that file, required), none, a baseline .json, or a git ref "
+                            "whose latest recorded run is the baseline. Thresholds: pyproject.toml "
+                            "[tool.harness.thresholds]. Default: auto"}),
 )
 
 SKIP_REASON = ("device test: needs --board (e.g. pytest --board=qemu-stm32f405, or "
@@ -56,8 +70,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "device: runs on the board given with --board; skipped without one")
-    if not hasattr(config, "workerinput"):  # the xdist controller or a plain run prints the summary
+    if not hasattr(config, "workerinput"):  # the xdist controller or a plain run prints the summary and records
         config.pluginmanager.register(RunSummary(), "harness-run-summary")
+        config.pluginmanager.register(HistoryRecorder(config), "harness-history")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -151,10 +166,35 @@ def latency_budget(pytestconfig, harness_dut, harness_model):
     return budget(harness_dut.board.name, harness_model, harness_dut.dsp, pytestconfig.getoption("latency_margin"))
 
 
+def _repeats(config, dut) -> int:
+    n = config.getoption("repeats")
+    if n is not None and n < 1:
+        raise pytest.UsageError(f"--repeats {n}: give at least 1")
+    return n or (3 if dut.board.backend == "pyocd" else 1)
+
+
 @pytest.fixture
-def record_device_run(record_property, harness_dut):
-    """record(report): latency (total and per layer) and memory as junit properties and summary rows."""
-    def record(report, budget=None):
+def record_device_run(request, record_property, harness_dut, reference, pytestconfig):
+    """record(report[, budget][, image=, name=]): latency (total and per layer) and memory as junit properties
+    and summary rows, and the fixture's result for the history (``image``/``name`` default to the test's
+    ``labelled_image``). With --repeats N the image is run N − 1 more times for the latency samples."""
+    def record(report, budget=None, image=None, name=None):
+        _junit(report, budget)
+        item = request.node.funcargs.get("labelled_image")
+        if image is None and item is not None:
+            image, name = item.image(), item.name
+        if image is None:
+            return
+        from harness.history.collect import fixture_result, run_context
+
+        repeats = _repeats(pytestconfig, harness_dut)
+        reports = [report] + [harness_dut.run(image) for _ in range(repeats - 1)]
+        result = fixture_result(name or request.node.name, reference, image, reports)
+        model_name = Path(pytestconfig.getoption("model")).stem
+        record_property(PROPERTY_PREFIX + "run", json.dumps(run_context(harness_dut, model_name, repeats)))
+        record_property(PROPERTY_PREFIX + "fixture", json.dumps(dataclasses.asdict(result)))
+
+    def _junit(report, budget):
         predicted = budget.predicted if budget is not None else None
         latency = harness_dut.latency(report)
         props = {"board": str(harness_dut.choice), "runs_on": harness_dut.target.describe(), "unit": latency["unit"],
@@ -197,3 +237,55 @@ class RunSummary:
             terminalreporter.section("harness: latency and memory per run")
             for line in summary_lines(self.rows):
                 terminalreporter.write_line(line)
+
+
+class HistoryRecorder:
+    """In the controller: gathers the fixtures' results (xdist workers send them as user properties), and at the
+    end records the session as one run (one transaction: a killed session records nothing) and gates it."""
+
+    def __init__(self, config):
+        self.config = config
+        self.context: dict | None = None
+        self.fixtures: list[dict] = []
+        self.outcome = None
+
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        if report.when == "call" and PROPERTY_PREFIX + "fixture" in props:
+            self.context = json.loads(props[PROPERTY_PREFIX + "run"])
+            self.fixtures.append(json.loads(props[PROPERTY_PREFIX + "fixture"]))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if not self.fixtures or exitstatus == pytest.ExitCode.INTERRUPTED:
+            return
+        from harness.history.collect import assemble_run, device_ap50
+        from harness.history.provenance import provenance
+        from harness.history.record import FixtureResult
+        from harness.history.recording import finish
+
+        cfg = self.config
+        fixtures = [FixtureResult.from_dict(f) for f in self.fixtures]
+        hw = _model_hw(cfg.getoption("model"))
+        run = assemble_run(self.context, fixtures, provenance(cfg.rootpath),
+                           device_ap50(fixtures, Path(cfg.getoption("fixtures_dir")), hw))
+        pyproject = cfg.rootpath / "pyproject.toml"
+        self.outcome = finish(run, cfg.getoption("history"), not cfg.getoption("no_history"),
+                              cfg.getoption("baseline"), pyproject if pyproject.is_file() else None)
+        if self.outcome.regressed or (self.outcome.problems and exitstatus == pytest.ExitCode.OK):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        from harness.history.recording import outcome_lines
+
+        if self.outcome is not None:
+            terminalreporter.section("harness: history and regression gate",
+                                     red=self.outcome.regressed or bool(self.outcome.problems))
+            for line in outcome_lines(self.outcome):
+                terminalreporter.write_line(line)
+
+
+def _model_hw(path) -> tuple[int, int]:
+    from harness.model.modelfile import load
+
+    return load(path).input_hw

@@ -108,8 +108,10 @@ def conv_in_place(src: tuple[int, int, int], out: tuple[int, int, int], k: int, 
 
 
 def candidate_capacity(cfg: dict) -> int:
-    """Candidates the device stores; more are counted but not kept (a score threshold keeps a handful)."""
-    return min(512, sum(s[0] * s[1] for s in shapes(cfg).heads))
+    """Candidates the device stores; more are counted but not kept (a score threshold keeps a handful).
+    ``detection.max_candidates`` in the model's config sets it (the arena grows by one record per candidate)."""
+    priors = sum(s[0] * s[1] for s in shapes(cfg).heads)
+    return min(int(cfg["detection"].get("max_candidates", 512)), priors)
 
 
 def device_graph(model: Model) -> Graph:
@@ -118,10 +120,13 @@ def device_graph(model: Model) -> Graph:
     sh = shapes(cfg)
     T: dict[str, Tensor] = {}
     steps: list[Step] = []
+    # ``memory.in_place: false`` in the config gives every output its own space (for debugging a kernel that
+    # overwrites its input too early); the arena grows, the results stay the same.
+    overlap = cfg.get("memory", {}).get("in_place", True)
 
     def add(name, kind, inputs, shape, dtype, scratch=0, macs=0, in_place=None):
         T[name] = _tensor(name, shape, dtype)
-        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), in_place))
+        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), in_place if overlap else None))
 
     T["input"] = _tensor("input", sh.image, "uint8")
     st = cfg["stem"]

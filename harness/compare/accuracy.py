@@ -30,7 +30,8 @@ class Evaluation:
     images: tuple[ImageResult, ...]
 
 
-def _scaled(item: Labelled, hw: tuple[int, int]):
+def scaled_truths(item: Labelled, hw: tuple[int, int]):
+    """The fixture's face boxes in the pixels of a model input of size ``hw`` (height, width)."""
     sy, sx = hw[0] / item.size[0], hw[1] / item.size[1]
     return tuple((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in item.boxes)
 
@@ -45,7 +46,7 @@ def evaluate_model(model: Model, fixtures: Path, mode: str | None = None, thresh
         image = load_image(item.path, *model.input_hw)
         run = run_reference(model, image, mode, threshold=candidates)
         used_mode = run.mode
-        results.append(ImageResult(item, run.detections, _scaled(item, model.input_hw)))
+        results.append(ImageResult(item, run.detections, scaled_truths(item, model.input_hw)))
         if progress:
             progress(k + 1, len(items), item.name)
 

@@ -38,6 +38,13 @@ class FixtureResult:
     def median(self, key: str = "total") -> float:
         return float(np.median(self.latency[key]))
 
+    @staticmethod
+    def from_dict(f: dict) -> FixtureResult:
+        """The inverse of dataclasses.asdict (JSON turns the tuples into lists)."""
+        return FixtureResult(**{**f, "detections": tuple(tuple(x) for x in f["detections"]),
+                                "latency": {k: tuple(v) for k, v in f["latency"].items()},
+                                "fixed_float": tuple(f.get("fixed_float", (0, 0, 0)))})
+
 
 @dataclass(frozen=True)
 class Run:
@@ -89,10 +96,7 @@ class Run:
     @staticmethod
     def from_dict(d: dict) -> Run:
         d = {k: v for k, v in d.items() if k != "format"}
-        fixtures = tuple(FixtureResult(**{**f, "detections": tuple(tuple(x) for x in f["detections"]),
-                                          "latency": {k: tuple(v) for k, v in f["latency"].items()},
-                                          "fixed_float": tuple(f.get("fixed_float", (0, 0, 0)))})
-                         for f in d.pop("fixtures"))
+        fixtures = tuple(FixtureResult.from_dict(f) for f in d.pop("fixtures"))
         return Run(**d, fixtures=fixtures)
 
 
