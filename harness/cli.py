@@ -217,9 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
 
-    from harness import cli_calibrate, cli_device, cli_eval, cli_firmware
+    from harness import cli_calibrate, cli_device, cli_eval, cli_firmware, cli_history
 
     cli_device.register(sub, bsub)
+    cli_history.register(sub)
     cli_eval.register(sub)
     cli_firmware.register(sub, bsub)
     cli_calibrate.register(sub)

@@ -27,6 +27,7 @@ def cmd_detect(args) -> int:
         verdict = reference.check(image, report)
         memory = {"arena_bytes": report.arena_bytes, "stack_bytes": report.stack_bytes,
                   "ram_bytes": dut.build.info["ram_bytes"], "flash_bytes": dut.build.info["flash_bytes"]}
+        recorded = _record(args, dut, reference, image, report) if args.history is not None else None
     if args.output:
         from harness.compare.draw import draw_detections, save_picture
 
@@ -37,10 +38,30 @@ def cmd_detect(args) -> int:
                           "memory": memory, "match": verdict.match, "problems": list(verdict.problems)}))
     else:
         _print_text(args, choice, runs_on, verdict, latency, memory)
+        if recorded:
+            print(f"recorded as {recorded}")
     if not verdict.match:
         print(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _record(args, dut, reference, image, report) -> str:
+    """The single image as a one-fixture run in the history (no gate: one image is no baseline's fixture set)."""
+    from pathlib import Path
+
+    from harness.errors import HistoryError
+    from harness.history.collect import assemble_run, fixture_result, run_context
+    from harness.history.provenance import provenance
+    from harness.history.recording import finish
+
+    model_name = Path(args.model).stem if args.model else "default"
+    fixture = fixture_result(Path(args.image).stem, reference, image, [report])
+    run = assemble_run(run_context(dut, model_name, 1), [fixture], provenance(), None)
+    outcome = finish(run, args.history or None, record=True, baseline="none")
+    if outcome.problems:
+        raise HistoryError(outcome.problems[0])
+    return outcome.stored
 
 
 def _print_text(args, choice, runs_on, verdict, latency, memory) -> None:
@@ -119,4 +140,7 @@ def register(sub, bsub) -> None:
     d.add_argument("--baud", type=int, default=None, help="serial baud rate of a real board. Default: boards.yaml")
     d.add_argument("--portable", action="store_true", help="portable C kernels (no DSP instructions)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    d.add_argument("--history", nargs="?", const="", default=None, metavar="PATH|URL",
+                   help="record the run in the history (a SQLite file or postgresql://…; without a value "
+                        ".harness/history.sqlite). Default: not recorded")
     d.set_defaults(func=cmd_detect)
