@@ -71,8 +71,9 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "device: runs on the board given with --board; skipped without one")
     if not hasattr(config, "workerinput"):  # the xdist controller or a plain run prints the summary and records
-        config.pluginmanager.register(RunSummary(), "harness-run-summary")
+        # Registered first, printed last: the gate's verdict ends the terminal summary.
         config.pluginmanager.register(HistoryRecorder(config), "harness-history")
+        config.pluginmanager.register(RunSummary(), "harness-run-summary")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -271,7 +272,8 @@ class HistoryRecorder:
                            device_ap50(fixtures, Path(cfg.getoption("fixtures_dir")), hw))
         pyproject = cfg.rootpath / "pyproject.toml"
         self.outcome = finish(run, cfg.getoption("history"), not cfg.getoption("no_history"),
-                              cfg.getoption("baseline"), pyproject if pyproject.is_file() else None)
+                              cfg.getoption("baseline"), pyproject if pyproject.is_file() else None,
+                              cfg.rootpath / "fixtures" / "baselines")
         if self.outcome.regressed or (self.outcome.problems and exitstatus == pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

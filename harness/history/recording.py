@@ -51,16 +51,17 @@ def latest_on_ref(store, board: str, model: str, ref: str, exclude: int | None =
     return min(runs, key=lambda r: (r.dirty, order[r.commit], -(r.id or 0)))
 
 
-def resolve_baseline(spec: str, run: Run, store=None) -> Baseline:
+def resolve_baseline(spec: str, run: Run, store=None, baselines: Path | None = None) -> Baseline:
     """``spec``: auto (the committed file when there is one), file (the committed file, required), none, a path
-    to a baseline .json, or a git ref whose latest recorded run of the same board and model is the baseline."""
+    to a baseline .json, or a git ref whose latest recorded run of the same board and model is the baseline.
+    ``baselines``: the project's folder of committed baselines. Default: this repository's fixtures/baselines."""
     from harness.history.baseline import baseline_path, read_baseline
 
     spec = spec or "auto"
     if spec == "none":
         return Baseline(None, "not gated (--baseline=none)")
     if spec in ("auto", "file"):
-        path = baseline_path(run.board, run.model)
+        path = baseline_path(run.board, run.model, baselines)
         if spec == "auto" and not path.is_file():
             return Baseline(None, f"not gated: no baseline for {run.board}/{run.model} ({_rel(path)}); write one "
                                   f"with `harness baseline update --board {run.board} --model {run.model}`")
@@ -83,8 +84,8 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def finish(run: Run, history: str | None, record: bool, baseline: str, thresholds_file: Path | None = None
-           ) -> Outcome:
+def finish(run: Run, history: str | None, record: bool, baseline: str, thresholds_file: Path | None = None,
+           baselines: Path | None = None) -> Outcome:
     """Store ``run`` (unless ``record`` is False) and gate it against ``baseline``. Store and baseline failures
     come back as problems (one line each) so the session can still print what it measured."""
     import dataclasses
@@ -101,7 +102,7 @@ def finish(run: Run, history: str | None, record: bool, baseline: str, threshold
         if record:
             run = dataclasses.replace(run, id=store.add(run))
             stored = f"run #{run.id} in {store.location}"
-        base = resolve_baseline(baseline, run, store)
+        base = resolve_baseline(baseline, run, store, baselines)
         gate = compare_runs(base.run, run, load_thresholds(thresholds_file)) if base.run is not None else None
         return Outcome(run, stored, base, gate)
     except HarnessError as exc:
@@ -133,4 +134,6 @@ def outcome_lines(outcome: Outcome) -> list[str]:
         lines += [f"  {n}" for n in gate.notes]
         if not gate.ok:
             lines += ["  " + row for row in gate.table()]
+            lines.append("the session fails: the run regressed against its baseline (thresholds: "
+                         "pyproject.toml [tool.harness.thresholds])")
     return lines

@@ -1,0 +1,168 @@
+"""The regression gate end to end, on QEMU: a user's device tests run by a separate pytest record each session
+into a history store; `harness baseline update` writes the baseline file; then a slower kernel (the portable C
+build), a larger arena (the planner's in-place outputs turned off) and a lower-accuracy model (its box-regression
+head damaged) each fail the session naming the metric, while an unchanged rerun passes. The history then lists
+every regression, not only the latest. Also: two xdist workers and two concurrent sessions lose nothing, and a
+session killed with SIGKILL records nothing."""
+
+import copy
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from harness.model.modelfile import load, save
+from tests.harness.targets.needs import EMULATOR
+
+pytestmark = EMULATOR
+
+ROOT = Path(__file__).resolve().parents[3]
+SCENES = ("scene-001", "scene-002")
+
+USER_TESTS = '''
+import pytest
+
+pytestmark = pytest.mark.device
+
+
+def test_image(dut, reference, labelled_image, record_device_run):
+    image = labelled_image.image()
+    report = dut.run(image)
+    record_device_run(report)
+    assert reference.check(image, report).match
+'''
+
+
+def _project(tmp_path: Path) -> Path:
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    scenes = tmp_path / "images" / "scenes"
+    scenes.mkdir(parents=True)
+    for name in SCENES:
+        for ext in ("png", "json"):
+            shutil.copy(ROOT / "fixtures" / "scenes" / f"{name}.{ext}", scenes)
+    return tmp_path
+
+
+def _variant(project: Path, folder: str, config=None, arrays=None) -> Path:
+    """The default model changed as a commit might change it, saved under the same name (default.npz)."""
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    path = project / folder / "default.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(model.replace(config=config, arrays=arrays), path)
+    return path
+
+
+def _larger_arena(project: Path) -> Path:
+    config = copy.deepcopy(load(ROOT / "fixtures" / "models" / "default.npz").config)
+    config["memory"] = {"in_place": False}
+    return _variant(project, "arena", config=config)
+
+
+def _worse_boxes(project: Path) -> Path:
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    arrays = dict(model.arrays)
+    for j in range(len(model.config["heads"])):  # every box shrinks: width and height offsets pushed down
+        bias = arrays[f"q/head{j}.loc.bias"].astype(np.int64)
+        bias[2:] -= 60000
+        arrays[f"q/head{j}.loc.bias"] = bias.astype(np.int32)
+    return _variant(project, "worse", arrays=arrays)
+
+
+def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True):
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--board=qemu-stm32f405",
+           "--fixtures-dir", str(project / "images"), "--history", str(project / "history.sqlite"),
+           "--model", str(model or ROOT / "fixtures" / "models" / "default.npz"), *args]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900)
+
+
+def _harness(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=project, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _regressed_metrics(out: str) -> set[str]:
+    """The metric column of the gate's table in the session's terminal summary."""
+    section = out.split("harness: history and regression gate", 1)[-1]
+    return {line.split()[0] for line in section.splitlines() if line.strip().startswith(("latency.", "memory.",
+                                                                                          "accuracy.", "agreement.",
+                                                                                          "fingerprints."))}
+
+
+def test_the_gate_catches_each_regression_and_passes_an_unchanged_rerun(tmp_path):
+    project = _project(tmp_path)
+    first = _session(project, "--baseline=none")
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "recorded as run #1" in first.stdout
+    update = _harness(project, "baseline", "update", "--history", str(project / "history.sqlite"),
+                      "-o", str(project / "baseline.json"))
+    assert update.returncode == 0, update.stderr
+    baseline = f"--baseline={project / 'baseline.json'}"
+
+    same = _session(project, baseline)
+    assert same.returncode == 0, same.stdout[-3000:]
+    assert "no regression in" in same.stdout and not _regressed_metrics(same.stdout)
+
+    slower = _session(project, baseline, "--portable")
+    assert slower.returncode == 1, slower.stdout[-3000:]
+    named = _regressed_metrics(slower.stdout)
+    assert "latency.total" in named and any(m.startswith("latency.layer.") for m in named), named
+    assert not any(m.startswith(("accuracy.", "agreement.")) for m in named), named
+
+    arena = _session(project, baseline, model=_larger_arena(project))
+    assert arena.returncode == 1, arena.stdout[-3000:]
+    named = _regressed_metrics(arena.stdout)
+    assert "memory.arena_bytes" in named and "latency.total" not in named, named
+
+    worse = _session(project, baseline, model=_worse_boxes(project))
+    assert worse.returncode == 1, worse.stdout[-3000:]
+    named = _regressed_metrics(worse.stdout)
+    assert "accuracy.ap50" in named and not any(m.startswith("memory.") for m in named), named
+
+    # Each session compared with the one before it: every regression is listed, not only the latest.
+    listed = _harness(project, "regressions", "--history", str(project / "history.sqlite"), "--json")
+    assert listed.returncode == 1, listed.stderr
+    runs = {g["run"]: {r["metric"] for r in g["regressions"]} for g in json.loads(listed.stdout)}
+    assert "latency.total" in runs[3] and "memory.arena_bytes" in runs[4] and "accuracy.ap50" in runs[5], runs
+    report = _harness(project, "report", "--history", str(project / "history.sqlite"), "-o", "report.html")
+    assert report.returncode == 0, report.stderr
+    assert (project / "report.html").read_text().count("<svg") >= 8
+
+
+def _runs(store: Path) -> list[tuple[int, int]]:
+    """(run id, fixtures stored) of every run."""
+    with sqlite3.connect(store) as db:
+        return db.execute("SELECT runs.id, COUNT(fixtures.run_id) FROM runs LEFT JOIN fixtures "
+                          "ON fixtures.run_id = runs.id GROUP BY runs.id ORDER BY runs.id").fetchall()
+
+
+def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path):
+    project = _project(tmp_path)
+    both = [_session(project, "-n", "2", "--baseline=none", wait=False),
+            _session(project, "--baseline=none", wait=False)]
+    outputs = [p.communicate(timeout=900)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0], "\n".join(o[-2000:] for o in outputs)
+    assert _runs(project / "history.sqlite") == [(1, 2), (2, 2)]
+
+
+def test_a_session_killed_midway_records_nothing(tmp_path):
+    project = _project(tmp_path)
+    done = _session(project, "--baseline=none")
+    assert done.returncode == 0, done.stdout[-3000:]
+    killed = _session(project, "--baseline=none", "-v", wait=False)
+    deadline, line = time.monotonic() + 300, ""
+    while time.monotonic() < deadline and "PASSED" not in line and killed.poll() is None:
+        line = killed.stdout.readline()  # the first fixture passed: the session is midway
+    assert "PASSED" in line, "the session never finished its first test"
+    os.kill(killed.pid, signal.SIGKILL)  # QEMU dies with it (PR_SET_PDEATHSIG)
+    killed.wait(timeout=30)
+    with sqlite3.connect(project / "history.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert _runs(project / "history.sqlite") == [(1, 2)]
