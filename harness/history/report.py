@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import InputError
+from harness.history.gate import GateResult, find_regressions, value_text
 from harness.history.record import Run, run_metrics
+from harness.history.thresholds import Thresholds, load_thresholds
 
 RECORD_COMMAND = "pytest --board=qemu-stm32f405"
 METRIC_ORDER = ("latency.total", "memory.flash_bytes", "memory.ram_bytes", "memory.arena_bytes",
@@ -37,10 +39,12 @@ th, td { border: 1px solid #ddd; padding: 2px 8px; text-align: left; } td.n { te
 th { background: #f3f3f3; } tr.bad td { background: #fdecea; }
 .bad { color: #b71c1c; font-weight: 600; } .ok { color: #2e7d32; }
 code { background: #f3f3f3; padding: 0 3px; }
+figcaption { font-size: 12px; color: #333; margin: 0.3em 0 0 0.5em; }
 """
 
 
-def write_report(runs: Sequence[Run], path: str | Path, thresholds=None, title: str = "harness history") -> Path:
+def write_report(runs: Sequence[Run], path: str | Path, thresholds: Thresholds | None = None,
+                 title: str = "harness history") -> Path:
     """Write the report of ``runs`` to ``path`` (see ``render_report``)."""
     path = Path(path)
     text = render_report(runs, thresholds, title)
@@ -52,19 +56,16 @@ def write_report(runs: Sequence[Run], path: str | Path, thresholds=None, title: 
     return path
 
 
-def render_report(runs: Sequence[Run], thresholds=None, title: str = "harness history") -> str:
-    """The report's HTML: a section per (board, model) key with its plots, regressions and runs, oldest key first."""
+def render_report(runs: Sequence[Run], thresholds: Thresholds | None = None, title: str = "harness history") -> str:
+    """The report's HTML: a section per (board, model) key with its plots, regressions and runs, oldest key first.
+    ``thresholds``: the gate's (None: the project's pyproject.toml, else the defaults)."""
     runs = sorted(runs, key=lambda r: r.time)  # the gate and the plots want time order; sorted() is stable
     body = [f"<h1>{_e(title)}</h1>"]
     if not runs:
         body.append("<p>Nothing recorded yet. Runs are recorded by the pytest plugin on every device run, e.g. "
                     f"<code>{_e(RECORD_COMMAND)}</code>.</p>")
         return _page(title, body)
-    from harness.history.gate import find_regressions
-
     if thresholds is None:
-        from harness.history.thresholds import load_thresholds
-
         thresholds = load_thresholds()
     results = find_regressions(runs, thresholds)
     keys = list(dict.fromkeys(r.key for r in runs))
@@ -102,7 +103,7 @@ def _index(runs: list[Run], run: Run) -> int | None:
     return next((i for i, r in enumerate(runs) if r == run), None)
 
 
-def _section(sid: str, runs: list[Run], results: list) -> list[str]:
+def _section(sid: str, runs: list[Run], results: list[GateResult]) -> list[str]:
     board, model = runs[0].key
     metrics = [run_metrics(r) for r in runs]
     units = ", ".join(dict.fromkeys(r.unit for r in runs))
@@ -169,10 +170,14 @@ def _plot_all(sid: str, runs: list[Run], metrics: list[dict], bad: dict[str, set
     n = 0
     for metric in METRIC_ORDER[:1]:
         if metric in present:
-            out.append(_figure(f"{sid}f{n}", [metric], _single(runs, metrics, metric, bad, unit)))
+            # the headline: full width, like the layers under it
+            out.append(_figure(f"{sid}f{n}", [metric], _single(runs, metrics, metric, bad, unit, (12.8, 2.6)),
+                               wide=True))
             n += 1
     if layers:
-        out.append(_figure(f"{sid}f{n}", layers, _layers(runs, metrics, layers, bad, unit)))
+        caption = f"latency of each layer ({unit}, median over fixtures); own y scale per layer"
+        out.append(_figure(f"{sid}f{n}", layers, _layers(runs, metrics, layers, bad, unit), wide=True,
+                           caption=caption))
         n += 1
     for metric in METRIC_ORDER[1:]:
         if metric in present:
@@ -181,9 +186,10 @@ def _plot_all(sid: str, runs: list[Run], metrics: list[dict], bad: dict[str, set
     return out
 
 
-def _figure(fid: str, metrics: list[str], fig) -> str:
-    cls = " class='wide'" if len(metrics) > 1 else ""
-    return f"<figure{cls} data-metrics='{_e(' '.join(metrics))}'>{_svg(fig, fid)}</figure>"
+def _figure(fid: str, metrics: list[str], fig, wide: bool = False, caption: str = "") -> str:
+    cls = " class='wide'" if wide else ""
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f"<figure{cls} data-metrics='{_e(' '.join(metrics))}'>{cap}{_svg(fig, fid)}</figure>"
 
 
 def _svg(fig, prefix: str) -> str:
@@ -235,14 +241,33 @@ def _draw(ax, x, y, metric: str, bad: set[int], labels: list[str], ticks: list[i
             t.set_color(RED)
 
 
+def _ylim(ax, values: np.ndarray, metric: str) -> None:
+    """Latency spans at least 1 % of its level, so a board's 0.05 % noise stays a wiggle and does not fill the
+    plot; fractions stay within [0, 1]."""
+    v = values[~np.isnan(values)]
+    if not len(v):
+        return
+    lo, hi = float(v.min()), float(v.max())
+    if metric.startswith("latency."):
+        span = max(hi - lo, 0.01 * max(abs(hi), 1.0))
+        mid = (lo + hi) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+    elif not metric.startswith("memory."):
+        lo, hi = max(0.0, lo - 0.02), min(1.0, hi + 0.02)
+    elif hi == lo:
+        lo, hi = lo - max(0.02 * abs(lo), 8), hi + max(0.02 * abs(hi), 8)
+    pad = 0.08 * (hi - lo) if hi > lo else 0.01
+    ax.set_ylim(lo - pad, hi + pad)
+
+
 def _ticks(n: int, bad: set[int]) -> list[int]:
     step = max(1, math.ceil(n / MAX_TICKS))
     return sorted(set(range(0, n, step)) | {n - 1} | bad)
 
 
-def _single(runs, metrics, metric, bad, unit):
+def _single(runs, metrics, metric, bad, unit, size=(6.4, 2.4)):
     plt = _pyplot()
-    fig, axes = _new_axes(plt)
+    fig, axes = _new_axes(plt, size=size)
     ax = axes[0][0]
     ax.set_gid(metric)
     x = np.arange(len(runs))
@@ -252,6 +277,7 @@ def _single(runs, metrics, metric, bad, unit):
         ax.fill_between(x, lo, hi, color="#1f77b4", alpha=0.2, lw=0, label="fixtures min–max")
     b = bad.get(metric, set())
     _draw(ax, x, y, metric, b, [_sha(r) for r in runs], _ticks(len(runs), b))
+    _ylim(ax, np.concatenate([y, lo, hi]) if metric == "latency.total" else y, metric)
     if metric == "latency.total":
         ax.legend(loc="best", fontsize=7)
     bad_mark = " — regressed" if bad.get(metric) else ""
@@ -280,11 +306,12 @@ def _layers(runs, metrics, layers, bad, unit):
         ax.set_gid(metric)
         b = bad.get(metric, set())
         bottom = k + cols >= len(layers)  # nothing drawn below it: its sha labels are the column's
-        _draw(ax, x, _series(metrics, metric), metric, b, labels, ticks, tick_labels=bottom)
+        y = _series(metrics, metric)
+        _draw(ax, x, y, metric, b, labels, ticks, tick_labels=bottom)
+        _ylim(ax, y, metric)
         ax.set_title(metric[len(LAYER):], color=RED if b else "black", loc="left", fontsize=8)
         if k % cols == 0:
             ax.set_ylabel(unit)
-    fig.suptitle(f"latency.layer.* ({unit}, median over fixtures)", fontsize=9, x=0.01, ha="left")
     fig.tight_layout(pad=0.4, h_pad=0.3)
     return fig
 
@@ -292,21 +319,21 @@ def _layers(runs, metrics, layers, bad, unit):
 # -- tables -----------------------------------------------------------------------------------------------------
 
 
-def _regressions(results: list) -> list[str]:
-    from harness.history.gate import value_text
-
+def _regressions(results: list[GateResult]) -> list[str]:
     rows = [(g, f) for g in results for f in g.regressions]
     if not rows:
         return ["<h3>Regressions</h3>", "<p class='ok'>no regressions</p>"]
+    noisy = any(f.p_value is not None for _, f in rows)  # a p-value column only when the test ran (board cycles)
     out = ["<h3>Regressions</h3>", "<table class='regressions'>",
            "<tr><th>commit</th><th>previous commit</th><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
-           "<th>threshold</th><th>p</th></tr>"]
+           f"<th>threshold</th>{'<th>p</th>' if noisy else ''}</tr>"]
     for g, f in rows:
         p = "" if f.p_value is None else f"{f.p_value:.2g}"
+        p = f"<td class='n'>{_e(p)}</td>" if noisy else ""
         out.append(f"<tr class='bad'><td><code>{_e(_sha(g.run))}</code></td><td><code>{_e(_sha(g.baseline))}</code>"
                    f"</td><td>{_e(f.metric)}</td><td class='n'>{_e(value_text(f.metric, f.baseline))}</td>"
                    f"<td class='n'>{_e(value_text(f.metric, f.now))}</td><td class='n'>{_e(f.change_text())}</td>"
-                   f"<td>{_e(f.threshold)}</td><td class='n'>{_e(p)}</td></tr>")
+                   f"<td>{_e(f.threshold)}</td>{p}</tr>")
     out.append("</table>")
     notes = [(g, n) for g in results for n in g.notes]
     if notes:

@@ -272,6 +272,15 @@ def test_empty_history_is_a_page_saying_how_to_record(tmp_path):
     assert not list(dom.all("svg")) and not list(dom.all("section"))
 
 
+def test_runs_without_fixtures_plot_only_what_they_have():
+    bare = [dataclasses.replace(make_run(QEMU, i, i + 1), fixtures=(), ap50=None, dirty=False) for i in range(2)]
+    sec = sections(parse(render_report(bare, defaults())))[QEMU]
+    named = sorted(m for f in sec.all("figure") for m in f.attrs["data-metrics"].split())
+    assert named == ["memory.arena_bytes", "memory.flash_bytes", "memory.ram_bytes"]
+    assert "no regressions" in sec.content()
+    assert [r[6] for r in rows(next(sec.all("table", "runs")))] == ["–", "–"]
+
+
 def test_fifty_runs_render_in_seconds(tmp_path):
     many = [make_run(QEMU, i, i + 1, n_fixtures=2, repeats=1) for i in range(50)]
     many = [dataclasses.replace(r, time=f"2025-{1 + i // 28:02d}-{1 + i % 28:02d}T10:00:00+00:00")
