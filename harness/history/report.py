@@ -24,7 +24,7 @@ METRIC_ORDER = ("latency.total", "memory.flash_bytes", "memory.ram_bytes", "memo
 LAYER = "latency.layer."
 RED = "#d62728"
 RC = {"svg.fonttype": "none", "font.size": 8, "axes.titlesize": 9}  # fonttype none: text stays <text>, small
-MAX_TICKS = 24  # more sha labels than this overlap on a 6.4 in axis: thin them out (regressed runs keep theirs)
+TICK_INCHES = 0.3  # a rotated sha label needs about this much axis width; more runs: label every k-th
 
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em auto; max-width: 1280px; color: #222; padding: 0 1em; }
@@ -219,7 +219,8 @@ def _series(metrics: list[dict], metric: str) -> np.ndarray:
 def _draw(ax, x, y, metric: str, bad: set[int], labels: list[str], ticks: list[int], tick_labels: bool = True):
     from matplotlib.ticker import EngFormatter, FuncFormatter
 
-    ax.plot(x, y, "o-", color="#1f77b4", ms=3, lw=1.2, label="median" if metric == "latency.total" else None)
+    ax.plot(x, y, "o-", color="#1f77b4", ms=3 if len(x) <= 30 else 1.5, lw=1.2,
+            label="median" if metric == "latency.total" else None)
     for i in sorted(bad):
         ax.axvspan(i - 0.5, i + 0.5, color=RED, alpha=0.15, lw=0)
         if not math.isnan(y[i]):
@@ -260,9 +261,15 @@ def _ylim(ax, values: np.ndarray, metric: str) -> None:
     ax.set_ylim(lo - pad, hi + pad)
 
 
-def _ticks(n: int, bad: set[int]) -> list[int]:
-    step = max(1, math.ceil(n / MAX_TICKS))
-    return sorted(set(range(0, n, step)) | {n - 1} | bad)
+def _ticks(n: int, bad: set[int], inches: float) -> list[int]:
+    """Which runs get a sha label on an axis ``inches`` wide: every regressed run, then every k-th run and the
+    newest where they do not crowd a label already there."""
+    step = max(1, math.ceil(n / max(2, int(inches / TICK_INCHES))))
+    ticks = set(bad)
+    for i in [n - 1, *range(0, n, step)]:
+        if all(abs(i - t) >= 0.6 * step for t in ticks):
+            ticks.add(i)
+    return sorted(ticks)
 
 
 def _single(runs, metrics, metric, bad, unit, size=(6.4, 2.4)):
@@ -276,7 +283,7 @@ def _single(runs, metrics, metric, bad, unit, size=(6.4, 2.4)):
         lo, hi = _series(metrics, "latency.total.min"), _series(metrics, "latency.total.max")
         ax.fill_between(x, lo, hi, color="#1f77b4", alpha=0.2, lw=0, label="fixtures min–max")
     b = bad.get(metric, set())
-    _draw(ax, x, y, metric, b, [_sha(r) for r in runs], _ticks(len(runs), b))
+    _draw(ax, x, y, metric, b, [_sha(r) for r in runs], _ticks(len(runs), b, size[0] - 0.8))
     _ylim(ax, np.concatenate([y, lo, hi]) if metric == "latency.total" else y, metric)
     if metric == "latency.total":
         ax.legend(loc="best", fontsize=7)
@@ -297,7 +304,7 @@ def _layers(runs, metrics, layers, bad, unit):
     x = np.arange(len(runs))
     labels = [_sha(r) for r in runs]
     # the same ticks on every small plot (any layer's regressed runs included) so the columns line up
-    ticks = _ticks(len(runs), set().union(*(bad.get(m, set()) for m in layers)))
+    ticks = _ticks(len(runs), set().union(*(bad.get(m, set()) for m in layers)), 3.2 - 0.8)
     for k, ax in enumerate(axes.flat):
         if k >= len(layers):
             ax.set_visible(False)
