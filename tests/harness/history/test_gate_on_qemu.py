@@ -156,7 +156,7 @@ def test_a_session_killed_midway_records_nothing(tmp_path):
     project = _project(tmp_path)
     done = _session(project, "--baseline=none")
     assert done.returncode == 0, done.stdout[-3000:]
-    killed = _session(project, "--baseline=none", "-v", wait=False)
+    killed = _session(project, "--baseline=none", "-vv", wait=False)  # -q -vv: one line per test
     deadline, line = time.monotonic() + 300, ""
     while time.monotonic() < deadline and "PASSED" not in line and killed.poll() is None:
         line = killed.stdout.readline()  # the first fixture passed: the session is midway
