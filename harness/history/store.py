@@ -1,0 +1,85 @@
+"""Where recorded runs are kept: one small interface, two backends.
+
+    open_store(None)                        <git top>/.harness/history.sqlite (SQLite, one machine)
+    open_store("path/to/history.sqlite")    that SQLite file (folders made)
+    open_store("postgresql://user:pw@host/db")   a shared PostgreSQL database (a CI fleet, a team)
+
+Both keep the same logical schema (harness.history.schema): ``runs``, ``fixtures`` and ``metrics`` tables, each
+run written in ONE transaction, so a reader sees a run whole or not at all, even when the writer is killed.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.history.record import Run
+
+DEFAULT_PATH = Path(".harness") / "history.sqlite"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class HistoryStore(abc.ABC):
+    """Recorded runs, oldest first. Errors are HistoryError naming the store (``location``) and the fix."""
+
+    location: str  # printable: the file path, or the URL without its password
+
+    @abc.abstractmethod
+    def add(self, run: Run) -> int:
+        """Record the run, its fixtures and its metrics in one transaction; the new run's id."""
+
+    @abc.abstractmethod
+    def runs(self, board: str | None = None, model: str | None = None, commits: Sequence[str] | None = None,
+             limit: int | None = None) -> list[Run]:
+        """Runs matching every given filter (``commits``: full shas), oldest first (by time, then id); ``limit``
+        keeps the newest ``limit`` of them. Each has its ``id``."""
+
+    @abc.abstractmethod
+    def get(self, run_id: int) -> Run:
+        """The run with this id (HistoryError when there is none)."""
+
+    @abc.abstractmethod
+    def keys(self) -> list[tuple[str, str]]:
+        """The distinct (board, model) pairs, sorted."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection; closing twice is harmless."""
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+
+def default_location() -> Path:
+    """``.harness/history.sqlite`` at the top of the git work tree holding the cwd (else in the cwd): one history
+    per checkout, wherever in it a command runs."""
+    cwd = Path.cwd()
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):  # no git installed: the cwd it is
+        return cwd / DEFAULT_PATH
+    root = top.stdout.strip()
+    return (Path(root) if top.returncode == 0 and root else cwd) / DEFAULT_PATH
+
+
+def open_store(spec: str | os.PathLike | None = None) -> HistoryStore:
+    """The store ``spec`` names: None → the default SQLite file, a postgresql:// (or postgres://) URL → PostgreSQL,
+    anything else → a SQLite file path. The schema is created or migrated on open."""
+    if isinstance(spec, str) and spec.startswith(POSTGRES_SCHEMES):
+        from harness.history.postgres_store import PostgresStore  # psycopg is imported only for PostgreSQL
+
+        return PostgresStore(spec)
+    from harness.history.sqlite_store import SqliteStore
+
+    path = default_location() if spec is None else Path(spec).expanduser()
+    return SqliteStore(path)
