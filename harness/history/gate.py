@@ -22,8 +22,7 @@ FRACTIONS = ("agreement.", "accuracy.")  # shown with 4 decimals; everything els
 
 
 def worse_when_higher(metric: str) -> bool:
-    # record.lower_is_better knows latency and memory; a count of changed fingerprints is also better low.
-    return metric == "fingerprints.changed" or lower_is_better(metric)
+    return lower_is_better(metric)
 
 
 def value_text(metric: str, value: float, sign: bool = False) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FORMAT = "harness-run/1"
-LOWER_IS_BETTER = ("latency.", "memory.")  # every other metric: higher is better
+LOWER_IS_BETTER = ("latency.", "memory.", "fingerprints.")  # every other metric: higher is better
 
 
 @dataclass(frozen=True)
