@@ -8,6 +8,9 @@ Fixtures (thin: the work is in harness.dut, harness.compare.device and harness.c
   ``labelled_image``  parametrises a test over every labelled image of ``--fixtures``
   ``record_device_run``  puts a run's latency and memory into junit properties and the terminal summary
 Several ``--board`` values form a pool of real boards (one lock per board; each xdist worker takes a free one).
+
+Each session's device runs become one run in the history store (``--history``, ``--no-history``), gated against
+its baseline (``--baseline``); a regression fails the session with a table (harness.history).
 """
 
 from __future__ import annotations

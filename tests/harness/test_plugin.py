@@ -54,8 +54,10 @@ def test_without_a_board_device_tests_skip_with_the_reason(tmp_path):
 @needs_emulator
 def test_on_qemu_with_two_workers_latency_and_memory_are_reported(tmp_path):
     project = _project(tmp_path, 3)
-    run = _pytest(project, "--board=qemu-stm32f405", "-n", "2", "--junitxml", str(project / "junit.xml"))
+    run = _pytest(project, "--board=qemu-stm32f405", "-n", "2", "--junitxml", str(project / "junit.xml"),
+                  "--no-history")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "3 fixture(s), not recorded" in run.stdout and not (project / ".harness").exists()
     assert "3 passed" in run.stdout and "harness: latency and memory per run" in run.stdout
     assert "3 runs: instructions min" in run.stdout and "worst layer" in run.stdout
     cases = ET.parse(project / "junit.xml").getroot().iter("testcase")
@@ -73,4 +75,5 @@ def test_a_layer_over_its_predicted_latency_fails_naming_it(tmp_path):
     project = _project(tmp_path, 1)
     run = _pytest(project, "--board=qemu-stm32f405", "--latency-margin=-0.5")  # demand half the prediction
     assert run.returncode == 1
+    assert f"recorded as run #1 in {project / '.harness' / 'history.sqlite'}" in run.stdout  # failures included
     assert "layer stem took" in run.stdout and "against its prediction" in run.stdout
