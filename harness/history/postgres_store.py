@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from harness.errors import DependencyError, HistoryError
 from harness.history.schema import (
@@ -47,7 +47,9 @@ def printable(url: str) -> str:
         userinfo, hostport = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"
     query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith("password="))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # By hand, not urlunsplit: that turns "postgresql:///db" (a Unix socket) into "postgresql:/db".
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else "")
 
 
 def _password(url: str) -> str | None:

@@ -2,10 +2,11 @@
 
     python -m tests.harness.history.store_writer STORE --runs 25 --tag a        25 runs, then exit
     python -m tests.harness.history.store_writer STORE --runs 0 --fixtures 200  until killed
-    python -m tests.harness.history.store_writer STORE --open-only --start-at T open (migrate) at time T
+    python -m tests.harness.history.store_writer STORE --open-only --gate     open (migrate) when told "go"
 
 It prints "adding K" before and "committed K ID" after each add, flushed, so a test that kills it knows how far
-it got. Run it with the repository root as cwd (or on PYTHONPATH).
+it got. With --gate it first prints "ready" (imports done) and waits for a line on stdin: ``release`` starts
+several writers at the same instant. Run it with the repository root as cwd (or on PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import dataclasses
 import random
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,15 +58,24 @@ def make_run(seed: int = 0, *, board: str = "qemu-stm32f405", model: str = "rnnp
 
 
 def writer(store: str, *, runs: int = 25, fixtures: int = 4, tag: str = "w", open_only: bool = False,
-           start_at: float | None = None) -> subprocess.Popen:
+           gate: bool = False) -> subprocess.Popen:
     """This module as a child process (stdout piped, text)."""
     args = [sys.executable, "-m", "tests.harness.history.store_writer", store, "--runs", str(runs), "--fixtures",
             str(fixtures), "--tag", tag]
-    if open_only:
-        args.append("--open-only")
-    if start_at is not None:
-        args += ["--start-at", repr(start_at)]
-    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args += ["--open-only"] if open_only else []
+    args += ["--gate"] if gate else []
+    return subprocess.Popen(args, cwd=REPO, stdin=subprocess.PIPE if gate else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def release(procs: list[subprocess.Popen]) -> None:
+    """Once every gated writer is ready, let them all go at once."""
+    for p in procs:
+        line = p.stdout.readline()
+        assert line == "ready\n", f"writer not ready: {line!r} {p.stderr.read() if p.poll() is not None else ''}"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixtures", type=int, default=4)
     parser.add_argument("--tag", default="w")
     parser.add_argument("--open-only", action="store_true", help="open (and so migrate) the store, print its version")
-    parser.add_argument("--start-at", type=float, help="wait until this time.time() first (start processes together)")
+    parser.add_argument("--gate", action="store_true", help='print "ready", wait for a line on stdin, then start')
     args = parser.parse_args(argv)
-    if args.start_at is not None:
-        time.sleep(max(0.0, args.start_at - time.time()))
+    if args.gate:
+        print("ready", flush=True)
+        sys.stdin.readline()
     with open_store(args.store) as store:
         if args.open_only:
             print(f"version {store.version}", flush=True)

@@ -11,7 +11,7 @@ import time
 
 from harness.history.record import run_metrics
 from harness.history.store import open_store
-from tests.harness.history.store_writer import make_run, writer
+from tests.harness.history.store_writer import make_run, release, writer
 
 WRITES = 25
 
@@ -33,16 +33,16 @@ def check_every_run_whole(cursor, store) -> list:
 
 
 def writers_at_once(spec: str, store_for_threads) -> None:
-    """Two processes and two threads each add WRITES runs to ``spec`` at the same time (all four start at
-    ``start``, once the processes have had time to import)."""
-    start = time.time() + 1.5
-    procs = [writer(spec, runs=WRITES, tag=f"p{i}", start_at=start) for i in range(2)]
+    """Two processes and two threads each add WRITES runs to ``spec`` at the same time (all four start together,
+    once the processes are past their imports)."""
+    procs = [writer(spec, runs=WRITES, tag=f"p{i}", gate=True) for i in range(2)]
+    go = threading.Event()
     errors: list[BaseException] = []
 
     def thread(tag: str) -> None:
         try:
             with store_for_threads() as store:
-                time.sleep(max(0.0, start - time.time()))
+                go.wait(timeout=60)
                 for k in range(WRITES):
                     store.add(make_run(k, tag=tag, fixtures=3))
         except BaseException as exc:  # noqa: B036 -- reported by the test below
@@ -51,6 +51,8 @@ def writers_at_once(spec: str, store_for_threads) -> None:
     threads = [threading.Thread(target=thread, args=(f"t{i}",)) for i in range(2)]
     for t in threads:
         t.start()
+    release(procs)
+    go.set()
     for t in threads:
         t.join(timeout=120)
     for p in procs:
