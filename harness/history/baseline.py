@@ -51,6 +51,7 @@ def write_baseline(run: Run, path: Path | None = None) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(_dump(record) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a baseline is a file to commit and share
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

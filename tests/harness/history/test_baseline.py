@@ -25,6 +25,7 @@ def test_round_trip_equals_the_run_without_its_id(tmp_path):
     assert read_baseline(path) == dataclasses.replace(run, id=None)
     assert load_baseline("nucleo-f429zi", "face-rnnpool", tmp_path) == dataclasses.replace(run, id=None)
     assert [p.name for p in path.parent.iterdir()] == ["face-rnnpool.json"]  # no temporary file left
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by all: it is committed and shared
 
 
 def test_the_file_is_laid_out_for_review(tmp_path):
