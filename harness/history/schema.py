@@ -235,6 +235,8 @@ class SqlStore(HistoryStore):
             if value is not None:
                 where.append(f"r.{column} = ?")
                 params.append(value)
+        if isinstance(commits, str):  # one sha, not a sequence of one-character "shas"
+            commits = [commits]
         if commits is not None:
             where.append(self.dialect.one_of('r."commit"'))
             params.append(self.dialect.values(commits))

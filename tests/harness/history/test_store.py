@@ -81,6 +81,7 @@ def check_filters_and_order(store) -> None:
     assert seeds(board="qemu-stm32f405", model="rnnpool-face") == [1, 0, 4]
     assert seeds(commits=[commits[1], commits[3]]) == [5, 1, 2, 4]
     assert seeds(commits=(commits[1],), board="nucleo-f439zi") == [2]
+    assert seeds(commits=commits[2]) == [3]  # a lone sha is one commit
     assert seeds(commits=[]) == [] and seeds(commits=["f" * 40]) == [] and seeds(board="nope") == []
     assert seeds(limit=2) == [0, 4]  # the newest two, still oldest first
     assert seeds(board="qemu-stm32f405", limit=3) == [3, 0, 4]
