@@ -264,19 +264,22 @@ class HistoryRecorder:
         if not self.fixtures or exitstatus == pytest.ExitCode.INTERRUPTED:
             return
         from harness.history.collect import assemble_run, device_ap50
-        from harness.history.provenance import provenance
+        from harness.history.provenance import git_root, provenance
         from harness.history.record import FixtureResult
         from harness.history.recording import finish
 
         cfg = self.config
+        # The project is where pytest was started (its git work tree): pytest's rootdir moves to a common
+        # ancestor when option values are paths, so it cannot say which commit is being measured.
+        root = git_root(cfg.invocation_params.dir) or cfg.invocation_params.dir
         fixtures = [FixtureResult.from_dict(f) for f in self.fixtures]
         hw = _model_hw(cfg.getoption("model"))
-        run = assemble_run(self.context, fixtures, provenance(cfg.rootpath),
+        run = assemble_run(self.context, fixtures, provenance(root),
                            device_ap50(fixtures, Path(cfg.getoption("fixtures_dir")), hw))
-        pyproject = cfg.rootpath / "pyproject.toml"
+        pyproject = root / "pyproject.toml"
         self.outcome = finish(run, cfg.getoption("history"), not cfg.getoption("no_history"),
                               cfg.getoption("baseline"), pyproject if pyproject.is_file() else None,
-                              cfg.rootpath / "fixtures" / "baselines")
+                              root / "fixtures" / "baselines")
         if self.outcome.regressed or (self.outcome.problems and exitstatus == pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -92,6 +92,11 @@ def _e(value) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _run_label(run: Run) -> str:
+    """#id and commit: several runs may share a commit (reruns, a dirty tree, no git)."""
+    return f"#{run.id} {_sha(run)}" if run.id is not None else _sha(run)
+
+
 def _sha(run: Run) -> str:
     return (run.commit[:7] or "no-git") + ("*" if run.dirty else "")
 
@@ -332,12 +337,13 @@ def _regressions(results: list[GateResult]) -> list[str]:
         return ["<h3>Regressions</h3>", "<p class='ok'>no regressions</p>"]
     noisy = any(f.p_value is not None for _, f in rows)  # a p-value column only when the test ran (board cycles)
     out = ["<h3>Regressions</h3>", "<table class='regressions'>",
-           "<tr><th>commit</th><th>previous commit</th><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
+           "<tr><th>run</th><th>previous run</th><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
            f"<th>threshold</th>{'<th>p</th>' if noisy else ''}</tr>"]
     for g, f in rows:
         p = "" if f.p_value is None else f"{f.p_value:.2g}"
         p = f"<td class='n'>{_e(p)}</td>" if noisy else ""
-        out.append(f"<tr class='bad'><td><code>{_e(_sha(g.run))}</code></td><td><code>{_e(_sha(g.baseline))}</code>"
+        out.append(f"<tr class='bad'><td><code>{_e(_run_label(g.run))}</code></td>"
+                   f"<td><code>{_e(_run_label(g.baseline))}</code>"
                    f"</td><td>{_e(f.metric)}</td><td class='n'>{_e(value_text(f.metric, f.baseline))}</td>"
                    f"<td class='n'>{_e(value_text(f.metric, f.now))}</td><td class='n'>{_e(f.change_text())}</td>"
                    f"<td>{_e(f.threshold)}</td>{p}</tr>")
@@ -345,7 +351,7 @@ def _regressions(results: list[GateResult]) -> list[str]:
     notes = [(g, n) for g in results for n in g.notes]
     if notes:
         out.append("<ul class='notes'>")
-        out += [f"<li><code>{_e(_sha(g.run))}</code>: {_e(n)}</li>" for g, n in notes]
+        out += [f"<li><code>{_e(_run_label(g.run))}</code>: {_e(n)}</li>" for g, n in notes]
         out.append("</ul>")
     return out
 
