@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from harness.history.store import open_store
 from harness.model.modelfile import load, save
 from tests.harness.targets.needs import EMULATOR
 
@@ -24,6 +27,7 @@ pytestmark = EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENES = ("scene-001", "scene-002")
+NAMES = tuple(f"scenes/{name}" for name in SCENES)
 
 USER_TESTS = '''
 import pytest
@@ -74,9 +78,9 @@ def _worse_boxes(project: Path) -> Path:
     return _variant(project, "worse", arrays=arrays)
 
 
-def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True):
+def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True, history: str | None = None):
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--board=qemu-stm32f405",
-           "--fixtures-dir", str(project / "images"), "--history", str(project / "history.sqlite"),
+           "--fixtures-dir", str(project / "images"), "--history", history or str(project / "history.sqlite"),
            "--model", str(model or ROOT / "fixtures" / "models" / "default.npz"), *args]
     if not wait:
         return subprocess.Popen(cmd, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -143,13 +147,22 @@ def _runs(store: Path) -> list[tuple[int, int]]:
                           "ON fixtures.run_id = runs.id GROUP BY runs.id ORDER BY runs.id").fetchall()
 
 
-def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path, backend, request):
+    """One session with two xdist workers and another with two repeats per image, at once, into one store."""
     project = _project(tmp_path)
-    both = [_session(project, "-n", "2", "--baseline=none", wait=False),
-            _session(project, "--baseline=none", wait=False)]
+    store = request.getfixturevalue("pg_url") if backend == "postgresql" else str(project / "history.sqlite")
+    both = [_session(project, "-n", "2", "--baseline=none", wait=False, history=store),
+            _session(project, "--baseline=none", "--repeats=2", wait=False, history=store)]
     outputs = [p.communicate(timeout=900)[0] for p in both]
     assert [p.returncode for p in both] == [0, 0], "\n".join(o[-2000:] for o in outputs)
-    assert _runs(project / "history.sqlite") == [(1, 2), (2, 2)]
+    with open_store(store) as history:
+        runs = sorted(history.runs(), key=lambda r: r.repeats)
+    assert [(r.repeats, r.fixture_names()) for r in runs] == [(1, NAMES), (2, NAMES)]
+    assert all(f.matched and len(f.latency["total"]) == r.repeats for r in runs for f in r.fixtures)
+    assert len(set(runs[1].fixtures[0].latency["total"])) == 1  # emulator instruction counts repeat exactly
+    if backend == "sqlite":
+        assert _runs(project / "history.sqlite") == [(1, 2), (2, 2)]
 
 
 def test_a_session_killed_midway_records_nothing(tmp_path):

@@ -8,15 +8,11 @@ leaks between tests, runs, or xdist workers.
 from __future__ import annotations
 
 import dataclasses
-import os
-import secrets
 import sys
 import threading
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from harness.errors import DependencyError, HistoryError
 from harness.history.postgres_store import MIGRATION_LOCK, PostgresStore, printable
@@ -31,43 +27,6 @@ from tests.harness.history.test_store_concurrency import (
     kill_mid_write_rounds,
     writers_at_once,
 )
-
-NO_SERVER = "no PostgreSQL server: set HARNESS_POSTGRES_URL, e.g. export HARNESS_POSTGRES_URL=$(.ci/postgres)"
-
-
-@pytest.fixture(scope="module")
-def server_url() -> str:
-    url = os.environ.get("HARNESS_POSTGRES_URL")
-    if not url:
-        pytest.skip(NO_SERVER)
-    try:
-        psycopg.connect(url, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        pytest.skip(f"{NO_SERVER} ({printable(url)} is unreachable: {str(exc).strip().splitlines()[0]})")
-    return url
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-@pytest.fixture
-def pg_url(server_url):
-    """The URL of a fresh, empty database of this test's own."""
-    name = f"harness_test_{secrets.token_hex(6)}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        try:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.InsufficientPrivilege:
-            pytest.fail(f"the role of {printable(server_url)} may not create databases: ALTER ROLE … CREATEDB "
-                        "(.ci/postgres does)")
-    try:
-        yield with_database(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:  # FORCE: also a killed writer's session
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
 
 def query(url: str, text: str, params=()) -> list[tuple]:
     with psycopg.connect(url, autocommit=True) as db:
