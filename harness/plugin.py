@@ -263,19 +263,16 @@ class HistoryRecorder:
     def pytest_sessionfinish(self, session, exitstatus):
         if not self.fixtures or exitstatus == pytest.ExitCode.INTERRUPTED:
             return
-        from harness.history.collect import assemble_run, device_ap50
-        from harness.history.provenance import git_root, provenance
-        from harness.history.record import FixtureResult
+        from harness.history.collect import session_run
+        from harness.history.provenance import git_root
         from harness.history.recording import finish
 
         cfg = self.config
         # The project is where pytest was started (its git work tree): pytest's rootdir moves to a common
         # ancestor when option values are paths, so it cannot say which commit is being measured.
         root = git_root(cfg.invocation_params.dir) or cfg.invocation_params.dir
-        fixtures = [FixtureResult.from_dict(f) for f in self.fixtures]
-        hw = _model_hw(cfg.getoption("model"))
-        run = assemble_run(self.context, fixtures, provenance(root),
-                           device_ap50(fixtures, Path(cfg.getoption("fixtures_dir")), hw))
+        run = session_run(self.context, self.fixtures, root, Path(cfg.getoption("fixtures_dir")),
+                          cfg.getoption("model"))
         pyproject = root / "pyproject.toml"
         self.outcome = finish(run, cfg.getoption("history"), not cfg.getoption("no_history"),
                               cfg.getoption("baseline"), pyproject if pyproject.is_file() else None,
@@ -291,9 +288,3 @@ class HistoryRecorder:
                                      red=self.outcome.regressed or bool(self.outcome.problems))
             for line in outcome_lines(self.outcome):
                 terminalreporter.write_line(line)
-
-
-def _model_hw(path) -> tuple[int, int]:
-    from harness.model.modelfile import load
-
-    return load(path).input_hw

@@ -79,6 +79,17 @@ def assemble_run(context: dict, fixtures: Sequence[FixtureResult], provenance: d
     return Run(**context, **provenance, ap50=ap50, fixtures=ordered)
 
 
+def session_run(context: dict, fixtures: Sequence[dict], project: Path, fixtures_dir: Path, model_path) -> Run:
+    """The run of a pytest session: the fixtures its workers sent (as JSON dicts), the project's provenance, and
+    AP@0.5 against the labels in ``fixtures_dir``."""
+    from harness.history.provenance import provenance
+    from harness.model.modelfile import load
+
+    results = [FixtureResult.from_dict(f) for f in fixtures]
+    ap50 = device_ap50(results, fixtures_dir, load(model_path).input_hw)
+    return assemble_run(context, results, provenance(project), ap50)
+
+
 def run_context(dut, model_name: str, repeats: int) -> dict:
     """The run-level facts of a started ``harness.dut.Dut``."""
     info = dut.build.info
