@@ -30,11 +30,6 @@ def git_root(start: Path | None = None) -> Path | None:
     return Path(top) if top else None
 
 
-def resolve_commit(ref: str, root: Path | None = None) -> str | None:
-    """``ref`` (branch, tag, HEAD~2, a short sha) → the full sha, or None when git does not know it."""
-    return _git(root or Path.cwd(), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-
-
 def commits_of(spec: str, root: Path | None = None, first_parent: bool = True, limit: int | None = None
                ) -> list[str] | None:
     """``A..B`` or a ref → its commits, newest first (git rev-list); None when git cannot resolve it."""

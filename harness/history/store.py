@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,14 +61,9 @@ class HistoryStore(abc.ABC):
 def default_location() -> Path:
     """``.harness/history.sqlite`` at the top of the git work tree holding the cwd (else in the cwd): one history
     per checkout, wherever in it a command runs."""
-    cwd = Path.cwd()
-    try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):  # no git installed: the cwd it is
-        return cwd / DEFAULT_PATH
-    root = top.stdout.strip()
-    return (Path(root) if top.returncode == 0 and root else cwd) / DEFAULT_PATH
+    from harness.history.provenance import git_root
+
+    return (git_root() or Path.cwd()) / DEFAULT_PATH
 
 
 def open_store(spec: str | os.PathLike | None = None) -> HistoryStore:

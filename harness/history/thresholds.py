@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -139,14 +138,12 @@ def parse_table(table: dict, source: str) -> Thresholds:
 
 def project_pyproject(cwd: Path | None = None) -> Path | None:
     """The project's pyproject.toml: at the git toplevel of ``cwd``, else the first one walking up from ``cwd``."""
+    from harness.history.provenance import git_root
+
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        if top and (Path(top) / "pyproject.toml").is_file():
-            return Path(top) / "pyproject.toml"
-    except (OSError, subprocess.SubprocessError):
-        pass  # no git, or not a repository: fall back to walking up
+    top = git_root(cwd)
+    if top is not None and (top / "pyproject.toml").is_file():
+        return top / "pyproject.toml"
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         if (folder / "pyproject.toml").is_file():
             return folder / "pyproject.toml"
