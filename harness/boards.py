@@ -8,14 +8,22 @@ in the file is a one-line ``BoardsError`` naming the file, the board and the fie
 The schema, per board:
 
     backend        required   qemu | renode | pyocd
-    mcu            required   non-empty string (``STM32F439ZI``)
+    mcu            required   an STM32F4 part we know the limits of: F405/F407/F415/F417 (168 MHz) or
+                              F427/F429/F437/F439 (180 MHz with over-drive), e.g. ``STM32F439ZI``
     flash          required   {origin, size}
     ram            required   non-empty list of {name, origin, size}; no two regions (nor flash) may overlap
-    clock_hz       required   positive integer
+    clock_hz       required   the PLL's system clock: whole MHz, at least 50 MHz (PLL N >= 50 at a 2 MHz input),
+                              at most the part's maximum
     cycle_counter  required   tim2-icount | dwt
     uart           optional   {index, name}
     timeouts       optional   {boot, inference} in seconds; defaults in ``DEFAULT_TIMEOUTS``
     baud           optional   positive integer, default 115200
+    hse            optional   {mode, hz}: ``bypass`` (an external clock on OSC_IN, such as the Nucleo-144's ST-LINK
+                              MCO) or ``crystal`` (default), and its frequency (default 8 MHz; 4-26 MHz in steps
+                              of 2 MHz). The firmware starts the HSE in that mode only.
+    watchdog_s     optional   independent watchdog timeout in seconds (at most 32); the firmware feeds it
+                              between layers and while waiting for the host, so a hung kernel resets the board
+                              and the next HELLO names the watchdog. Default: off
     machine        qemu only, required     QEMU ``-M`` machine (``netduinoplus2``)
     platform       renode only, required   ``.repl`` path under ``Renode/``
     pyocd_target   pyocd only, required    pyOCD target type: built-in (``stm32f429xi``) or from a pack
@@ -25,6 +33,14 @@ The schema, per board:
                                            from the repository root; checked when a session starts, not here
     frequency      pyocd only, optional    SWD clock in Hz, default ``DEFAULT_SWD_HZ`` (ST-LINK/V2-1 rounds a
                                            request down to its next step: 4 MHz would give 1.8 MHz)
+    probe          pyocd only, optional    the debug probe's unique id (``pyocd list``), for a board whose serial
+                                           port is not its probe's virtual COM port (a USB-serial adapter)
+    connect_mode   pyocd only, optional    ``halt`` (default) or ``under-reset`` (holds NRST while connecting:
+                                           recovers a core that is locked up or has its SWD pins reconfigured)
+    emulator       pyocd only, optional    ``qemu``: a virtual bench board. The harness drives it through the same
+                                           pyOCD path as a real board, but the probe's flash and reset are backed by
+                                           QEMU (``harness virtual-bench``), so its clock is not modelled and its
+                                           ticks are instructions
 
 Unknown keys are refused with the list of allowed ones, so a typo never silently falls back to a default.
 The raw mapping stays available as ``Board.profile`` for callers that still want a dict.
@@ -49,9 +65,18 @@ CYCLE_COUNTERS = ("tim2-icount", "dwt")
 DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUTS = MappingProxyType({"boot": 20.0, "inference": 60.0})
 COMMON_REQUIRED = ("backend", "mcu", "flash", "ram", "clock_hz", "cycle_counter")
-COMMON_OPTIONAL = ("uart", "timeouts", "baud")
+COMMON_OPTIONAL = ("uart", "timeouts", "baud", "hse", "watchdog_s")
 BACKEND_KEYS = {"qemu": "machine", "renode": "platform", "pyocd": "pyocd_target"}
-BACKEND_OPTIONAL = {"qemu": (), "renode": (), "pyocd": ("pack", "frequency")}
+BACKEND_OPTIONAL = {"qemu": (), "renode": (), "pyocd": ("pack", "frequency", "probe", "connect_mode", "emulator")}
+VIRTUAL_BENCH_EMULATORS = ("qemu",)
+HSE_MODES = ("crystal", "bypass")
+CONNECT_MODES = ("halt", "under-reset")
+# The parts' top speeds (RM0090 5.1.4): the F42x/F43x reach 180 MHz with the regulator's over-drive.
+MCU_MAX_HZ = (("STM32F405", 168_000_000), ("STM32F407", 168_000_000), ("STM32F415", 168_000_000),
+              ("STM32F417", 168_000_000), ("STM32F427", 180_000_000), ("STM32F429", 180_000_000),
+              ("STM32F437", 180_000_000), ("STM32F439", 180_000_000))
+PLL_MIN_HZ = 50_000_000
+WATCHDOG_MAX_S = 32.0  # the IWDG's longest timeout at the nominal 32 kHz LSI (prescaler 256, reload 4096)
 UART_KEYS = ("index", "name")
 DEFAULT_SWD_HZ = 4_600_000  # the lowest request ST-LINK/V2-1 serves at 4.6 MHz (shared notes pyocd-serial.md §4)
 
@@ -65,6 +90,12 @@ class MemoryRegion:
     @property
     def end(self) -> int:
         return self.origin + self.size
+
+
+@dataclass(frozen=True)
+class Hse:
+    mode: str   # crystal | bypass
+    hz: int
 
 
 @dataclass(frozen=True)
@@ -84,8 +115,31 @@ class Board:
     cycle_counter: str
     uart: Mapping[str, object]
     timeouts: Timeouts
-    settings: Mapping[str, object]  # backend settings: machine / platform / pyocd_target (+ pack, frequency), baud
+    settings: Mapping[str, object]  # backend settings: machine / platform / pyocd_target (+ pack, frequency, probe,
+                                    # connect_mode), baud
     profile: dict = field(repr=False, compare=False)  # the raw boards.yaml entry
+    hse: Hse = Hse("crystal", 8_000_000)
+    watchdog_s: float | None = None
+
+    @property
+    def max_clock_hz(self) -> int:
+        return mcu_max_hz(self.mcu)
+
+    @property
+    def emulator(self) -> str | None:
+        """What runs the firmware when it is not silicon: ``qemu``/``renode``, or a virtual bench board's emulator."""
+        return self.backend if self.backend in ("qemu", "renode") else self.settings.get("emulator")
+
+    @property
+    def physical(self) -> bool:
+        """A real chip on a bench (noisy cycles, a lock per board), not an emulator or a virtual bench board."""
+        return self.emulator is None
+
+    @property
+    def models_clock(self) -> bool:
+        """Whether the clock the firmware reports means anything: QEMU does not model the RCC (the firmware always
+        falls back to the HSI there); Renode's RCC sets ready bits as they are asked for, and boards are boards."""
+        return self.emulator != "qemu"
 
     @property
     def baud(self) -> int:
@@ -93,8 +147,11 @@ class Board:
 
     @property
     def tick_unit(self) -> str:
-        """What its ticks count: QEMU's TIM2 under -icount and Renode's DWT count instructions; a real DWT, cycles."""
-        return "instructions" if self.cycle_counter == "tim2-icount" or self.backend in ("qemu", "renode") else "cycles"
+        """What its ticks count: emulators count instructions (QEMU's TIM2 under -icount, Renode's DWT); a real
+        board's DWT counts core cycles, and a real board's TIM2 counts its timer clock (APB1 x 2), not cycles."""
+        if self.emulator:
+            return "instructions"
+        return "cycles" if self.cycle_counter == "dwt" else "timer ticks"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -174,6 +231,37 @@ class _Check:
                             self.integer(f"{what}.size", value["size"]))
 
 
+def mcu_max_hz(mcu: str) -> int:
+    """The part's top system clock; BoardsError for a part this runtime does not know."""
+    for prefix, hz in MCU_MAX_HZ:
+        if mcu.upper().startswith(prefix):
+            return hz
+    raise BoardsError(f"mcu {mcu}: not an STM32F4 part the firmware runtime knows "
+                      f"(one of {', '.join(p for p, _ in MCU_MAX_HZ)}, with any suffix)")
+
+
+def _clock(check: _Check, mcu: str, value) -> int:
+    hz = check.integer("clock_hz", value)
+    try:
+        top = mcu_max_hz(mcu)
+    except BoardsError as exc:
+        raise BoardsError(f"{check.prefix}: {exc}") from None
+    if hz % 1_000_000 or not PLL_MIN_HZ <= hz <= top:
+        check.fail("clock_hz", f"must be whole MHz from {PLL_MIN_HZ // 10**6} (the PLL's minimum) to "
+                   f"{top // 10**6} MHz ({mcu}'s maximum)", value)
+    return hz
+
+
+def _hse(check: _Check, value) -> Hse:
+    given = check.mapping("hse", value)
+    check.keys("hse", given, (), ("mode", "hz"))
+    mode = check.choice("hse.mode", given.get("mode", "crystal"), HSE_MODES)
+    hz = check.integer("hse.hz", given.get("hz", 8_000_000))
+    if hz % 2_000_000 or not 4_000_000 <= hz <= 26_000_000:
+        check.fail("hse.hz", "must be 4-26 MHz in steps of 2 MHz (the PLL input is 2 MHz)", hz)
+    return Hse(mode, hz)
+
+
 def _platform(check: _Check, value) -> str:
     path = check.string("platform", value)
     parts = PurePosixPath(path).parts
@@ -221,11 +309,21 @@ def _board(file: str, name: str, profile) -> Board:
     settings = {own: setting, "baud": check.integer("baud", profile.get("baud", DEFAULT_BAUD))}
     if backend == "pyocd":
         settings["frequency"] = check.integer("frequency", profile.get("frequency", DEFAULT_SWD_HZ))
+        if "probe" in profile:
+            settings["probe"] = check.string("probe", profile["probe"])
+        settings["connect_mode"] = check.choice("connect_mode", profile.get("connect_mode", "halt"), CONNECT_MODES)
+        if "emulator" in profile:
+            settings["emulator"] = check.choice("emulator", profile["emulator"], VIRTUAL_BENCH_EMULATORS)
         if "pack" in profile:
             pack = Path(check.string("pack", profile["pack"])).expanduser()
             settings["pack"] = str(pack if pack.is_absolute() else ROOT / pack)
-    return Board(name=name, backend=backend, mcu=check.string("mcu", profile["mcu"]), flash=flash, ram=ram,
-                 clock_hz=check.integer("clock_hz", profile["clock_hz"]),
+    watchdog = profile.get("watchdog_s")
+    if watchdog is not None and check.seconds("watchdog_s", watchdog) > WATCHDOG_MAX_S:
+        check.fail("watchdog_s", f"must be at most {WATCHDOG_MAX_S:g} s (the IWDG's longest timeout)", watchdog)
+    mcu = check.string("mcu", profile["mcu"])
+    return Board(name=name, backend=backend, mcu=mcu, flash=flash, ram=ram,
+                 clock_hz=_clock(check, mcu, profile["clock_hz"]), hse=_hse(check, profile.get("hse", {})),
+                 watchdog_s=float(watchdog) if watchdog is not None else None,
                  cycle_counter=check.choice("cycle_counter", profile["cycle_counter"], CYCLE_COUNTERS),
                  uart=MappingProxyType(dict(uart)), timeouts=timeouts, settings=MappingProxyType(settings),
                  profile=profile)
@@ -267,4 +365,4 @@ def board(name: str, path: str | Path | None = None) -> Board:
 
 
 __all__ = ["BACKENDS", "BOARDS_YAML", "Board", "CYCLE_COUNTERS", "DEFAULT_BAUD", "DEFAULT_SWD_HZ", "DEFAULT_TIMEOUTS",
-           "MemoryRegion", "Timeouts", "board", "load_boards"]
+           "Hse", "MemoryRegion", "Timeouts", "board", "load_boards", "mcu_max_hz"]

@@ -19,14 +19,16 @@ def cmd_calibrate(args) -> int:
     from harness.compare import latency
     from harness.model.image import load_image
 
-    choice = parse_board(args.board)
+    choice = parse_board(args.board, args.boards_file, args.probe)
     dsp = not args.portable
     model = _load_model(args.model)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
         measure = latency.selftest_measure(choice.board.name, dsp)
     else:
-        measure = device_measure(choice, dsp, Progress())
+        options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+        measure = device_measure(choice, dsp, Progress(), baud=args.baud, target_options=options,
+                                 allow_clock_fallback=args.allow_clock_fallback)
     start = time.perf_counter()
     _status(f"calibrating {choice} ({'DSP path' if dsp else 'portable C'}): 6 models, each built and run …")
     pairs = latency.calibration_set(model, image)
@@ -56,12 +58,11 @@ def cmd_calibrate(args) -> int:
 
 
 def register(sub) -> None:
-    from harness.cli_firmware import DEFAULT_BOARD
+    from harness.cli_device import add_board_arguments
 
     c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (least squares over "
                                          "measured layers)")
-    c.add_argument("--board", default=DEFAULT_BOARD,
-                   help=f"boards.yaml name, or NAME@/dev/ttyACM0 for a real board. Default: {DEFAULT_BOARD}")
+    add_board_arguments(c)
     c.add_argument("--model", help="the model whose layers are tabled (also measured at smaller sizes). "
                                    "Default: the shipped default model")
     c.add_argument("--portable", action="store_true", help="calibrate the portable-C build. Default: the DSP path")

@@ -9,17 +9,45 @@ import sys
 DEFAULT_BOARD = "qemu-stm32f405"
 
 
+def add_board_arguments(p) -> None:
+    """The options every command that talks to a board takes (detect, doctor, calibrate, bench link)."""
+    p.add_argument("--board", default=DEFAULT_BOARD,
+                   help=f"boards.yaml name, NAME@/dev/ttyACM0, NAME@/dev/ttyUSB0,probe=ID, or /dev/ttyACM0. "
+                        f"Default: {DEFAULT_BOARD}")
+    p.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
+    p.add_argument("--probe", metavar="ID", default=None,
+                   help="a real board's debug probe unique id (`pyocd list`), for a serial port that is not the "
+                        "probe's virtual COM port (a USB-serial adapter). Default: boards.yaml probe:, else the "
+                        "probe with the port's USB serial number")
+    p.add_argument("--pyocd-pack", metavar="PATH", default=None,
+                   help="CMSIS pack for a pyOCD target that is not built in (Keil.STM32F4xx_DFP.<ver>.pack). "
+                        "Default: boards.yaml pack:")
+    p.add_argument("--baud", type=int, default=None, help="serial baud rate of a real board. Default: boards.yaml")
+    p.add_argument("--allow-clock-fallback", action="store_true",
+                   help="run on a board whose clock differs from its profile (an HSE or PLL that did not start); "
+                        "its runs are recorded under their own board key and never gated. Default: refuse")
+
+
+def open_dut(args, model, **kwargs):
+    """A ``harness.dut.Dut`` (not started) for the board options of ``args``."""
+    from harness.dut import Dut, parse_board
+
+    choice = parse_board(args.board, args.boards_file, args.probe)
+    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+    return Dut(choice, model, baud=args.baud, target_options=options,
+               allow_clock_fallback=args.allow_clock_fallback, **kwargs)
+
+
 def cmd_detect(args) -> int:
     from harness.cli import _load_model
     from harness.compare.device import Reference
-    from harness.dut import Dut, parse_board
     from harness.model.image import load_image
     from harness.progress import Progress
 
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw)
-    choice = parse_board(args.board, args.boards_file)
-    with Dut(choice, model, dsp=not args.portable, baud=args.baud, progress=Progress(quiet=args.quiet)) as dut:
+    with open_dut(args, model, dsp=not args.portable, progress=Progress(quiet=args.quiet)) as dut:
+        choice = dut.choice
         report = dut.run(image)
         runs_on = dut.target.describe()
         latency = dut.latency(report)
@@ -91,12 +119,11 @@ def cmd_bench_link(args) -> int:
 
     from harness.cli import _load_model
     from harness.cli_firmware import DEFAULT_IMAGE
-    from harness.dut import Dut, parse_board
     from harness.model.image import load_image
 
     model = _load_model(args.model)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
-    with Dut(parse_board(args.board), model) as dut:
+    with open_dut(args, model) as dut:
         uploads, runs = [], []
         for _ in range(args.images):
             t0 = time.perf_counter()
@@ -122,7 +149,7 @@ def cmd_bench_link(args) -> int:
 
 def register(sub, bsub) -> None:
     bl = bsub.add_parser("link", help="seconds per image over the serial link (upload, inference and result)")
-    bl.add_argument("--board", default=DEFAULT_BOARD, help=f"board. Default: {DEFAULT_BOARD}")
+    add_board_arguments(bl)
     bl.add_argument("--model", help="model file. Default: the shipped default model")
     bl.add_argument("--images", type=int, default=5, help="images to send. Default: 5")
     bl.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -130,14 +157,11 @@ def register(sub, bsub) -> None:
 
     d = sub.add_parser("detect", help="run the model on a board (emulated or real): detections and latency")
     d.add_argument("image", help="input image (any size: letterboxed to the model's input, as `harness reference`)")
-    d.add_argument("--board", default=DEFAULT_BOARD,
-                   help=f"boards.yaml name, NAME@/dev/ttyACM0, or /dev/ttyACM0. Default: {DEFAULT_BOARD}")
-    d.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
+    add_board_arguments(d)
     d.add_argument("--model", help="model file (.npz). Default: fixtures/models/default.npz")
     d.add_argument("-o", "--output", help="write the image with the detected boxes drawn (.png)")
     d.add_argument("--json", action="store_true", help="print JSON: detections (as `harness reference --json`), "
                    "latency, memory")
-    d.add_argument("--baud", type=int, default=None, help="serial baud rate of a real board. Default: boards.yaml")
     d.add_argument("--portable", action="store_true", help="portable C kernels (no DSP instructions)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     d.add_argument("--history", nargs="?", const="", default=None, metavar="PATH|URL",

@@ -1,7 +1,8 @@
 """A device under test: one board (emulated or real) running the device firmware of one model, handshaken and
 ready to run images. The pytest plugin and ``harness detect`` are thin front ends over this.
 
-    choice = parse_board("qemu-stm32f405")            # or "/dev/ttyACM0", or "nucleo-f429zi@/dev/ttyACM0"
+    choice = parse_board("qemu-stm32f405")            # or "/dev/ttyACM0", "nucleo-f429zi@/dev/ttyACM0",
+                                                       # or "stm32f4-discovery@/dev/ttyUSB0,probe=066DFF…"
     with Dut(choice, model) as dut:                    # build (cached), start or flash, handshake
         report = dut.run(image)                        # RunReport: fingerprints, ticks, candidates, memory
         data = dut.dump_layer(image, "mb1")            # one layer's whole output tensor
@@ -18,7 +19,8 @@ import numpy as np
 
 from harness.boards import Board, Timeouts, board, load_boards
 from harness.build.firmware import FirmwareBuild, build_firmware
-from harness.errors import MismatchError, ProtocolError, TargetError, TargetTimeout, UsageError
+from harness.errors import (ClockError, DeviceFault, DeviceRebooted, MismatchError, ProtocolError, TargetError,
+                            TargetTimeout, UsageError)
 from harness.model.modelfile import Model
 from harness.progress import Progress
 from harness.protocol.report import RunReport
@@ -31,9 +33,15 @@ from harness.targets.base import Target
 class BoardChoice:
     board: Board
     port: str | None = None        # the serial device of a real board
+    probe: str | None = None       # its debug probe's unique id, when the port cannot lead to it
 
     def __str__(self) -> str:
         return f"{self.board.name}@{self.port}" if self.port else self.board.name
+
+    @property
+    def probe_id(self) -> str | None:
+        """The probe to use: this choice's, else the profile's ``probe:``, else None (found from the port)."""
+        return self.probe or self.board.settings.get("probe")
 
     def with_timeouts(self, boot: float | None = None, inference: float | None = None) -> BoardChoice:
         """The same board with other timeouts (None keeps the profile's)."""
@@ -42,29 +50,43 @@ class BoardChoice:
         return dataclasses.replace(self, board=dataclasses.replace(self.board, timeouts=timeouts))
 
 
-def parse_board(spec: str, boards_file: str | Path | None = None) -> BoardChoice:
+def parse_board(spec: str, boards_file: str | Path | None = None, probe: str | None = None) -> BoardChoice:
     """``NAME`` (boards.yaml), ``NAME@/dev/tty…`` or a bare ``/dev/tty…`` (the board is recognised from its
-    probe when boards.yaml has exactly one real board whose name the probe reports)."""
+    probe when boards.yaml has exactly one real board whose name the probe reports). A real board's spec may end in
+    ``,probe=ID`` (``pyocd list`` shows the ids) for a port that is not its probe's virtual COM port, such as a
+    USB-serial adapter; ``probe`` (``--probe``) does the same for a spec without one."""
+    spec, _, options = spec.partition(",")
+    probe = _probe_option(spec, options) or probe
     name, _, port = spec.partition("@") if "@" in spec else ("", "", spec) if spec.startswith("/") else (spec, "", "")
     if name:
         chosen = board(name, boards_file)
         if chosen.backend == "pyocd" and not port:
             raise UsageError(f"board {name} is a real board: give its serial port too, e.g. "
                              f"--board={name}@/dev/ttyACM0")
-        if chosen.backend != "pyocd" and port:
-            raise UsageError(f"board {name} is emulated ({chosen.backend}); it takes no serial port")
-        return BoardChoice(chosen, port or None)
-    return BoardChoice(_board_for_port(port, boards_file), port)
+        if chosen.backend != "pyocd" and (port or probe):
+            raise UsageError(f"board {name} is emulated ({chosen.backend}); it takes no serial port or probe")
+        return BoardChoice(chosen, port or None, probe)
+    return BoardChoice(_board_for_port(port, boards_file, probe), port, probe)
 
 
-def _board_for_port(port: str, boards_file) -> Board:
+def _probe_option(spec: str, options: str) -> str | None:
+    if not options:
+        return None
+    key, _, value = options.partition("=")
+    if key != "probe" or not value.strip() or "," in value:
+        raise UsageError(f"--board={spec},{options}: after the port only ,probe=ID is understood "
+                         f"(e.g. --board=stm32f4-discovery@/dev/ttyUSB0,probe=066DFF485550755187121723)")
+    return value.strip()
+
+
+def _board_for_port(port: str, boards_file, probe_id: str | None = None) -> Board:
     """The boards.yaml profile of the board behind ``port``: its ST-LINK's board name (``NUCLEO-F429ZI``) or
-    target type, as pyOCD reports them for the probe with the port's USB serial number."""
+    target type, as pyOCD reports them for the probe with the port's USB serial number (or ``probe_id``)."""
     from harness.targets.pyocd_target import connected_probes, select_probe
     from harness.targets.serial_port import probe_serial_for_port
 
     real = {n: b for n, b in load_boards(boards_file).items() if b.backend == "pyocd"}
-    probe = select_probe(probe_serial_for_port(port), connected_probes())
+    probe = select_probe(probe_id or probe_serial_for_port(port), connected_probes())
     info = probe.associated_board_info
     for name, b in real.items():
         if info is not None and (info.name.lower() == name or info.target == b.settings["pyocd_target"]):
@@ -82,6 +104,8 @@ class Dut:
     baud: int | None = None
     progress: Progress = field(default_factory=lambda: Progress(quiet=True))
     target_options: dict = field(default_factory=dict)
+    allow_clock_fallback: bool = False  # run on a board whose clock is not its profile's (recorded apart)
+    defines: tuple[str, ...] = ()       # extra firmware build settings (test variants)
     build: FirmwareBuild | None = None
     target: Target | None = None
     session: Session | None = None
@@ -97,12 +121,15 @@ class Dut:
     def start(self) -> Dut:
         board_ = self.board
         self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
-        self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud)
+        self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud,
+                                    defines=self.defines)
         if self.build.cached:
             self.progress.say(f"  cached: {self.build.directory.name}")
         opts = dict(self.target_options)
         if board_.backend == "pyocd":
             opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
+            if self.choice.probe_id:
+                opts.setdefault("probe_id", self.choice.probe_id)
             if self.baud:
                 board_ = dataclasses.replace(board_, settings={**board_.settings, "baud": self.baud})
         self.target = open_target(board_, self.choice.port, **opts)
@@ -122,6 +149,16 @@ class Dut:
         if (info.model_id, info.build_id) != want:
             raise MismatchError(f"{self.choice} runs model {info.model_id} build {info.build_id[:12]}, but the host "
                                 f"built model {want[0]} build {want[1][:12]}: reflash, or check --board and --model")
+        problem = clock_problem(self.board, info)
+        if problem and not self.allow_clock_fallback:
+            raise ClockError(f"{self.choice}: {problem}; check the board's HSE (boards.yaml hse: "
+                             f"{self.board.hse.mode}, {self.board.hse.hz / 1e6:g} MHz) and supply, or pass "
+                             f"--allow-clock-fallback to run anyway (its runs are recorded apart and never gated)")
+
+    @property
+    def clock_fallback(self) -> bool:
+        """The board runs, by the user's leave, at another clock than its profile's."""
+        return bool(self.session and self.session.info and clock_problem(self.board, self.session.info))
 
     def resync(self) -> None:
         """Before each test: nothing stale in the link, and the firmware answering (reset once if it is not)."""
@@ -141,6 +178,8 @@ class Dut:
         upload = self.progress.bytes_callback("uploading image")
         try:
             return self.session.run(image, upload)
+        except (DeviceFault, DeviceRebooted) as exc:  # the firmware said what happened: a retry would hide it
+            raise type(exc)(f"{self.choice}: {exc}") from exc
         except (TargetTimeout, TargetError) as first:
             try:
                 self._reset(f"stopped answering ({first})")
@@ -173,17 +212,27 @@ class Dut:
         self.close()
 
 
+def clock_problem(board_: Board, info: DeviceInfo) -> str:
+    """What differs between the clock the firmware reports and the board's profile ("" when nothing does, or when
+    the backend does not model the clock tree: QEMU)."""
+    if not board_.models_clock or (info.clock_status, info.clock_hz) == ("pll", board_.clock_hz):
+        return ""
+    return (f"runs at {info.clock_hz / 1e6:g} MHz (clock status {info.clock_status}), but boards.yaml says "
+            f"{board_.clock_hz / 1e6:g} MHz (pll)")
+
+
 def worker_index() -> int:
     """The pytest-xdist worker number (gw3 → 3); 0 outside xdist."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     return int(name[2:]) if name[2:].isdigit() else 0
 
 
-def device_measure(choice: BoardChoice, dsp: bool = True, progress: Progress | None = None):
+def device_measure(choice: BoardChoice, dsp: bool = True, progress: Progress | None = None, **dut_options):
     """A latency ``Measure`` (harness.compare.latency) for any board: each model's device firmware is built,
-    started or flashed, and run on the image over the serial protocol; per-layer ticks come back."""
+    started or flashed, and run on the image over the serial protocol; per-layer ticks come back. ``dut_options``
+    go to every ``Dut`` (baud, target_options, allow_clock_fallback)."""
     def measure(model: Model, image: np.ndarray) -> dict[str, int]:
-        with Dut(choice, model, dsp=dsp, progress=progress or Progress(quiet=True)) as dut:
+        with Dut(choice, model, dsp=dsp, progress=progress or Progress(quiet=True), **dut_options) as dut:
             return {layer.name: layer.ticks for layer in dut.run(image).layers}
 
     return measure

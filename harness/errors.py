@@ -11,7 +11,10 @@
     ├── BuildError               a compiler run failed (message: command, exit status, last lines of its output)
     ├── DependencyError          an optional package or a tool is missing (message names the install command)
     ├── TargetError              the board or emulator misbehaved (did not start, crashed, hung)
-    │   └── TargetTimeout        no answer within the time allowed
+    │   ├── TargetTimeout        no answer within the time allowed
+    │   ├── DeviceFault          the firmware reported a fault (HardFault: names the layer and the cause)
+    │   ├── DeviceRebooted       the board restarted by itself mid-conversation (names the reset cause)
+    │   └── ClockError           the board runs at another clock than its profile says (names both)
     ├── ProtocolError            what the firmware sent is missing or malformed
     ├── MismatchError            the firmware computed something other than the reference (names the layer)
     └── HistoryError             the history store is unreachable, corrupt, or from a newer harness
@@ -62,6 +65,18 @@ class TargetTimeout(TargetError):
     """The target gave no answer within the time allowed."""
 
 
+class DeviceFault(TargetError):
+    """The firmware took a fault and said so (a FAULT frame): retrying would only fault again."""
+
+
+class DeviceRebooted(TargetError):
+    """The board restarted while the host waited for an answer (its boot banner arrived)."""
+
+
+class ClockError(TargetError):
+    """The board's clock differs from its profile (a fallback after an HSE or PLL timeout)."""
+
+
 class ProtocolError(HarnessError):
     """The firmware's output is missing or malformed."""
 
@@ -82,8 +97,11 @@ __all__ = [
     "BoardsError",
     "BuildError",
     "CheckpointError",
+    "ClockError",
     "CodegenError",
     "DependencyError",
+    "DeviceFault",
+    "DeviceRebooted",
     "HarnessError",
     "ImageError",
     "InputError",

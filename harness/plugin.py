@@ -46,6 +46,14 @@ OPTIONS = (
                                   "Default: 0.10"}),
     ("--pyocd-pack", {"default": None, "metavar": "PATH",
                       "help": "CMSIS pack for a pyOCD target that is not built in. Default: boards.yaml"}),
+    ("--probe", {"default": None, "metavar": "ID",
+                 "help": "a real board's debug probe unique id (`pyocd list`) when its serial port is not the "
+                         "probe's virtual COM port; with several --board give each its own ,probe=ID. "
+                         "Default: boards.yaml probe:, else the probe with the port's USB serial number"}),
+    ("--allow-clock-fallback", {"action": "store_true",
+                                "help": "run on a board whose clock differs from its profile (an HSE or PLL that "
+                                        "did not start); its runs are recorded under their own board key and "
+                                        "never gated. Default: such a board fails the handshake"}),
     ("--repeats", {"type": int, "default": None, "metavar": "N",
                    "help": "runs per image, so noisy latency has a median and a spread. Default: 1 on emulators "
                            "(their instruction counts are exact), 3 on real boards"}),
@@ -112,9 +120,12 @@ def harness_model(pytestconfig):
 def _choices(config):
     from harness.dut import parse_board
 
-    return [parse_board(spec, config.getoption("boards_file")).with_timeouts(config.getoption("boot_timeout"),
-                                                                              config.getoption("inference_timeout"))
-            for spec in config.getoption("board")]
+    specs, probe = config.getoption("board"), config.getoption("probe")
+    if probe and len(specs) > 1:
+        raise pytest.UsageError("--probe names one board's probe; with several --board give each its own "
+                                ",probe=ID (e.g. --board=stm32f4-discovery@/dev/ttyUSB0,probe=066DFF…)")
+    return [parse_board(spec, config.getoption("boards_file"), probe).with_timeouts(
+        config.getoption("boot_timeout"), config.getoption("inference_timeout")) for spec in specs]
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +144,8 @@ def harness_dut(pytestconfig, harness_model):
     options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.backend == "pyocd" else {}
     dut = Dut(choice, harness_model, dsp=not pytestconfig.getoption("portable"),
               baud=pytestconfig.getoption("baud"), progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
-              target_options={k: v for k, v in options.items() if v is not None})
+              target_options={k: v for k, v in options.items() if v is not None},
+              allow_clock_fallback=pytestconfig.getoption("allow_clock_fallback"))
     try:
         dut.start()
     except HarnessError as exc:
@@ -174,7 +186,7 @@ def _repeats(config, dut) -> int:
     n = config.getoption("repeats")
     if n is not None and n < 1:
         raise pytest.UsageError(f"--repeats {n}: give at least 1")
-    return n or (3 if dut.board.backend == "pyocd" else 1)
+    return n or (3 if dut.board.physical else 1)
 
 
 @pytest.fixture

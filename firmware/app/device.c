@@ -11,16 +11,17 @@
 
 enum {
     K_HELLO = 1, K_HELLO_REPLY, K_IMAGE_CHUNK, K_ACK, K_NAK, K_RESULT, K_LAYER_REQUEST, K_LAYER_DATA, K_ERROR,
-    K_RUN, K_LAYER_READY, K_RESUME
+    K_RUN, K_LAYER_READY, K_RESUME, K_FAULT
 };
 #define NO_LAYER 0xFFFFu
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
 #define CHUNK (RP_UART_RX_SIZE / 2 - 32)
 
 static uint8_t arena[RP_MODEL_ARENA_BYTES] __attribute__((aligned(4)));
-static rp_frame_decoder decoder;
-static uint8_t wire[RP_FRAME_WIRE_MAX(RP_FRAME_MAX_PAYLOAD)];
-static uint8_t out[RP_FRAME_MAX_PAYLOAD];
+/* CPU-only buffers: core-coupled RAM where the board has it, leaving SRAM to the arena. */
+static rp_frame_decoder decoder RP_CCMRAM;
+static uint8_t wire[RP_FRAME_WIRE_MAX(RP_FRAME_MAX_PAYLOAD)] RP_CCMRAM;
+static uint8_t out[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM;
 static rp_app_run run;
 
 static struct {
@@ -62,6 +63,7 @@ static void send_error(uint8_t seq, const char *message) {
 static void receive(rp_frame *frame) {
     for (;;) {
         uint8_t byte;
+        rp_watchdog_feed(); /* waiting for the host is not a hang */
         if (rp_uart_read(&byte, 1) != 1) continue;
         const uint32_t dropped = decoder.dropped;
         if (rp_frame_feed(&decoder, byte, frame)) return;
@@ -85,7 +87,25 @@ static char *put_key_u32(char *p, const char *key, uint32_t v) {
     return rp_fmt_u32(p, v, 0);
 }
 
-static void send_hello(uint8_t seq) {
+/* rp_clock_status and the reset flags (rp_board_reset_flags bit order), as harness/protocol/session.py names them. */
+static const char *const clock_status_names[] = {"not-set", "pll", "hse-timeout", "pll-timeout",
+                                                 "overdrive-timeout", "flash-timeout", "switch-timeout",
+                                                 "pll-no-overdrive"};
+static const char *const reset_names[] = {"bor", "pin", "por", "sft", "iwdg", "wwdg", "lpwr"};
+
+static char *put_reset_flags(char *p, uint32_t flags) {
+    if (!flags) return put_str(p, "none");
+    for (uint32_t i = 0, first = 1; i < 7u; i++)
+        if (flags & (1u << i)) {
+            if (!first) p = put_str(p, "+");
+            p = put_str(p, reset_names[i]);
+            first = 0;
+        }
+    return p;
+}
+
+/* The boot banner carries boot=1: the host tells a reboot from a late answer to one of its own HELLOs by it. */
+static void send_hello(uint8_t seq, int banner) {
     char *p = put_str((char *)out, "protocol=1 model=" RP_MODEL_ID " build-id=");
     uint32_t id_len = 0;
     const uint8_t *id = rp_build_id(&id_len);
@@ -95,7 +115,16 @@ static void send_hello(uint8_t seq) {
     }
     p = put_str(p, " board=" RP_BOARD_NAME);
     p = put_key_u32(p, " clock=", rp_board_clock_hz());
+    const uint32_t status = (uint32_t)rp_board_clock_status();
+    p = put_str(p, " clock-status=");
+    p = put_str(p, status < sizeof clock_status_names / sizeof *clock_status_names ? clock_status_names[status] : "?");
+    p = put_str(p, " reset=");
+    p = put_reset_flags(p, rp_board_reset_flags());
+    p = put_key_u32(p, " watchdog-ms=", rp_watchdog_ms());
+    p = put_key_u32(p, " rx-dropped=", rp_uart_rx_dropped());
+    p = put_key_u32(p, " rx-errors=", rp_uart_rx_errors());
     p = put_str(p, RP_TICKS_DWT ? " ticks=dwt" : " ticks=tim2");
+    p = put_key_u32(p, " ticks-hz=", rp_ticks_hz());
     p = put_key_u32(p, " rx=", RP_UART_RX_SIZE);
     p = put_key_u32(p, " chunk=", CHUNK);
     p = put_key_u32(p, " max-payload=", RP_FRAME_MAX_PAYLOAD);
@@ -107,7 +136,8 @@ static void send_hello(uint8_t seq) {
         if (i) p = put_str(p, ",");
         p = put_str(p, rp_model.layers[i].name);
     }
-    p = put_str(p, " caps=layer-dump");
+    p = put_str(p, " caps=layer-dump,fault");
+    if (banner) p = put_str(p, " boot=1");
     send(K_HELLO_REPLY, seq, out, (int32_t)(p - (char *)out));
 }
 
@@ -187,7 +217,7 @@ static void after_layer(rp_app_run *r, int32_t layer, const void *data, int32_t 
         rp_frame f;
         receive(&f);
         if (f.kind == K_LAYER_REQUEST) layer_request(&f);
-        else if (f.kind == K_HELLO) send_hello(f.seq);
+        else if (f.kind == K_HELLO) send_hello(f.seq, 0);
         else if (f.kind == K_RUN && f.seq == run_seq) { /* the host missed the ACK or LAYER_READY */
             send(K_ACK, f.seq, 0, 0);
             send_layer_ready(f.seq);
@@ -219,15 +249,26 @@ static void run_model(const rp_frame *f) {
     send_result(f->seq);
 }
 
+/* A fault as a FAULT frame (docs/protocol.md): the host fails the run at once, naming the layer. Runs on the fault
+ * stack; `wire` may hold a half-sent frame, which the leading delimiter of this one ends. */
+void rp_fault_sink(const rp_fault *f) {
+    uint8_t p[40], *q = p;
+    const uint32_t words[10] = {f->exception, f->pc, f->lr, f->psr, f->cfsr, f->hfsr, f->mmfar, f->bfar,
+                                f->exc_return, f->context};
+    for (int i = 0; i < 10; i++) q = put_u32(q, words[i]);
+    send(K_FAULT, 0, p, (int32_t)(q - p));
+    rp_uart_flush();
+}
+
 int main(void) {
     rp_board_init();
     run.after = after_layer;
-    send_hello(0); /* the banner */
+    send_hello(0, 1); /* the banner */
     for (;;) {
         rp_frame f;
         receive(&f);
         switch (f.kind) {
-        case K_HELLO: send_hello(f.seq); break;
+        case K_HELLO: send_hello(f.seq, 0); break;
         case K_IMAGE_CHUNK: image_chunk(&f); break;
         case K_RUN: run_model(&f); break;
         case K_LAYER_REQUEST: layer_request(&f); break;

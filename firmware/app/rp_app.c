@@ -17,15 +17,31 @@ static uint32_t crc32(const uint8_t *p, int32_t n) { /* zlib.crc32 */
     return ~c;
 }
 
+/* Test builds only (RP_TEST_FAULT_LAYER / RP_TEST_REBOOT_LAYER = a layer index): a precise BusFault, or a chip
+ * reset, as that layer begins; tests/device and tests/harness check what the host makes of them. */
+static void inject_test_failure(int32_t layer) {
+#ifdef RP_TEST_FAULT_LAYER
+    if (layer == RP_TEST_FAULT_LAYER) (void)*(volatile uint32_t *)0x60000000u; /* FSMC bank 1: nothing mapped */
+#endif
+#ifdef RP_TEST_REBOOT_LAYER
+    if (layer == RP_TEST_REBOOT_LAYER) rp_board_reset();
+#endif
+    (void)layer;
+}
+
 /* The CRC (and `after`) run after the END tick is taken and before the next BEGIN, so a layer's count is its kernel
- * alone. */
+ * alone. The watchdog is fed between layers, and a fault report names the layer that was running. */
 static void hook(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes) {
     const uint32_t now = rp_ticks();
     rp_app_run *run = user;
     if (!end) {
-        run->start = now;
+        rp_watchdog_feed();
+        rp_fault_context = (uint32_t)layer;
+        inject_test_failure(layer);
+        run->start = rp_ticks();
         return;
     }
+    rp_fault_context = RP_FAULT_NO_CONTEXT;
     run->ticks[layer] = now - run->start;
     run->bytes[layer] = bytes;
     run->crc[layer] = crc32(data, bytes);
@@ -34,6 +50,7 @@ static void hook(void *user, int32_t layer, int32_t end, const void *data, int32
 
 /* The total is the layers' sum: the fingerprints the hook computes between layers are measurement, not model. */
 void rp_app_infer(uint8_t *arena, rp_app_run *run) {
+    rp_ticks_arm(); /* a debugger may have stopped the DWT since the last run */
     run->n_candidates = 0;
     run->status = rp_model_run(arena, hook, run, &run->n_candidates);
     run->total = 0;

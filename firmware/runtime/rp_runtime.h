@@ -5,10 +5,14 @@
  *                    0 (default): rp_puts writes to the UART and rp_exit spins; no BKPT 0xAB is compiled in.
  *   RP_TICKS_DWT     1: rp_ticks() is DWT CYCCNT (core cycles). 0 (default): TIM2 at prescaler 0.
  *   RP_SYSCLK_HZ     target system clock for the PLL (default 168 MHz; above 168 MHz needs the F42x over-drive).
+ *   RP_MCU_MAX_HZ    the part's top speed: 168 MHz (F40x/F41x, default) or 180 MHz (F42x/F43x).
  *   RP_HSE_HZ        external clock (default 8 MHz, as on the Discovery and Nucleo boards).
+ *   RP_HSE_BYPASS    1: an external clock on OSC_IN (Nucleo-144: the ST-LINK's MCO); 0 (default): a crystal.
+ *   RP_WATCHDOG_MS   independent watchdog timeout (0, the default: off); the application feeds it.
  *   RP_UART_RX_SIZE  receive ring size in bytes, a power of two (default 1024).
- *   RP_UART_USART    host UART: 1 (USART1, PA9/PA10; QEMU -serial #0) or 3 (USART3, PD8/PD9: the Nucleo-144
- *                    ST-LINK virtual COM port); cross.py picks it from boards.yaml uart.name (default 1).
+ *   RP_UART_USART    host UART: 1 (USART1, PA9/PA10; QEMU -serial #0), 2 (USART2, PA2/PA3: the Discovery) or
+ *                    3 (USART3, PD8/PD9: the Nucleo-144 ST-LINK virtual COM port); cross.py picks it from
+ *                    boards.yaml uart.name (default 1).
  *   RP_UART_BAUD     host UART baud rate set by rp_board_init (default 115200, 8N1).
  */
 #ifndef RP_RUNTIME_H
@@ -45,17 +49,30 @@ typedef enum {
     RP_CLOCK_PLL = 1,           /* HSE -> PLL -> RP_SYSCLK_HZ */
     RP_CLOCK_HSE_TIMEOUT = 2,   /* neither an HSE crystal nor an HSE bypass clock became ready */
     RP_CLOCK_PLL_TIMEOUT = 3,
-    RP_CLOCK_OVERDRIVE_TIMEOUT = 4,
+    RP_CLOCK_OVERDRIVE_TIMEOUT = 4, /* no longer an outcome: an over-drive failure gives RP_CLOCK_PLL_NO_OVERDRIVE */
     RP_CLOCK_FLASH_TIMEOUT = 5, /* flash wait states did not read back */
-    RP_CLOCK_SWITCH_TIMEOUT = 6 /* the system clock switch to the PLL was not confirmed */
+    RP_CLOCK_SWITCH_TIMEOUT = 6, /* the system clock switch to the PLL was not confirmed */
+    RP_CLOCK_PLL_NO_OVERDRIVE = 7 /* the over-drive did not come up: HSE -> PLL -> 168 MHz instead of 180 */
 } rp_clock_status;
 
 /* Clock (bounded waits), then the cycle counter (rp_ticks_start) and the UART (RP_UART_BAUD, receive interrupt on).
  * Call first in main. */
 void rp_board_init(void);
-/* The system clock now: RP_SYSCLK_HZ after a good PLL start, 16000000 on the HSI fallback. */
+/* The system clock now: RP_SYSCLK_HZ after a good PLL start, 168 MHz without over-drive, 16000000 on the HSI. */
 uint32_t rp_board_clock_hz(void);
 rp_clock_status rp_board_clock_status(void);
+/* Why this boot happened: RCC_CSR's reset flags as they were at rp_board_init (then cleared), shifted down so bit
+ * 0 = BOR, 1 = PIN, 2 = POR, 3 = SFT, 4 = IWDG, 5 = WWDG, 6 = LPWR. 0 where RCC_CSR is not modelled (QEMU). */
+uint32_t rp_board_reset_flags(void);
+/* Resets the whole chip (SYSRESETREQ); the next boot reports SFT (and PIN: the reset drives NRST). */
+__attribute__((noreturn)) void rp_board_reset(void);
+
+/* ---- Watchdog ------------------------------------------------------------------------------------------------- */
+
+/* Starts the IWDG with RP_WATCHDOG_MS (nothing when 0); rp_board_init calls it. Feed it more often than that. */
+void rp_watchdog_start(void);
+void rp_watchdog_feed(void);
+uint32_t rp_watchdog_ms(void);
 
 /* ---- Cycle counter -------------------------------------------------------------------------------------------- */
 
@@ -63,10 +80,13 @@ rp_clock_status rp_board_clock_status(void);
  * prescaler 0 (one tick per instruction under qemu -icount shift=0; QEMU's DWT always reads 0). */
 void rp_ticks_start(void);
 uint32_t rp_ticks(void);
+/* Makes sure the counter runs without resetting it: call before every measurement (a debugger may have stopped the
+ * DWT by writing DEMCR = 0). */
+void rp_ticks_arm(void);
 /* Nominal tick rate on real hardware (core clock for DWT, the APB1 timer clock for TIM2); meaningless on QEMU. */
 uint32_t rp_ticks_hz(void);
 
-/* ---- UART (RP_UART_USART: USART1 on PA9/PA10 or USART3 on PD8/PD9, AF7) ------------------------------------------ */
+/* ---- UART (RP_UART_USART: USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9, AF7) ----------------------- */
 
 /* Configures the host UART for `baud` 8N1 from the current clock and enables its receive interrupt. Bytes
  * arriving while the ring is full are dropped and counted. rp_board_init calls this. */
@@ -77,6 +97,10 @@ int32_t rp_uart_read(uint8_t *dst, int32_t max);
 int32_t rp_uart_rx_available(void);
 /* Bytes lost since rp_uart_init: ring full, or a hardware overrun (each overrun counts as one). */
 uint32_t rp_uart_rx_dropped(void);
+/* Bytes received with a framing, noise or parity error since rp_uart_init (kept: the protocol's CRC decides). */
+uint32_t rp_uart_rx_errors(void);
+/* Whether rp_uart_init has run (the USART is enabled). */
+int rp_uart_enabled(void);
 /* Sends `n` bytes, blocking (polls TXE; the TXE interrupt is never used). */
 void rp_uart_write(const void *data, int32_t n);
 /* Waits (bounded) until the last byte has left the shift register. */
@@ -99,6 +123,24 @@ const uint8_t *rp_build_id(uint32_t *len);
 /* Writes v at s (hex: 8 lowercase digits; else decimal, no padding), no NUL; returns the end. Console lines are
  * built with it rather than printf, which would cost ~20 KB of flash. */
 char *rp_fmt_u32(char *s, uint32_t v, int hex);
+
+/* ---- Faults --------------------------------------------------------------------------------------------------- */
+
+#define RP_FAULT_NO_CONTEXT 0xFFFFu     /* rp_fault_context when the application says nothing */
+#define RP_FAULT_NO_FRAME 0xFFFFFFFFu   /* pc/lr/psr when no valid exception frame could be read */
+
+/* What a fault handler saw. exception: 3 for HardFault (MemManage, BusFault and UsageFault escalate to it), else
+ * the unhandled exception's number. */
+typedef struct {
+    uint32_t pc, lr, psr, cfsr, hfsr, mmfar, bfar, exc_return, exception, context;
+} rp_fault;
+
+/* What the application was doing, for fault reports (the device app: the running layer's index). */
+extern volatile uint32_t rp_fault_context;
+
+/* Where fault reports go; weak (a text line on the UART, and semihosting). Runs on the fault stack at HardFault
+ * priority (no interrupt preempts it, so it must poll); rp_exit follows. */
+void rp_fault_sink(const rp_fault *fault);
 
 /* ---- Console and exit ----------------------------------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
-/* The host UART (RP_UART_USART: USART1 on PA9/PA10 or USART3 on PD8/PD9, see rp_stm32f4_regs.h): interrupt-driven
- * receive into a ring, polled transmit. The TXE interrupt is never enabled: QEMU keeps TXE set, so an enabled
- * TXEIE would fire without end (qemu notes, pitfall 8). QEMU ignores the RCC and GPIO writes. */
+/* The host UART (RP_UART_USART: USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9, see
+ * rp_stm32f4_regs.h): interrupt-driven receive into a ring, polled transmit. The TXE interrupt is never enabled:
+ * QEMU keeps TXE set, so an enabled TXEIE would fire without end (qemu notes, pitfall 8). QEMU ignores the RCC and
+ * GPIO writes. */
 #include "rp_runtime.h"
 #include "rp_stm32f4_regs.h"
 
@@ -9,65 +10,57 @@ _Static_assert(RP_UART_RX_SIZE >= 2 && (RP_UART_RX_SIZE & (RP_UART_RX_SIZE - 1))
 
 /* Single producer (the ISR advances head) and single consumer (rp_uart_read advances tail); free-running
  * counters, so head - tail is the fill level even across wrap-around. */
-static uint8_t rx_ring[RP_UART_RX_SIZE];
-static volatile uint32_t rx_head, rx_tail, rx_dropped;
+static uint8_t rx_ring[RP_UART_RX_SIZE] RP_CCMRAM; /* CPU-only: core-coupled RAM where the board has it */
+static volatile uint32_t rx_head, rx_tail, rx_dropped, rx_errors;
 
 #define BARRIER() __asm volatile("" ::: "memory")
 
-#if RP_UART_USART == 3
-#define RP_UART_IRQHandler USART3_IRQHandler
+#define UART_IRQ_HANDLER(n) UART_IRQ_HANDLER_(n)
+#define UART_IRQ_HANDLER_(n) USART##n##_IRQHandler
+#define RP_UART_IRQHandler UART_IRQ_HANDLER(RP_UART_USART)
 
-/* clock.c exposes no PCLK1 and divides APB1 only on the PLL: read the divider back (QEMU: 0, undivided). */
-static uint32_t uart_kernel_hz(void) {
-    const uint32_t ppre1 = (RCC_CFGR & RCC_CFGR_PPRE1_MASK) >> RCC_CFGR_PPRE1_SHIFT;
-    return ppre1 < 4u ? rp_board_clock_hz() : rp_board_clock_hz() >> (ppre1 - 3u);
+static uint32_t uart_kernel_hz(void) { return RP_UART_APB == 2 ? rp_board_pclk2_hz() : rp_board_pclk1_hz(); }
+
+/* A pin pair to alternate function 7 (every USART here), fast, pull-up on RX so an unplugged line reads idle. */
+static void set_pin(uint32_t pin, uint32_t pull) {
+    const uint32_t two = 2u * pin, four = 4u * (pin & 7u);
+    RP_MODIFY(GPIO_MODER(RP_UART_GPIO), 3u << two, 2u << two);
+    RP_MODIFY(GPIO_OSPEEDR(RP_UART_GPIO), 3u << two, 2u << two);
+    RP_MODIFY(GPIO_PUPDR(RP_UART_GPIO), 3u << two, pull << two);
+    RP_MODIFY(GPIO_AFR(RP_UART_GPIO, pin), 0xFu << four, 7u << four);
 }
 
-/* PD8 (TX) and PD9 (RX): alternate function 7, fast, pull-up on RX so an unplugged line reads idle. */
+/* The bus clocks first: a peripheral whose RCC enable is off ignores writes (RM0090 6.3.10). */
 static void uart_enable_clock_and_pins(void) {
-    RCC_AHB1ENR |= RCC_AHB1ENR_GPIODEN;
-    RCC_APB1ENR |= RCC_APB1ENR_USART3EN;
-    (void)RCC_APB1ENR; /* a read-back gives the enable two cycles before the first peripheral access (errata) */
-    GPIOD_MODER = (GPIOD_MODER & ~(0xFu << 16)) | (0xAu << 16);
-    GPIOD_OSPEEDR = (GPIOD_OSPEEDR & ~(0xFu << 16)) | (0xAu << 16);
-    GPIOD_PUPDR = (GPIOD_PUPDR & ~(0xFu << 16)) | (0x1u << 18);
-    GPIOD_AFRH = (GPIOD_AFRH & ~0xFFu) | 0x77u;
+    RP_SET(RCC_AHB1ENR, RP_UART_GPIO_EN);
+    RP_SET(RP_UART_ENR, RP_UART_EN);
+    (void)RP_READ(RP_UART_ENR); /* a read-back gives the enable two cycles before the first access (errata) */
+    set_pin(RP_UART_TX_PIN, 0u);
+    set_pin(RP_UART_RX_PIN, 1u);
 }
-#else
-#define RP_UART_IRQHandler USART1_IRQHandler
-
-static uint32_t uart_kernel_hz(void) { return rp_board_pclk2_hz(); }
-
-/* PA9 (TX) and PA10 (RX): alternate function 7, fast, pull-up on RX so an unplugged line reads idle. */
-static void uart_enable_clock_and_pins(void) {
-    RCC_AHB1ENR |= RCC_AHB1ENR_GPIOAEN;
-    RCC_APB2ENR |= RCC_APB2ENR_USART1EN;
-    (void)RCC_APB2ENR; /* a read-back gives the enable two cycles before the first peripheral access (errata) */
-    GPIOA_MODER = (GPIOA_MODER & ~(0xFu << 18)) | (0xAu << 18);
-    GPIOA_OSPEEDR = (GPIOA_OSPEEDR & ~(0xFu << 18)) | (0xAu << 18);
-    GPIOA_PUPDR = (GPIOA_PUPDR & ~(0xFu << 18)) | (0x1u << 20);
-    GPIOA_AFRH = (GPIOA_AFRH & ~(0xFFu << 4)) | (0x77u << 4);
-}
-#endif /* RP_UART_USART */
 
 void rp_uart_init(uint32_t baud) {
-    RP_UART_CR1 = 0; /* quiet while reconfiguring */
     uart_enable_clock_and_pins();
-    /* 16x oversampling: BRR (mantissa:fraction) is simply f_pclk / baud, rounded. */
-    RP_UART_BRR = (uart_kernel_hz() + baud / 2u) / baud;
-    RP_UART_CR2 = 0; /* 1 stop bit */
-    RP_UART_CR3 = 0; /* no flow control, no DMA */
-    rx_head = rx_tail = rx_dropped = 0;
-    RP_UART_CR1 = USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE; /* 8 data bits, no parity */
-    NVIC_ISER(RP_UART_IRQN / 32u) = 1u << (RP_UART_IRQN % 32u);
+    RP_WRITE(USART_CR1(RP_UART_BASE), 0); /* quiet while reconfiguring */
+    /* 16x oversampling: BRR (mantissa:fraction) is simply f_pclk / baud, rounded; harness/build/cross.py refuses
+     * a baud whose divisor is too small or too far off at the board's clock. */
+    RP_WRITE(USART_BRR(RP_UART_BASE), (uart_kernel_hz() + baud / 2u) / baud);
+    RP_WRITE(USART_CR2(RP_UART_BASE), 0); /* 1 stop bit */
+    RP_WRITE(USART_CR3(RP_UART_BASE), 0); /* no flow control, no DMA */
+    rx_head = rx_tail = rx_dropped = rx_errors = 0;
+    RP_WRITE(USART_CR1(RP_UART_BASE), USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE); /* 8N1 */
+    RP_WRITE(NVIC_ISER(RP_UART_IRQN / 32u), 1u << (RP_UART_IRQN % 32u));
 }
+
+int rp_uart_enabled(void) { return (RP_READ(USART_CR1(RP_UART_BASE)) & USART_CR1_UE) != 0; }
 
 void RP_UART_IRQHandler(void) {
     uint32_t sr;
-    /* Reading SR then DR clears RXNE and the error flags (ORE, NE, FE) together. */
-    while ((sr = RP_UART_SR) & (USART_SR_RXNE | USART_SR_ORE)) {
-        const uint8_t byte = (uint8_t)RP_UART_DR;
+    /* Reading SR then DR clears RXNE and the error flags (ORE, NF, FE, PE) together. */
+    while ((sr = RP_READ(USART_SR(RP_UART_BASE))) & (USART_SR_RXNE | USART_SR_ORE)) {
+        const uint8_t byte = (uint8_t)RP_READ(USART_DR(RP_UART_BASE));
         if (sr & USART_SR_ORE) rx_dropped = rx_dropped + 1u; /* the shift register lost at least one byte */
+        if (sr & (USART_SR_PE | USART_SR_FE | USART_SR_NF)) rx_errors = rx_errors + 1u; /* line noise */
         const uint32_t head = rx_head;
         if (head - rx_tail < RP_UART_RX_SIZE) {
             rx_ring[head & (RP_UART_RX_SIZE - 1u)] = byte;
@@ -94,17 +87,19 @@ int32_t rp_uart_rx_available(void) { return (int32_t)(rx_head - rx_tail); }
 
 uint32_t rp_uart_rx_dropped(void) { return rx_dropped; }
 
+uint32_t rp_uart_rx_errors(void) { return rx_errors; }
+
 void rp_uart_write(const void *data, int32_t n) {
     const uint8_t *p = data;
     for (int32_t i = 0; i < n; i++) {
-        while (!(RP_UART_SR & USART_SR_TXE)) {
+        while (!(RP_READ(USART_SR(RP_UART_BASE)) & USART_SR_TXE)) {
         }
-        RP_UART_DR = p[i];
+        RP_WRITE(USART_DR(RP_UART_BASE), p[i]);
     }
 }
 
 void rp_uart_flush(void) {
     /* Bounded: the transmitter may be disabled (rp_uart_init never ran) and then TC means nothing. */
-    for (uint32_t i = 0; i < 1000000u && !(RP_UART_SR & USART_SR_TC); i++) {
+    for (uint32_t i = 0; i < 1000000u && !(RP_READ(USART_SR(RP_UART_BASE)) & USART_SR_TC); i++) {
     }
 }

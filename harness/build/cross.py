@@ -11,9 +11,10 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness import boards
 from harness.build import linker
 from harness.build.host import FIRMWARE, kernel_sources
-from harness.errors import BuildError, DependencyError
+from harness.errors import BoardsError, BuildError, DependencyError, UsageError
 
 CC = "arm-none-eabi-gcc"
 CPU_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
@@ -48,18 +49,52 @@ def _has(defines: list[str], name: str) -> bool:
     return any(d.split("=", 1)[0] == name for d in defines)
 
 
+# The USARTs the runtime drives (firmware/runtime/rp_stm32f4_regs.h) and the APB bus each sits on; on the PLL the
+# runtime runs APB1 at HCLK/4 and APB2 at HCLK/2 (firmware/runtime/clock.c).
+UART_APB = {"USART1": 2, "USART2": 1, "USART3": 1}
+APB_DIVIDER = {1: 4, 2: 2}
+BAUD_TOLERANCE = 0.02  # a UART receiver tolerates ~3-4 % in all; 2 % leaves the host's side its share
+
+
+def uart_name(board: str, profile: dict) -> str:
+    name = str((profile.get("uart") or {}).get("name", "USART1")).upper()
+    if name not in UART_APB:
+        raise BoardsError(f"board {board}: uart.name {name} is not one the firmware runtime drives "
+                          f"(USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9)")
+    return name
+
+
+def check_baud(board: str, profile: dict, baud: int) -> None:
+    """Refuse a baud rate the UART cannot make at the board's clock: BRR = PCLK / baud (16x oversampling) below 16
+    (a divisor under 1) or a rate more than 2 % off."""
+    uart = uart_name(board, profile)
+    pclk = int(profile["clock_hz"]) // APB_DIVIDER[UART_APB[uart]]
+    brr = round(pclk / baud) if baud > 0 else 0
+    if brr < 16:
+        raise UsageError(f"baud {baud:,} is too fast for {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz): "
+                         f"at most {pclk // 16:,} baud")
+    error = abs(pclk / brr - baud) / baud
+    if error > BAUD_TOLERANCE:
+        raise UsageError(f"baud {baud:,} on {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz) would run at "
+                         f"{pclk / brr:,.0f} baud, {100 * error:.1f} % off (at most {100 * BAUD_TOLERANCE:g} %); "
+                         f"choose another rate")
+
+
 def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
-    """What the runtime needs from the board profile: target clock, cycle counter, the UART wired to the host
-    (``uart.name`` USART1 → RP_UART_USART=1, USART3 → 3; default USART1) and its ``baud``, and (QEMU by default)
-    semihosting. Semihosting is off elsewhere because its BKPT HardFaults a board with no debugger attached."""
+    """What the runtime needs from the board profile: target clock and the part's limit, the HSE's mode and
+    frequency, cycle counter, the UART wired to the host (``uart.name``, default USART1) and its ``baud`` (checked
+    against the clock), the watchdog, and (QEMU by default) semihosting. Semihosting is off elsewhere because its
+    BKPT HardFaults a board with no debugger attached."""
     profile = board_profile(board)
-    uart = str((profile.get("uart") or {}).get("name", "USART1")).upper()
-    if uart not in ("USART1", "USART3"):
-        from harness.errors import BoardsError
-        raise BoardsError(f"board {board}: uart.name {uart} is not one the firmware runtime drives "
-                          f"(USART1 on PA9/PA10 or USART3 on PD8/PD9)")
-    out = [f"RP_SYSCLK_HZ={int(profile.get('clock_hz', 168_000_000))}", f'RP_BOARD_NAME="{board}"',
-           f"RP_UART_USART={uart[-1]}", f"RP_UART_BAUD={int(profile.get('baud', 115200))}u"]
+    spec = boards.board(board)
+    uart = uart_name(board, profile)
+    baud = int(profile.get("baud", boards.DEFAULT_BAUD))
+    check_baud(board, profile, baud)
+    out = [f"RP_SYSCLK_HZ={spec.clock_hz}u", f"RP_MCU_MAX_HZ={spec.max_clock_hz}u", f'RP_BOARD_NAME="{board}"',
+           f"RP_HSE_HZ={spec.hse.hz}u", f"RP_HSE_BYPASS={int(spec.hse.mode == 'bypass')}",
+           f"RP_UART_USART={uart[-1]}", f"RP_UART_BAUD={baud}u"]
+    if spec.watchdog_s:
+        out.append(f"RP_WATCHDOG_MS={round(spec.watchdog_s * 1000)}u")
     if profile.get("cycle_counter") == "dwt":
         out.append("RP_TICKS_DWT=1")
     if semihosting is None:

@@ -102,7 +102,10 @@ def memory_summary(sections: dict[str, dict], stack_reserve: int) -> dict:
 
 def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | None = None,
                    image: np.ndarray | None = None, out_dir: str | Path | None = None, dsp: bool = True,
-                   stack_reserve: int = 8192, baud: int | None = None) -> FirmwareBuild:
+                   stack_reserve: int = 8192, baud: int | None = None,
+                   defines: tuple[str, ...] = ()) -> FirmwareBuild:
+    """The firmware for ``model`` on ``board`` (cached by content). ``defines`` are extra ``-D`` settings, for tests
+    that build a variant (e.g. ``RP_TEST_FAULT_LAYER=3``)."""
     variant = variant or ("selftest" if image is not None else "device")
     if variant not in APPS:
         raise UsageError(f"unknown firmware variant {variant!r}; choose one of: {', '.join(sorted(APPS))}")
@@ -112,11 +115,13 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
     compiler = cross.compiler_version()
     gen = generate(model, CACHE / "generated" / model.model_id)
     extra = {"selftest_image.h": image_header(image)} if image is not None else {}
-    defines = [f"RP_SEMIHOSTING={int(variant == 'selftest')}"]
+    extra_defines, defines = defines, [f"RP_SEMIHOSTING={int(variant == 'selftest')}"]
     if variant == "device":
         defines.append(f"RP_FRAME_MAX_PAYLOAD={DEVICE_MAX_PAYLOAD}")
     if baud is not None:  # overrides the board profile's (the host opens its port at the same rate)
+        cross.check_baud(board, profile, int(baud))
         defines.append(f"RP_UART_BAUD={int(baud)}u")
+    defines += list(extra_defines)
     flags = cross.flags(dsp=dsp, defines=defines, board=board)
     parts = [compiler.encode(), "\0".join(flags).encode(), json.dumps(profile, sort_keys=True).encode(),
              variant.encode(), str(stack_reserve).encode()]

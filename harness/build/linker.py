@@ -61,23 +61,34 @@ def render(board: str, stack_size: int = DEFAULT_STACK, boards: dict[str, dict] 
     if board not in boards:
         raise UsageError(f"unknown board {board!r}; boards.yaml has: {', '.join(sorted(boards))}")
     mem = memory_map(board, boards[board])
-    if stack_size > mem.ram.size:
-        raise UsageError(f"stack size {stack_size} exceeds {board}'s RAM ({mem.ram.size} bytes)")
+    stack_ram = mem.ccm or mem.ram
+    if stack_size > stack_ram.size:
+        raise UsageError(f"stack size {stack_size} exceeds {board}'s {stack_ram.name} ({stack_ram.size} bytes)")
     if mem.ccm:
         ccm_memory = f"  CCMRAM (rw)  : ORIGIN = {mem.ccm.origin:#010x}, LENGTH = {_length(mem.ccm.size)}\n"
-        # Data bus only (no DMA) and never initialised at reset: for zero-cost scratch buffers (RP_CCMRAM).
+        # Data bus only (no DMA) and never initialised by the hardware (Reset_Handler zeroes it): the stack, the
+        # receive ring and the frame buffers (RP_CCMRAM) live here, leaving SRAM to the arena.
         ccm_section = ("  .ccmram (NOLOAD) : ALIGN(4) { _sccmram = .; *(.ccmram*) . = ALIGN(4); _eccmram = .; }"
                        " > CCMRAM")
         ccm_fallback = ""
+        stack_region = "CCMRAM"
+        checks = ('  ASSERT(_ebss <= ORIGIN(RAM) + LENGTH(RAM), "RAM overflow: .data + .bss do not fit in RAM")\n'
+                  '  ASSERT(_eccmram <= _sstack, "CCM overflow: .ccmram + the stack reserve (_stack_size) do not fit '
+                  'in core-coupled RAM")')
     else:
         ccm_memory = ""
-        ccm_section = "  /* no CCM on this board: no .ccmram output section */"
+        ccm_section = ("  /* no CCM on this board: no .ccmram output section */\n"
+                       "  _sccmram = _ebss;\n  _eccmram = _ebss;")
         # The same source must link everywhere, so RP_CCMRAM buffers fall back to (zeroed) SRAM.
         ccm_fallback = "    *(.ccmram*) /* no CCM on this board */\n"
+        stack_region = "RAM"
+        checks = ('  ASSERT(_ebss <= _sstack, "RAM overflow: .data + .bss + the stack reserve (_stack_size) do not fit '
+                  'in RAM")')
     return Template(TEMPLATE.read_text()).substitute(
         board=board, flash_origin=f"{mem.flash.origin:#010x}", flash_length=_length(mem.flash.size),
         ram_origin=f"{mem.ram.origin:#010x}", ram_length=_length(mem.ram.size), ccm_memory=ccm_memory,
-        ccm_section=ccm_section, ccm_fallback=ccm_fallback, stack_size=str(stack_size))
+        ccm_section=ccm_section, ccm_fallback=ccm_fallback, stack_size=str(stack_size), stack_region=stack_region,
+        checks=checks)
 
 
 def write_script(board: str, path: Path, stack_size: int = DEFAULT_STACK) -> Path:

@@ -93,7 +93,12 @@ def session_run(context: dict, fixtures: Sequence[dict], project: Path, fixtures
 def run_context(dut, model_name: str, repeats: int) -> dict:
     """The run-level facts of a started ``harness.dut.Dut``."""
     info = dut.build.info
-    return {"board": dut.board.name, "backend": dut.board.backend, "runs_on": dut.target.describe(),
+    # A board let run at another clock than its profile's (--allow-clock-fallback) is its own board in the history:
+    # its figures are never compared with, or gated against, the normal ones.
+    board = dut.board.name
+    if dut.clock_fallback:
+        board += f"+clock-{dut.info.clock_hz // 10**6}MHz-{dut.info.clock_status}"
+    return {"board": board, "backend": dut.board.backend, "runs_on": dut.target.describe(),
             "unit": dut.board.tick_unit, "model": model_name, "model_id": dut.model.model_id,
             "build_id": info["build_id"], "dsp": bool(info["dsp"]), "compiler": info["compiler"],
             "flash_bytes": int(info["flash_bytes"]), "ram_bytes": int(info["ram_bytes"]),

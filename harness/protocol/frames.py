@@ -19,6 +19,13 @@ from harness.errors import ProtocolError
 
 HEADER = struct.Struct("<BBH")
 MAX_PAYLOAD = 4096
+STRAY_TEXT = 200  # characters of stray text kept for messages
+
+
+def _printable(data: bytes) -> str:
+    """The runs of printable ASCII in ``data`` (at least 4 characters each), joined by spaces."""
+    runs = bytes(b if 32 <= b < 127 else 0 for b in data).split(b"\0")
+    return " ".join(r.decode().strip() for r in runs if len(r.strip()) >= 4)
 
 
 class Kind(IntEnum):
@@ -34,6 +41,7 @@ class Kind(IntEnum):
     RUN = 10          # host → device: run the model on the uploaded image (dump_layer u16)
     LAYER_READY = 11  # device → host: paused after the layer to dump
     RESUME = 12       # host → device: finish the paused run
+    FAULT = 13        # device → host: the firmware faulted (exception, registers, the running layer); it stops
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,19 @@ class FrameDecoder:
     dropped: int = 0                 # packets thrown away (garbage, damage, oversize)
     last_error: str = ""
     _buf: bytearray = field(default_factory=bytearray)
+    _text: bytearray = field(default_factory=bytearray)  # printable bytes of dropped packets (a board's own text)
+
+    @property
+    def stray_text(self) -> str:
+        """The last printable text that arrived outside frames (a fault line, a boot message, a tool's output),
+        including what waits for a delimiter now; for error messages."""
+        tail = _printable(bytes(self._buf))
+        return " ".join(t for t in (_printable(bytes(self._text)), tail) if t)[-STRAY_TEXT:]
+
+    def _keep_text(self, packet: bytes) -> None:
+        text = _printable(packet)
+        if len(text) >= 4:
+            self._text = (self._text + b" " + text.encode())[-STRAY_TEXT:]
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += data
@@ -89,7 +110,9 @@ class FrameDecoder:
             except ProtocolError as exc:
                 self.dropped += 1
                 self.last_error = str(exc)
+                self._keep_text(packet)
         if len(self._buf) > 2 * (MAX_PAYLOAD + 16):  # no delimiter for too long: garbage, keep the tail only
+            self._keep_text(bytes(self._buf[:-(MAX_PAYLOAD + 16)]))
             self._buf = self._buf[-(MAX_PAYLOAD + 16):]
             self.dropped += 1
             self.last_error = "no frame delimiter within the longest frame"

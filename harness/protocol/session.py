@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import serial
 
-from harness.errors import ProtocolError, TargetError, TargetTimeout
+from harness.errors import DeviceFault, DeviceRebooted, ProtocolError, TargetError, TargetTimeout
 from harness.model.candidates import CANDIDATE
+from harness.protocol.fault import FaultReport
 from harness.protocol.frames import MAX_PAYLOAD, Frame, FrameDecoder, Kind, encode_frame
 from harness.protocol.report import LayerReport, RunReport
 
@@ -25,6 +26,11 @@ NO_LAYER = 0xFFFF
 WINDOW = 2
 _RESULT_HEAD = struct.Struct("<iIiIIH")
 _RESULT_LAYER = struct.Struct("<IIi")
+# RCC_CSR's reset flags as the firmware names them (firmware/app/device.c), and what each means for a user.
+RESET_CAUSES = {"iwdg": "the independent watchdog (a layer hung longer than watchdog_s)",
+                "wwdg": "the window watchdog", "sft": "a software reset (SYSRESETREQ: the firmware or a debugger)",
+                "pin": "the NRST pin (the reset button, or a debugger)", "por": "power-on (power was lost)",
+                "bor": "brown-out (the supply dipped)", "lpwr": "a low-power-management reset"}
 
 
 @dataclass(frozen=True)
@@ -44,17 +50,32 @@ class DeviceInfo:
     arena_bytes: int
     layers: tuple[str, ...]
     caps: tuple[str, ...]
+    clock_status: str = "?"     # "pll", "pll-no-overdrive", "hse-timeout", … (firmware/runtime/rp_runtime.h)
+    reset: tuple[str, ...] = ()  # why the firmware last booted: RCC_CSR flags ("pin", "sft", "iwdg", …); () if none
+    watchdog_ms: int = 0
+    rx_dropped: int = 0         # bytes the device's UART lost (ring full, overrun) since it booted
+    rx_errors: int = 0          # bytes received with framing/noise/parity errors since it booted
+    ticks_hz: int = 0
+    boot: bool = False          # this is the unsolicited boot banner, not an answer to HELLO
 
     @staticmethod
     def parse(payload: bytes) -> DeviceInfo:
         try:
             kv = dict(item.split("=", 1) for item in payload.decode("ascii").split())
             h, w = kv["input"].split("x")
+            reset = kv.get("reset", "none")
             return DeviceInfo(int(kv["protocol"]), kv["model"], kv["build-id"], kv["board"], int(kv["clock"]),
                               kv["ticks"], int(kv["rx"]), int(kv["chunk"]), int(kv["max-payload"]), (int(h), int(w)),
-                              int(kv["arena"]), tuple(kv["layers"].split(",")), tuple(kv.get("caps", "").split(",")))
+                              int(kv["arena"]), tuple(kv["layers"].split(",")), tuple(kv.get("caps", "").split(",")),
+                              kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
+                              int(kv.get("watchdog-ms", 0)), int(kv.get("rx-dropped", 0)),
+                              int(kv.get("rx-errors", 0)), int(kv.get("ticks-hz", 0)), kv.get("boot") == "1")
         except (UnicodeDecodeError, ValueError, KeyError) as exc:
             raise ProtocolError(f"unreadable HELLO_REPLY from the firmware ({exc}): {payload[:120]!r}") from exc
+
+    def reset_cause(self) -> str:
+        """The reset flags in words (``none reported`` where the chip's RCC_CSR is not modelled, as on QEMU)."""
+        return "; ".join(RESET_CAUSES.get(r, r) for r in self.reset) if self.reset else "none reported"
 
 
 @dataclass
@@ -81,6 +102,7 @@ class Session:
     _decoder: FrameDecoder = field(default_factory=FrameDecoder)
     _seq: int = 0
     _pending: list[Frame] = field(default_factory=list)
+    _doing: str = ""  # the request being answered, for the messages of a fault or a reboot; "" while handshaking
 
     # ---- link --------------------------------------------------------------------------------------------------
 
@@ -111,7 +133,19 @@ class Session:
         frames = self._decoder.feed(data)
         damaged = self._decoder.dropped - dropped
         self.stats.damaged += damaged
+        for f in frames:
+            self._check_alive(f)
         return frames, damaged > 0
+
+    def _check_alive(self, frame: Frame) -> None:
+        """A FAULT frame, or a boot banner while a request waits for its answer, ends the request at once: waiting
+        out its timeout would only end in a reset and a retry that hides what happened."""
+        if frame.kind == Kind.FAULT:
+            layers = self.info.layers if self.info else ()
+            raise DeviceFault(FaultReport.parse(frame.payload).describe(layers))
+        if frame.kind == Kind.HELLO_REPLY and self._doing and b" boot=1" in frame.payload:
+            booted = DeviceInfo.parse(frame.payload)
+            raise DeviceRebooted(f"the board rebooted during {self._doing}; reset cause: {booted.reset_cause()}")
 
     def flush(self) -> None:
         """Drop everything received and not yet used (before a test: nothing stale may answer its requests)."""
@@ -129,6 +163,8 @@ class Session:
         are ignored; ERROR for this seq raises; an ACK for this seq that is not wanted extends the wait by
         ``patience`` (the device accepted a RUN and is computing). NAKs, damaged frames and timeouts resend."""
         seq = self._next_seq() if seq is None else seq
+        if kind != Kind.HELLO:
+            self._doing = kind.name
         wire = encode_frame(Frame(int(kind), seq, payload))
         timeout = self.reply_timeout if timeout is None else timeout
         for attempt in range(self.retries + 1):
@@ -156,7 +192,12 @@ class Session:
             if not resend:
                 self.stats.timeouts += 1
         raise TargetTimeout(f"no answer to {kind.name} after {self.retries + 1} tries of {timeout:g} s "
-                            f"(sent {self.stats.bytes_sent} B, received {self.stats.bytes_received} B)")
+                            f"(sent {self.stats.bytes_sent} B, received {self.stats.bytes_received} B)"
+                            + self._stray())
+
+    def _stray(self) -> str:
+        text = self._decoder.stray_text
+        return f"; the device printed: {text!r}" if text else ""
 
     # ---- requests ----------------------------------------------------------------------------------------------
 
@@ -164,7 +205,7 @@ class Session:
         """Wait for the firmware: its boot banner or the answer to a HELLO, whichever comes first. HELLO is
         repeated because bytes sent before the firmware enables its UART are lost (qemu notes, pitfall 4)."""
         deadline = time.monotonic() + boot_timeout
-        retries, self.retries = self.retries, 0
+        retries, self.retries, self._doing = self.retries, 0, ""
         try:
             while True:
                 seq = self._next_seq()
@@ -175,7 +216,8 @@ class Session:
                 except TargetTimeout:
                     if time.monotonic() > deadline:
                         raise TargetTimeout(f"the firmware sent no banner and did not answer HELLO within "
-                                            f"{boot_timeout:g} s (received {self.stats.bytes_received} B)") from None
+                                            f"{boot_timeout:g} s (received {self.stats.bytes_received} B)"
+                                            + self._stray()) from None
         finally:
             self.retries = retries
         self.info = DeviceInfo.parse(f.payload)
@@ -193,6 +235,7 @@ class Session:
                   for offset in range(0, len(data), info.chunk)]
         in_flight: dict[int, tuple[int, bytes]] = {}  # seq → chunk, oldest first
         done = 0
+        self._doing = "the image upload"
         for i in range(len(chunks) + WINDOW - 1):
             if i < len(chunks):
                 seq = self._next_seq()
@@ -300,6 +343,13 @@ class Session:
         if n_layers != len(info.layers):
             raise ProtocolError(f"RESULT has {n_layers} layers; the firmware announced {len(info.layers)}")
         layers = tuple(LayerReport(name, crc, ticks, nbytes) for name, (crc, ticks, nbytes) in zip(info.layers, rows))
+        stopped = [x for x in layers if x.ticks == 0 and x.nbytes > 0] if status == 0 else []
+        if stopped:  # a stopped counter would read as an enormous speed-up, and be recorded as one
+            raise ProtocolError(f"the firmware's {info.ticks} counter did not count during layer {stopped[0].name} "
+                              f"({stopped[0].nbytes} bytes written in 0 ticks"
+                              + (f"; {len(stopped) - 1} more layers likewise" if len(stopped) > 1 else "")
+                              + "): a debugger may have stopped the DWT (DEMCR = 0); rerun, and close other "
+                              "debug sessions")
         cand_bytes = layers[-1].nbytes if status == 0 and n_cand > 0 else 0
         raw = self.read_layer(len(layers) - 1, cand_bytes) if cand_bytes else b""
         candidates = np.frombuffer(raw, dtype=CANDIDATE).copy()

@@ -6,7 +6,10 @@ are one USB device), so a port never drives a different board's probe. Facts use
 ``project_dir``, so we pin that to an empty directory and restore the cwd; ``FileProgrammer`` neither verifies
 nor resets, and only logs a segment it cannot place, so we treat that warning as a failure and read the flash
 back ourselves; sessions close with ``resume_on_disconnect=False``, which leaves DEMCR (the firmware's DWT cycle
-counter) alone.
+counter) alone. Flashing starts from reset-and-halt, as ``pyocd load`` does: pyOCD's STM32F429/F439 flash algorithm
+writes FLASH_ACR = 0 (no wait states, no caches) in its Init and never restores it, so a core still on the firmware's
+168/180 MHz PLL would read flash out of spec, and verification would fail on every new build; after reset the
+core runs on the 16 MHz HSI, where 0 wait states are right, and no firmware interrupt fires while flash is erased.
 
 Every pyOCD, pyusb and pyserial failure becomes a one-line ``TargetError`` (``UsageError`` for a wrong argument,
 such as a pack path that does not exist).
@@ -76,7 +79,8 @@ def create_session(probe: DebugProbe, board: Board, project_dir: str | os.PathLi
     directory unchanged, and no resume on close (so DEMCR keeps the firmware's TRCENA)."""
     target_type = board.settings["pyocd_target"]
     options = {"target_override": target_type, "no_config": True, "project_dir": str(project_dir),
-               "frequency": frequency, "resume_on_disconnect": False}
+               "frequency": frequency, "resume_on_disconnect": False,
+               "connect_mode": board.settings.get("connect_mode", "halt")}
     if pack:
         if not os.path.exists(pack):
             raise UsageError(f"CMSIS pack {pack} not found (target {target_type}); pass --pyocd-pack PATH to a "
@@ -217,7 +221,7 @@ class PyocdTarget(Target):
         self.frequency = frequency or int(board.settings.get("frequency", DEFAULT_SWD_HZ))
         self.pack = pack or board.settings.get("pack")
         self.progress = progress
-        self.probe_id = probe_id
+        self.probe_id = probe_id or board.settings.get("probe")
         self._probe_uid: str | None = None
         self._session: Session | None = None
         self._project_dir: tempfile.TemporaryDirectory | None = None
@@ -233,6 +237,7 @@ class PyocdTarget(Target):
             self._link = open_port(self.port, self.board.baud, timeout=1.0)
         note = build_id_note(elf)
         with self._connected() as (session, target):
+            target.reset_and_halt()  # back on the HSI with interrupts off before any flash operation (module doc)
             on_board = parse_build_id(bytes(target.read_memory_block8(note[0], len(note[1])))) if note else ""
             self.flashed = not (build_id and on_board == build_id)
             if self.flashed:

@@ -17,6 +17,7 @@ import serial.tools.list_ports
 from harness.errors import TargetError, UsageError
 
 ST_VID = 0x0483
+NAME_PROBE = "or name the board's probe: --board=NAME@PORT,probe=ID (ids from `pyocd list`)"
 BUSY_ERRNOS = (errno.EAGAIN, errno.EBUSY)  # 11: our flock lost (pyserial exclusive=True), 16: the kernel's TIOCEXCL
 
 
@@ -96,14 +97,14 @@ def probe_serial_for_port(path: str) -> str:
     info = ports.get(real) or ports.get(path)
     if info is None or info.vid is None:
         raise UsageError(f"{path} is not a USB serial device, so no debug probe can be matched to it; "
-                         f"pass the ST-LINK's virtual COM port (`ls -l /dev/serial/by-id/`)")
+                         f"pass the ST-LINK's virtual COM port (`ls -l /dev/serial/by-id/`), {NAME_PROBE}")
     if info.vid != ST_VID:
         raise UsageError(f"{path} is not an ST-LINK virtual COM port (USB {info.vid:04x}:{info.pid or 0:04x}, "
                          f"{info.product or info.description}); pass the board's ST-LINK port "
-                         f"(`ls -l /dev/serial/by-id/ | grep STM`)")
+                         f"(`ls -l /dev/serial/by-id/ | grep STM`), {NAME_PROBE}")
     if not info.serial_number:
         raise UsageError(f"{path} (USB {info.vid:04x}:{info.pid or 0:04x}) reports no USB serial number, so its "
-                         f"debug probe cannot be identified; use a board whose ST-LINK reports one")
+                         f"debug probe cannot be identified; {NAME_PROBE}")
     return info.serial_number
 
 

@@ -24,8 +24,10 @@ good-board:
 """
 
 EXPECTED = {  # name: (backend, backend setting, flash size, {ram name: (origin, size)})
-    "qemu-stm32f405": ("qemu", "netduinoplus2", 0x100000, {"sram": (0x20000000, 0x30000)}),
-    "renode-stm32f4": ("renode", "Renode/stm32f4-harness.repl", 0x200000, {"sram": (0x20000000, 0x30000)}),
+    # linked as the real F405 (128 KiB), although QEMU maps 192 KiB, and without CCM, which QEMU does not map
+    "qemu-stm32f405": ("qemu", "netduinoplus2", 0x100000, {"sram": (0x20000000, 0x20000)}),
+    "renode-stm32f4": ("renode", "Renode/stm32f4-harness.repl", 0x200000,
+                       {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
     "nucleo-f429zi": ("pyocd", "stm32f429xi", 0x200000,
                       {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
     "nucleo-f439zi": ("pyocd", "stm32f439xi", 0x200000,
@@ -66,7 +68,7 @@ def test_shipped_file_has_exactly_the_known_boards():
 def test_linker_delegates_and_keeps_returning_the_raw_dict():
     raw = linker.board_profile("qemu-stm32f405")
     assert raw is not None and isinstance(raw, dict) and raw == boards.board("qemu-stm32f405").profile
-    assert raw["machine"] == "netduinoplus2" and raw["ram"][0]["size"] == 0x30000
+    assert raw["machine"] == "netduinoplus2" and raw["ram"][0]["size"] == 0x20000
     assert linker.load_boards() == {n: b.profile for n, b in boards.load_boards().items()}
 
 
@@ -93,10 +95,46 @@ def test_emulated_boards_carry_no_pyocd_settings():
 
 
 @pytest.mark.parametrize("name, uart", [("nucleo-f429zi", "USART3"), ("nucleo-f439zi", "USART3"),
-                                        ("stm32f4-discovery", "USART1"), ("qemu-stm32f405", "USART1")])
+                                        ("stm32f4-discovery", "USART2"), ("qemu-stm32f405", "USART1")])
 def test_uart_is_the_one_wired_to_the_host(name, uart):
-    # Nucleo-144: the ST-LINK/V2-1 VCP is USART3 (PD8/PD9); the discovery's ST-LINK/V2 has no VCP (USART1 + adapter)
+    # Nucleo-144: the ST-LINK/V2-1 VCP is USART3 (PD8/PD9). Discovery: PA9 (USART1 TX) is OTG VBUS with 4.7 uF on
+    # it, so USART2 on PA2/PA3 (the DISC1's VCP once wired, or an adapter)
     assert boards.board(name).uart["name"] == uart
+
+
+@pytest.mark.parametrize("name, mode, watchdog", [("nucleo-f429zi", "bypass", 4.0), ("nucleo-f439zi", "bypass", 4.0),
+                                                  ("stm32f4-discovery", "crystal", 4.0),
+                                                  ("qemu-stm32f405", "crystal", None)])
+def test_hse_mode_and_watchdog_are_board_properties(name, mode, watchdog):
+    # Nucleo-144: the ST-LINK's MCO drives OSC_IN, so the HSE is bypassed, never tried as a crystal first
+    board = boards.board(name)
+    assert board.hse == boards.Hse(mode, 8_000_000) and board.watchdog_s == watchdog
+
+
+def test_probe_and_connect_mode_are_pyocd_settings(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(GOOD + "  probe: 066DFF485550755187121723\n  connect_mode: under-reset\n")
+    board = boards.board("good-board", path)
+    assert board.settings["probe"] == "066DFF485550755187121723" and board.settings["connect_mode"] == "under-reset"
+    assert boards.board("nucleo-f429zi").settings["connect_mode"] == "halt"
+
+
+@pytest.mark.parametrize("mcu, top", [("STM32F405RG", 168), ("STM32F407VG", 168), ("STM32F429ZI", 180),
+                                      ("STM32F439", 180)])
+def test_the_parts_top_speed_comes_from_the_mcu(mcu, top):
+    assert boards.mcu_max_hz(mcu) == top * 10**6
+
+
+@pytest.mark.parametrize("name, unit", [("qemu-stm32f405", "instructions"), ("renode-stm32f4", "instructions"),
+                                        ("nucleo-f429zi", "cycles")])
+def test_tick_units(name, unit):
+    assert boards.board(name).tick_unit == unit
+
+
+def test_a_real_boards_tim2_counts_timer_ticks_not_instructions(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(GOOD.replace("cycle_counter: dwt", "cycle_counter: tim2-icount"))
+    assert boards.board("good-board", path).tick_unit == "timer ticks"
 
 
 def test_board_is_frozen():
@@ -129,10 +167,25 @@ def test_board_is_frozen():
     (GOOD + "  timeouts: {boot: 0}\n",
      ": board good-board: timeouts.boot must be a positive number of seconds (got 0)"),
     (GOOD + "  clock_mhz: 180\n", ": board good-board: unknown key clock_mhz; allowed: backend, baud, clock_hz, "
-                                  "cycle_counter, flash, frequency, mcu, pack, pyocd_target, ram, timeouts, uart"),
+                                  "connect_mode, cycle_counter, flash, frequency, hse, mcu, pack, probe, "
+                                  "pyocd_target, ram, timeouts, uart, watchdog_s"),
     (GOOD.replace("backend: pyocd", "backend: qemu").replace("pyocd_target: stm32f429xi", "machine: m")
      + "  pack: x.pack\n", ": board good-board: unknown key pack; allowed: backend, baud, clock_hz, cycle_counter, "
-                           "flash, machine, mcu, ram, timeouts, uart"),
+                           "flash, hse, machine, mcu, ram, timeouts, uart, watchdog_s"),
+    (GOOD.replace("mcu: STM32F429ZI", "mcu: STM32F407VG"),
+     ": board good-board: clock_hz must be whole MHz from 50 (the PLL's minimum) to 168 MHz (STM32F407VG's "
+     "maximum) (got 180000000)"),
+    (GOOD.replace("clock_hz: 180000000", "clock_hz: 24000000"),
+     ": board good-board: clock_hz must be whole MHz from 50 (the PLL's minimum) to 180 MHz"),
+    (GOOD.replace("clock_hz: 180000000", "clock_hz: 100500000"), ": board good-board: clock_hz must be whole MHz"),
+    (GOOD.replace("mcu: STM32F429ZI", "mcu: STM32F446RE"),
+     ": board good-board: mcu STM32F446RE: not an STM32F4 part the firmware runtime knows"),
+    (GOOD + "  hse: {mode: oscillator}\n",
+     ": board good-board: hse.mode must be one of crystal, bypass (got 'oscillator')"),
+    (GOOD + "  hse: {hz: 25000000}\n", ": board good-board: hse.hz must be 4-26 MHz in steps of 2 MHz"),
+    (GOOD + "  watchdog_s: 40\n", ": board good-board: watchdog_s must be at most 32 s"),
+    (GOOD + "  connect_mode: pre-reset\n",
+     ": board good-board: connect_mode must be one of halt, under-reset (got 'pre-reset')"),
     (GOOD + "  frequency: 4600000.5\n", ": board good-board: frequency must be a positive integer (got 4600000.5)"),
     (GOOD + "  pack: ''\n", ": board good-board: pack must be a non-empty string (got '')"),
     (GOOD + "  machine: netduinoplus2\n", ": board good-board: unknown key machine; allowed: "),

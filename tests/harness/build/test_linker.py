@@ -42,8 +42,8 @@ def test_memory_lengths_come_from_the_board_memory_map(board):
 
 def test_the_expected_sizes_per_board():
     sizes = {b: {k: v[1] // 1024 for k, v in _memory(linker.render(b)).items()} for b in BOARDS}
-    assert sizes["qemu-stm32f405"] == {"FLASH": 1024, "RAM": 192}
-    assert sizes["renode-stm32f4"] == {"FLASH": 2048, "RAM": 192}
+    assert sizes["qemu-stm32f405"] == {"FLASH": 1024, "RAM": 128}  # the real F405's SRAM, not QEMU's 192 KiB
+    assert sizes["renode-stm32f4"] == {"FLASH": 2048, "RAM": 192, "CCMRAM": 64}
     assert sizes["nucleo-f429zi"] == sizes["nucleo-f439zi"] == {"FLASH": 2048, "RAM": 192, "CCMRAM": 64}
     assert sizes["stm32f4-discovery"] == {"FLASH": 1024, "RAM": 128, "CCMRAM": 64}
 
@@ -64,6 +64,12 @@ def test_script_keeps_the_build_id_and_the_stack_reserve():
     assert "_stack_size = DEFINED(_stack_size) ? _stack_size : 4096;" in script
     assert "_estack = ORIGIN(RAM) + LENGTH(RAM);" in script
     assert "ASSERT(_ebss <= _sstack" in script
+
+
+def test_the_stack_sits_at_the_top_of_ccm_where_the_board_has_it():
+    script = linker.render("nucleo-f429zi")
+    assert "_estack = ORIGIN(CCMRAM) + LENGTH(CCMRAM);" in script and "ASSERT(_eccmram <= _sstack" in script
+    assert "_sccmram = _ebss;" in linker.render("qemu-stm32f405")  # an empty .ccmram for Reset_Handler to zero
 
 
 @pytest.mark.parametrize("bad", [0, -8, 100, 1 << 20])
@@ -99,12 +105,12 @@ def _sections(elf) -> dict[str, tuple[int, int]]:
 @needs_gcc
 def test_data_bss_and_stack_beyond_ram_fail_the_link_with_a_clear_message(tmp_path):
     main_c = tmp_path / "big.c"
-    main_c.write_text(BIG % (180 * 1024))
-    elf = build_elf(main_c, tmp_path / "fits.elf", kernels=False)  # 180 K + 8 K stack <= 192 K
+    main_c.write_text(BIG % (116 * 1024))
+    elf = build_elf(main_c, tmp_path / "fits.elf", kernels=False)  # 116 K + 1 K + 8 K stack <= the F405's 128 K
     assert (tmp_path / "fits.map").is_file() and (tmp_path / "fits.ld").is_file()
     with pytest.raises(BuildError, match=r"RAM overflow: \.data \+ \.bss \+ the stack reserve"):
         build_elf(main_c, tmp_path / "deep.elf", kernels=False, stack_size=16 * 1024)
-    main_c.write_text(BIG % (186 * 1024))
+    main_c.write_text(BIG % (122 * 1024))
     with pytest.raises(BuildError, match="RAM overflow"):
         build_elf(main_c, tmp_path / "big.elf", kernels=False)
     assert elf.is_file()
@@ -115,7 +121,7 @@ def test_ccm_buffers_land_in_ccm_only_on_boards_that_have_it(tmp_path):
     main_c = tmp_path / "ccm.c"
     main_c.write_text(BIG % 64)
     with_ccm = _sections(build_elf(main_c, tmp_path / "nucleo.elf", board="nucleo-f439zi", kernels=False))
-    assert with_ccm[".ccmram"] == (1024, 0x10000000)
+    assert with_ccm[".ccmram"][1] == 0x10000000 and with_ccm[".ccmram"][0] >= 1024  # + the UART's receive ring
     without = _sections(build_elf(main_c, tmp_path / "qemu.elf", kernels=False))
     assert ".ccmram" not in without and without[".bss"][0] >= 1024 + 64
     note = without[".note.gnu.build-id"]

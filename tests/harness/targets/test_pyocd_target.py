@@ -107,16 +107,29 @@ def firmware(tmp_path):
 
 
 class FakeCore(MemoryInterface):
-    """Flash and RAM as bytearrays behind pyOCD's MemoryInterface; resets are recorded, and the "firmware" prints a
-    banner on the pty whenever the core runs from reset."""
+    """Flash and RAM as bytearrays behind pyOCD's MemoryInterface; resets and flash operations are recorded, and
+    the "firmware" prints a banner on the pty whenever the core runs from reset.
+
+    It models what silicon does to a reflash (shared notes stm32-silicon.md): a running firmware has the core on
+    its 180 MHz PLL; reset-and-halt puts it back on the 16 MHz HSI. pyOCD's F429/F439 flash algorithm writes
+    FLASH_ACR = 0 (no wait states) in its Init and never restores it, so flash read at PLL speed after that returns
+    garbage (here: every byte inverted) until the next reset."""
 
     def __init__(self, master_fd: int, link_of):
         self.memory = {FLASH: bytearray(b"\xff" * 0x2000), 0x20000000: bytearray(0x1000)}  # erased flash
         self.master_fd, self.link_of, self.events = master_fd, link_of, []
+        self.on_pll, self.acr_zero = True, False  # powered up, running the old firmware
+
+    def flash_init(self):
+        """What the flash algorithm's Init does to the chip."""
+        self.events.append("flash_init")
+        self.acr_zero = True
 
     def _at(self, addr, size):
         for base, mem in self.memory.items():
             if base <= addr and addr + size <= base + len(mem):
+                if base == FLASH and self.on_pll and self.acr_zero:  # 0 wait states at 180 MHz: out of spec
+                    return bytearray(b ^ 0xFF for b in mem), addr - base
                 return mem, addr - base
         raise exceptions.TransferFaultError("fake memory fault", fault_address=addr)
 
@@ -138,10 +151,12 @@ class FakeCore(MemoryInterface):
 
     def reset_and_halt(self, reset_type=None):
         self.events.append("reset_and_halt")
+        self.on_pll, self.acr_zero = False, False  # halted at the reset vector, on the HSI; FLASH_ACR at reset
         self._send(b"stale output of the old firmware\n")
 
     def reset(self, reset_type=None):
         self.events.append("reset")
+        self.on_pll, self.acr_zero = True, False  # the firmware boots and switches to its PLL
         self._send(b"banner\n")
 
     def _send(self, data):
@@ -173,8 +188,9 @@ class ScriptedPyocdTarget(PyocdTarget):
 
     def _program(self, session, elf):
         self.programmed.append(elf)
+        self.core.flash_init()
         for address, data in flash_segments(elf, self.board.flash):
-            self.core.write_memory_block8(address, list(data))
+            self.core.memory[FLASH][address - FLASH:address - FLASH + len(data)] = data  # the algorithm writes
         if self.corrupt_at is not None:
             self.core.write8(self.corrupt_at, self.core.read8(self.corrupt_at) ^ 0x01)
 
@@ -361,8 +377,18 @@ def test_load_skips_flashing_when_the_build_id_is_already_there(scripted, firmwa
         target.core.write_memory_block8(address, list(data))
     target.load(firmware, BUILD_ID.hex())
     assert target.programmed == [] and target.flashed is False
-    assert target.core.events == ["reset_and_halt", "reset"] and target.sessions[-1].closed
+    assert target.core.events == ["reset_and_halt", "reset_and_halt", "reset"] and target.sessions[-1].closed
     assert target.link.read_until(b"\n") == b"banner\n"  # the old firmware's output was flushed while halted
+
+
+def test_reflash_resets_and_halts_before_the_first_flash_operation(scripted, firmware):
+    # A board running its firmware (core on the PLL): flashing without reset-and-halt first leaves FLASH_ACR = 0 at
+    # 180 MHz and every verify read fails; pyocd load resets and halts first, and so must we.
+    target = scripted()
+    target.load(firmware, BUILD_ID.hex())
+    events = target.core.events
+    assert "flash_init" in events and events.index("reset_and_halt") < events.index("flash_init")
+    assert events[-1] == "reset" and target.flashed is True
 
 
 def test_load_flashes_and_verifies_an_erased_board(scripted, firmware):
@@ -388,7 +414,7 @@ def test_a_flash_that_reads_back_different_names_the_address(scripted, firmware)
     with pytest.raises(TargetError, match=r"^flash verify failed at 0x08001005: wrote 0x41, read back 0x40 \(1 of 32 "
                                           r"bytes differ in the segment at 0x08001000\)"):
         target.load(firmware, BUILD_ID.hex())
-    assert target.core.events == [] and target.sessions[-1].closed  # not started on a bad image
+    assert target.core.events == ["reset_and_halt", "flash_init"] and target.sessions[-1].closed  # not started
 
 
 def test_a_build_id_that_is_not_the_elfs_is_a_usage_error(scripted, firmware):

@@ -5,6 +5,8 @@
  *   'O' N  read nothing until N bytes have arrived or been dropped, then "OVERFLOW available=A dropped=D"
  *   'S' N  call a function that fills a 4096-byte local array with N, then "STACK before=B after=A r=R"
  *   'F'    load from 0x10000000 (CCM, unmapped on QEMU): a precise BusFault escalated to HardFault
+ *   'K'    the stack pointer into unmapped memory (as a runaway stack leaves it), then a push: the fault handler
+ *          itself can no longer use that stack
  *   'Q'    rp_exit(0) */
 #include "rp_runtime.h"
 
@@ -100,6 +102,8 @@ int main(void) {
             put_str("\n");
         } else if (cmd == 'F') {
             put_num("FAULT ", fault_probe());
+        } else if (cmd == 'K') {
+            __asm volatile("ldr r0, =0x10000100\n msr msp, r0\n push {r0}\n" ::: "r0", "memory");
         } else if (cmd == 'Q') {
             rp_exit(0);
         }
