@@ -4,8 +4,10 @@ Per target, in a temp dir: a generated ``run.resc`` (``render_resc``), Renode st
 (``renode_command``: a free Monitor port, never the 1.16.1 default 1234, and a pid file), and its log. The UART is
 a ``CreateServerSocketTerminal`` with telnet mode OFF, so the link is a clean 8-bit pipe (telnet mode would inject
 negotiation bytes and double 0xFF); it is opened once with pyserial ``socket://`` and kept open (Renode serves one
-client; only the first connection is reliably fed). ``reset`` goes through the telnet Monitor; ``close`` quits
-Renode, then SIGTERM/SIGKILL by pid.
+client; only the first connection is reliably fed). The telnet Monitor (``harness/targets/renode_monitor.py``) is
+read during start-up, where Renode reports a failing script line, and drives ``reset``. Renode runs in a process
+group of its own, watched by a process that kills the group if the harness dies (``ProcessGroup``); ``close`` quits
+Renode, then SIGTERM/SIGKILL to the group.
 
 Every Renode fact here comes from /work/shared/notes/renode.md, read from Renode's source: nothing in this module
 has been run against a live Renode (the project's CI has none). Confirm on a machine with Renode 1.16.1.
@@ -14,11 +16,9 @@ has been run against a live Renode (the project's CI has none). Confirm on a mac
 from __future__ import annotations
 
 import functools
-import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,9 +27,23 @@ from pathlib import Path
 
 
 from harness.boards import ROOT, Board
-from harness.errors import InputError, TargetError, TargetTimeout, UsageError
+from harness.errors import InputError, TargetError, UsageError
 from harness.targets.base import Target
-from harness.targets.emulator import DEFAULT_MONITOR_PORT, claim_ports, open_link, release_ports, spawn
+from harness.targets.emulator import (
+    DEFAULT_MONITOR_PORT,
+    ProcessGroup,
+    claim_ports,
+    log_tail,
+    release_ports,
+    try_open_link,
+)
+from harness.targets.renode_monitor import (
+    MonitorClient,
+    monitor_reply,
+    script_failure,
+    script_finished,
+    strip_telnet,
+)
 
 RENODE = "renode"
 VERSION = (1, 16)          # the release the notes and the platform file were written against
@@ -38,7 +52,6 @@ INSTALL = ("install Renode 1.16.1: unpack renode-1.16.1.linux-portable-dotnet.ta
            "(CI here has no Renode and uses --board=qemu-stm32f405)")
 MACHINE = "harness"        # the Monitor's prompt becomes "(harness) "
 VECTOR_TABLE = 0x08000000  # LoadELF only guesses VTOR from the lowest loaded address: set it
-MONITOR_ERRORS = ("There was an error", "No such command or device", "Could not find", "error executing")
 
 # ---- pure parts (unit-tested without Renode) ------------------------------------------------------------------
 
@@ -85,43 +98,6 @@ def renode_command(resc: Path, monitor_port: int, pid_file: Path) -> list[str]:
     return [RENODE, "--disable-gui", "--plain", "-P", str(monitor_port), "--pid-file", str(pid_file), str(resc)]
 
 
-IAC, SB, SE = 255, 250, 240
-_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
-_PROMPT = re.compile(r"\([^()\r\n]+\) ?$")
-
-
-def strip_telnet(data: bytes) -> bytes:
-    """``data`` without telnet commands (IAC sequences, sub-negotiations) and ANSI colour/cursor codes; IAC IAC is
-    a literal 0xFF. An incomplete sequence at the end is dropped."""
-    out, i = bytearray(), 0
-    while i < len(data):
-        if data[i] != IAC:
-            out.append(data[i])
-            i += 1
-        elif i + 1 >= len(data):
-            break
-        elif data[i + 1] == IAC:
-            out.append(IAC)
-            i += 2
-        elif data[i + 1] == SB:
-            end = data.find(bytes([IAC, SE]), i + 2)
-            i = len(data) if end < 0 else end + 2
-        else:
-            i += 3 if 251 <= data[i + 1] <= 254 else 2  # WILL/WONT/DO/DONT carry an option byte
-    return _ANSI.sub(b"", bytes(out))
-
-
-def monitor_reply(text: str, command: str) -> str | None:
-    """What the Monitor printed for ``command`` once its prompt has come back after the echoed command (the
-    telnet Monitor echoes input), else None: there is no status code, a command is done when the prompt returns."""
-    at = text.find(command)
-    if at < 0:
-        return None
-    rest = text[at + len(command):].replace("\r", "")
-    prompt = _PROMPT.search(rest)
-    return rest[:prompt.start()].strip() if prompt else None
-
-
 def check_version(version: str) -> None:
     """1.16.x passes; older is refused (the notes describe 1.16.1); newer or unknown warns (master already
     changed UART behaviour)."""
@@ -163,77 +139,6 @@ def require_renode() -> str:
     return RENODE
 
 
-class MonitorClient:
-    """Renode's telnet Monitor: send a command, read until the prompt returns (negotiation and colours stripped)."""
-
-    def __init__(self, port: int, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-                break
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise TargetError(f"Renode monitor on port {port} refused the connection: {exc}") from exc
-                time.sleep(0.1)
-        self.raw = b""
-        try:
-            self._read_until(lambda text: _PROMPT.search(text.replace("\r", "")) is not None, 5.0)
-        except TargetTimeout:
-            pass  # no prompt on connect: commands still wait for their own echo and prompt
-
-    def _read_until(self, done, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while not done(text := strip_telnet(self.raw).decode(errors="replace")):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TargetTimeout(f"Renode monitor gave no prompt within {timeout:g} s: {text[-200:]!r}")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            if not chunk:
-                raise TargetError(f"Renode monitor closed the connection: {text[-200:]!r}")
-            self.raw += chunk
-        return text
-
-    def command(self, command: str, timeout: float = 10.0) -> str:
-        """Run ``command``; its output, or TargetError quoting the Monitor's error text."""
-        self._discard_pending()  # a late prompt or log line must not be taken for this command's reply
-        self.sock.sendall(command.encode() + b"\n")  # AntShell takes CR or LF as Enter: send one, not both
-        text = self._read_until(lambda t: monitor_reply(t, command) is not None, timeout)
-        reply = monitor_reply(text, command)
-        if any(e in reply for e in MONITOR_ERRORS):
-            raise TargetError(f"Renode monitor: `{command}` failed: {' / '.join(reply.splitlines()[-2:])[:300]}")
-        return reply
-
-    def _discard_pending(self) -> None:
-        self.sock.setblocking(False)
-        try:
-            while self.sock.recv(4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
-        finally:
-            self.sock.setblocking(True)
-            self.raw = b""
-
-    def quit(self, timeout: float = 3.0) -> None:
-        """``quit`` ends Renode; returns once it closed the connection (or after ``timeout``)."""
-        try:
-            self.sock.sendall(b"quit\n")
-            self.sock.settimeout(timeout)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.sock.recv(4096):
-                pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 # ---- the target -----------------------------------------------------------------------------------------------
 
 
@@ -249,7 +154,8 @@ class RenodeTarget(Target):
         self.platform = ROOT / str(board.settings["platform"])
         self.uart = str(board.uart.get("name", "usart1")).lower()
         self.dir = Path(tempfile.mkdtemp(prefix="harness-renode-"))
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | None = None   # what was spawned: ``renode`` itself or its wrapper script
+        self.group: ProcessGroup | None = None     # its process group and the watchdog that kills it
         self.monitor: MonitorClient | None = None
         self.elf: Path | None = None
         self.ports: tuple[int, ...] = ()
@@ -286,17 +192,55 @@ class RenodeTarget(Target):
             resc = self.dir / "run.resc"
             resc.write_text(render_resc(self.dir / self.platform.name, self.elf, self.uart, uart_port))
             self.pid_file.unlink(missing_ok=True)
-            self.proc = spawn(renode_command(resc, monitor_port, self.pid_file), self.log)
+            self.group = ProcessGroup(renode_command(resc, monitor_port, self.pid_file), self.log)
+            self.proc = self.group.proc
             try:
-                self._link = open_link(f"socket://127.0.0.1:{uart_port}", self.proc, self.log,
-                                       f"Renode ({self.board.name}, {self.uart} on port {uart_port})",
-                                       self.board.timeouts.boot)
+                self._await_start(resc, monitor_port, uart_port)
                 return
-            except TargetError:
-                log = self.log.read_text(errors="replace") if self.log.is_file() else ""
+            except TargetError as exc:
+                busy = re.search(r"in use|already", f"{exc} {log_tail(self.log, 20)}", re.I)
                 self._stop()
-                if not re.search(r"in use|already", log, re.I) or attempt == 2:
+                if not busy or attempt == 2:
                     raise
+
+    def _await_start(self, resc: Path, monitor_port: int, uart_port: int) -> None:
+        """Until the start-up script has finished on the Monitor and the UART socket is open. Renode reports a
+        failing script line only on the Monitor, never in its log, and then never opens the later sockets: the
+        Monitor is read while waiting, so such a line is reported as soon as the prompt returns."""
+        timeout = self.board.timeouts.boot
+        deadline, closed = time.monotonic() + timeout, False
+        while True:
+            if self.monitor is None and not closed:
+                self.monitor = MonitorClient.attempt(monitor_port)
+            transcript = ""
+            if self.monitor is not None:
+                try:
+                    transcript = self.monitor.pump(0.05)
+                except TargetError:
+                    transcript, closed = self.monitor.text, True  # Renode is quitting or crashed
+                    self.monitor.close()
+                    self.monitor = None
+            else:
+                time.sleep(0.05)
+            finished = script_finished(transcript, MACHINE)
+            exited = self.proc.poll() is not None or closed
+            if (finished or exited) and (failure := script_failure(transcript, resc)):
+                raise TargetError(failure)
+            if self._link is None:
+                self._link = try_open_link(f"socket://127.0.0.1:{uart_port}")
+            if finished and self._link is not None:
+                return
+            if exited or time.monotonic() > deadline:
+                if exited:
+                    reason = "it exited" if self.proc.poll() is not None else "its Monitor closed"
+                elif self._link is None:
+                    reason = f"no UART socket on port {uart_port} in {timeout:g} s"
+                else:
+                    reason = f"its start-up script did not finish in {timeout:g} s"
+                said = [ln.strip() for ln in transcript.splitlines() if ln.strip()][-2:]
+                detail = log_tail(self.log) or " / ".join(said) or "nothing on its log or Monitor"
+                raise TargetError(f"Renode ({self.board.name}, {self.uart} on port {uart_port}) did not start "
+                                  f"({reason}): {detail[-300:]}")
 
     def reset(self) -> None:
         """Paused, stale UART bytes drained, ``machine Reset`` (the reset macro reloads the ELF and VTOR), run.
@@ -316,7 +260,7 @@ class RenodeTarget(Target):
 
     def _monitor(self) -> MonitorClient:
         if self.monitor is None:
-            self.monitor = MonitorClient(self.ports[0])
+            self.monitor = MonitorClient.connect(self.ports[0])
         return self.monitor
 
     def _drain_link(self, limit: float = 2.0) -> None:
@@ -331,56 +275,38 @@ class RenodeTarget(Target):
         finally:
             link.timeout = timeout
 
-    def _renode_pid(self) -> int | None:
-        """The pid Renode wrote, while that process runs our script (never signal a recycled pid or a zombie)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return None
-        return pid if str(self.dir).encode() in cmdline else None
-
     def _stop(self) -> None:
         if self._link is not None:
             try:
                 self._link.close()
             finally:
                 self._link = None
-        proc, self.proc = self.proc, None
+        group, self.group, self.proc = self.group, None, None
         monitor, self.monitor = self.monitor, None
         try:
-            if proc is not None and proc.poll() is None:
+            if group is not None and group.alive():
                 try:
-                    monitor = monitor or MonitorClient(self.ports[0], timeout=2.0)
+                    monitor = monitor or MonitorClient.connect(self.ports[0], timeout=2.0)
                     monitor.quit(self.QUIT_WAIT)
                 except (TargetError, OSError):
                     pass
         finally:
             if monitor is not None:
                 monitor.close()
-            if proc is not None:
-                self._terminate(proc)
+            if group is not None:
+                self._terminate(group)
             release_ports(self.ports)
             self.ports = ()
 
-    def _terminate(self, proc: subprocess.Popen) -> None:
-        """After ``quit``: SIGTERM, then SIGKILL, to the process we spawned and to the pid Renode wrote (the
-        ``renode`` on PATH may be a wrapper), with bounded waits."""
-        for sig, grace in ((None, self.QUIT_WAIT), (signal.SIGTERM, self.TERM_WAIT), (signal.SIGKILL, self.KILL_WAIT)):
-            if sig is not None:
-                pid = self._renode_pid()
-                if proc.poll() is None:
-                    proc.send_signal(sig)
-                if pid is not None and pid != proc.pid:
-                    try:
-                        os.kill(pid, sig)
-                    except ProcessLookupError:
-                        pass
-            deadline = time.monotonic() + grace
-            while (proc.poll() is None or self._renode_pid() is not None) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if proc.poll() is not None and self._renode_pid() is None:
-                return
+    def _terminate(self, group: ProcessGroup) -> None:
+        """After ``quit``: SIGTERM, then SIGKILL, to Renode's whole process group (the ``renode`` on PATH may be a
+        wrapper script whose dotnet child a signal to the script would miss), with bounded waits."""
+        try:
+            if not group.wait(self.QUIT_WAIT):
+                group.signal(signal.SIGTERM)
+                group.wait(self.TERM_WAIT)
+        finally:
+            group.close(self.KILL_WAIT)
 
     def close(self) -> None:
         try:
@@ -393,4 +319,4 @@ class RenodeTarget(Target):
 
 
 __all__ = ["INSTALL", "MonitorClient", "RenodeTarget", "check_version", "monitor_reply", "render_resc",
-           "renode_command", "renode_version", "require_renode", "strip_telnet"]
+           "renode_command", "renode_version", "require_renode", "script_failure", "strip_telnet"]

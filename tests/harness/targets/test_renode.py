@@ -1,21 +1,24 @@
 """The Renode backend: the generated script and command line, the platform file, port selection, the install
-message, the process handling against a stand-in ``renode`` (a small Python server speaking what the notes say
-Renode speaks), the firmware built for ``renode-stm32f4``, and, with a real Renode 1.16.1 on PATH, the boot banner
-over the socket UART."""
+message, reading the Monitor, the process handling against a stand-in ``renode`` (``renode_standin.py``: what
+Renode 1.16.1's source says its command line, Monitor and socket UART do, errors included), the firmware built for
+``renode-stm32f4``, and, with a real Renode 1.16.1 on PATH, the boot banner over the socket UART."""
 
+import dataclasses
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from harness.boards import ROOT, board
+from harness.boards import ROOT, Timeouts, board
 from harness.errors import TargetError, UsageError
+from harness.targets import renode
 from harness.targets.emulator import claim_ports, release_ports
 from harness.targets.renode import (
     INSTALL,
@@ -25,6 +28,7 @@ from harness.targets.renode import (
     render_resc,
     renode_command,
     require_renode,
+    script_failure,
     strip_telnet,
 )
 
@@ -97,11 +101,18 @@ def test_repl_is_the_f439_the_harness_measures():
     assert int(repl["sram"]["size"], 16) == 192 * 1024 == profile.ram[0].size
     assert repl["ccm"]["_"] == "Memory.MappedMemory @ sysbus 0x10000000" and int(repl["ccm"]["size"], 16) == 0x10000
     assert repl["dwt"]["_"] == "Miscellaneous.DWT @ sysbus 0xE0001000"
-    mips = int(repl["cpu"]["PerformanceInMips"])
-    assert int(repl["dwt"]["frequency"]) == mips * 10**6 == profile.clock_hz  # CYCCNT counts instructions
-    assert int(repl["nvic"]["systickFrequency"]) == profile.clock_hz
     uart = str(profile.uart.get("name", "usart1")).lower()
     assert int(repl[uart]["frequency"]) == profile.clock_hz // 2  # PCLK2: APB2 = HCLK/2 (firmware/runtime/clock.c)
+
+
+def test_repl_makes_cyccnt_count_every_instruction():
+    """Renode reports CPU progress in steps of MIPS/gcd(MIPS, 1000) instructions (1 ns time resolution): only a
+    MIPS dividing 1000 makes the step one instruction, and only DWT at MIPS x 10^6 makes a tick one instruction."""
+    repl = parse_repl(REPL.read_text())
+    mips = int(repl["cpu"]["PerformanceInMips"])
+    assert 1000 % mips == 0
+    assert int(repl["dwt"]["frequency"]) == mips * 10**6
+    assert int(repl["nvic"]["systickFrequency"]) == mips * 10**6  # SysTick counts the core clock, like CYCCNT
 
 
 # ---- ports, version, install message ----------------------------------------------------------------------------
@@ -148,6 +159,28 @@ def test_telnet_negotiation_and_colours_are_stripped():
     assert strip_telnet(raw) == b"ok\xff!"
 
 
+def test_a_failing_script_line_is_named_with_renodes_words(tmp_path):
+    resc = tmp_path / "run.resc"
+    resc.write_text(render_resc(Path("/r/f4.repl"), Path("/b/fw.elf"), "usart1", 40001))
+    missing = ("Renode v1.16.1\r\n\r\n(monitor) i @" + str(resc) + "\r\n"
+               "There was an error executing command 'machine LoadPlatformDescription @/r/f4.repl'\r\n"
+               "Could not find file '/r/f4.repl'.\r\n(harness) ")
+    assert script_failure(missing, resc) == (
+        f"Renode could not run {resc} line 3: 'machine LoadPlatformDescription @/r/f4.repl': "
+        "Could not find file '/r/f4.repl'.")
+    in_macro = ("(monitor) i @x\r\nThere was an error executing command 'sysbus LoadELF @/b/fw.elf'\r\n"
+                "Cannot load ELF on an unpaused machine.\r\n"
+                "There was an error executing command 'runMacro $reset'\r\n"
+                "Parsing line '    sysbus LoadELF @/b/fw.elf' failed.\r\n(harness) ")
+    assert script_failure(in_macro, resc) == (
+        f"Renode could not run {resc} line 6: 'sysbus LoadELF @/b/fw.elf': Cannot load ELF on an unpaused machine.")
+    unknown = "(monitor) i @x\r\nNo such command or device: connector\r\n(harness) "
+    assert script_failure(unknown, resc) == (
+        f"Renode could not run {resc} line 11: 'connector Connect sysbus.usart1 uart': "
+        "No such command or device: connector")
+    assert script_failure("(monitor) i @x\r\nStarting emulation...\r\n(harness) ", resc) is None
+
+
 def test_a_reply_is_complete_once_the_prompt_follows_the_echo():
     assert monitor_reply("(harness) ", "machine Reset") is None
     assert monitor_reply("machine Reset\r\n", "machine Reset") is None
@@ -158,66 +191,33 @@ def test_a_reply_is_complete_once_the_prompt_follows_the_echo():
 
 # ---- process handling, against a stand-in renode ----------------------------------------------------------------
 
-FAKE = textwrap.dedent('''\
-    import os, re, signal, socket, sys, threading
-    args, mode = sys.argv[1:], os.environ.get("FAKE_RENODE", "")
-    if args == ["--version"]:
-        print("Renode v1.16.1.31337 (fake-2026)")
-        sys.exit(0)
-    if mode == "crash":
-        print("Could not load platform: boom", file=sys.stderr)
-        sys.exit(1)
-    if mode == "stubborn":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    monitor_port, pid_file = int(args[args.index("-P") + 1]), args[args.index("--pid-file") + 1]
-    open(pid_file, "w").write(str(os.getpid()))
-    uart_port = int(re.search(r"CreateServerSocketTerminal (\\d+) \\S+ false", open(args[-1]).read())[1])
-    state = {"boots": 0, "uart": None, "reset": False}
-    def boot():
-        state["boots"] += 1
-        state["uart"].sendall(b"stale" * 100 + b"|BOOT %d|" % state["boots"])
-    def uart():
-        conn, _ = socket.create_server(("127.0.0.1", uart_port)).accept()
-        state["uart"] = conn
-        boot()
-        while data := conn.recv(4096):
-            conn.sendall(data)
-    threading.Thread(target=uart, daemon=True).start()
-    server = socket.create_server(("127.0.0.1", monitor_port))
-    while True:
-        conn, _ = server.accept()
-        conn.sendall(bytes([255, 251, 1, 255, 251, 3]) + b"Renode, version 1.16.1\\r\\n(harness) ")
-        buf = b""
-        while data := conn.recv(4096):
-            buf += data
-            while b"\\n" in buf:
-                line, buf = buf.split(b"\\n", 1)
-                cmd = line.decode().strip()
-                conn.sendall(line + b"\\r\\n")
-                if cmd == "quit" and mode != "stubborn":
-                    os._exit(0)
-                if cmd == "machine Reset":
-                    if mode == "no-reset":
-                        conn.sendall(b"There was an error executing command 'machine Reset'\\r\\n")
-                    state["reset"] = True
-                if cmd == "start" and state["reset"]:
-                    state["reset"] = False
-                    boot()
-                conn.sendall(b"(harness) ")
-''')
+STANDIN = Path(__file__).resolve().parent / "renode_standin.py"
 
 
-@pytest.fixture
-def fake_renode(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+def install_renode(bin_dir: Path, wrapper: bool) -> None:
+    """``renode`` on PATH running the stand-in: exec'd, like the portable single binary, or as the child of a shell
+    script, like the .deb/.rpm/linux-dotnet wrapper (tools/packaging/linux/renode-dotnet-template in renode)."""
+    bin_dir.mkdir(exist_ok=True)
     exe = bin_dir / "renode"
-    exe.write_text(f"#!{sys.executable}\n{FAKE}")
+    if wrapper:
+        exe.write_text(f'#!/bin/sh\n"{sys.executable}" "{STANDIN}" "$@"\nexit $?\n')
+    else:
+        exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STANDIN}" "$@"\n')
     exe.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.fixture(params=["portable", "wrapper"])
+def fake_renode(request, tmp_path, monkeypatch):
+    install_renode(tmp_path / "bin", request.param == "wrapper")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     elf = tmp_path / "fw.elf"
     elf.write_bytes(b"\x7fELF")
     return elf
+
+
+def quick_board(**changes):
+    """renode-stm32f4 with a 20 s boot timeout (a start-up error must be reported well before it)."""
+    return dataclasses.replace(board(BOARD), timeouts=Timeouts(boot=20.0, inference=60.0), **changes)
 
 
 def read_until(link, marker: bytes, timeout: float = 10.0) -> bytes:
@@ -228,8 +228,18 @@ def read_until(link, marker: bytes, timeout: float = 10.0) -> bytes:
 
 
 def running(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_load_link_reset_close(fake_renode):
@@ -281,6 +291,91 @@ def test_a_failed_start_quotes_renodes_log(fake_renode, monkeypatch):
         target.load(fake_renode)
 
 
+def test_a_script_error_is_reported_at_once_with_its_line(fake_renode, monkeypatch):
+    """Renode prints it only on the Monitor and then opens no UART socket: without reading the Monitor the
+    harness would wait the whole boot timeout and quote unrelated log lines."""
+    real = renode.render_resc
+    monkeypatch.setattr(renode, "render_resc", lambda platform, *rest: real(Path("/nonexistent/f4.repl"), *rest))
+    started = time.monotonic()
+    with RenodeTarget(quick_board()) as target, pytest.raises(TargetError) as err:
+        target.load(fake_renode)
+    assert str(err.value) == (f"Renode could not run {target.dir}/run.resc line 3: 'machine LoadPlatformDescription "
+                              "@/nonexistent/f4.repl': Could not find file '/nonexistent/f4.repl'.")
+    assert time.monotonic() - started < 5
+
+
+def test_a_script_error_after_the_uart_socket_opened_is_reported_too(fake_renode):
+    """The UART socket is up but `connector Connect` failed: the firmware would never run."""
+    target = RenodeTarget(quick_board(uart={"name": "usart6"}))  # the F4 platform has no usart6
+    with target, pytest.raises(TargetError) as err:
+        target.load(fake_renode)
+    assert str(err.value) == (f"Renode could not run {target.dir}/run.resc line 11: 'connector Connect "
+                              "sysbus.usart6 uart': Parameters did not match the signature")
+
+
+def test_the_standin_rejects_what_renodes_monitor_rejects(fake_renode, tmp_path):
+    with RenodeTarget(board(BOARD)) as target:
+        target.load(fake_renode)
+        monitor = target.monitor
+        for command, words in [("nonsense 1", "No such command or device: nonsense"),
+                               ("sysbus.usart6 WriteChar 0x41", "No such command or device: sysbus.usart6"),
+                               (f"sysbus LoadELF @{target.elf}", "Cannot load ELF on an unpaused machine."),
+                               ("machine LoadPlatformDescription @/no/such.repl", "Could not find file"),
+                               (f"i @{tmp_path}/none.resc", f"File does not exist: {tmp_path}/none.resc"),
+                               ("runMacro $nothing", "No such variable: $nothing"),
+                               ("cpu Frobnicate", "cpu does not provide a field, method or property Frobnicate.")]:
+            with pytest.raises(TargetError, match=re.escape(words)):
+                monitor.command(command)
+        monitor.command("pause")
+        monitor.command(f"sysbus LoadELF @{target.elf}")  # paused: accepted
+        second = socket.create_connection(("127.0.0.1", target.ports[0]), timeout=0.5)
+        with pytest.raises(TimeoutError):  # one client at a time: the second hears nothing meanwhile
+            second.recv(64)
+        monitor.close()
+        target.monitor = None
+        second.settimeout(5.0)
+        assert second.recv(12) == bytes([255, 253, 0, 255, 251, 1, 255, 251, 3, 255, 252, 34])  # now it is served
+        second.close()
+
+
+HOLDER = """
+import sys, time
+from harness.boards import board
+from harness.targets.renode import RenodeTarget
+target = RenodeTarget(board("renode-stm32f4"))
+target.load(sys.argv[1])
+print(target.proc.pid, target.pid_file.read_text().strip(), *target.ports, flush=True)
+time.sleep(600)
+"""
+
+
+def test_no_orphan_renode_when_the_harness_is_killed(tmp_path):
+    """The .deb/.rpm/linux-dotnet ``renode`` is a script running dotnet as its child: PR_SET_PDEATHSIG would kill
+    only the script. Renode's whole process group must go when the harness is SIGKILLed."""
+    install_renode(tmp_path / "bin", wrapper=True)
+    elf = tmp_path / "fw.elf"
+    elf.write_bytes(b"\x7fELF")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(elf)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT, env=env)
+    pid = None
+    try:
+        spawned, pid, *ports = map(int, holder.stdout.readline().split())
+        assert pid != spawned and running(pid) and all(listening(port) for port in ports)  # a grandchild
+        os.kill(holder.pid, signal.SIGKILL)  # no finally, no atexit: only the watchdog can clean up now
+        holder.wait()
+        deadline = time.monotonic() + 5
+        while running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(pid)
+        assert not any(listening(port) for port in ports)
+    finally:
+        holder.kill()
+        holder.wait()
+        if pid is not None and running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 # ---- the firmware for renode-stm32f4 (runs here: only the cross toolchain is needed) ----------------------------
 
 
@@ -303,13 +398,15 @@ def test_device_firmware_links_for_renode_with_a_vector_table_at_flash(renode_bu
                              check=True).stdout
     loads = [ln.split() for ln in headers.splitlines() if ln.strip().startswith("LOAD")]
     assert loads and loads[0][2] == "0x08000000" and loads[0][3] == "0x08000000"  # LoadELF uses physical addresses
-    assert all(int(seg[3], 16) < profile.flash.end for seg in loads)               # .data's image is in flash too
+    in_ram = [(r.origin, r.end) for r in profile.ram]  # sram and ccm, both mapped by the repl
+    for seg in loads:  # content (.data's image too) is loaded into flash; a segment without any (.bss) is RAM
+        virt, phys = int(seg[2], 16), int(seg[3], 16)
+        assert phys < profile.flash.end if int(seg[4], 16) else any(lo <= virt < hi for lo, hi in in_ram)
     sec = re.search(r"\.isr_vector\s+PROGBITS\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", headers)
     assert sec and int(sec[1], 16) == profile.flash.origin and int(sec[3], 16) >= 16 * 4
     words = Path(elf).read_bytes()[int(sec[2], 16):int(sec[2], 16) + 8]
     sp, reset = int.from_bytes(words[:4], "little"), int.from_bytes(words[4:], "little")
-    sram = profile.ram[0]
-    assert sram.origin < sp <= sram.end                                    # initial stack in the repl's SRAM
+    assert any(lo < sp <= hi for lo, hi in in_ram)                          # initial stack in the repl's RAM
     assert reset & 1 and profile.flash.origin <= reset < profile.flash.end  # Thumb reset handler in flash
 
 
