@@ -147,6 +147,35 @@ def cmd_bench_link(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    """One table for a board: every check passed, failed with its fix, or skipped saying why."""
+    from harness.cli import _load_model
+    from harness.cli_firmware import DEFAULT_IMAGE
+    from harness.doctor import FAIL, diagnose
+    from harness.dut import parse_board
+    from harness.model.image import load_image
+    from harness.progress import Progress
+
+    model = _load_model(args.model)
+    image = load_image(args.image or str(DEFAULT_IMAGE), *model.input_hw)
+    choice = parse_board(args.board, args.boards_file, args.probe)
+    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+    checks = diagnose(choice, model, image, progress=Progress(quiet=args.quiet or args.json), baud=args.baud,
+                      target_options=options)
+    failed = [c for c in checks if c.status == FAIL]
+    if args.json:
+        print(json.dumps({"board": str(choice), "ok": not failed, "checks": [c.as_dict() for c in checks]}))
+    else:
+        width = max(len(c.name) for c in checks)
+        print(f"harness doctor: {choice}")
+        for c in checks:
+            print(f"  {c.status.upper():4}  {c.name:{width}}  {c.detail}" + (f"\n        {'':{width}}  fix: {c.fix}"
+                                                                            if c.status == FAIL and c.fix else ""))
+        print(f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped; "
+              + (f"{len(failed)} failed: {', '.join(c.name for c in failed)}" if failed else "nothing failed"))
+    return 1 if failed else 0
+
+
 def register(sub, bsub) -> None:
     bl = bsub.add_parser("link", help="seconds per image over the serial link (upload, inference and result)")
     add_board_arguments(bl)
@@ -168,3 +197,13 @@ def register(sub, bsub) -> None:
                    help="record the run in the history (a SQLite file or postgresql://…; without a value "
                         ".harness/history.sqlite). Default: not recorded")
     d.set_defaults(func=cmd_detect)
+
+    doc = sub.add_parser("doctor", help="check a board end to end: tools, build, probe and port, flashing, handshake, "
+                                        "clock, cycle counter, UART, reset cause, an inference, RAM and stack")
+    add_board_arguments(doc)
+    doc.add_argument("--model", help="model file (.npz). Default: fixtures/models/default.npz")
+    doc.add_argument("--image", help="image for the test inference. Default: fixtures/scenes/scene-009.png")
+    doc.add_argument("--json", action="store_true", help='print {"board", "ok", "checks": [{name, status, '
+                                                         'detail, fix}]}')
+    doc.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    doc.set_defaults(func=cmd_doctor)

@@ -119,12 +119,27 @@ class Dut:
         return self.session.info
 
     def start(self) -> Dut:
+        self.build_firmware()
+        try:
+            self.start_target()
+            self._handshake()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def build_firmware(self) -> FirmwareBuild:
         board_ = self.board
         self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
         self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud,
                                     defines=self.defines)
         if self.build.cached:
             self.progress.say(f"  cached: {self.build.directory.name}")
+        return self.build
+
+    def start_target(self) -> Target:
+        """Start the emulator on the build, or flash the board (skipped when its build id is there) and reset it."""
+        board_ = self.board
         opts = dict(self.target_options)
         if board_.backend == "pyocd":
             opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
@@ -133,14 +148,9 @@ class Dut:
             if self.baud:
                 board_ = dataclasses.replace(board_, settings={**board_.settings, "baud": self.baud})
         self.target = open_target(board_, self.choice.port, **opts)
-        try:
-            self.progress.say(f"starting {self.target.describe()}…")
-            self.target.load(self.build.elf, self.build.info["build_id"])
-            self._handshake()
-        except BaseException:
-            self.close()
-            raise
-        return self
+        self.progress.say(f"starting {self.target.describe()}…")
+        self.target.load(self.build.elf, self.build.info["build_id"])
+        return self.target
 
     def _handshake(self) -> None:
         self.session = Session(self.target.link, run_timeout=self.board.timeouts.inference)

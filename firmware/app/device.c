@@ -125,6 +125,7 @@ static void send_hello(uint8_t seq, int banner) {
     p = put_key_u32(p, " rx-errors=", rp_uart_rx_errors());
     p = put_str(p, RP_TICKS_DWT ? " ticks=dwt" : " ticks=tim2");
     p = put_key_u32(p, " ticks-hz=", rp_ticks_hz());
+    p = put_key_u32(p, " ticks-now=", rp_ticks()); /* two HELLOs measure the counter against the host's clock */
     p = put_key_u32(p, " rx=", RP_UART_RX_SIZE);
     p = put_key_u32(p, " chunk=", CHUNK);
     p = put_key_u32(p, " max-payload=", RP_FRAME_MAX_PAYLOAD);

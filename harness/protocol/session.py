@@ -56,6 +56,7 @@ class DeviceInfo:
     rx_dropped: int = 0         # bytes the device's UART lost (ring full, overrun) since it booted
     rx_errors: int = 0          # bytes received with framing/noise/parity errors since it booted
     ticks_hz: int = 0
+    ticks_now: int = 0          # the tick counter when the reply was made (two replies measure its rate)
     boot: bool = False          # this is the unsolicited boot banner, not an answer to HELLO
 
     @staticmethod
@@ -69,7 +70,8 @@ class DeviceInfo:
                               int(kv["arena"]), tuple(kv["layers"].split(",")), tuple(kv.get("caps", "").split(",")),
                               kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
                               int(kv.get("watchdog-ms", 0)), int(kv.get("rx-dropped", 0)),
-                              int(kv.get("rx-errors", 0)), int(kv.get("ticks-hz", 0)), kv.get("boot") == "1")
+                              int(kv.get("rx-errors", 0)), int(kv.get("ticks-hz", 0)), int(kv.get("ticks-now", 0)),
+                              kv.get("boot") == "1")
         except (UnicodeDecodeError, ValueError, KeyError) as exc:
             raise ProtocolError(f"unreadable HELLO_REPLY from the firmware ({exc}): {payload[:120]!r}") from exc
 

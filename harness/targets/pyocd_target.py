@@ -38,6 +38,7 @@ from harness.boards import DEFAULT_SWD_HZ, Board, MemoryRegion
 from harness.errors import TargetError, UsageError
 from harness.targets.base import Target
 from harness.targets.serial_port import describe_holders, open_port, probe_serial_for_port, usb_device_node
+from harness.targets.virtual_probe import VirtualProbe  # noqa: F401 - registers virtual bench boards with pyOCD
 
 BUILD_ID_SECTION = ".note.gnu.build-id"
 NT_GNU_BUILD_ID = 3
@@ -228,7 +229,9 @@ class PyocdTarget(Target):
         self.flashed: bool | None = None  # after load: False if the build id was already on the board
 
     def describe(self) -> str:
-        return f"pyOCD stlink:{self._probe_uid or self.probe_id or '?'} ({self.board.name}) on {self.port}"
+        uid = self._probe_uid or self.probe_id or "?"
+        probe = f"virtual bench {uid} (QEMU)" if self.board.emulator else f"stlink:{uid}"
+        return f"pyOCD {probe} ({self.board.name}) on {self.port}"
 
     def load(self, elf: Path, build_id: str) -> None:
         elf = Path(elf)

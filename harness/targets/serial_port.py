@@ -93,6 +93,10 @@ def probe_serial_for_port(path: str) -> str:
     real = os.path.realpath(path)
     if not os.path.exists(real):
         raise TargetError(f"no such port {path}; plugged in? `ls /dev/ttyACM*`")
+    from harness.targets.virtual_probe import registration_for_port  # a virtual bench's pty leads to its probe
+
+    if (bench := registration_for_port(path)) is not None:
+        return bench["probe"]
     ports = {info.device: info for info in serial.tools.list_ports.comports()}
     info = ports.get(real) or ports.get(path)
     if info is None or info.vid is None:

@@ -34,6 +34,7 @@ EXPECTED = {  # name: (backend, backend setting, flash size, {ram name: (origin,
                       {"sram": (0x20000000, 0x30000), "ccm": (0x10000000, 0x10000)}),
     "stm32f4-discovery": ("pyocd", "stm32f407vgtx", 0x100000,
                           {"sram": (0x20000000, 0x20000), "ccm": (0x10000000, 0x10000)}),
+    "virtual-bench-f405": ("pyocd", "virtual-stm32f405", 0x100000, {"sram": (0x20000000, 0x20000)}),
 }
 
 
@@ -55,7 +56,7 @@ def test_shipped_boards_load_with_the_expected_backend_and_memory(name):
     assert board.settings[boards.BACKEND_KEYS[backend]] == setting and board.baud == 115200
     assert (board.flash.origin, board.flash.size) == (0x08000000, flash_size)
     assert {r.name: (r.origin, r.size) for r in board.ram} == ram
-    assert board.cycle_counter == ("tim2-icount" if backend == "qemu" else "dwt")
+    assert board.cycle_counter == ("tim2-icount" if board.emulator == "qemu" else "dwt")
     slow_start = {"renode-stm32f4": boards.Timeouts(60.0, 120.0)}  # .NET start-up
     assert board.timeouts == slow_start.get(name, boards.Timeouts(**boards.DEFAULT_TIMEOUTS))
     assert board.clock_hz in (168_000_000, 180_000_000)
@@ -131,6 +132,13 @@ def test_tick_units(name, unit):
     assert boards.board(name).tick_unit == unit
 
 
+def test_a_virtual_bench_board_is_driven_like_a_board_but_counts_like_its_emulator():
+    bench = boards.board("virtual-bench-f405")
+    assert bench.backend == "pyocd" and bench.emulator == "qemu" and not bench.physical
+    assert bench.tick_unit == "instructions" and not bench.models_clock
+    assert boards.board("nucleo-f429zi").physical and boards.board("renode-stm32f4").models_clock
+
+
 def test_a_real_boards_tim2_counts_timer_ticks_not_instructions(tmp_path):
     path = tmp_path / "b.yaml"
     path.write_text(GOOD.replace("cycle_counter: dwt", "cycle_counter: tim2-icount"))
@@ -167,8 +175,8 @@ def test_board_is_frozen():
     (GOOD + "  timeouts: {boot: 0}\n",
      ": board good-board: timeouts.boot must be a positive number of seconds (got 0)"),
     (GOOD + "  clock_mhz: 180\n", ": board good-board: unknown key clock_mhz; allowed: backend, baud, clock_hz, "
-                                  "connect_mode, cycle_counter, flash, frequency, hse, mcu, pack, probe, "
-                                  "pyocd_target, ram, timeouts, uart, watchdog_s"),
+                                  "connect_mode, cycle_counter, emulator, flash, frequency, hse, mcu, pack, "
+                                  "probe, pyocd_target, ram, timeouts, uart, watchdog_s"),
     (GOOD.replace("backend: pyocd", "backend: qemu").replace("pyocd_target: stm32f429xi", "machine: m")
      + "  pack: x.pack\n", ": board good-board: unknown key pack; allowed: backend, baud, clock_hz, cycle_counter, "
                            "flash, hse, machine, mcu, ram, timeouts, uart, watchdog_s"),
@@ -213,7 +221,8 @@ def test_missing_file_is_one_line(tmp_path):
 
 def test_unknown_board_lists_the_known_ones():
     with pytest.raises(UsageError, match=r"^unknown board 'no-such-board'; boards\.yaml has: nucleo-f429zi, "
-                                         r"nucleo-f439zi, qemu-stm32f405, renode-stm32f4, stm32f4-discovery$"):
+                                         r"nucleo-f439zi, qemu-stm32f405, renode-stm32f4, stm32f4-discovery, "
+                                         r"virtual-bench-f405$"):
         boards.board("no-such-board")
 
 
@@ -223,4 +232,4 @@ def test_cli_unknown_board_is_one_line():
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].endswith(
         "unknown board 'no-such-board'; boards.yaml has: nucleo-f429zi, nucleo-f439zi, qemu-stm32f405, "
-        "renode-stm32f4, stm32f4-discovery")
+        "renode-stm32f4, stm32f4-discovery, virtual-bench-f405")

@@ -8,6 +8,7 @@ acknowledgement: at most one chunk (smaller than the ring) is in flight.
 """
 
 import contextlib
+import dataclasses
 import random
 import re
 import struct
@@ -104,6 +105,20 @@ def _symbol(elf: Path, name: str) -> tuple[int, int]:
     m = re.search(rf"^([0-9a-f]+) ([0-9a-f]+) T {name}$", out, re.M)
     assert m, f"{name} not in {elf}"
     return int(m[1], 16) & ~1, int(m[2], 16)
+
+
+def test_usart2_on_pa2_pa3_echoes_byte_exact(tmp_path):
+    # The Discovery's host UART (boards.yaml stm32f4-discovery): USART2, QEMU's second -serial.
+    elf = build_elf(PROBE, tmp_path / "probe-usart2.elf", kernels=False, semihosting=True,
+                    defines=["RP_UART_USART=2"])
+    on_usart2 = dataclasses.replace(board("qemu-stm32f405"), uart={"index": 1, "name": "USART2"})
+    data = random.Random(2).randbytes(512)
+    with QemuTarget(on_usart2, True) as target:
+        target.load(elf)
+        s = Probe(target)
+        ready(s)
+        s.send(b"E" + struct.pack("<I", len(data)) + data)
+        assert s.read_exact(len(data)) == data and s.read_line() == "ECHO dropped=0"
 
 
 def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
