@@ -126,16 +126,16 @@ def _summary(log: str) -> str:
 def build_elf(main_c: Path, out: Path, board: str = DEFAULT_BOARD, dsp: bool = True, *,
               extra_sources: Iterable[Path] = (), include_dirs: Iterable[Path] = (), defines: Iterable[str] = (),
               stack_size: int = linker.DEFAULT_STACK, semihosting: bool | None = None,
-              kernels: bool = True, ram_size: int | None = None) -> Path:
+              kernels: bool = True, layout: linker.MemoryMap | None = None) -> Path:
     """Kernels (unless ``kernels=False``) + runtime + ``main_c`` + ``extra_sources`` → ``out`` (ELF) for ``board``.
 
     Also writes ``out`` with suffix ``.ld`` (the rendered linker script, ``stack_size``-byte stack reserve) and
     ``.map``. ``semihosting=None`` means on for QEMU boards, off for the others; ``defines`` win over it.
-    ``ram_size`` overrides the board's SRAM size (emulator measurement programs only: see linker.render).
+    ``layout`` replaces the board's memory map (emulator test and measurement programs only: linker.render).
     """
     cc = require_toolchain()
     out = Path(out)
-    script = linker.write_script(board, out.with_suffix(".ld"), stack_size, ram_size)
+    script = linker.write_script(board, out.with_suffix(".ld"), stack_size, layout)
     sources = (kernel_sources() if kernels else []) + runtime_sources() + [Path(main_c), *map(Path, extra_sources)]
     includes = [FIRMWARE / "include", FIRMWARE / "runtime", *map(Path, include_dirs)]
     cmd = [cc, *flags(dsp, defines, board, semihosting), *(f"-I{d}" for d in includes), *map(str, sources),

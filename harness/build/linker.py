@@ -54,18 +54,17 @@ def _length(size: int) -> str:
 
 
 def render(board: str, stack_size: int = DEFAULT_STACK, boards: dict[str, dict] | None = None,
-           ram_size: int | None = None) -> str:
-    """The linker script text for ``board`` with a ``stack_size``-byte stack reserve at the top of RAM.
-    ``ram_size`` replaces the board's SRAM size: only for measurement programs on an emulator that maps more than
-    the chip has (harness.targets.qemu.run_probe); firmware is always linked as the real chip."""
+           layout: MemoryMap | None = None) -> str:
+    """The linker script text for ``board`` with a ``stack_size``-byte stack reserve at the top of RAM (of CCM where
+    there is one). ``layout`` replaces the board's memory map: only for programs that test or measure on an
+    emulator which maps other memory than the chip has (harness.targets.qemu.run_probe: all of QEMU's SRAM; a CCM
+    stand-in in QEMU's spare SRAM); firmware is always linked as the real chip."""
     if not isinstance(stack_size, int) or stack_size <= 0 or stack_size % 8:
         raise UsageError(f"stack size must be a positive multiple of 8 bytes, got {stack_size!r}")
     boards = load_boards() if boards is None else boards
     if board not in boards:
         raise UsageError(f"unknown board {board!r}; boards.yaml has: {', '.join(sorted(boards))}")
-    mem = memory_map(board, boards[board])
-    if ram_size is not None:
-        mem = MemoryMap(mem.flash, MemoryRegion(mem.ram.name, mem.ram.origin, ram_size), mem.ccm)
+    mem = layout or memory_map(board, boards[board])
     stack_ram = mem.ccm or mem.ram
     if stack_size > stack_ram.size:
         raise UsageError(f"stack size {stack_size} exceeds {board}'s {stack_ram.name} ({stack_ram.size} bytes)")
@@ -96,9 +95,9 @@ def render(board: str, stack_size: int = DEFAULT_STACK, boards: dict[str, dict] 
         checks=checks)
 
 
-def write_script(board: str, path: Path, stack_size: int = DEFAULT_STACK, ram_size: int | None = None) -> Path:
+def write_script(board: str, path: Path, stack_size: int = DEFAULT_STACK, layout: MemoryMap | None = None) -> Path:
     """Render ``board``'s script into ``path`` (rewritten only when the text changed, so timestamps stay put)."""
-    text = render(board, stack_size, ram_size=ram_size)
+    text = render(board, stack_size, layout=layout)
     path = Path(path)
     if not path.is_file() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,19 @@ SEMIHOSTING = ["-semihosting-config", "enable=on,target=native"]
 MAPPED_SRAM = 0x30000  # netduinoplus2 maps 192 KiB of SRAM; the real F405 has 128 KiB (boards.yaml links to that)
 
 
+def mapped_layout(board_name: str = "qemu-stm32f405", ccm_in_spare_sram: bool = False):
+    """A memory map of what QEMU really maps: all 192 KiB of SRAM, or the chip's 128 KiB plus a 64 KiB stand-in
+    for the CCM in the SRAM above it (QEMU maps no CCM), for programs that test CCM handling."""
+    from harness.boards import MemoryRegion
+    from harness.build import linker
+
+    real = linker.memory_map(board_name, linker.board_profile(board_name))
+    if ccm_in_spare_sram:
+        sram = MemoryRegion("sram", real.ram.origin, 0x20000)
+        return linker.MemoryMap(real.flash, sram, MemoryRegion("ccm", sram.end, MAPPED_SRAM - sram.size))
+    return linker.MemoryMap(real.flash, MemoryRegion("sram", real.ram.origin, MAPPED_SRAM), None)
+
+
 def require_qemu() -> str:
     if shutil.which(QEMU) is None:
         raise DependencyError(f"{QEMU} not found; install it with `apt-get install qemu-system-arm`")
@@ -55,9 +68,10 @@ class QemuTarget(Target):
 
     kind = "qemu"
 
-    def __init__(self, board: Board, semihosting: bool = False):
+    def __init__(self, board: Board, semihosting: bool = False, extra_args: tuple[str, ...] = ()):
+        """``extra_args`` go on QEMU's command line (tests: ``-device loader,…`` to preset memory)."""
         super().__init__(board)
-        self.semihosting = semihosting
+        self.semihosting, self.extra_args = semihosting, tuple(extra_args)
         self.dir = Path(tempfile.mkdtemp(prefix="harness-qemu-"))
         self.proc: subprocess.Popen | None = None
         self.elf: Path | None = None
@@ -77,7 +91,7 @@ class QemuTarget(Target):
             cmd = [require_qemu(), "-M", machine, *MACHINE[2:], "-chardev",
                    f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on,nodelay=on", *unused,
                    "-serial", "chardev:s0",
-                   *(SEMIHOSTING if self.semihosting else []), "-kernel", str(self.elf)]
+                   *(SEMIHOSTING if self.semihosting else []), *self.extra_args, "-kernel", str(self.elf)]
             self.proc = spawn(cmd, self.dir / "qemu.log")
             try:
                 self._link = open_link(f"socket://127.0.0.1:{port}", self.proc, self.dir / "qemu.log",
@@ -133,7 +147,7 @@ def run_probe(source: str, workdir: Path, dsp: bool = True, timeout: float = 900
 
     main_c = Path(workdir) / f"probe_{'dsp' if dsp else 'portable'}.c"
     main_c.write_text(source)
-    elf = build_elf(main_c, main_c.with_suffix(".elf"), dsp=dsp, ram_size=MAPPED_SRAM)
+    elf = build_elf(main_c, main_c.with_suffix(".elf"), dsp=dsp, layout=mapped_layout())
     run = run_semihosted(elf, timeout=timeout)
     if run.exit_code != 0:
         raise TargetError(f"the probe program exited with {run.exit_code}: {run.output[-500:]}")

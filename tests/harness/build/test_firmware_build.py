@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import UsageError
+
 ROOT = Path(__file__).resolve().parents[3]
+needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc: apt-get "
+                               "install gcc-arm-none-eabi libnewlib-arm-none-eabi")
 
 
 def _harness(args, path_env=None):
@@ -63,3 +67,35 @@ def test_the_device_firmware_takes_the_boards_uart_and_baud():
     assert {"-DRP_UART_USART=3", "-DRP_UART_BAUD=115200u"} <= set(nucleo.info["cflags"])
     faster = build_firmware(model, "nucleo-f429zi", "device", baud=921600)  # --baud: host and firmware agree
     assert "-DRP_UART_BAUD=921600u" in faster.info["cflags"] and faster.info["build_id"] != nucleo.info["build_id"]
+    assert {"-DRP_HSE_BYPASS=1", "-DRP_MCU_MAX_HZ=180000000u", "-DRP_WATCHDOG_MS=4000u"} <= set(nucleo.info["cflags"])
+    discovery = build_firmware(model, "stm32f4-discovery", "device")
+    assert {"-DRP_UART_USART=2", "-DRP_HSE_BYPASS=0", "-DRP_MCU_MAX_HZ=168000000u"} <= set(discovery.info["cflags"])
+
+
+@needs_gcc
+def test_cpu_only_buffers_live_in_ccm_on_boards_that_have_it():
+    from harness.build.firmware import build_firmware
+    from harness.model.modelfile import load
+
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    for name, in_ccm in (("nucleo-f429zi", True), ("qemu-stm32f405", False)):
+        elf = build_firmware(model, name, "device").elf
+        nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+        where = {sym: int(addr, 16) for addr, _, sym in (line.split() for line in nm.splitlines() if
+                                                            len(line.split()) == 3)}
+        for symbol in ("rx_ring", "wire", "out", "decoder", "_sstack"):
+            assert (0x10000000 <= where[symbol] < 0x10010000) == in_ccm, (name, symbol, hex(where[symbol]))
+        assert 0x20000000 <= where["arena"] < 0x20020000  # the arena stays in SRAM, within the F405's 128 KiB
+
+
+@pytest.mark.parametrize("baud, message", [
+    (12_000_000, r"baud 12,000,000 is too fast for nucleo-f429zi's USART3 \(PCLK1 45 MHz\): at most 2,812,500"),
+    (2_000_000, r"baud 2,000,000 on nucleo-f429zi's USART3 \(PCLK1 45 MHz\) would run at 2,045,455 baud, 2\.3 % off"),
+])
+def test_a_baud_the_uart_cannot_make_is_refused_before_building(baud, message):
+    from harness.build.cross import check_baud
+    from harness.boards import board
+
+    with pytest.raises(UsageError, match=message):
+        check_baud("nucleo-f429zi", board("nucleo-f429zi").profile, baud)
+    check_baud("nucleo-f429zi", board("nucleo-f429zi").profile, 921_600)

@@ -76,3 +76,24 @@ def test_a_run_restricted_to_common_fixtures_is_still_gated(tmp_path):
     path = write_baseline(base, tmp_path / "b.json")
     outcome = finish(run, None, False, str(path))
     assert outcome.gate.ok and any("2 fixtures both runs have" in n for n in outcome.gate.notes), outcome.gate.notes
+
+
+def test_a_board_on_its_fallback_clock_is_recorded_apart_and_never_gated_with_normal_runs():
+    from types import SimpleNamespace
+
+    from harness.boards import board
+    from harness.history.collect import run_context
+    from harness.protocol.session import DeviceInfo
+    from tests.harness.protocol.test_session import hello_payload
+
+    def context(fallback: bool) -> dict:
+        info = DeviceInfo.parse(hello_payload(clock="16000000", clock_status="hse-timeout"))
+        dut = SimpleNamespace(board=board("nucleo-f429zi"), clock_fallback=fallback, info=info,
+                              target=SimpleNamespace(describe=lambda: "pyOCD stlink:X"), model=SimpleNamespace(
+                                  model_id="m0"), build=SimpleNamespace(info={
+                                      "build_id": "b", "dsp": True, "compiler": "gcc", "flash_bytes": 1,
+                                      "ram_bytes": 1, "arena_bytes": 1}))
+        return run_context(dut, "default", 3)
+
+    assert context(False)["board"] == "nucleo-f429zi"
+    assert context(True)["board"] == "nucleo-f429zi+clock-16MHz-hse-timeout"  # its own baseline key and history

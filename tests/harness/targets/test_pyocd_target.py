@@ -244,6 +244,15 @@ def test_built_in_targets_match_the_boards_flash_and_keep_the_cwd(name, tmp_path
     assert session.options.get("resume_on_disconnect") is False and session.options.get("no_config") is True
 
 
+def test_connect_under_reset_is_a_board_setting(tmp_path):
+    path = tmp_path / "boards.yaml"
+    path.write_text(boards.BOARDS_YAML.read_text().replace("  watchdog_s: 4                      # a hung kernel",
+                                                            "  connect_mode: under-reset\n  watchdog_s: 4  #", 1))
+    stuck = boards.board("nucleo-f429zi", path)
+    assert create_session(FakeProbe(SERIAL), stuck, tmp_path).options.get("connect_mode") == "under-reset"
+    assert create_session(FakeProbe(SERIAL), NUCLEO, tmp_path).options.get("connect_mode") == "halt"
+
+
 def test_the_discovery_pack_target_without_its_pack_names_the_option(tmp_path):
     with pytest.raises(TargetError) as info:
         create_session(FakeProbe(SERIAL), boards.board("stm32f4-discovery"), tmp_path)

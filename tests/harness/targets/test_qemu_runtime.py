@@ -121,6 +121,30 @@ def test_usart2_on_pa2_pa3_echoes_byte_exact(tmp_path):
         assert s.read_exact(len(data)) == data and s.read_line() == "ECHO dropped=0"
 
 
+def test_core_coupled_ram_starts_zeroed_whatever_it_held(tmp_path):
+    # CCM is NOLOAD: on a board it keeps what the last run left, so Reset_Handler must zero it. QEMU maps no CCM,
+    # so the stand-in is the 64 KiB of QEMU's SRAM above the chip's 128 KiB, preset to garbage before boot. The
+    # firmware goes in as a raw flash image, as a flash programmer writes it: given the ELF, QEMU's loader would
+    # zero every NOLOAD section itself and hide the bug.
+    from harness.targets.qemu import mapped_layout
+
+    layout = mapped_layout(ccm_in_spare_sram=True)
+    elf = build_elf(PROBE, tmp_path / "probe-ccm.elf", kernels=False, semihosting=True, layout=layout)
+    image = tmp_path / "probe-ccm.bin"
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(image)], check=True)
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\xa5" * layout.ccm.size)
+    loader = ("-device", f"loader,file={garbage},addr={layout.ccm.origin:#x},force-raw=on")
+    with QemuTarget(board("qemu-stm32f405"), True, extra_args=loader) as target:
+        target.load(image)
+        s = Probe(target)
+        info = ready(s)
+        s.send(b"Z")
+        zero, at = re.fullmatch(r"CCM zero=(\d) at=(\d+)", s.read_line()).groups()
+    assert layout.ccm.origin <= int(at) < layout.ccm.end and zero == "1"
+    assert int(info["stack"]) > 0  # the stack, at the top of the CCM stand-in, works
+
+
 def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
     with qemu(probe[True]) as s:
         ready(s)

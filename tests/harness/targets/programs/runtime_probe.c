@@ -7,8 +7,11 @@
  *   'F'    load from 0x10000000 (CCM, unmapped on QEMU): a precise BusFault escalated to HardFault
  *   'K'    the stack pointer into unmapped memory (as a runaway stack leaves it), then a push: the fault handler
  *          itself can no longer use that stack
+ *   'Z'    "CCM zero=Z at=A": whether a core-coupled RAM buffer (RP_CCMRAM) is all zero at start, and where it is
  *   'Q'    rp_exit(0) */
 #include "rp_runtime.h"
+
+static uint8_t ccm_buffer[256] RP_CCMRAM;
 
 static void put_str(const char *s) {
     int32_t n = 0;
@@ -104,6 +107,12 @@ int main(void) {
             put_num("FAULT ", fault_probe());
         } else if (cmd == 'K') {
             __asm volatile("ldr r0, =0x10000100\n msr msp, r0\n push {r0}\n" ::: "r0", "memory");
+        } else if (cmd == 'Z') {
+            uint32_t zero = 1;
+            for (uint32_t i = 0; i < sizeof ccm_buffer; i++) zero &= ccm_buffer[i] == 0;
+            put_num("CCM zero=", zero);
+            put_num(" at=", (uint32_t)(uintptr_t)ccm_buffer);
+            put_str("\n");
         } else if (cmd == 'Q') {
             rp_exit(0);
         }
