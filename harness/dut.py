@@ -189,7 +189,7 @@ class Dut:
         try:
             return self.session.run(image, upload)
         except (DeviceFault, DeviceRebooted) as exc:  # the firmware said what happened: a retry would hide it
-            raise type(exc)(f"{self.choice}: {exc}") from exc
+            raise type(exc)(f"{self.choice}: {exc}{self._fault_site(exc)}") from exc
         except (TargetTimeout, TargetError) as first:
             try:
                 self._reset(f"stopped answering ({first})")
@@ -197,12 +197,22 @@ class Dut:
             except (TargetTimeout, TargetError) as exc:
                 raise TargetTimeout(f"{self.choice}: the firmware hung again after a reset and retry: {exc}") from exc
 
+    def _fault_site(self, exc: Exception) -> str:
+        """``; pc is in rp_conv2d_s8 (rp_conv2d_s8.c:120)`` for a fault, from the build's ELF."""
+        from harness.protocol.fault import locate
+
+        report = getattr(exc, "report", None)
+        site = locate(self.build.elf, report.pc) if report is not None and self.build else ""
+        return f"; pc is in {site}" if site else ""
+
     def latency(self, report: RunReport) -> dict:
-        """``unit`` (instructions on emulators, cycles on boards), ``total``, ``layers``; ``ms`` for cycles."""
+        """``unit`` (instructions on emulators, cycles or timer ticks on boards), ``total``, ``layers``; ``ms`` where
+        the ticks are time (a board's cycles or timer ticks, at the rate the firmware reports)."""
         unit = self.board.tick_unit
         out = {"unit": unit, "total": report.total_ticks, "layers": {x.name: x.ticks for x in report.layers}}
-        if unit == "cycles":
-            out["ms"] = round(1000.0 * report.total_ticks / self.info.clock_hz, 3)
+        if unit != "instructions":
+            rate = self.info.ticks_hz or self.info.clock_hz
+            out["ms"] = round(1000.0 * report.total_ticks / rate, 3)
         return out
 
     def dump_layer(self, image: np.ndarray, layer: str) -> bytes:

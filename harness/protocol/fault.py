@@ -8,8 +8,11 @@ Reference Manual's (B3.2.15, B3.2.16).
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 
 from harness.errors import ProtocolError
@@ -82,7 +85,21 @@ class FaultReport:
         kind = "HardFault" if self.exception == 3 else f"exception {self.exception}"
         regs = (f"pc={self.pc:#010x} lr={self.lr:#010x}" if self.pc != NO_FRAME else "no valid exception frame")
         return (f"the firmware took a {kind} {where}: {', '.join(self.causes())} ({regs}, cfsr={self.cfsr:#010x}, "
-                f"hfsr={self.hfsr:#010x}); find pc with `arm-none-eabi-addr2line -e firmware.elf`")
+                f"hfsr={self.hfsr:#010x})")
 
 
-__all__ = ["FaultReport"]
+def locate(elf: Path, address: int) -> str:
+    """``function (file:line)`` of ``address`` in ``elf`` by arm-none-eabi-addr2line, or "" if it cannot say."""
+    tool = shutil.which("arm-none-eabi-addr2line")
+    if tool is None or address == NO_FRAME:
+        return ""
+    run = subprocess.run([tool, "-f", "-e", str(elf), f"{address & ~1:#x}"], capture_output=True, text=True,
+                         check=False)
+    lines = run.stdout.split()
+    if run.returncode or len(lines) < 2 or lines[0] == "??":
+        return ""
+    where = Path(lines[1]).name
+    return f"{lines[0]} ({where.removesuffix(':?')})"  # no line numbers: the firmware is built without -g
+
+
+__all__ = ["FaultReport", "locate"]

@@ -144,7 +144,10 @@ class Session:
         out its timeout would only end in a reset and a retry that hides what happened."""
         if frame.kind == Kind.FAULT:
             layers = self.info.layers if self.info else ()
-            raise DeviceFault(FaultReport.parse(frame.payload).describe(layers))
+            report = FaultReport.parse(frame.payload)
+            fault = DeviceFault(report.describe(layers))
+            fault.report = report  # for callers that know the ELF (harness.dut names the faulting function)
+            raise fault
         if frame.kind == Kind.HELLO_REPLY and self._doing and b" boot=1" in frame.payload:
             booted = DeviceInfo.parse(frame.payload)
             raise DeviceRebooted(f"the board rebooted during {self._doing}; reset cause: {booted.reset_cause()}")

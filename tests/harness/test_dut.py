@@ -187,6 +187,7 @@ def test_a_fault_in_a_layer_fails_the_run_at_once_naming_the_layer_and_the_cause
         assert dut.session.stats.timeouts == 0 and dut.target.proc.pid == pid  # at once: no timeout, reset or retry
         layer = dut.info.layers[3]
     assert f"HardFault in layer {layer}: precise data bus error (PRECISERR), at address 0x60000000" in str(err.value)
+    assert str(err.value).endswith("; pc is in hook (rp_app.c)")  # named from the ELF by addr2line (inlined)
 
 
 @needs_emulator

@@ -19,3 +19,12 @@ def needs_emulator(test):
     for mark in EMULATOR:
         test = mark(test)
     return test
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.boards import board
 from harness.build.cross import build_elf
 from harness.targets.qemu import QemuTarget
-from tests.harness.targets.needs import EMULATOR
+from tests.harness.targets.needs import EMULATOR, alive
 
 pytestmark = EMULATOR
 
@@ -26,26 +26,18 @@ time.sleep(600)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_no_orphan_emulator_when_the_harness_is_killed(tmp_path):
     elf = build_elf(PROBE, tmp_path / "probe.elf", kernels=False, semihosting=False)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(elf)], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[3])
     qemu_pid = int(holder.stdout.readline())
-    assert _alive(qemu_pid)
+    assert alive(qemu_pid)
     os.kill(holder.pid, signal.SIGKILL)  # no finally, no atexit: only the kernel can clean up now
     holder.wait()
     deadline = time.monotonic() + 5
-    while _alive(qemu_pid) and time.monotonic() < deadline:
+    while alive(qemu_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(qemu_pid)
+    assert not alive(qemu_pid)
 
 
 def test_close_stops_the_emulator_and_removes_its_files(tmp_path):
@@ -54,5 +46,5 @@ def test_close_stops_the_emulator_and_removes_its_files(tmp_path):
         target.load(elf)
         pid, workdir = target.proc.pid, target.dir
         assert "QEMU" in target.describe() and "Renode" not in target.describe()
-    assert not _alive(pid) and not workdir.exists()
+    assert not alive(pid) and not workdir.exists()
     target.close()  # twice is harmless

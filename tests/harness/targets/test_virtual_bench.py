@@ -27,7 +27,7 @@ from harness.protocol.session import Session
 from harness.targets.pyocd_target import PyocdTarget, connected_probes
 from harness.targets.serial_port import probe_serial_for_port
 from harness.targets.virtual_probe import BenchChannel, VirtualProbe, registration_for_port
-from tests.harness.targets.needs import EMULATOR
+from tests.harness.targets.needs import EMULATOR, alive
 
 pytestmark = EMULATOR
 
@@ -75,14 +75,6 @@ def status(info: dict) -> dict:
         return channel.call("status")
     finally:
         channel.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_the_pty_leads_to_the_bench_probe_and_board(bench):
@@ -175,13 +167,13 @@ def test_the_bench_and_its_qemu_die_with_their_parent(tmp_path, model):
     with PyocdTarget(BENCH, info["pty"], progress=quiet) as target:
         target.load(build.elf, build.info["build_id"])
     qemu_pid = status(info)["qemu_pid"]
-    assert _alive(bench_pid) and _alive(qemu_pid) and registration_for_port(info["pty"]) is not None
+    assert alive(bench_pid) and alive(qemu_pid) and registration_for_port(info["pty"]) is not None
     os.kill(holder.pid, signal.SIGKILL)  # no cleanup in the holder: only the kernel can tell the bench
     holder.wait()
     deadline = time.monotonic() + 10
-    while (_alive(bench_pid) or _alive(qemu_pid)) and time.monotonic() < deadline:
+    while (alive(bench_pid) or alive(qemu_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(bench_pid) and not _alive(qemu_pid)
+    assert not alive(bench_pid) and not alive(qemu_pid)
     assert registration_for_port(info["pty"]) is None and not os.path.exists(info["socket"])
 
 
