@@ -291,7 +291,25 @@ def _peripheral_right_after_its_enable(m):
     m.write(rm.USART3 + 0x0C, 0)
 
 
+def _previous_runtimes_hse_restart(m):
+    """What the runtime did before issue 13: HSEON and HSEBYP cleared in one write, with the HSE running (here in
+    bypass mode, as a bootloader or a previous start-up may leave it)."""
+    m.write(rm.RCC_CR, rm.HSEBYP)
+    m.write(rm.RCC_CR, rm.HSEBYP | rm.HSEON)
+    while not m.read(rm.RCC_CR) & rm.HSERDY:
+        pass
+    m.write(rm.RCC_CR, m.read(rm.RCC_CR) & ~(rm.HSEON | rm.HSEBYP))
+
+
+def _previous_runtimes_uart_init(m):
+    """The runtime before issue 13: USART_CR1 = 0 first, before the USART's clock was enabled."""
+    m.write(rm.USART3 + 0x0C, 0)
+    m.write(rm.RCC_APB1ENR, 1 << 18)
+
+
 BAD_SEQUENCES = [  # (wrong sequence, part, a phrase of the rule it breaks)
+    (_previous_runtimes_hse_restart, rm.F42X, "HSEBYP changed while the HSE is on"),
+    (_previous_runtimes_uart_init, rm.F42X, "write while USART3's clock (RCC_APB1ENR bit 18) is off"),
     (_pwr_before_its_clock, rm.F42X, "PWR's clock (RCC_APB1ENR bit 28) is off"),
     (_pllcfgr_while_on, rm.F40X, "RCC_PLLCFGR written while the PLL is on"),
     (_hsebyp_while_hse_on, rm.F40X, "HSEBYP changed while the HSE is on"),
