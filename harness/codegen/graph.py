@@ -120,13 +120,16 @@ def device_graph(model: Model) -> Graph:
     sh = shapes(cfg)
     T: dict[str, Tensor] = {}
     steps: list[Step] = []
-    # ``memory.in_place: false`` in the config gives every output its own space (for debugging a kernel that
-    # overwrites its input too early); the arena grows, the results stay the same.
-    overlap = cfg.get("memory", {}).get("in_place", True)
+    # ``memory.in_place: false`` in the config gives every output its own space, ``memory.separate: [mb1, …]``
+    # only those layers' outputs (for debugging a kernel that overwrites its input too early); the arena grows,
+    # the results stay the same.
+    memory = cfg.get("memory", {})
+    overlap, separate = memory.get("in_place", True), set(memory.get("separate", ()))
 
     def add(name, kind, inputs, shape, dtype, scratch=0, macs=0, in_place=None):
         T[name] = _tensor(name, shape, dtype)
-        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), in_place if overlap else None))
+        own = not overlap or name in separate
+        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), None if own else in_place))
 
     T["input"] = _tensor("input", sh.image, "uint8")
     st = cfg["stem"]

@@ -66,3 +66,15 @@ def test_head_thresholds_are_conservative(default):
         score = 1.0 / (1.0 + np.exp(-(np.float32(d * s)).astype(np.float64)))
         assert not np.any((score >= t) & (d < thr))
         assert np.any(d >= thr)  # and the test is not vacuous: the boundary lies in this window
+
+
+def test_memory_separate_gives_only_the_named_layers_their_own_space():
+    import copy
+
+    model = load(Path(__file__).resolve().parents[3] / "fixtures" / "models" / "default.npz")
+    base = plan_model(model)[1].arena_bytes
+    config = copy.deepcopy(model.config)
+    config["memory"] = {"separate": ["mb1"]}
+    assert plan_model(model.replace(config=config))[1].arena_bytes == base + 1920  # mb1's output beside its input
+    config["memory"] = {"in_place": False}
+    assert plan_model(model.replace(config=config))[1].arena_bytes > base + 1920
