@@ -157,7 +157,7 @@ def _probe_and_port(choice) -> tuple[str, str]:
 
     open_port(choice.port, choice.board.baud, 0.1).close()
     probe = select_probe(choice.probe_id or probe_serial_for_port(choice.port), connected_probes())
-    how = "named" if choice.probe_id else "found from the port's USB serial number"
+    how = "named" if choice.probe_id else "found from the port"
     return PASS, f"{choice.port} opens; probe {probe.unique_id} ({probe.description}), {how}"
 
 

@@ -194,3 +194,15 @@ def test_the_command_refuses_a_board_that_is_not_a_virtual_bench():
     assert proc.stderr.read().strip() == ("harness: error: board nucleo-f429zi is not a virtual bench board "
                                           "(boards.yaml needs backend: pyocd and emulator: qemu), e.g. --board "
                                           "virtual-bench-f405")
+
+
+def test_doctor_on_the_bench_checks_the_probe_port_and_flashing_like_a_board(bench, model):
+    from harness.doctor import FAIL, PASS, SKIP, diagnose
+
+    checks = {c.name: c for c in diagnose(parse_board(f"virtual-bench-f405@{bench['pty']}"), model,
+                                          load_image(str(SCENE), *model.input_hw))}
+    assert not [c for c in checks.values() if c.status == FAIL], checks
+    assert checks["probe and port"].status == PASS and bench["probe"] in checks["probe and port"].detail
+    flashed = checks["flash and verify"]
+    assert flashed.status == PASS and "flashed and read back equal" in flashed.detail
+    assert checks["inference"].status == PASS and checks["clock"].status == SKIP  # QEMU behind it: no clock tree
