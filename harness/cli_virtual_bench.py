@@ -26,10 +26,10 @@ def cmd_virtual_bench(args) -> int:
     def ready() -> None:
         if args.json:
             print(json.dumps({"pty": bench.pty, "probe": bench.probe_id, "socket": bench.socket_path}), flush=True)
-        else:
-            print(bench.pty, flush=True)
+        else:  # the hint first: whoever reads the pty line may stop us at once, and must find the hint written
             print(f"virtual bench {chosen.name} (QEMU), probe {bench.probe_id}: run the device suite with "
                   f"--board={chosen.name}@{bench.pty}; Ctrl-C stops it", file=sys.stderr, flush=True)
+            print(bench.pty, flush=True)
 
     bench.serve(ready)
     return 0

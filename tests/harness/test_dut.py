@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+import time
 from types import SimpleNamespace
 
 from harness.boards import board
@@ -21,6 +22,7 @@ from tests.harness.targets.needs import needs_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
+LONG = 240.0  # an inference timeout no run here comes near, even on a loaded machine (uploads then take ~20 s)
 
 
 def test_board_specs():
@@ -178,13 +180,14 @@ def test_a_board_on_its_fallback_clock_fails_the_handshake_unless_allowed(bench_
 
 @needs_emulator
 def test_a_fault_in_a_layer_fails_the_run_at_once_naming_the_layer_and_the_cause():
-    choice = parse_board("qemu-stm32f405").with_timeouts(boot=5.0, inference=30.0)
+    # A long inference timeout: were the fault not recognised, the run would wait it out, then reset and retry.
+    choice = parse_board("qemu-stm32f405").with_timeouts(boot=5.0, inference=LONG)
     image = cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
     with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz"), defines=("RP_TEST_FAULT_LAYER=3",)) as dut:
-        pid = dut.target.proc.pid
+        pid, start = dut.target.proc.pid, time.monotonic()
         with pytest.raises(DeviceFault) as err:
             dut.run(image)
-        assert dut.session.stats.timeouts == 0 and dut.target.proc.pid == pid  # at once: no timeout, reset or retry
+        assert time.monotonic() - start < LONG / 2 and dut.target.proc.pid == pid  # at once: no reset or retry
         layer = dut.info.layers[3]
     assert f"HardFault in layer {layer}: precise data bus error (PRECISERR), at address 0x60000000" in str(err.value)
     assert str(err.value).endswith("; pc is in hook (rp_app.c)")  # named from the ELF by addr2line (inlined)
@@ -192,10 +195,11 @@ def test_a_fault_in_a_layer_fails_the_run_at_once_naming_the_layer_and_the_cause
 
 @needs_emulator
 def test_a_reboot_mid_run_fails_at_once_with_the_reset_cause():
-    choice = parse_board("qemu-stm32f405").with_timeouts(boot=5.0, inference=30.0)
+    choice = parse_board("qemu-stm32f405").with_timeouts(boot=5.0, inference=LONG)
     image = cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
     with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz"), defines=("RP_TEST_REBOOT_LAYER=2",)) as dut:
+        start = time.monotonic()
         with pytest.raises(DeviceRebooted, match=r"^qemu-stm32f405: the board rebooted during RUN; reset cause: none "
                                                  r"reported"):
             dut.run(image)
-        assert dut.session.stats.timeouts == 0  # recognised at once, not after the 30 s inference timeout
+        assert time.monotonic() - start < LONG / 2  # recognised at once, not after the inference timeout
