@@ -101,6 +101,7 @@ def _regressed_metrics(out: str) -> set[str]:
                                                                                           "fingerprints."))}
 
 
+@pytest.mark.slow  # five pytest sessions on QEMU, about two minutes: .ci/run runs it with -m slow
 def test_the_gate_catches_each_regression_and_passes_an_unchanged_rerun(tmp_path):
     project = _project(tmp_path)
     first = _session(project, "--baseline=none")
@@ -148,6 +149,7 @@ def _runs(store: Path) -> list[tuple[int, int]]:
                           "ON fixtures.run_id = runs.id GROUP BY runs.id ORDER BY runs.id").fetchall()
 
 
+@pytest.mark.slow  # four pytest sessions on QEMU per backend: .ci/run runs it with -m slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path, backend, request):
     """One session with two xdist workers and another with two repeats per image, at once, into one store."""
