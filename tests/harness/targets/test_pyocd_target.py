@@ -4,29 +4,21 @@ Real: pyOCD's ``Session`` (built from boards.yaml's target names, so a wrong nam
 and sorting (``ConnectHelper``), its ``FileProgrammer`` up to the point it refuses a segment, pyelftools on ELF
 files written here, and the serial link (a pty opened through pyserial).
 
-Faked, because they need a physical probe: ``FakeProbe`` subclasses pyOCD's ``DebugProbe`` but has no SWD target
-behind it, so ``Session.open()`` fails at the first DP access (the tests use that to check which probe was opened
-and at what clock). For ``load``/``reset``, ``ScriptedPyocdTarget`` replaces the two seams that need a connected
-core: ``_open_session`` returns a session whose target is ``FakeCore`` (a pyOCD ``MemoryInterface`` over a
-bytearray, so ``read_memory_block8`` is pyOCD's own code) and ``_program`` copies the ELF's flash segments into
-that memory as a flash algorithm would. Everything between (build-id skip, verify, reset order, serial flush) is
-the real code.
+Faked (tests/harness/targets/pyocd_fakes.py), because they need a physical probe: ``FakeProbe`` subclasses pyOCD's
+``DebugProbe`` but has no SWD target behind it, so ``Session.open()`` fails at the first DP access (the tests use
+that to check which probe was opened and at what clock). For ``load``/``reset``, ``ScriptedPyocdTarget`` replaces
+the two seams that need a connected core: ``_open_session`` returns a session whose target is ``FakeCore`` (a pyOCD
+``MemoryInterface`` over a bytearray, so ``read_memory_block8`` is pyOCD's own code) and ``_program`` copies the
+ELF's flash segments into that memory as a flash algorithm would. Everything between (build-id skip, verify, reset
+order, serial flush) is the real code.
 """
 
 import logging
 import os
-import struct
-import time
 
 import pytest
-import serial.tools.list_ports
 import usb.core
-from pyocd.core import exceptions
-from pyocd.core.memory_interface import MemoryInterface
 from pyocd.flash import file_programmer
-from pyocd.probe.aggregator import DebugProbeAggregator
-from pyocd.probe.debug_probe import DebugProbe
-from serial.tools.list_ports_linux import SysFS
 
 from harness import boards
 from harness.errors import TargetError, UsageError
@@ -34,69 +26,10 @@ from harness.targets import pyocd_target
 from harness.targets.pyocd_target import (PyocdTarget, build_id_note, check_fits, connected_probes, create_session,
                                           flash_segments, parse_build_id, program_elf, select_probe, verify_flash)
 
-SERIAL = "0671FF3833554B3043164817"
-BUILD_ID = bytes(range(0xA0, 0xB4))  # 20 bytes, like --build-id=sha1
+from tests.harness.targets.pyocd_fakes import (BUILD_ID, FLASH, SERIAL, FakeCore, FakeProbe, ScriptedPyocdTarget, note,
+                                               probes_seen, st_link_port, write_elf)
+
 NUCLEO = boards.board("nucleo-f429zi")
-FLASH = 0x08000000
-
-
-class FakeProbe(DebugProbe):
-    """A DebugProbe with nothing behind it: opening works, connecting finds no target (or ``open_error``)."""
-
-    def __init__(self, unique_id: str, open_error: Exception | None = None):
-        super().__init__()
-        self._uid, self.open_error = unique_id, open_error
-        self.opened = self.closed = False
-        self.clock = None
-
-    unique_id = property(lambda self: self._uid)
-    description = property(lambda self: "STM32 STLink (fake)")
-    vendor_name = property(lambda self: "STMicroelectronics")
-    product_name = property(lambda self: "STM32 STLink")
-    supported_wire_protocols = property(lambda self: [])
-    is_open = property(lambda self: self.opened and not self.closed)
-    capabilities = property(lambda self: set())
-    wire_protocol = property(lambda self: None)
-
-    def open(self):
-        if self.open_error is not None:
-            raise self.open_error
-        self.opened = True
-
-    def close(self):
-        self.closed = True
-
-    def set_clock(self, frequency):
-        self.clock = frequency
-
-    def connect(self, protocol=None):
-        raise exceptions.ProbeError("fake probe: no SWD target behind it")
-
-
-def write_elf(path, segments, note_at=None):
-    """A minimal ARM ELF32: one PT_LOAD + PROGBITS section per ``(address, bytes)``; a ``.note.gnu.build-id``
-    section over the note placed at ``note_at`` inside the first segment."""
-    names = b"\0.text\0.note.gnu.build-id\0.shstrtab\0"
-    offset, data, phdrs, shdrs = 52 + 32 * len(segments), b"", b"", [struct.pack("<10I", *[0] * 10)]
-    for address, blob in segments:
-        phdrs += struct.pack("<8I", 1, offset + len(data), address, address, len(blob), len(blob), 5, 4)
-        shdrs.append(struct.pack("<10I", 1, 1, 6, address, offset + len(data), len(blob), 0, 0, 4, 0))
-        data += blob
-    if note_at is not None:
-        base = segments[0][0]
-        note_len = 16 + len(BUILD_ID)
-        shdrs.append(struct.pack("<10I", 7, 7, 2, note_at, offset + note_at - base, note_len, 0, 0, 4, 0))
-    shdrs.append(struct.pack("<10I", names.index(b".shstrtab"), 3, 0, 0, offset + len(data), len(names), 0, 0, 1, 0))
-    shoff = offset + len(data) + len(names)
-    header = b"\x7fELF\x01\x01\x01" + bytes(9) + struct.pack("<HHIIIIIHHHHHH", 2, 40, 1, FLASH | 1, 52, shoff,
-                                                            0x05000400, 52, 32, len(segments), 40, len(shdrs),
-                                                            len(shdrs) - 1)
-    path.write_bytes(header + phdrs + data + names + b"".join(shdrs))
-    return path
-
-
-def note(build_id: bytes = BUILD_ID) -> bytes:
-    return struct.pack("<3I", 4, len(build_id), 3) + b"GNU\0" + build_id
 
 
 @pytest.fixture
@@ -104,95 +37,6 @@ def firmware(tmp_path):
     """An ELF laid out like the real firmware: vectors, the build-id note, code; plus .data's load image."""
     image = bytes(range(64)) + note() + bytes((i * 7) & 0xFF for i in range(300))
     return write_elf(tmp_path / "firmware.elf", [(FLASH, image), (FLASH + 0x1000, b"DATA" * 8)], note_at=FLASH + 64)
-
-
-class FakeCore(MemoryInterface):
-    """Flash and RAM as bytearrays behind pyOCD's MemoryInterface; resets and flash operations are recorded, and
-    the "firmware" prints a banner on the pty whenever the core runs from reset.
-
-    It models what silicon does to a reflash (shared notes stm32-silicon.md): a running firmware has the core on
-    its 180 MHz PLL; reset-and-halt puts it back on the 16 MHz HSI. pyOCD's F429/F439 flash algorithm writes
-    FLASH_ACR = 0 (no wait states) in its Init and never restores it, so flash read at PLL speed after that returns
-    garbage (here: every byte inverted) until the next reset."""
-
-    def __init__(self, master_fd: int, link_of):
-        self.memory = {FLASH: bytearray(b"\xff" * 0x2000), 0x20000000: bytearray(0x1000)}  # erased flash
-        self.master_fd, self.link_of, self.events = master_fd, link_of, []
-        self.on_pll, self.acr_zero = True, False  # powered up, running the old firmware
-
-    def flash_init(self):
-        """What the flash algorithm's Init does to the chip."""
-        self.events.append("flash_init")
-        self.acr_zero = True
-
-    def _at(self, addr, size):
-        for base, mem in self.memory.items():
-            if base <= addr and addr + size <= base + len(mem):
-                if base == FLASH and self.on_pll and self.acr_zero:  # 0 wait states at 180 MHz: out of spec
-                    return bytearray(b ^ 0xFF for b in mem), addr - base
-                return mem, addr - base
-        raise exceptions.TransferFaultError("fake memory fault", fault_address=addr)
-
-    def read_memory(self, addr, transfer_size=32, now=True):
-        mem, at = self._at(addr, transfer_size // 8)
-        return int.from_bytes(mem[at:at + transfer_size // 8], "little")
-
-    def write_memory(self, addr, data, transfer_size=32):
-        mem, at = self._at(addr, transfer_size // 8)
-        mem[at:at + transfer_size // 8] = data.to_bytes(transfer_size // 8, "little")
-
-    def read_memory_block32(self, addr, size):
-        mem, at = self._at(addr, 4 * size)
-        return list(struct.unpack(f"<{size}I", mem[at:at + 4 * size]))
-
-    def write_memory_block32(self, addr, data):
-        mem, at = self._at(addr, 4 * len(data))
-        mem[at:at + 4 * len(data)] = struct.pack(f"<{len(data)}I", *data)
-
-    def reset_and_halt(self, reset_type=None):
-        self.events.append("reset_and_halt")
-        self.on_pll, self.acr_zero = False, False  # halted at the reset vector, on the HSI; FLASH_ACR at reset
-        self._send(b"stale output of the old firmware\n")
-
-    def reset(self, reset_type=None):
-        self.events.append("reset")
-        self.on_pll, self.acr_zero = True, False  # the firmware boots and switches to its PLL
-        self._send(b"banner\n")
-
-    def _send(self, data):
-        os.write(self.master_fd, data)
-        link, deadline = self.link_of(), time.monotonic() + 2
-        while link.in_waiting < len(data) and time.monotonic() < deadline:  # the pty delivers asynchronously
-            time.sleep(0.001)
-
-
-class FakeSession:
-    def __init__(self, target):
-        self.target, self.closed = target, False
-
-    def close(self):
-        self.closed = True
-
-
-class ScriptedPyocdTarget(PyocdTarget):
-    """PyocdTarget whose two probe-bound seams act on ``FakeCore``; see the module docstring."""
-
-    def __init__(self, *args, corrupt_at=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.corrupt_at, self.programmed, self.sessions = corrupt_at, [], []
-
-    def _open_session(self):
-        self._session = FakeSession(self.core)
-        self.sessions.append(self._session)
-        return self._session
-
-    def _program(self, session, elf):
-        self.programmed.append(elf)
-        self.core.flash_init()
-        for address, data in flash_segments(elf, self.board.flash):
-            self.core.memory[FLASH][address - FLASH:address - FLASH + len(data)] = data  # the algorithm writes
-        if self.corrupt_at is not None:
-            self.core.write8(self.corrupt_at, self.core.read8(self.corrupt_at) ^ 0x01)
 
 
 @pytest.fixture
@@ -218,16 +62,6 @@ def scripted(board_link):
     yield make
     for target in targets:
         target.close()
-
-
-def _st_link_port(monkeypatch, path, serial_number=SERIAL):
-    info = SysFS(path)
-    info.vid, info.pid, info.serial_number = 0x0483, 0x374B, serial_number
-    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda *a, **k: [info])
-
-
-def _probes_seen(monkeypatch, probes):
-    monkeypatch.setattr(DebugProbeAggregator, "get_all_connected_probes", staticmethod(lambda unique_id=None: probes))
 
 
 # ---- sessions with the real target types -------------------------------------------------------------------
@@ -303,15 +137,15 @@ def test_no_probe_and_several_probes_are_one_line():
 
 def test_connected_probes_asks_pyocd_without_waiting(monkeypatch):
     probes = [FakeProbe("B"), FakeProbe("A")]
-    _probes_seen(monkeypatch, probes)
+    probes_seen(monkeypatch, probes)
     assert [p.unique_id for p in connected_probes()] == ["A", "B"]  # pyOCD's own sort, and no blocking wait
 
 
 def test_the_target_opens_the_probe_behind_its_port_at_the_pinned_clock(board_link, monkeypatch):
     path, _ = board_link
     other, mine = FakeProbe(SERIAL + "00"), FakeProbe(SERIAL)
-    _st_link_port(monkeypatch, path)
-    _probes_seen(monkeypatch, [other, mine])
+    st_link_port(monkeypatch, path)
+    probes_seen(monkeypatch, [other, mine])
     target = PyocdTarget(NUCLEO, path)
     with pytest.raises(TargetError) as info:
         target.reset()
@@ -324,8 +158,8 @@ def test_the_target_opens_the_probe_behind_its_port_at_the_pinned_clock(board_li
 
 def test_a_busy_probe_is_one_line(board_link, monkeypatch):
     path, _ = board_link
-    _st_link_port(monkeypatch, path)
-    _probes_seen(monkeypatch, [FakeProbe(SERIAL, open_error=usb.core.USBError("Resource busy", errno=16))])
+    st_link_port(monkeypatch, path)
+    probes_seen(monkeypatch, [FakeProbe(SERIAL, open_error=usb.core.USBError("Resource busy", errno=16))])
     with pytest.raises(TargetError, match=rf"^debug probe {SERIAL} is busy, held by another program; close the "
                                           r"other debugger \(pyocd, openocd, STM32CubeProgrammer\) and retry$"):
         PyocdTarget(NUCLEO, path).reset()
