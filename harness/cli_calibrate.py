@@ -12,21 +12,21 @@ def _status(text: str) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from harness.dut import device_measure, parse_board
+    from harness.cli_device import board_from_args
+    from harness.dut import device_measure
     from harness.progress import Progress
     from harness.cli import _load_model
     from harness.cli_firmware import DEFAULT_IMAGE
     from harness.compare import latency
     from harness.model.image import load_image
 
-    choice = parse_board(args.board, args.boards_file, args.probe)
+    choice, options = board_from_args(args)
     dsp = not args.portable
     model = _load_model(args.model)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
         measure = latency.selftest_measure(choice.board.name, dsp)
     else:
-        options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
         measure = device_measure(choice, dsp, Progress(), baud=args.baud, target_options=options,
                                  allow_clock_fallback=args.allow_clock_fallback)
     start = time.perf_counter()

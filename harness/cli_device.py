@@ -28,12 +28,20 @@ def add_board_arguments(p) -> None:
                         "its runs are recorded under their own board key and never gated. Default: refuse")
 
 
-def open_dut(args, model, **kwargs):
-    """A ``harness.dut.Dut`` (not started) for the board options of ``args``."""
-    from harness.dut import Dut, parse_board
+def board_from_args(args):
+    """The ``harness.dut.BoardChoice`` and target options of ``add_board_arguments``' options."""
+    from harness.dut import parse_board
 
     choice = parse_board(args.board, args.boards_file, args.probe)
     options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+    return choice, options
+
+
+def open_dut(args, model, **kwargs):
+    """A ``harness.dut.Dut`` (not started) for the board options of ``args``."""
+    from harness.dut import Dut
+
+    choice, options = board_from_args(args)
     return Dut(choice, model, baud=args.baud, target_options=options,
                allow_clock_fallback=args.allow_clock_fallback, **kwargs)
 
@@ -152,14 +160,12 @@ def cmd_doctor(args) -> int:
     from harness.cli import _load_model
     from harness.cli_firmware import DEFAULT_IMAGE
     from harness.doctor import FAIL, diagnose
-    from harness.dut import parse_board
     from harness.model.image import load_image
     from harness.progress import Progress
 
     model = _load_model(args.model)
     image = load_image(args.image or str(DEFAULT_IMAGE), *model.input_hw)
-    choice = parse_board(args.board, args.boards_file, args.probe)
-    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+    choice, options = board_from_args(args)
     checks = diagnose(choice, model, image, progress=Progress(quiet=args.quiet or args.json), baud=args.baud,
                       target_options=options)
     failed = [c for c in checks if c.status == FAIL]

@@ -152,11 +152,11 @@ def _build(dut) -> tuple[str, str, str]:
 
 
 def _probe_and_port(choice) -> tuple[str, str]:
-    from harness.targets.pyocd_target import connected_probes, select_probe
-    from harness.targets.serial_port import open_port, probe_serial_for_port
+    from harness.targets.pyocd_target import probe_for
+    from harness.targets.serial_port import open_port
 
     open_port(choice.port, choice.board.baud, 0.1).close()
-    probe = select_probe(choice.probe_id or probe_serial_for_port(choice.port), connected_probes())
+    probe = probe_for(choice.port, choice.probe_id)
     how = "named" if choice.probe_id else "found from the port"
     return PASS, f"{choice.port} opens; probe {probe.unique_id} ({probe.description}), {how}"
 

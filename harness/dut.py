@@ -82,11 +82,10 @@ def _probe_option(spec: str, options: str) -> str | None:
 def _board_for_port(port: str, boards_file, probe_id: str | None = None) -> Board:
     """The boards.yaml profile of the board behind ``port``: its ST-LINK's board name (``NUCLEO-F429ZI``) or
     target type, as pyOCD reports them for the probe with the port's USB serial number (or ``probe_id``)."""
-    from harness.targets.pyocd_target import connected_probes, select_probe
-    from harness.targets.serial_port import probe_serial_for_port
+    from harness.targets.pyocd_target import probe_for
 
     real = {n: b for n, b in load_boards(boards_file).items() if b.backend == "pyocd"}
-    probe = select_probe(probe_id or probe_serial_for_port(port), connected_probes())
+    probe = probe_for(port, probe_id)
     info = probe.associated_board_info
     for name, b in real.items():
         if info is not None and (info.name.lower() == name or info.target == b.settings["pyocd_target"]):

@@ -74,6 +74,12 @@ def select_probe(unique_id: str, probes: Sequence[DebugProbe]) -> DebugProbe:
     raise TargetError(f"{len(matches)} debug probes have unique id {unique_id}: {seen}; unplug all but one")
 
 
+def probe_for(port: str, probe_id: str | None = None) -> DebugProbe:
+    """The probe of the board on ``port``: the one named ``probe_id``, else the one whose unique id is the port's USB
+    serial number (an ST-LINK's virtual COM port)."""
+    return select_probe(probe_id or probe_serial_for_port(port), connected_probes())
+
+
 def create_session(probe: DebugProbe, board: Board, project_dir: str | os.PathLike, *,
                    frequency: int = DEFAULT_SWD_HZ, pack: str | None = None) -> Session:
     """A pyOCD ``Session`` (not yet open) for ``board`` on ``probe``: its target type, no config file, the working
@@ -298,11 +304,7 @@ class PyocdTarget(Target):
             self._close_session()
 
     def _open_session(self) -> Session:
-        if self.probe_id:
-            uid = self.probe_id
-        else:
-            uid = probe_serial_for_port(self.port)
-        probe = select_probe(uid, connected_probes())
+        probe = probe_for(self.port, self.probe_id)
         self._probe_uid = probe.unique_id
         if self._project_dir is None:  # empty, so no pyocd.yaml or pyocd_user.py is ever picked up
             self._project_dir = tempfile.TemporaryDirectory(prefix="rp-pyocd-")
@@ -343,4 +345,4 @@ class PyocdTarget(Target):
 
 
 __all__ = ["PyocdTarget", "build_id_note", "check_fits", "connected_probes", "create_session", "flash_segments",
-           "parse_build_id", "program_elf", "select_probe", "verify_flash"]
+           "parse_build_id", "probe_for", "program_elf", "select_probe", "verify_flash"]
