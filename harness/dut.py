@@ -129,6 +129,11 @@ class Dut:
 
     def build_firmware(self) -> FirmwareBuild:
         board_ = self.board
+        pack = self.target_options.get("pack") or board_.settings.get("pack")
+        if board_.backend == "pyocd" and pack:  # checked before any build, not when the probe is first opened
+            from harness.targets.pyocd_target import require_pack
+
+            require_pack(pack, board_.settings["pyocd_target"])
         self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
         self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud,
                                     defines=self.defines)

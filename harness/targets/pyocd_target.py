@@ -80,6 +80,13 @@ def probe_for(port: str, probe_id: str | None = None) -> DebugProbe:
     return select_probe(probe_id or probe_serial_for_port(port), connected_probes())
 
 
+def require_pack(pack: str, target_type: str) -> None:
+    """UsageError unless the CMSIS pack file (or unpacked directory) exists."""
+    if not os.path.exists(pack):
+        raise UsageError(f"CMSIS pack {pack} not found (target {target_type}); pass --pyocd-pack PATH to a "
+                         f"downloaded Keil.STM32F4xx_DFP.<ver>.pack")
+
+
 def create_session(probe: DebugProbe, board: Board, project_dir: str | os.PathLike, *,
                    frequency: int = DEFAULT_SWD_HZ, pack: str | None = None) -> Session:
     """A pyOCD ``Session`` (not yet open) for ``board`` on ``probe``: its target type, no config file, the working
@@ -89,9 +96,7 @@ def create_session(probe: DebugProbe, board: Board, project_dir: str | os.PathLi
                "frequency": frequency, "resume_on_disconnect": False,
                "connect_mode": board.settings.get("connect_mode", "halt")}
     if pack:
-        if not os.path.exists(pack):
-            raise UsageError(f"CMSIS pack {pack} not found (target {target_type}); pass --pyocd-pack PATH to a "
-                             f"downloaded Keil.STM32F4xx_DFP.<ver>.pack")
+        require_pack(pack, target_type)
         options["pack"] = str(pack)
     cwd = os.getcwd()
     try:

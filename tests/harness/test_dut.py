@@ -203,3 +203,12 @@ def test_a_reboot_mid_run_fails_at_once_with_the_reset_cause():
                                                  r"reported"):
             dut.run(image)
         assert time.monotonic() - start < LONG / 2  # recognised at once, not after the inference timeout
+
+
+def test_a_pack_that_does_not_exist_is_refused_before_any_build(tmp_path):
+    dut = Dut(parse_board("stm32f4-discovery@/dev/ttyUSB0"), SimpleNamespace(model_id="m0"),
+              target_options={"pack": str(tmp_path / "Keil.STM32F4xx_DFP.2.17.1.pack")})
+    with pytest.raises(UsageError, match=r"^CMSIS pack .*Keil\.STM32F4xx_DFP\.2\.17\.1\.pack not found "
+                                         r"\(target stm32f407vgtx\)"):
+        dut.build_firmware()
+    assert dut.build is None

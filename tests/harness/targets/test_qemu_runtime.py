@@ -145,14 +145,19 @@ def test_core_coupled_ram_starts_zeroed_whatever_it_held(tmp_path):
     assert int(info["stack"]) > 0  # the stack, at the top of the CCM stand-in, works
 
 
-def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
-    with qemu(probe[True]) as s:
+def fault_line(elf: Path, command: bytes) -> tuple[str, dict[str, int], int, str]:
+    """The probe's fault report for ``command``: the line, its registers, the exit status and QEMU's output."""
+    with qemu(elf) as s:
         ready(s)
-        s.send(b"F")
+        s.send(command)
         line = s.read_line()
         code, stderr = s.wait()
+    return line, {k: int(v, 16) for k, v in (kv.split("=") for kv in line.split()[1:])}, code, stderr
+
+
+def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
+    line, regs, code, stderr = fault_line(probe[True], b"F")
     assert re.fullmatch(r"HARDFAULT( \w+=0x[0-9a-f]{8}){8}", line), line
-    regs = {k: int(v, 16) for k, v in (kv.split("=") for kv in line.split()[1:])}
     # Unmapped CCM on QEMU: precise data bus error with a valid BFAR, escalated (FORCED) to HardFault.
     assert regs["cfsr"] == 0x8200 and regs["hfsr"] == 0x40000000 and regs["bfar"] == 0x10000000
     assert regs["context"] == 0xFFFF  # the application said nothing about what it was doing
@@ -165,12 +170,7 @@ def test_a_bus_fault_reports_one_hardfault_line_and_exits_0x7e(probe):
 def test_a_fault_with_a_ruined_stack_is_still_reported_from_the_fault_stack(probe):
     # The handler moves to a stack of its own and reads no exception frame outside the stack reserve: without
     # that, its own first push faults again and the core locks up, silently.
-    with qemu(probe[True]) as s:
-        ready(s)
-        s.send(b"K")
-        line = s.read_line()
-        code, _ = s.wait()
-    regs = {k: int(v, 16) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    line, regs, code, _ = fault_line(probe[True], b"K")
     assert line.startswith("HARDFAULT ") and code == 0x7E
     assert regs["pc"] == regs["lr"] == regs["psr"] == 0xFFFFFFFF  # no valid frame: not read
     assert regs["cfsr"] & (1 << 12)  # STKERR: stacking the exception frame failed
