@@ -14,6 +14,8 @@
     │   ├── TargetTimeout        no answer within the time allowed
     │   ├── DeviceFault          the firmware reported a fault (HardFault: names the layer and the cause)
     │   ├── DeviceRebooted       the board restarted by itself mid-conversation (names the reset cause)
+    │   ├── LinkError            the device answers, but the line is too noisy to get a request through (says what
+    │   │                        arrived: damaged frames, NAKs, retransmissions); never a reason to reset it
     │   └── ClockError           the board runs at another clock than its profile says (names both)
     ├── ProtocolError            what the firmware sent is missing or malformed
     ├── MismatchError            the firmware computed something other than the reference (names the layer)
@@ -73,6 +75,10 @@ class DeviceRebooted(TargetError):
     """The board restarted while the host waited for an answer (its boot banner arrived)."""
 
 
+class LinkError(TargetError):
+    """The firmware is alive (bytes arrive) but no intact answer got through within the link's time budget."""
+
+
 class ClockError(TargetError):
     """The board's clock differs from its profile (a fallback after an HSE or PLL timeout)."""
 
@@ -105,6 +111,7 @@ __all__ = [
     "HarnessError",
     "ImageError",
     "InputError",
+    "LinkError",
     "MismatchError",
     "ModelError",
     "ProtocolError",
