@@ -217,9 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
 
-    from harness import cli_calibrate, cli_device, cli_eval, cli_firmware, cli_history, cli_virtual_bench
+    from harness import (cli_calibrate, cli_device, cli_eval, cli_firmware, cli_history, cli_link,
+                         cli_virtual_bench)
 
-    cli_device.register(sub, bsub)
+    cli_device.register(sub)
+    cli_link.register(bsub)
     cli_history.register(sub)
     cli_eval.register(sub)
     cli_firmware.register(sub, bsub)
