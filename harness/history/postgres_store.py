@@ -60,12 +60,15 @@ def _password(url: str) -> str | None:
 
 class PostgresStore(SqlStore):
     """Runs in a PostgreSQL database (the tables live in the URL's database, on its search_path).
-    ``migrate_to``: stop migrating at that schema version (for migration tests)."""
+    ``migrate_to``: stop migrating at that schema version (for migration tests). ``write=False``: for reading only
+    (no tables made, no migration; a database without the tables reads as empty)."""
 
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, connect_timeout: int = 5, migrate_to: int = LATEST_VERSION) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 5, migrate_to: int = LATEST_VERSION,
+                 write: bool = True) -> None:
         self._psycopg = _psycopg()
+        self.write = write
         self.url = url
         self.location = printable(url)
         self._secret = _password(url)
@@ -120,6 +123,8 @@ class PostgresStore(SqlStore):
             raise newer_schema_error(self.location, version)
         if version is not None and version >= migrate_to:
             return version
+        if not self.write:
+            return version or 0
 
         def upgrade(cur: Cursor) -> int:
             # Held until commit: a second process opening the fresh database waits here, then finds it migrated

@@ -224,6 +224,8 @@ class SqlStore(HistoryStore):
         """Run ``work`` in one read transaction: a consistent snapshot."""
 
     def add(self, run: Run) -> int:
+        if not getattr(self, "write", True):
+            raise HistoryError(f"the history {self.location} was opened for reading: open it with write=True")
         return self._write(lambda cur: insert_run(cur, self.dialect, run, with_metrics=self.version >= 2))
 
     def runs(self, board: str | None = None, model: str | None = None, commits: Sequence[str] | None = None,
@@ -240,10 +242,13 @@ class SqlStore(HistoryStore):
         if commits is not None:
             where.append(self.dialect.one_of('r."commit"'))
             params.append(self.dialect.values(commits))
+        if not self.version:  # opened for reading where nothing was recorded yet
+            return []
         return self._read(lambda cur: select_runs(cur, self.dialect, where, params, limit))
 
     def get(self, run_id: int) -> Run:
-        found = self._read(lambda cur: select_runs(cur, self.dialect, ["r.id = ?"], [int(run_id)]))
+        found = self._read(lambda cur: select_runs(cur, self.dialect, ["r.id = ?"], [int(run_id)])) \
+            if self.version else []
         if not found:
             raise HistoryError(f"no run {run_id} in the history at {self.location}: pass the id of a recorded run")
         return found[0]
@@ -253,4 +258,4 @@ class SqlStore(HistoryStore):
             cur.execute("SELECT DISTINCT board, model FROM runs")
             return sorted((b, m) for b, m in cur.fetchall())
 
-        return self._read(work)
+        return self._read(work) if self.version else []

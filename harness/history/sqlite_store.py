@@ -38,33 +38,69 @@ def _busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
+def _user_tables(cur: Cursor) -> set[str]:
+    cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    return {r[0] for r in cur.fetchall()}
+
+
 class SqliteStore(SqlStore):
     """Runs in a SQLite file. ``timeout``: how long one try waits for the file's lock; ``tries``: how many tries
-    a write gets; ``migrate_to``: stop migrating at that schema version (for migration tests)."""
+    a write gets; ``migrate_to``: stop migrating at that schema version (for migration tests). ``write=False``:
+    for reading only, creating nothing (no folder, no file, no migration; a missing file reads as empty).
+    Every existing file passes SQLite's quick_check before it is used."""
 
     dialect = SQLITE
 
     def __init__(self, path: str | Path, *, timeout: float = 60.0, tries: int = 5,
-                 migrate_to: int = LATEST_VERSION) -> None:
+                 migrate_to: int = LATEST_VERSION, write: bool = True) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.write = write
         self._timeout, self._tries = timeout, max(1, tries)
         self._lock = threading.RLock()  # one connection, shared by the threads that share this store
         self._conn: sqlite3.Connection | None = None
         if self.path.is_dir():
             raise HistoryError(f"the history {self.location} is a folder, not a SQLite file: {FIX}")
+        if not write and not self.path.exists():
+            self.version = 0  # nothing recorded there yet: an empty store, and nothing is created
+            return
+        existed = self.path.exists()
+        if write:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise HistoryError(f"cannot make the folder of the history {self.location} ({exc.strerror}): "
+                                   f"{FIX}") from exc
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HistoryError(f"cannot make the folder of the history {self.location} ({exc.strerror}): "
-                               f"{FIX}") from exc
-        try:
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-            self._retrying(self._configure)
+            self._conn = self._retrying(self._connect)
+            if existed:
+                self._retrying(self._quick_check)
+            if write:
+                self._retrying(self._configure)
             self.version = self._open_schema(migrate_to)
         except BaseException:
             self.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        """Writing: the file, made if need be. Reading: the file as it is (``mode=rw`` so that the last reader
+        still removes the WAL's side files on close; ``mode=ro`` when the file is read-only)."""
+        options = dict(timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        if self.write:
+            return sqlite3.connect(self.path, **options)
+        uri = self.path.resolve().as_uri()
+        try:
+            return sqlite3.connect(f"{uri}?mode=rw", uri=True, **options)
+        except sqlite3.OperationalError:
+            return sqlite3.connect(f"{uri}?mode=ro", uri=True, **options)
+
+    def _quick_check(self) -> None:
+        """SQLite's own consistency check (pages, indexes, row counts): a damaged file is refused, not half read."""
+        problems = [row[0] for row in self._connection().execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise HistoryError(f"the history {self.location} is damaged (SQLite quick_check: {problems[0]}"
+                               f"{f' and {len(problems) - 1} more' if len(problems) > 1 else ''}): restore it from "
+                               f"a backup, or {FIX}")
 
     def _configure(self) -> None:
         conn = self._connection()
@@ -82,10 +118,13 @@ class SqliteStore(SqlStore):
             raise newer_schema_error(self.location, version)
         if version is not None and version >= migrate_to:
             return version
+        if not self.write:  # reading never migrates: an old schema is read as it is, a fresh file as empty
+            if version is None and self._read(_user_tables):
+                raise HistoryError(f"{self.location} is a SQLite database but not a harness history: {FIX}")
+            return version or 0
 
         def upgrade(cur: Cursor) -> int:
-            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-            tables = {r[0] for r in cur.fetchall()}
+            tables = _user_tables(cur)
             if tables and "schema_version" not in tables:  # someone else's database: leave it alone
                 raise HistoryError(f"{self.location} is a SQLite database but not a harness history: {FIX}")
             create_version_table(cur)

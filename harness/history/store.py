@@ -3,6 +3,8 @@
     open_store(None)                        <git top>/.harness/history.sqlite (SQLite, one machine)
     open_store("path/to/history.sqlite")    that SQLite file (folders made)
     open_store("postgresql://user:pw@host/db")   a shared PostgreSQL database (a CI fleet, a team)
+    open_store(spec, write=False)           for reading: creates nothing, migrates nothing (missing = empty)
+    check_store(spec, write=...)            the same checks, before any work (a session's or a command's start)
 
 Both keep the same logical schema (harness.history.schema): ``runs``, ``fixtures`` and ``metrics`` tables, each
 run written in ONE transaction, so a reader sees a run whole or not at all, even when the writer is killed.
@@ -15,6 +17,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.errors import HistoryError
 from harness.history.record import Run
 
 DEFAULT_PATH = Path(".harness") / "history.sqlite"
@@ -66,14 +69,58 @@ def default_location() -> Path:
     return (git_root() or Path.cwd()) / DEFAULT_PATH
 
 
-def open_store(spec: str | os.PathLike | None = None) -> HistoryStore:
+def open_store(spec: str | os.PathLike | None = None, *, write: bool = True) -> HistoryStore:
     """The store ``spec`` names: None → the default SQLite file, a postgresql:// (or postgres://) URL → PostgreSQL,
-    anything else → a SQLite file path. The schema is created or migrated on open."""
+    anything else → a SQLite file path. ``write``: the schema is created or migrated on open; else the store is
+    only read, and nothing is created (a SQLite file that does not exist reads as an empty store). An existing
+    SQLite file must pass SQLite's quick_check."""
     if isinstance(spec, str) and spec.startswith(POSTGRES_SCHEMES):
         from harness.history.postgres_store import PostgresStore  # psycopg is imported only for PostgreSQL
 
-        return PostgresStore(spec)
+        return PostgresStore(spec, write=write)
     from harness.history.sqlite_store import SqliteStore
 
-    path = default_location() if spec is None else Path(spec).expanduser()
-    return SqliteStore(path)
+    return SqliteStore(_sqlite_path(spec), write=write)
+
+
+def _sqlite_path(spec: str | os.PathLike | None) -> Path:
+    if spec is not None and not str(spec).strip():
+        raise HistoryError("--history is empty: pass a SQLite file path or a postgresql:// URL")
+    return default_location() if spec is None else Path(spec).expanduser()
+
+
+def check_store(location: str | os.PathLike | None, *, write: bool) -> None:
+    """Raise HistoryError (one line: the store and the fix) unless the store ``location`` names (as open_store) can
+    be used: a SQLite file that exists must be a harness history that passes quick_check and is not from a newer
+    harness, and with ``write`` its folder (or the nearest existing one, as the folders are made on open) must
+    be writable; a PostgreSQL URL must be reachable. Creates nothing (a PostgreSQL store is only connected to)."""
+    if isinstance(location, str) and location.startswith(POSTGRES_SCHEMES):
+        open_store(location, write=False).close()
+        return
+    path = _sqlite_path(location)
+    if write:
+        _check_writable(path)
+    open_store(path, write=False).close()
+
+
+def _check_writable(path: Path) -> None:
+    """By trying: permission bits do not tell root, read-only mounts or /proc apart."""
+    import tempfile
+
+    fix = "pass another --history PATH"
+    if path.is_file():
+        try:
+            open(path, "r+b").close()  # opened for writing, nothing written
+        except OSError as exc:
+            raise HistoryError(f"the history {path} is not writable ({exc.strerror}): make it writable, or "
+                               f"{fix}") from exc
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise HistoryError(f"the history {path} cannot be made: {folder} is a file, not a folder: {fix}")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()  # SQLite writes its journal beside the file
+    except OSError as exc:
+        raise HistoryError(f"the history {path} cannot be written: the folder {folder} is not writable "
+                           f"({exc.strerror}): {fix}") from exc
