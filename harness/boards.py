@@ -333,10 +333,16 @@ def load_boards(path: str | Path | None = None) -> dict[str, Board]:
     """Every board in ``path`` (default: the repository's ``boards.yaml``), checked; BoardsError on any mistake."""
     path = Path(path) if path is not None else BOARDS_YAML
     file = _display(path)
+    if path.is_dir():
+        raise BoardsError(f"board profiles {file} is a folder, not a YAML file: pass --boards-file FILE")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BoardsError(f"cannot read board profiles {file}: {exc.strerror or exc}") from exc
+        raise BoardsError(f"cannot read board profiles {file}: {exc.strerror or exc}; pass --boards-file FILE "
+                          "(a boards.yaml)") from exc
+    except UnicodeDecodeError as exc:
+        raise BoardsError(f"{file} is not UTF-8 text (byte {exc.start}: {exc.reason}): save it as UTF-8 YAML") \
+            from exc
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -99,10 +99,31 @@ def save(model: Model, path: str | Path) -> Path:
     return path
 
 
+FIX = "restore it, or write a new one with `harness model init` / `harness model quantize`"
+
+
 def load(path: str | Path) -> Model:
+    """The model in ``path``. Any failure is one line naming the file and the fix: InputError when there is no such
+    file, ModelError when the file is not an intact harness model (however deep in zip, zlib or NumPy it fails)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"model file {path} is a folder, not a .npz file: pass the model file itself")
     if not path.is_file():
-        raise InputError(f"model file {path} not found")
+        raise InputError(f"model file {path} not found: check the path, or create one with "
+                         f"`harness model init -o {path}`")
+    try:
+        return _load(path)
+    except ModelError:
+        raise
+    except PermissionError as exc:
+        raise InputError(f"model file {path} is not readable ({exc.strerror}): check its permissions") from exc
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails in zipfile, zlib, NumPy's header parser, …
+        reason = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise ModelError(f"{path} is damaged or not a harness model file ({type(exc).__name__}"
+                         f"{': ' + reason if reason else ''}): {FIX}") from exc
+
+
+def _load(path: Path) -> Model:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -113,11 +134,13 @@ def load(path: str | Path) -> Model:
     try:
         config = json.loads(arrays.pop("__config__").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: its __config__ entry is not valid JSON") from exc
+        raise ModelError(f"{path}: its __config__ entry is not valid JSON: {FIX}") from exc
     stored_id = arrays.pop("__model_id__", np.zeros(0, np.uint8)).tobytes().decode(errors="replace")
-    if config.get("format") != FORMAT:
-        raise ModelError(f"{path}: unsupported model format {config.get('format')!r} (this harness reads {FORMAT})")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ModelError(f"{path}: unsupported model format {found!r} (this harness reads {FORMAT})")
     model = Model.create(config, arrays)
     if stored_id and stored_id != model.model_id:
-        raise ModelError(f"{path} is corrupt: stored model id {stored_id} but its content hashes to {model.model_id}")
+        raise ModelError(f"{path} is corrupt: stored model id {stored_id} but its content hashes to "
+                         f"{model.model_id}: {FIX}")
     return model
