@@ -21,52 +21,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness.plugin_options import GROUP, OPTIONS, Checked, board_choices, check_options
 
-# name, argparse keywords; the help says the default
-OPTIONS = (
-    ("--board", {"action": "append", "default": [], "metavar": "BOARD",
-                 "help": "board to run device tests on: a boards.yaml name (qemu-stm32f405, renode-stm32f4), "
-                         "NAME@/dev/ttyACM0 for a real board, or /dev/ttyACM0; repeat for a pool of boards. "
-                         "Default: none (device tests are skipped)"}),
-    ("--boards-file", {"default": None, "metavar": "PATH", "help": "board profiles. Default: boards.yaml"}),
-    ("--model", {"default": str(ROOT / "fixtures" / "models" / "default.npz"), "metavar": "PATH",
-                 "help": "model file (.npz). Default: fixtures/models/default.npz"}),
-    ("--fixtures-dir", {"default": str(ROOT / "fixtures"), "metavar": "DIR",
-                    "help": "labelled images (scenes/, photos/); not --fixtures, which is pytest's own. "
-                            "Default: the repository's fixtures/"}),
-    ("--baud", {"type": int, "default": None, "help": "serial baud rate of a real board. Default: boards.yaml"}),
-    ("--boot-timeout", {"type": float, "default": None, "metavar": "S",
-                        "help": "seconds for the firmware to answer after start or reset. Default: boards.yaml"}),
-    ("--inference-timeout", {"type": float, "default": None, "metavar": "S",
-                             "help": "seconds for one inference. Default: boards.yaml"}),
-    ("--portable", {"action": "store_true", "help": "build the portable C kernels (no DSP instructions)"}),
-    ("--latency-margin", {"type": float, "default": 0.10, "metavar": "FRACTION",
-                          "help": "fail a layer slower than its calibrated prediction by more than this. "
-                                  "Default: 0.10"}),
-    ("--pyocd-pack", {"default": None, "metavar": "PATH",
-                      "help": "CMSIS pack for a pyOCD target that is not built in. Default: boards.yaml"}),
-    ("--probe", {"default": None, "metavar": "ID",
-                 "help": "a real board's debug probe unique id (`pyocd list`) when its serial port is not the "
-                         "probe's virtual COM port; with several --board give each its own ,probe=ID. "
-                         "Default: boards.yaml probe:, else the probe with the port's USB serial number"}),
-    ("--allow-clock-fallback", {"action": "store_true",
-                                "help": "run on a board whose clock differs from its profile (an HSE or PLL that "
-                                        "did not start); its runs are recorded under their own board key and "
-                                        "never gated. Default: such a board fails the handshake"}),
-    ("--repeats", {"type": int, "default": None, "metavar": "N",
-                   "help": "runs per image, so noisy latency has a median and a spread. Default: 1 on emulators "
-                           "(their instruction counts are exact), 3 on real boards"}),
-    ("--history", {"default": None, "metavar": "PATH|URL",
-                   "help": "history store the session's run is recorded in: a SQLite file or postgresql://… "
-                           "Default: .harness/history.sqlite"}),
-    ("--no-history", {"action": "store_true", "help": "do not record the run"}),
-    ("--baseline", {"default": "auto", "metavar": "SPEC",
-                    "help": "gate the run against: auto (the committed fixtures/baselines/<board>/<model>.json "
-                            "when there is one), file (that file, required), none, a baseline .json, or a git ref "
-                            "whose latest recorded run is the baseline. Thresholds: pyproject.toml "
-                            "[tool.harness.thresholds]. Default: auto"}),
-)
+CHECKED = pytest.StashKey[Checked]()
+DEVICE_TESTS = pytest.StashKey[int]()  # how many device tests this process collected
 
 SKIP_REASON = ("device test: needs --board (e.g. pytest --board=qemu-stm32f405, or "
                "--board=nucleo-f429zi@/dev/ttyACM0 on the bench)")
@@ -74,17 +32,27 @@ PROPERTY_PREFIX = "harness."
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("harness", "firmware-in-the-loop test harness")
+    group = parser.getgroup(*GROUP)
     for name, kwargs in OPTIONS:
         group.addoption(name, **kwargs)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "device: runs on the board given with --board; skipped without one")
-    if not hasattr(config, "workerinput"):  # the xdist controller or a plain run prints the summary and records
-        # Registered first, printed last: the gate's verdict ends the terminal summary.
-        config.pluginmanager.register(HistoryRecorder(config), "harness-history")
-        config.pluginmanager.register(RunSummary(), "harness-run-summary")
+    if hasattr(config, "workerinput") or config.getoption("help", False):
+        return  # xdist workers get options the controller has checked
+    from harness.errors import HarnessError
+
+    try:  # before any build or boot: one "ERROR: --option …" line, exit status 4
+        config.stash[CHECKED] = check_options(config)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    # The xdist controller or a plain run prints the summary and records.
+    # Registered first, printed last: the gate's verdict ends the terminal summary.
+    config.pluginmanager.register(HistoryRecorder(config), "harness-history")
+    config.pluginmanager.register(RunSummary(), "harness-run-summary")
+    if config.getoption("board"):
+        config.pluginmanager.register(DeviceProgress(config), "harness-progress")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,38 +66,50 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_generate_tests(metafunc):
     if "labelled_image" in metafunc.fixturenames:
-        from harness.errors import HarnessError
-        from harness.scenes.fixtures import load
-
-        try:
-            images = load(Path(metafunc.config.getoption("fixtures_dir")))
-        except HarnessError as exc:
-            raise pytest.UsageError(f"--fixtures-dir: {exc}") from exc
+        checked = metafunc.config.stash.get(CHECKED, None)
+        images = list(checked.fixtures) if checked is not None and checked.fixtures else _labelled(metafunc.config)
         metafunc.parametrize("labelled_image", images, ids=[i.name for i in images])
+
+
+def _labelled(config):
+    from harness.errors import HarnessError
+    from harness.scenes.fixtures import load
+
+    try:
+        return load(Path(config.getoption("fixtures_dir")))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"--fixtures-dir: {exc}") from exc
+
+
+def pytest_collection_finish(session):
+    session.config.stash[DEVICE_TESTS] = sum("device" in item.keywords for item in session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A device test's reports carry the number of device tests: xdist sends report attributes to the controller,
+    whose progress line needs the total (it collects nothing itself)."""
+    report = yield
+    total = item.config.stash.get(DEVICE_TESTS, 0)
+    if total and item.config.getoption("board") and "device" in item.keywords:
+        report.harness_device_tests = total
+    return report
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def harness_model(pytestconfig):
+    checked = pytestconfig.stash.get(CHECKED, None)
+    if checked is not None and checked.model is not None:
+        return checked.model
     from harness.model.modelfile import load
 
     return load(pytestconfig.getoption("model"))
 
 
-def _choices(config):
-    from harness.dut import parse_board
-
-    specs, probe = config.getoption("board"), config.getoption("probe")
-    if probe and len(specs) > 1:
-        raise pytest.UsageError("--probe names one board's probe; with several --board give each its own "
-                                ",probe=ID (e.g. --board=stm32f4-discovery@/dev/ttyUSB0,probe=066DFF…)")
-    return [parse_board(spec, config.getoption("boards_file"), probe).with_timeouts(
-        config.getoption("boot_timeout"), config.getoption("inference_timeout")) for spec in specs]
-
-
 @pytest.fixture(scope="session")
-def harness_dut(pytestconfig, harness_model):
+def harness_dut(request, pytestconfig, harness_model):
     from harness.dut import Dut, worker_index
     from harness.errors import HarnessError
     from harness.progress import Progress
@@ -137,10 +117,12 @@ def harness_dut(pytestconfig, harness_model):
 
     if not pytestconfig.getoption("board"):
         pytest.skip(SKIP_REASON)
-    try:
-        choice, lock = acquire(_choices(pytestconfig), worker_index())
+    checked = pytestconfig.stash.get(CHECKED, None)
+    try:  # an xdist worker parses the --board values again (the controller checked them)
+        choices = checked.choices if checked is not None and checked.choices else board_choices(pytestconfig)
+        choice, lock = acquire(choices, worker_index())
     except HarnessError as exc:
-        pytest.exit(str(exc), returncode=2)
+        _stop(request, str(exc))
     options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.backend == "pyocd" else {}
     dut = Dut(choice, harness_model, dsp=not pytestconfig.getoption("portable"),
               baud=pytestconfig.getoption("baud"), progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
@@ -150,12 +132,20 @@ def harness_dut(pytestconfig, harness_model):
         dut.start()
     except HarnessError as exc:
         lock.release()
-        pytest.exit(f"{choice}: {exc}", returncode=2)
+        _stop(request, f"{choice}: {exc}")
     try:
         yield dut
     finally:
         dut.close()
         lock.release()
+
+
+def _stop(request, message: str):
+    """The board cannot be used: this test errors with ``message`` alone (no traceback) and the session stops
+    after it (pytest prints ``Interrupted: message``; with xdist each worker's first test says it once), rather
+    than every device test failing the same way."""
+    request.session.shouldstop = message
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture
@@ -183,9 +173,7 @@ def latency_budget(pytestconfig, harness_dut, harness_model):
 
 
 def _repeats(config, dut) -> int:
-    n = config.getoption("repeats")
-    if n is not None and n < 1:
-        raise pytest.UsageError(f"--repeats {n}: give at least 1")
+    n = config.getoption("repeats")  # checked at configure: None or at least 1
     return n or (3 if dut.board.physical else 1)
 
 
@@ -253,6 +241,29 @@ class RunSummary:
             terminalreporter.section("harness: latency and memory per run")
             for line in summary_lines(self.rows):
                 terminalreporter.write_line(line)
+
+
+class DeviceProgress:
+    """In the controller: after each device test, ``harness: 3/37 device tests done, about 4 min left`` (also under
+    -q; nothing under -qq)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.eta = None
+
+    def pytest_runtest_logreport(self, report):
+        from harness.progress import Eta
+
+        total = getattr(report, "harness_device_tests", 0)
+        if report.when != "teardown" or not total or self.config.getoption("verbose") < -1:
+            return
+        self.eta = self.eta or Eta(total)
+        writer = self.config.pluginmanager.get_plugin("terminalreporter")
+        line = "harness: " + self.eta.step().replace(" done", " device tests done", 1)
+        if writer is not None:
+            if getattr(writer._tw, "width_of_current_line", 0):  # after -q's dots
+                writer._tw.line()
+            writer.write_line(line)
 
 
 class HistoryRecorder:

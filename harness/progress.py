@@ -1,5 +1,6 @@
 """Progress for long steps (build, flash, image upload) on stderr: a live line on a terminal, a few plain lines
-otherwise (CI logs), nothing when quiet."""
+otherwise (CI logs), nothing when quiet. ``Eta`` counts steps (the pytest plugin's device tests) and estimates
+the time left."""
 
 from __future__ import annotations
 
@@ -35,3 +36,36 @@ class Progress:
 
     def bytes_callback(self, what: str):
         return lambda done, total: self.fraction(what, done, total)
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``4 min``, ``1 h 05 min``: a person's reading of a time estimate."""
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Eta:
+    """Steps done out of ``total`` and the time left at the pace so far (wall clock, so parallel workers count).
+    The pace is measured from the first finished step on: that one carries the build and the boot."""
+
+    def __init__(self, total: int, clock=time.monotonic):
+        self.total, self.clock = total, clock
+        self.done = 0
+        self._first: float | None = None
+
+    def step(self) -> str:
+        """Count one step done; ``3/37 done, about 4 min left``."""
+        now = self.clock()
+        self.done += 1
+        if self._first is None:
+            self._first = now
+        text = f"{self.done}/{self.total} done"
+        left = self.total - self.done
+        if left <= 0:
+            return text
+        if self.done < 2:
+            return text + ", estimating the time left"
+        return text + f", about {duration((now - self._first) / (self.done - 1) * left)} left"
