@@ -261,9 +261,22 @@ class DeviceProgress:
         writer = self.config.pluginmanager.get_plugin("terminalreporter")
         line = "harness: " + self.eta.step().replace(" done", " device tests done", 1)
         if writer is not None:
-            if getattr(writer._tw, "width_of_current_line", 0):  # after -q's dots
-                writer._tw.line()
-            writer.write_line(line)
+            _own_line(writer, line)
+
+
+def _own_line(writer, line: str) -> None:
+    """``line`` on a line of its own between pytest's: after -q's dots or -v's result, and without a blank line
+    before the next file name or test name (pytest ends the open line itself when ``currentfspath`` is set)."""
+    pytest_ends_lines = bool(writer.currentfspath)  # else (-q, xdist) dots would follow on this line
+    writer.ensure_newline()
+    tw = writer._tw
+    if tw.width_of_current_line:
+        tw.line()
+    if pytest_ends_lines:
+        tw.write(line)
+        writer.currentfspath = -2
+    else:
+        tw.line(line)
 
 
 class HistoryRecorder:
