@@ -1,52 +1,142 @@
-"""``harness bench link``: the serial link per image, clean or through the fault injector
-(harness/targets/faulty_link.py)."""
+"""``harness bench link``: the serial link per image, clean and through the fault injector
+(harness/targets/faulty_link.py) in the same run, with every result checked against the reference."""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
+from dataclasses import dataclass, field
 
 from harness.cli_device import add_board_arguments, open_dut
 
 
-def cmd_bench_link(args) -> int:
-    """Wall time of the serial link per image: upload, inference + result, and the link's throughput."""
-    import time
+@dataclass
+class _Tally:
+    seconds: list[float] = field(default_factory=list)
+    exact: int = 0
+    wrong: int = 0
+    errors: list[str] = field(default_factory=list)
 
-    from harness.cli import _load_model
+
+def link_images(model, count: int):
+    """The first ``count`` fixture scenes (repeated if there are fewer), at the model's input size."""
     from harness.cli_firmware import DEFAULT_IMAGE
     from harness.model.image import load_image
 
+    paths = sorted(DEFAULT_IMAGE.parent.glob("scene-*.png"))
+    return [load_image(str(paths[i % len(paths)]), *model.input_hw) for i in range(count)]
+
+
+def _run_images(dut, images, verdicts, tally: _Tally, label: str, progress) -> None:
+    from harness.errors import HarnessError
+
+    for i, image in enumerate(images):
+        progress.say(f"  {label}: image {i + 1} of {len(images)}…")
+        start = time.monotonic()
+        try:
+            if tally.errors:  # the failed image may have left the link mid-conversation
+                dut.resync()
+            report = dut.run(image)
+        except HarnessError as exc:
+            tally.errors.append(str(exc))
+            continue
+        tally.seconds.append(time.monotonic() - start)
+        match = verdicts(i, image, report)
+        tally.exact += match
+        tally.wrong += not match
+
+
+def cmd_bench_link(args) -> int:
+    """Seconds per image (upload, inference, result) with and without faults, and whether every result was exact."""
+    from harness.cli import _load_model
+    from harness.compare.device import Reference
+    from harness.progress import Progress
+    from harness.targets.faulty_link import FaultyLink, parse_faults
+
+    faults = parse_faults(args.fault) if args.fault else ()
+    if args.images < 1:
+        from harness.errors import UsageError
+        raise UsageError(f"--images {args.images}: give at least 1")
+    directions = ("to-device", "from-device") if args.direction == "both" else (args.direction,)
     model = _load_model(args.model)
-    image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
-    with open_dut(args, model) as dut:
-        uploads, runs = [], []
-        for _ in range(args.images):
-            t0 = time.perf_counter()
-            dut.session.upload(image)
-            t1 = time.perf_counter()
-            dut.session.run_uploaded()
-            uploads.append(t1 - t0)
-            runs.append(time.perf_counter() - t1)
+    images = link_images(model, args.images)
+    progress = Progress(quiet=args.json or args.quiet)
+    wrappers = {}
+
+    def wrap(link):
+        if id(link) not in wrappers:
+            wrappers[id(link)] = FaultyLink(link, faults, args.seed, directions)
+        return wrappers[id(link)] if faults else link
+
+    clean, faulty = _Tally(), _Tally()
+    with open_dut(args, model, link_filter=wrap, progress=progress) as dut:
+        reference = Reference(model, dut.build.generated)
+
+        def verdict(i, image, report) -> bool:
+            return reference.check(image, report).match
+
+        for link in wrappers.values():
+            link.enabled = False
+        _run_images(dut, images, verdict, clean, "clean", progress)
+        for link in wrappers.values():
+            link.enabled = True
+        if faults:
+            _run_images(dut, images, verdict, faulty, f"faults {args.fault}", progress)
         stats, runs_on = dut.session.stats, dut.target.describe()
-    upload = sorted(uploads)[len(uploads) // 2]
-    out = {"board": args.board, "runs_on": runs_on, "images": args.images, "upload_s": round(upload, 3),
-           "upload_kB_per_s": round(image.size / upload / 1000, 1),
-           "run_and_result_s": round(sorted(runs)[len(runs) // 2], 3), "frames_sent": stats.frames_sent,
-           "retransmits": stats.retransmits}
+        injected = _merge(w.counts for w in wrappers.values())
+    per = faulty if faults else clean
+    out = {"board": args.board, "runs_on": runs_on, "faults": args.fault or "", "seed": args.seed,
+           "images": args.images, "exact": per.exact, "wrong": per.wrong, "errors": len(per.errors),
+           "seconds_per_image": median(per.seconds), "clean_seconds_per_image": median(clean.seconds),
+           "clean_exact": clean.exact, "error_messages": per.errors[:3], "injected": injected,
+           "link": {"frames_sent": stats.frames_sent, "retransmits": stats.retransmits, "naks": stats.naks,
+                    "damaged": stats.damaged, "bytes_sent": stats.bytes_sent, "bytes_received": stats.bytes_received}}
+    if faults and out["seconds_per_image"] and out["clean_seconds_per_image"]:
+        out["slowdown"] = round(out["seconds_per_image"] / out["clean_seconds_per_image"], 2)
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{runs_on}: {args.images} images; per image (median): upload {out['upload_s']} s "
-              f"({out['upload_kB_per_s']} kB/s), inference + result + candidates {out['run_and_result_s']} s; "
-              f"{stats.frames_sent} frames sent, {stats.retransmits} retransmitted")
+        print(f"{runs_on}: {args.images} images" + (f" with faults {args.fault} (seed {args.seed})" if faults else ""))
+        print(f"  exact {per.exact}, wrong {per.wrong}, errors {len(per.errors)}; per image (median) "
+              f"{out['seconds_per_image']} s, clean {out['clean_seconds_per_image']} s"
+              + (f" ({out['slowdown']}x)" if "slowdown" in out else ""))
+        print(f"  link: {stats.summary()}")
+        for message in per.errors[:3]:
+            print(f"  error: {message}")
+    if per.wrong or clean.wrong:
+        print("harness: a result differed from the reference", file=sys.stderr)
+        return 1
     return 0
 
 
+def median(xs: list[float]) -> float | None:
+    return round(sorted(xs)[len(xs) // 2], 3) if xs else None
+
+
+def _merge(counts) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for c in counts:
+        for direction, kinds in c.items():
+            for kind, n in kinds.items():
+                out.setdefault(direction, {})[kind] = out.get(direction, {}).get(kind, 0) + n
+    return out
+
 
 def register(bsub) -> None:
-    bl = bsub.add_parser("link", help="seconds per image over the serial link (upload, inference and result)")
+    bl = bsub.add_parser("link", help="seconds per image over the serial link, clean and with injected faults; "
+                                      "every result checked against the reference")
     add_board_arguments(bl)
     bl.add_argument("--model", help="model file. Default: the shipped default model")
-    bl.add_argument("--images", type=int, default=5, help="images to send. Default: 5")
-    bl.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bl.add_argument("--images", type=int, default=5, help="images to send (fixture scenes). Default: 5")
+    bl.add_argument("--fault", metavar="KIND:RATE[,KIND:RATE…]",
+                    help="faults per byte: flip, drop, duplicate, garbage, burst[:BYTES], stall[:SECONDS] "
+                         "(e.g. flip:0.01 or burst:1e-3:64,stall:1e-5:2). Default: none (clean link only)")
+    bl.add_argument("--direction", choices=("both", "to-device", "from-device"), default="both",
+                    help="which way the faults hit. Default: both")
+    bl.add_argument("--seed", type=int, default=0, help="fault injector seed (a run can be replayed). Default: 0")
+    bl.add_argument("--json", action="store_true",
+                    help='print {"images", "exact", "wrong", "errors", "seconds_per_image", '
+                         '"clean_seconds_per_image", …}')
+    bl.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     bl.set_defaults(func=cmd_bench_link)

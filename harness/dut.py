@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +21,8 @@ import numpy as np
 
 from harness.boards import Board, Timeouts, board, load_boards
 from harness.build.firmware import FirmwareBuild, build_firmware
-from harness.errors import (ClockError, DeviceFault, DeviceRebooted, MismatchError, ProtocolError, TargetError,
-                            TargetTimeout, UsageError)
+from harness.errors import (ClockError, DeviceFault, DeviceRebooted, LinkError, MismatchError, ProtocolError,
+                            TargetError, TargetTimeout, UsageError)
 from harness.model.modelfile import Model
 from harness.progress import Progress
 from harness.protocol.report import RunReport
@@ -105,6 +107,8 @@ class Dut:
     target_options: dict = field(default_factory=dict)
     allow_clock_fallback: bool = False  # run on a board whose clock is not its profile's (recorded apart)
     defines: tuple[str, ...] = ()       # extra firmware build settings (test variants)
+    link_filter: Callable | None = None  # wraps the target's link (harness.targets.faulty_link: a bad cable)
+    timing: dict = field(default_factory=dict)  # the last run's wall time: upload_s, inference_s
     build: FirmwareBuild | None = None
     target: Target | None = None
     session: Session | None = None
@@ -157,7 +161,8 @@ class Dut:
         return self.target
 
     def _handshake(self) -> None:
-        self.session = Session(self.target.link, run_timeout=self.board.timeouts.inference)
+        link = self.link_filter(self.target.link) if self.link_filter else self.target.link
+        self.session = Session(link, run_timeout=self.board.timeouts.inference)
         info = self.session.hello(self.board.timeouts.boot)
         want = (self.model.model_id, self.build.info["build_id"])
         if (info.model_id, info.build_id) != want:
@@ -188,18 +193,29 @@ class Dut:
         self._handshake()
 
     def run(self, image: np.ndarray) -> RunReport:
-        """One inference. A silent or hung firmware gets one reset and one retry, then the failure says which."""
-        upload = self.progress.bytes_callback("uploading image")
+        """One inference. A silent firmware gets one reset and one retry, then the failure says which; a noisy line
+        (bytes arrive, none intact) is reported as such, without a reset that would not help."""
         try:
-            return self.session.run(image, upload)
+            return self._timed_run(image)
         except (DeviceFault, DeviceRebooted) as exc:  # the firmware said what happened: a retry would hide it
             raise type(exc)(f"{self.choice}: {exc}{self._fault_site(exc)}") from exc
+        except LinkError as exc:
+            raise LinkError(f"{self.choice}: {exc}") from exc
         except (TargetTimeout, TargetError) as first:
             try:
                 self._reset(f"stopped answering ({first})")
-                return self.session.run(image, upload)
+                return self._timed_run(image)
             except (TargetTimeout, TargetError) as exc:
                 raise TargetTimeout(f"{self.choice}: the firmware hung again after a reset and retry: {exc}") from exc
+
+    def _timed_run(self, image: np.ndarray) -> RunReport:
+        start = time.monotonic()
+        self.session.upload(image, self.progress.bytes_callback("uploading image"))
+        uploaded = time.monotonic()
+        self.progress.say("running the model on the device…")
+        report = self.session.run_uploaded()
+        self.timing = {"upload_s": round(uploaded - start, 3), "inference_s": round(time.monotonic() - uploaded, 3)}
+        return report
 
     def _fault_site(self, exc: Exception) -> str:
         """``; pc is in rp_conv2d_s8 (rp_conv2d_s8.c:120)`` for a fault, from the build's ELF."""

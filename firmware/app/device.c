@@ -1,6 +1,7 @@
-/* Device firmware: the framed serial protocol's server (docs/protocol.md). It announces itself with an unsolicited
- * HELLO_REPLY, then answers one request at a time: image chunks into the arena, RUN (optionally pausing after one
- * layer so the host can read its whole output), layer reads, and HELLO again whenever asked. */
+/* Device firmware: the framed serial protocol's server (docs/protocol.md). It announces itself with a short
+ * unsolicited HELLO_REPLY, then answers requests in the order they arrive: image chunks into the arena, RUN
+ * (optionally pausing after one layer so the host can read its whole output), layer reads, reads of its own
+ * information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever asked. */
 #include "rp_app.h"
 #include "rp_frame.h"
 #include "rp_runtime.h"
@@ -11,8 +12,11 @@
 
 enum {
     K_HELLO = 1, K_HELLO_REPLY, K_IMAGE_CHUNK, K_ACK, K_NAK, K_RESULT, K_LAYER_REQUEST, K_LAYER_DATA, K_ERROR,
-    K_RUN, K_LAYER_READY, K_RESUME, K_FAULT
+    K_RUN, K_LAYER_READY, K_RESUME, K_FAULT, K_READ, K_DATA
 };
+enum { OBJ_INFO = 1, OBJ_RESULT = 2 }; /* what READ reads */
+#define PROTOCOL_VERSION "2"
+#define ACK_HISTORY 3 /* an image chunk's ACK also names the chunks accepted just before it (a lost ACK costs nothing) */
 #define NO_LAYER 0xFFFFu
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
 #define CHUNK (RP_UART_RX_SIZE / 2 - 32)
@@ -22,6 +26,7 @@ static uint8_t arena[RP_MODEL_ARENA_BYTES] __attribute__((aligned(4)));
 static rp_frame_decoder decoder RP_CCMRAM;
 static uint8_t wire[RP_FRAME_WIRE_MAX(RP_FRAME_MAX_PAYLOAD)] RP_CCMRAM;
 static uint8_t out[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM;
+static uint8_t object[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM; /* the info text or the result record, read in pieces */
 static rp_app_run run;
 
 static struct {
@@ -32,7 +37,10 @@ static struct {
     int32_t readable_layer; /* the layer whose output is intact in the arena, or -1 */
     const uint8_t *readable_data;
     int32_t readable_bytes;
-} st = {0, -1, 0, NO_LAYER, -1, 0, 0};
+    uint32_t accepted[ACK_HISTORY]; /* offsets of the last image chunks written, newest first */
+    int32_t n_accepted;
+    uint32_t info_ticks, info_dropped, info_errors; /* the values of the last HELLO: its pieces agree */
+} st = {0, -1, 0, NO_LAYER, -1, 0, 0, {0}, 0, 0, 0, 0};
 
 static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t get_u16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -59,26 +67,51 @@ static void send_error(uint8_t seq, const char *message) {
     send(K_ERROR, seq, (const uint8_t *)message, n);
 }
 
-/* Blocks until an intact frame arrives; every packet the decoder drops is NAKed so the host resends at once. */
+/* Blocks until an intact frame arrives. A dropped packet is NAKed so the host can resend before its timeout, but
+ * only once per intact frame: garbage on the line cannot make the device flood it with NAKs. The NAK carries the
+ * seq of the last intact frame, so the host tells a request that got through from one that did not. */
 static void receive(rp_frame *frame) {
+    static int32_t nak_armed = 1;
+    static uint8_t last_seq;
     for (;;) {
         uint8_t byte;
         rp_watchdog_feed(); /* waiting for the host is not a hang */
         if (rp_uart_read(&byte, 1) != 1) continue;
         const uint32_t dropped = decoder.dropped;
-        if (rp_frame_feed(&decoder, byte, frame)) return;
-        if (decoder.dropped != dropped) {
+        if (rp_frame_feed(&decoder, byte, frame)) {
+            nak_armed = 1;
+            last_seq = frame->seq;
+            return;
+        }
+        if (decoder.dropped != dropped && nak_armed) {
             uint8_t p[4];
             put_u32(p, decoder.dropped);
-            send(K_NAK, 0, p, 4);
+            send(K_NAK, last_seq, p, 4);
+            nak_armed = 0;
         }
     }
+}
+
+/* A piece of an object (the info text, the result record): prefix bytes, then object[offset, offset + n). */
+static void send_piece(uint8_t kind, uint8_t seq, const uint8_t *prefix, int32_t n_prefix, int32_t offset,
+                       int32_t n) {
+    uint8_t *p = out;
+    for (int32_t i = 0; i < n_prefix; i++) *p++ = prefix[i];
+    for (int32_t i = 0; i < n; i++) *p++ = object[offset + i];
+    send(kind, seq, out, (int32_t)(p - out));
+}
+
+/* The answer size a request asks for (its max_answer u16; 0 or absent: as much as a frame holds). */
+static int32_t answer_room(uint32_t max_answer, int32_t prefix) {
+    const int32_t cap = RP_FRAME_MAX_PAYLOAD;
+    const int32_t want = max_answer && (int32_t)max_answer < cap ? (int32_t)max_answer : cap;
+    return want > prefix ? want - prefix : 0;
 }
 
 /* ---- HELLO_REPLY: key=value text -------------------------------------------------------------------------- */
 
 static char *put_str(char *p, const char *s) {
-    while (*s && p < (char *)out + sizeof out - 1) *p++ = *s++;
+    while (*s && p < (char *)object + sizeof object - 1) *p++ = *s++;
     return p;
 }
 
@@ -104,9 +137,9 @@ static char *put_reset_flags(char *p, uint32_t flags) {
     return p;
 }
 
-/* The boot banner carries boot=1: the host tells a reboot from a late answer to one of its own HELLOs by it. */
-static void send_hello(uint8_t seq, int banner) {
-    char *p = put_str((char *)out, "protocol=1 model=" RP_MODEL_ID " build-id=");
+/* The info text (HELLO_REPLY's keys) into `object`, from the values the last HELLO took; returns its length. */
+static int32_t build_info(void) {
+    char *p = put_str((char *)object, "protocol=" PROTOCOL_VERSION " model=" RP_MODEL_ID " build-id=");
     uint32_t id_len = 0;
     const uint8_t *id = rp_build_id(&id_len);
     for (uint32_t i = 0; i < id_len; i++) {
@@ -121,11 +154,11 @@ static void send_hello(uint8_t seq, int banner) {
     p = put_str(p, " reset=");
     p = put_reset_flags(p, rp_board_reset_flags());
     p = put_key_u32(p, " watchdog-ms=", rp_watchdog_ms());
-    p = put_key_u32(p, " rx-dropped=", rp_uart_rx_dropped());
-    p = put_key_u32(p, " rx-errors=", rp_uart_rx_errors());
+    p = put_key_u32(p, " rx-dropped=", st.info_dropped);
+    p = put_key_u32(p, " rx-errors=", st.info_errors);
     p = put_str(p, RP_TICKS_DWT ? " ticks=dwt" : " ticks=tim2");
     p = put_key_u32(p, " ticks-hz=", rp_ticks_hz());
-    p = put_key_u32(p, " ticks-now=", rp_ticks()); /* two HELLOs measure the counter against the host's clock */
+    p = put_key_u32(p, " ticks-now=", st.info_ticks); /* two HELLOs measure the counter against the host's clock */
     p = put_key_u32(p, " rx=", RP_UART_RX_SIZE);
     p = put_key_u32(p, " chunk=", CHUNK);
     p = put_key_u32(p, " max-payload=", RP_FRAME_MAX_PAYLOAD);
@@ -137,15 +170,28 @@ static void send_hello(uint8_t seq, int banner) {
         if (i) p = put_str(p, ",");
         p = put_str(p, rp_model.layers[i].name);
     }
-    p = put_str(p, " caps=layer-dump,fault");
-    if (banner) p = put_str(p, " boot=1");
-    send(K_HELLO_REPLY, seq, out, (int32_t)(p - (char *)out));
+    p = put_str(p, " caps=layer-dump,fault,read");
+    return (int32_t)(p - (char *)object);
+}
+
+/* HELLO_REPLY: flags u8 (1: the boot banner), the info text's total length u16, its first bytes (as many as the
+ * HELLO's max_answer u16 allows; none in the banner, which must get through a noisy line). The banner is how the
+ * host tells a reboot from a late answer to one of its own HELLOs. */
+static void send_hello(uint8_t seq, int banner, uint32_t max_answer) {
+    st.info_ticks = rp_ticks();
+    st.info_dropped = rp_uart_rx_dropped();
+    st.info_errors = rp_uart_rx_errors();
+    const int32_t total = build_info();
+    const int32_t room = banner ? 0 : answer_room(max_answer, 3);
+    const uint8_t head[3] = {(uint8_t)(banner ? 1 : 0), (uint8_t)total, (uint8_t)(total >> 8)};
+    send_piece(K_HELLO_REPLY, seq, head, 3, 0, room < total ? room : total);
 }
 
 /* ---- Requests ------------------------------------------------------------------------------------------------ */
 
-static void send_result(uint8_t seq) {
-    uint8_t *p = out;
+/* The result record into `object`; returns its length. */
+static int32_t build_result(void) {
+    uint8_t *p = object;
     p = put_u32(p, (uint32_t)run.status);
     p = put_u32(p, run.total);
     p = put_u32(p, (uint32_t)run.n_candidates);
@@ -157,7 +203,35 @@ static void send_result(uint8_t seq) {
         p = put_u32(p, run.ticks[i]);
         p = put_u32(p, (uint32_t)run.bytes[i]);
     }
-    send(K_RESULT, seq, out, (int32_t)(p - out));
+    return (int32_t)(p - object);
+}
+
+/* RESULT: the record's total length u16, then its first bytes (as many as the RUN's max_answer allows). */
+static void send_result(uint8_t seq, uint32_t max_answer) {
+    const int32_t total = build_result(), room = answer_room(max_answer, 2);
+    const uint8_t head[2] = {(uint8_t)total, (uint8_t)(total >> 8)};
+    send_piece(K_RESULT, seq, head, 2, 0, room < total ? room : total);
+}
+
+/* READ: object u8, offset u16, length u16 → DATA: object u8, offset u16, the bytes. The info text is the last
+ * HELLO's; the result record is the last run's. */
+static void read_object(const rp_frame *f) {
+    if (f->length != 5 || (f->payload[0] != OBJ_INFO && f->payload[0] != OBJ_RESULT)) {
+        send_error(f->seq, "read: expected object u8 (1 info, 2 result), offset u16, length u16");
+        return;
+    }
+    const uint32_t which = f->payload[0], offset = get_u16(f->payload + 1), n = get_u16(f->payload + 3);
+    if (which == OBJ_RESULT && !st.run_done) {
+        send_error(f->seq, "read: no result yet");
+        return;
+    }
+    const uint32_t total = (uint32_t)(which == OBJ_INFO ? build_info() : build_result());
+    if (offset > total || n > total - offset || n > RP_FRAME_MAX_PAYLOAD - 3u) {
+        send_error(f->seq, "read outside the object");
+        return;
+    }
+    const uint8_t head[3] = {(uint8_t)which, (uint8_t)offset, (uint8_t)(offset >> 8)};
+    send_piece(K_DATA, f->seq, head, 3, (int32_t)offset, (int32_t)n);
 }
 
 static void image_chunk(const rp_frame *f) {
@@ -173,9 +247,13 @@ static void image_chunk(const rp_frame *f) {
     st.image_fresh = 1;
     st.last_run_seq = -1;
     st.readable_layer = -1;
-    uint8_t p[4];
-    put_u32(p, offset);
-    send(K_ACK, f->seq, p, 4);
+    int32_t keep = st.n_accepted < ACK_HISTORY ? st.n_accepted : ACK_HISTORY - 1;
+    for (int32_t i = keep; i > 0; i--) st.accepted[i] = st.accepted[i - 1];
+    st.accepted[0] = offset;
+    st.n_accepted = keep + 1;
+    uint8_t p[4 * ACK_HISTORY], *q = p;
+    for (int32_t i = 0; i < st.n_accepted; i++) q = put_u32(q, st.accepted[i]);
+    send(K_ACK, f->seq, p, (int32_t)(q - p));
 }
 
 static void layer_request(const rp_frame *f) {
@@ -218,7 +296,7 @@ static void after_layer(rp_app_run *r, int32_t layer, const void *data, int32_t 
         rp_frame f;
         receive(&f);
         if (f.kind == K_LAYER_REQUEST) layer_request(&f);
-        else if (f.kind == K_HELLO) send_hello(f.seq, 0);
+        else if (f.kind == K_HELLO) send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0);
         else if (f.kind == K_RUN && f.seq == run_seq) { /* the host missed the ACK or LAYER_READY */
             send(K_ACK, f.seq, 0, 0);
             send_layer_ready(f.seq);
@@ -229,17 +307,30 @@ static void after_layer(rp_app_run *r, int32_t layer, const void *data, int32_t 
     }
 }
 
+/* RUN: dump_layer u16 (NO_LAYER: none), image_crc u32 (zlib CRC-32 of the whole input image), max_answer u16. The
+ * CRC makes a hole in the upload (a reboot half-way, a chunk the host wrongly took for delivered) an ERROR instead
+ * of a wrong result. */
 static void run_model(const rp_frame *f) {
+    if (f->length != 8) {
+        send_error(f->seq, "run: expected dump_layer u16, image_crc u32, max_answer u16 (protocol 2)");
+        return;
+    }
+    const uint32_t max_answer = get_u16(f->payload + 6);
     if (f->seq == st.last_run_seq && st.run_done) { /* a retransmitted RUN: answer again, do not rerun */
         send(K_ACK, f->seq, 0, 0);
-        send_result(f->seq);
+        send_result(f->seq, max_answer);
         return;
     }
     if (!st.image_fresh) {
         send_error(f->seq, "no image: send IMAGE_CHUNKs before each RUN (a run overwrites its input)");
         return;
     }
-    st.dump_layer = f->length >= 2 ? get_u16(f->payload) : NO_LAYER;
+    const int32_t size = rp_model.input_h * rp_model.input_w;
+    if (rp_crc32(0, arena + rp_model.input_offset, size) != get_u32(f->payload + 2)) {
+        send_error(f->seq, "image crc mismatch: the image on the device is not the one sent");
+        return;
+    }
+    st.dump_layer = get_u16(f->payload);
     st.image_fresh = 0;
     st.last_run_seq = f->seq;
     st.run_done = 0;
@@ -247,7 +338,7 @@ static void run_model(const rp_frame *f) {
     send(K_ACK, f->seq, 0, 0);
     rp_app_infer(arena, &run);
     st.run_done = 1;
-    send_result(f->seq);
+    send_result(f->seq, max_answer);
 }
 
 /* A fault as a FAULT frame (docs/protocol.md): the host fails the run at once, naming the layer. Runs on the fault
@@ -257,23 +348,27 @@ void rp_fault_sink(const rp_fault *f) {
     const uint32_t words[10] = {f->exception, f->pc, f->lr, f->psr, f->cfsr, f->hfsr, f->mmfar, f->bfar,
                                 f->exc_return, f->context};
     for (int i = 0; i < 10; i++) q = put_u32(q, words[i]);
-    send(K_FAULT, 0, p, (int32_t)(q - p));
+    for (int i = 0; i < 3; i++) send(K_FAULT, 0, p, (int32_t)(q - p)); /* the host needs one intact copy */
     rp_uart_flush();
 }
 
 int main(void) {
     rp_board_init();
     run.after = after_layer;
-    send_hello(0, 1); /* the banner */
+    send_hello(0, 1, 0); /* the banner */
     for (;;) {
         rp_frame f;
         receive(&f);
         switch (f.kind) {
-        case K_HELLO: send_hello(f.seq, 0); break;
+        case K_HELLO: send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0); break;
         case K_IMAGE_CHUNK: image_chunk(&f); break;
         case K_RUN: run_model(&f); break;
         case K_LAYER_REQUEST: layer_request(&f); break;
-        case K_RESUME: send_error(f.seq, "no paused run to resume"); break;
+        case K_READ: read_object(&f); break;
+        case K_RESUME: /* a RESUME resent after the run finished: it was done */
+            if (st.run_done) send(K_ACK, f.seq, 0, 0);
+            else send_error(f.seq, "no paused run to resume");
+            break;
         default: send_error(f.seq, "unknown request kind");
         }
     }

@@ -21,7 +21,7 @@ typedef struct {
 typedef struct {
     uint8_t buf[RP_FRAME_WIRE_MAX(RP_FRAME_MAX_PAYLOAD)];
     int32_t n;          /* bytes of the packet so far */
-    uint32_t dropped;   /* packets thrown away: bad stuffing, CRC, length, overflow */
+    uint32_t dropped;   /* packets thrown away: bad stuffing, CRC, length, a payload over RP_FRAME_MAX_PAYLOAD */
 } rp_frame_decoder;
 
 /* zlib.crc32: rp_crc32(0, p, n) for one buffer; pass the previous result to continue. */

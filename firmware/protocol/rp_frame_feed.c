@@ -30,7 +30,7 @@ int32_t rp_frame_feed(rp_frame_decoder *d, uint8_t byte, rp_frame *frame) {
     const uint8_t *b = d->buf;
     const uint32_t crc = b[len - 4] | (uint32_t)b[len - 3] << 8 | (uint32_t)b[len - 2] << 16 | (uint32_t)b[len - 1] << 24;
     const int32_t length = b[2] | b[3] << 8;
-    if (rp_crc32(0, b, len - 4) != crc || length != len - RP_FRAME_OVERHEAD) {
+    if (length > RP_FRAME_MAX_PAYLOAD || length != len - RP_FRAME_OVERHEAD || rp_crc32(0, b, len - 4) != crc) {
         d->dropped++;
         return 0;
     }

@@ -95,6 +95,9 @@ void rp_uart_init(uint32_t baud);
 int32_t rp_uart_read(uint8_t *dst, int32_t max);
 /* Bytes waiting in the receive ring. */
 int32_t rp_uart_rx_available(void);
+/* hold = 1: no receive interrupt until rp_uart_rx_hold(0) (bytes wait in the USART; on silicon all but the first
+ * are lost to overrun). Held while a layer is timed, so a byte arriving then cannot add to the layer's count. */
+void rp_uart_rx_hold(int hold);
 /* Bytes lost since rp_uart_init: ring full, or a hardware overrun (each overrun counts as one). */
 uint32_t rp_uart_rx_dropped(void);
 /* Bytes received with a framing, noise or parity error since rp_uart_init (kept: the protocol's CRC decides). */

@@ -85,6 +85,12 @@ int32_t rp_uart_read(uint8_t *dst, int32_t max) {
 
 int32_t rp_uart_rx_available(void) { return (int32_t)(rx_head - rx_tail); }
 
+void rp_uart_rx_hold(int hold) {
+    if (!rp_uart_enabled()) return; /* the self-test firmware never starts the UART */
+    if (hold) RP_CLEAR(USART_CR1(RP_UART_BASE), USART_CR1_RXNEIE);
+    else RP_SET(USART_CR1(RP_UART_BASE), USART_CR1_RXNEIE);
+}
+
 uint32_t rp_uart_rx_dropped(void) { return rx_dropped; }
 
 uint32_t rp_uart_rx_errors(void) { return rx_errors; }

@@ -30,7 +30,7 @@ def _printable(data: bytes) -> str:
 
 class Kind(IntEnum):
     HELLO = 1         # host → device: who are you?
-    HELLO_REPLY = 2   # device → host: build id, model id, board, clock, capabilities
+    HELLO_REPLY = 2   # device → host: flags (1: boot banner), the info text's length, its first bytes
     IMAGE_CHUNK = 3   # host → device: offset u32 + bytes
     ACK = 4
     NAK = 5
@@ -42,6 +42,8 @@ class Kind(IntEnum):
     LAYER_READY = 11  # device → host: paused after the layer to dump
     RESUME = 12       # host → device: finish the paused run
     FAULT = 13        # device → host: the firmware faulted (exception, registers, the running layer); it stops
+    READ = 14         # host → device: object u8 (1 info text, 2 result record), offset u16, length u16
+    DATA = 15         # device → host: object u8, offset u16, the bytes
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,45 @@
-"""The host side of the serial conversation (docs/protocol.md): handshake, image upload in acknowledged chunks,
-runs, layer reads; every request retransmitted on a NAK, a damaged answer or a timeout.
+"""The host side of the serial conversation (docs/protocol.md): handshake, image upload, runs, layer reads, over a
+line that may damage, drop, duplicate or stall bytes (harness/protocol/transport.py and window.py say how).
 
 ``Session(link)`` works on any pyserial object (a real port, or QEMU's / Renode's socket through ``socket://``).
+Every field the device sends is checked; a bad one is a one-line ProtocolError naming the field.
 """
 
 from __future__ import annotations
 
 import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import serial
 
-from harness.errors import DeviceFault, DeviceRebooted, ProtocolError, TargetError, TargetTimeout
+from harness.errors import DeviceFault, DeviceRebooted, LinkError, ProtocolError, TargetError, TargetTimeout
 from harness.model.candidates import CANDIDATE
+from harness.protocol import window
 from harness.protocol.fault import FaultReport
-from harness.protocol.frames import MAX_PAYLOAD, Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.frames import MAX_PAYLOAD, Frame, Kind
 from harness.protocol.report import LayerReport, RunReport
+from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transport
 
+PROTOCOL = 2
 NO_LAYER = 0xFFFF
-# Image chunks in flight: each frame is at most half the device's receive ring, so two always fit in it, and the
-# device's ACK latency (QEMU polls its sockets only every few ms) overlaps the next chunk's transfer.
-WINDOW = 2
+OBJ_INFO, OBJ_RESULT = 1, 2  # what READ reads
+MIN_PIECE, MAX_PIECE = 16, 1000  # payload bytes per frame the sizers choose between (the device takes ≤ 1024)
 _RESULT_HEAD = struct.Struct("<iIiIIH")
 _RESULT_LAYER = struct.Struct("<IIi")
+
+
+class _Rebooted(Exception):
+    """Internal: a boot banner arrived while ``doing``; the session turns it into DeviceRebooted."""
+
+    def __init__(self, doing: str):
+        super().__init__(doing)
+        self.doing = doing
+
+
 # RCC_CSR's reset flags as the firmware names them (firmware/app/device.c), and what each means for a user.
 RESET_CAUSES = {"iwdg": "the independent watchdog (a layer hung longer than watchdog_s)",
                 "wwdg": "the window watchdog", "sft": "a software reset (SYSRESETREQ: the firmware or a debugger)",
@@ -57,23 +71,49 @@ class DeviceInfo:
     rx_errors: int = 0          # bytes received with framing/noise/parity errors since it booted
     ticks_hz: int = 0
     ticks_now: int = 0          # the tick counter when the reply was made (two replies measure its rate)
-    boot: bool = False          # this is the unsolicited boot banner, not an answer to HELLO
 
     @staticmethod
-    def parse(payload: bytes) -> DeviceInfo:
+    def parse(text: bytes) -> DeviceInfo:
+        """The HELLO_REPLY text → DeviceInfo; a missing or impossible field is a ProtocolError naming it."""
         try:
-            kv = dict(item.split("=", 1) for item in payload.decode("ascii").split())
-            h, w = kv["input"].split("x")
-            reset = kv.get("reset", "none")
-            return DeviceInfo(int(kv["protocol"]), kv["model"], kv["build-id"], kv["board"], int(kv["clock"]),
-                              kv["ticks"], int(kv["rx"]), int(kv["chunk"]), int(kv["max-payload"]), (int(h), int(w)),
-                              int(kv["arena"]), tuple(kv["layers"].split(",")), tuple(kv.get("caps", "").split(",")),
-                              kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
-                              int(kv.get("watchdog-ms", 0)), int(kv.get("rx-dropped", 0)),
-                              int(kv.get("rx-errors", 0)), int(kv.get("ticks-hz", 0)), int(kv.get("ticks-now", 0)),
-                              kv.get("boot") == "1")
-        except (UnicodeDecodeError, ValueError, KeyError) as exc:
-            raise ProtocolError(f"unreadable HELLO_REPLY from the firmware ({exc}): {payload[:120]!r}") from exc
+            kv = dict(item.split("=", 1) for item in text.decode("ascii").split())
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError(f"unreadable HELLO_REPLY from the firmware ({exc}): {text[:120]!r}") from exc
+
+        def num(key: str, lo: int, hi: int = 2**32 - 1, default: int | None = None) -> int:
+            if key not in kv and default is not None:
+                return default
+            try:
+                value = int(kv[key])
+            except KeyError:
+                raise ProtocolError(f"HELLO_REPLY has no {key}=: the firmware is not this harness's") from None
+            except ValueError:
+                raise ProtocolError(f"HELLO_REPLY {key}={kv[key]!r} is not a number") from None
+            if not lo <= value <= hi:
+                raise ProtocolError(f"HELLO_REPLY {key}={value} is outside {lo}..{hi}")
+            return value
+
+        def word(key: str) -> str:
+            if not kv.get(key):
+                raise ProtocolError(f"HELLO_REPLY has no {key}=: the firmware is not this harness's")
+            return kv[key]
+
+        max_payload = num("max-payload", 64, MAX_PAYLOAD)
+        shape = word("input").split("x")
+        if len(shape) != 2 or not all(x.isdigit() and 0 < int(x) <= 4096 for x in shape):
+            raise ProtocolError(f"HELLO_REPLY input={kv['input']!r}: expected HxW, each 1..4096")
+        ticks = word("ticks")
+        if ticks not in ("tim2", "dwt"):
+            raise ProtocolError(f"HELLO_REPLY ticks={ticks!r}: expected tim2 or dwt")
+        reset = kv.get("reset", "none")
+        return DeviceInfo(num("protocol", 0, 255), word("model"), word("build-id"), word("board"),
+                          num("clock", 1), ticks, num("rx", 64, 1 << 20), num("chunk", 1, max_payload - 4),
+                          max_payload, (int(shape[0]), int(shape[1])), num("arena", 0),
+                          tuple(word("layers").split(",")), tuple(kv.get("caps", "").split(",")),
+                          kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
+                          num("watchdog-ms", 0, default=0), num("rx-dropped", 0, default=0),
+                          num("rx-errors", 0, default=0), num("ticks-hz", 0, default=0),
+                          num("ticks-now", 0, default=0))
 
     def reset_cause(self) -> str:
         """The reset flags in words (``none reported`` where the chip's RCC_CSR is not modelled, as on QEMU)."""
@@ -81,204 +121,140 @@ class DeviceInfo:
 
 
 @dataclass
-class LinkStats:
-    """What the link cost: counted so tests and reports can show the recovery actually happened."""
-
-    frames_sent: int = 0
-    retransmits: int = 0
-    naks: int = 0              # the device could not decode something we sent
-    damaged: int = 0           # we could not decode something the device sent
-    timeouts: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-
-
-@dataclass
 class Session:
     link: serial.SerialBase
-    reply_timeout: float = 1.0     # a chunk's ACK, a layer read, HELLO
+    reply_timeout: float = 0.5     # the first retransmission timeout, before round trips are measured
     run_timeout: float = 60.0      # one inference (boards.yaml timeouts.inference)
-    retries: int = 8
-    stats: LinkStats = field(default_factory=LinkStats)
+    budget: float = 15.0           # seconds a request may go without an intact answer before the link gives up
     info: DeviceInfo | None = None
-    _decoder: FrameDecoder = field(default_factory=FrameDecoder)
-    _seq: int = 0
-    _pending: list[Frame] = field(default_factory=list)
+    banners: int = 0               # boot banners seen (the firmware announces itself once per boot)
+    transport: Transport = field(init=False)
     _doing: str = ""  # the request being answered, for the messages of a fault or a reboot; "" while handshaking
 
-    # ---- link --------------------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.transport = Transport(self.link, self.budget, self.reply_timeout, self._check_alive)
+        self.down = Sizer(MIN_PIECE, MAX_PIECE)   # answer pieces, device → host
+        self.up = Sizer(MIN_PIECE, MAX_PIECE)     # image chunks, host → device
 
-    def _write(self, data: bytes) -> None:
-        try:
-            self.link.write(data)
-        except serial.SerialException as exc:
-            raise TargetError(f"the serial link closed while sending: {exc}") from exc
-        self.stats.bytes_sent += len(data)
-
-    def _read(self, deadline: float) -> tuple[list[Frame], bool]:
-        """Frames that arrived before ``deadline`` (returns at the first arrival) and whether any was damaged."""
-        if self._pending:
-            frames, self._pending = self._pending, []
-            return frames, False
-        try:
-            self.link.timeout = min(max(deadline - time.monotonic(), 0.0), 0.25)
-            data = self.link.read(1)
-            if data:
-                self.link.timeout = 0
-                data += self.link.read(65536)
-        except serial.SerialException as exc:
-            raise TargetError(f"the serial link closed (the firmware or emulator stopped?): {exc}") from exc
-        if not data:
-            return [], False
-        self.stats.bytes_received += len(data)
-        dropped = self._decoder.dropped
-        frames = self._decoder.feed(data)
-        damaged = self._decoder.dropped - dropped
-        self.stats.damaged += damaged
-        for f in frames:
-            self._check_alive(f)
-        return frames, damaged > 0
+    @property
+    def stats(self) -> LinkStats:
+        return self.transport.stats
 
     def _check_alive(self, frame: Frame) -> None:
         """A FAULT frame, or a boot banner while a request waits for its answer, ends the request at once: waiting
-        out its timeout would only end in a reset and a retry that hides what happened."""
+        out its budget would only end in a reset and a retry that hides what happened."""
         if frame.kind == Kind.FAULT:
             layers = self.info.layers if self.info else ()
             report = FaultReport.parse(frame.payload)
             fault = DeviceFault(report.describe(layers))
             fault.report = report  # for callers that know the ELF (harness.dut names the faulting function)
             raise fault
-        if frame.kind == Kind.HELLO_REPLY and self._doing and b" boot=1" in frame.payload:
-            booted = DeviceInfo.parse(frame.payload)
-            raise DeviceRebooted(f"the board rebooted during {self._doing}; reset cause: {booted.reset_cause()}")
+        if frame.kind == Kind.HELLO_REPLY and frame.payload[:1] == b"\x01":
+            self.banners += 1
+            if self._doing:
+                raise _Rebooted(self._doing)
 
     def flush(self) -> None:
         """Drop everything received and not yet used (before a test: nothing stale may answer its requests)."""
-        self.link.reset_input_buffer()
-        self._pending.clear()
-        self._decoder = FrameDecoder()
-
-    def _next_seq(self) -> int:
-        seq, self._seq = self._seq, (self._seq + 1) % 256
-        return seq
+        self.transport.flush()
 
     def exchange(self, kind: Kind, payload: bytes, want: set[tuple[int, int]], seq: int | None = None,
-                 timeout: float | None = None, patience: float = 0.0, send_first: bool = True) -> Frame:
-        """Send a request and return the first answer in ``want`` ((kind, seq) pairs). Stale frames (other seqs)
-        are ignored; ERROR for this seq raises; an ACK for this seq that is not wanted extends the wait by
-        ``patience`` (the device accepted a RUN and is computing). NAKs, damaged frames and timeouts resend."""
-        seq = self._next_seq() if seq is None else seq
+                 **options) -> Frame:
+        """Send one request and wait for its answer (harness.protocol.transport.Transport.exchange)."""
         if kind != Kind.HELLO:
             self._doing = kind.name
-        wire = encode_frame(Frame(int(kind), seq, payload))
-        timeout = self.reply_timeout if timeout is None else timeout
-        for attempt in range(self.retries + 1):
-            if send_first or attempt:
-                self._write(wire)
-                self.stats.frames_sent += 1
-                self.stats.retransmits += attempt > 0
-            deadline = time.monotonic() + timeout
-            resend = False
-            while not resend and time.monotonic() < deadline:
-                frames, damaged = self._read(deadline)
-                resend = damaged
-                for i, f in enumerate(frames):
-                    if (f.kind, f.seq) in want:
-                        self._pending = frames[i + 1:]
-                        return f
-                    if f.kind == Kind.NAK:
-                        self.stats.naks += 1
-                        resend = True
-                    elif f.seq == seq and f.kind == Kind.ERROR:
-                        raise ProtocolError(f"the firmware refused {kind.name}: "
-                                            f"{f.payload.decode(errors='replace')}")
-                    elif f.seq == seq and f.kind == Kind.ACK and patience:
-                        deadline = max(deadline, time.monotonic() + patience)
-            if not resend:
-                self.stats.timeouts += 1
-        raise TargetTimeout(f"no answer to {kind.name} after {self.retries + 1} tries of {timeout:g} s "
-                            f"(sent {self.stats.bytes_sent} B, received {self.stats.bytes_received} B)"
-                            + self._stray())
+        try:
+            return self.transport.exchange(kind, payload, want, seq, **options)
+        except _Rebooted as reboot:
+            raise self._rebooted(reboot.doing) from None
 
-    def _stray(self) -> str:
-        text = self._decoder.stray_text
-        return f"; the device printed: {text!r}" if text else ""
+    def _rebooted(self, doing: str) -> DeviceRebooted:
+        """The board rebooted during ``doing``: ask it why (best effort) and say so."""
+        self._doing = ""
+        try:
+            cause = self._hello(min(5.0, self.budget)).reset_cause()
+        except (TargetError, ProtocolError):
+            cause = "unknown (the board did not answer HELLO after its banner)"
+        return DeviceRebooted(f"the board rebooted during {doing}; reset cause: {cause}")
 
     # ---- requests ----------------------------------------------------------------------------------------------
 
     def hello(self, boot_timeout: float = 20.0) -> DeviceInfo:
-        """Wait for the firmware: its boot banner or the answer to a HELLO, whichever comes first. HELLO is
-        repeated because bytes sent before the firmware enables its UART are lost (qemu notes, pitfall 4)."""
-        deadline = time.monotonic() + boot_timeout
-        retries, self.retries, self._doing = self.retries, 0, ""
+        """Wait for the firmware to answer HELLO (repeated with back-off: bytes sent before the firmware enables its
+        UART are lost, qemu notes pitfall 4), then read its information in pieces the line lets through."""
+        self._doing = ""
         try:
-            while True:
-                seq = self._next_seq()
-                try:
-                    f = self.exchange(Kind.HELLO, b"", {(Kind.HELLO_REPLY, seq), (Kind.HELLO_REPLY, 0)}, seq,
-                                      timeout=min(0.5, self.reply_timeout))
-                    break
-                except TargetTimeout:
-                    if time.monotonic() > deadline:
-                        raise TargetTimeout(f"the firmware sent no banner and did not answer HELLO within "
-                                            f"{boot_timeout:g} s (received {self.stats.bytes_received} B)"
-                                            + self._stray()) from None
-        finally:
-            self.retries = retries
-        self.info = DeviceInfo.parse(f.payload)
-        if self.info.protocol != 1:
-            raise ProtocolError(f"the firmware speaks protocol {self.info.protocol}; this harness speaks 1")
+            self.info = self._hello(boot_timeout)
+        except TargetTimeout as exc:
+            raise TargetTimeout(f"the firmware sent no banner and did not answer HELLO within {boot_timeout:g} s "
+                                f"({exc})") from None
         return self.info
 
-    def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> None:
+    def _sized(self, kind: Kind, build: Callable[[int], bytes], answer: Kind, extra: int,
+               budget: float | None = None) -> tuple[Frame, int]:
+        """A request whose answer size the host picks (``build(n)`` → payload asking for ``n`` bytes): on every
+        resend it is made anew at the size the line bears now, so a damaged big answer is not asked for again."""
+        t = self.transport
+        budget = t.budget if budget is None else budget
+        start, received = time.monotonic(), t.stats.bytes_received
+        while True:
+            n, seq = self.down.size, t.next_seq()
+            left = start + budget - time.monotonic()
+            try:
+                return self.exchange(kind, build(n), {(answer, seq)}, seq,
+                                     budget=max(min(2.5 * t.rtt.rto, left), 0.05),
+                                     answer_bytes=n + extra + FRAME_OVERHEAD, sizer=self.down), n
+            except (TargetTimeout, LinkError):
+                t.stats.timeouts += 1
+                t.rtt.timed_out()
+                self.down.outcome(n + extra + FRAME_OVERHEAD, lost=True)
+                if time.monotonic() - start >= budget:
+                    raise t.gave_up(kind.name, start, received) from None
+
+    def _hello(self, budget: float) -> DeviceInfo:
+        f, _ = self._sized(Kind.HELLO, lambda n: struct.pack("<H", n + 3), Kind.HELLO_REPLY, 3, budget)
+        if len(f.payload) < 3:
+            raise ProtocolError(f"HELLO_REPLY of {len(f.payload)} bytes: expected flags u8, total u16, text")
+        total = struct.unpack_from("<H", f.payload, 1)[0]
+        text = self._read_object(OBJ_INFO, total, f.payload[3:], "the HELLO_REPLY text")
+        info = DeviceInfo.parse(text)
+        if info.protocol != PROTOCOL:
+            raise ProtocolError(f"the firmware speaks protocol {info.protocol}; this harness speaks {PROTOCOL}: "
+                                f"rebuild and reflash it with this harness")
+        return info
+
+    def _read_object(self, which: int, total: int, first: bytes, name: str) -> bytes:
+        """An object the device answered in part (``first``): the rest by READ, in pieces sized for the line."""
+        if len(first) > total:
+            raise ProtocolError(f"{name}: {len(first)} bytes arrived of a {total}-byte object")
+        out = bytearray(first)
+        while len(out) < total:
+            at = len(out)
+            f, n = self._sized(Kind.READ, lambda n, at=at: struct.pack("<BHH", which, at, min(n, total - at)),
+                               Kind.DATA, 3)
+            n = min(n, total - len(out))
+            if len(f.payload) < 3 or struct.unpack_from("<BH", f.payload) != (which, len(out)) \
+                    or len(f.payload) - 3 != n:
+                raise ProtocolError(f"{name}: asked bytes {len(out)}+{n}, got {f.payload[:3].hex()} with "
+                                    f"{len(f.payload) - 3} bytes")
+            out += f.payload[3:]
+        return bytes(out)
+
+    def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> int:
+        """Put ``image`` into the device's input; returns its CRC-32 (RUN checks the device's copy against it)."""
         info = self._require_info()
-        data = np.ascontiguousarray(image, np.uint8).tobytes()
         if image.shape[:2] != info.input_hw:
             raise ProtocolError(f"image is {image.shape[1]}x{image.shape[0]}; the firmware's model takes "
                                 f"{info.input_hw[1]}x{info.input_hw[0]}")
-        chunks = [(offset, struct.pack("<I", offset) + data[offset:offset + info.chunk])
-                  for offset in range(0, len(data), info.chunk)]
-        in_flight: dict[int, tuple[int, bytes]] = {}  # seq → chunk, oldest first
-        done = 0
+        data = np.ascontiguousarray(image, np.uint8).tobytes()
         self._doing = "the image upload"
-        for i in range(len(chunks) + WINDOW - 1):
-            if i < len(chunks):
-                seq = self._next_seq()
-                in_flight[seq] = chunks[i]
-                self._write(encode_frame(Frame(Kind.IMAGE_CHUNK, seq, chunks[i][1])))
-                self.stats.frames_sent += 1
-            if len(in_flight) == WINDOW or (i >= len(chunks) and in_flight):
-                done += self._settle_oldest(in_flight)
-                if progress:
-                    progress(min(done * info.chunk, len(data)), len(data))
-
-    def _settle_oldest(self, in_flight: dict[int, tuple[int, bytes]]) -> int:
-        """Wait for the oldest chunk's ACK (later ACKs settle theirs on the way); on a NAK, damage or timeout,
-        resend the unsettled chunks one at a time (stop-and-wait: never more than the ring holds). Returns how many
-        chunks settled."""
-        oldest, before = next(iter(in_flight)), len(in_flight)
-        deadline = time.monotonic() + self.reply_timeout
-        trouble = False
-        while oldest in in_flight and not trouble and time.monotonic() < deadline:
-            frames, trouble = self._read(deadline)
-            for f in frames:
-                if f.kind == Kind.ACK and f.seq in in_flight:
-                    if f.payload != struct.pack("<I", in_flight[f.seq][0]):
-                        raise ProtocolError(f"the firmware acknowledged {f.payload!r} for the chunk at "
-                                            f"{in_flight[f.seq][0]}")
-                    del in_flight[f.seq]
-                elif f.kind == Kind.NAK:
-                    self.stats.naks += 1
-                    trouble = True
-                elif f.kind == Kind.ERROR and f.seq in in_flight:
-                    raise ProtocolError(f"the firmware refused IMAGE_CHUNK: {f.payload.decode(errors='replace')}")
-        if oldest in in_flight:
-            self.stats.timeouts += not trouble
-            for seq, (_, payload) in list(in_flight.items()):
-                self.stats.retransmits += 1  # exchange counts only its own further retries
-                self.exchange(Kind.IMAGE_CHUNK, payload, {(Kind.ACK, seq)}, seq)
-                del in_flight[seq]
-        return before - len(in_flight)
+        self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
+        try:
+            window.upload(self.transport, data, info.chunk, info.rx_bytes, self.up, progress)
+        except _Rebooted as reboot:
+            raise self._rebooted(reboot.doing) from None
+        self._image_crc = zlib.crc32(data)
+        return self._image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
         """Upload ``image``, run the model, fetch the candidates."""
@@ -287,10 +263,18 @@ class Session:
 
     def run_uploaded(self) -> RunReport:
         """Run the model on the image uploaded last (once: the run overwrites it)."""
-        seq = self._next_seq()
-        result = self.exchange(Kind.RUN, struct.pack("<H", NO_LAYER), {(Kind.RESULT, seq)}, seq,
-                               patience=self.run_timeout)
+        seq = self.transport.next_seq()
+        result = self.exchange(Kind.RUN, self._run_payload(NO_LAYER), {(Kind.RESULT, seq)}, seq,
+                               patience=self.run_timeout, sizer=self.down,
+                               answer_bytes=self.down.size + 2 + FRAME_OVERHEAD)
         return self._report(result)
+
+    def _run_payload(self, dump_layer: int) -> bytes:
+        crc = getattr(self, "_image_crc", None)
+        if crc is None:
+            raise ProtocolError("RUN before any upload: send the image first")
+        clean = self.down.error_rate() == 0  # on a noisy line the RESULT comes by READ, in pieces
+        return struct.pack("<HIH", dump_layer, crc, self.down.size + 2 if clean else 2)
 
     def dump_layer(self, image: np.ndarray, layer: str) -> tuple[bytes, RunReport]:
         """Run ``image`` pausing after ``layer`` and read that layer's whole output (the drill-down)."""
@@ -299,29 +283,36 @@ class Session:
             raise ProtocolError(f"the firmware has no layer {layer!r} (it has {', '.join(info.layers)})")
         index = info.layers.index(layer)
         self.upload(image)
-        run_seq = self._next_seq()
-        payload = struct.pack("<H", index)
+        run_seq = self.transport.next_seq()
+        payload = self._run_payload(index)
         ready = self.exchange(Kind.RUN, payload, {(Kind.LAYER_READY, run_seq), (Kind.RESULT, run_seq)}, run_seq,
                               patience=self.run_timeout)
         if ready.kind == Kind.RESULT:
             raise ProtocolError(f"the firmware finished the run without pausing at layer {layer}")
+        if len(ready.payload) != 6:
+            raise ProtocolError(f"LAYER_READY of {len(ready.payload)} bytes: expected layer u16, bytes u32")
         got_layer, nbytes = struct.unpack("<HI", ready.payload)
+        if got_layer != index:
+            raise ProtocolError(f"the firmware paused at layer {got_layer}, not {index} ({layer})")
         data = self.read_layer(got_layer, nbytes)
-        resume = self._next_seq()
+        resume = self.transport.next_seq()
         answer = self.exchange(Kind.RESUME, b"", {(Kind.ACK, resume), (Kind.RESULT, run_seq)}, resume)
         if answer.kind != Kind.RESULT:  # resumed: now the RESULT, resending RUN (answered from the device's copy)
-            answer = self.exchange(Kind.RUN, payload, {(Kind.RESULT, run_seq)}, run_seq, timeout=self.run_timeout,
-                                   send_first=False)
+            answer = self.exchange(Kind.RUN, payload, {(Kind.RESULT, run_seq)}, run_seq, send_first=False,
+                                   patience=self.run_timeout)
         return data, self._report(answer)
 
     def read_layer(self, index: int, nbytes: int) -> bytes:
-        info = self._require_info()
-        step = min(info.max_payload, MAX_PAYLOAD) - 6
+        self._require_info()
         out = bytearray()
         while len(out) < nbytes:
-            seq, n = self._next_seq(), min(step, nbytes - len(out))
-            f = self.exchange(Kind.LAYER_REQUEST, struct.pack("<HIH", index, len(out), n),
-                              {(Kind.LAYER_DATA, seq)}, seq)
+            at = len(out)
+            f, n = self._sized(Kind.LAYER_REQUEST,
+                               lambda n, at=at: struct.pack("<HIH", index, at, min(n, nbytes - at)),
+                               Kind.LAYER_DATA, 6)
+            n = min(n, nbytes - len(out))
+            if len(f.payload) < 6:
+                raise ProtocolError(f"LAYER_DATA of {len(f.payload)} bytes: expected layer u16, offset u32, data")
             layer, offset = struct.unpack_from("<HI", f.payload)
             if layer != index or offset != len(out) or len(f.payload) - 6 != n:
                 raise ProtocolError(f"asked layer {index} bytes {len(out)}+{n}, got layer {layer} "
@@ -337,25 +328,34 @@ class Session:
         return self.info
 
     def _report(self, frame: Frame) -> RunReport:
+        """RESULT (total u16, the record's first bytes; the rest by READ) → RunReport, every field checked."""
         info = self._require_info()
-        p = frame.payload
-        try:
-            status, total, n_cand, arena, stack, n_layers = _RESULT_HEAD.unpack_from(p)
-            rows = [_RESULT_LAYER.unpack_from(p, _RESULT_HEAD.size + i * _RESULT_LAYER.size)
-                    for i in range(n_layers)]
-        except struct.error as exc:
-            raise ProtocolError(f"RESULT frame of {len(p)} bytes is too short: {exc}") from exc
+        if len(frame.payload) < 2:
+            raise ProtocolError(f"RESULT of {len(frame.payload)} bytes: expected total u16 and the record")
+        total = struct.unpack_from("<H", frame.payload)[0]
+        want = _RESULT_HEAD.size + _RESULT_LAYER.size * len(info.layers)
+        if total != want:
+            raise ProtocolError(f"RESULT record of {total} bytes; {len(info.layers)} layers make {want}")
+        p = self._read_object(OBJ_RESULT, total, frame.payload[2:], "the RESULT record")
+        status, ticks, n_cand, arena, stack, n_layers = _RESULT_HEAD.unpack_from(p)
         if n_layers != len(info.layers):
             raise ProtocolError(f"RESULT has {n_layers} layers; the firmware announced {len(info.layers)}")
-        layers = tuple(LayerReport(name, crc, ticks, nbytes) for name, (crc, ticks, nbytes) in zip(info.layers, rows))
+        rows = [_RESULT_LAYER.unpack_from(p, _RESULT_HEAD.size + i * _RESULT_LAYER.size) for i in range(n_layers)]
+        layers = tuple(LayerReport(name, crc, t, nbytes) for name, (crc, t, nbytes) in zip(info.layers, rows))
+        if any(x.nbytes < 0 for x in layers) and status == 0:
+            bad = next(x for x in layers if x.nbytes < 0)
+            raise ProtocolError(f"RESULT says layer {bad.name} wrote {bad.nbytes} bytes")
         stopped = [x for x in layers if x.ticks == 0 and x.nbytes > 0] if status == 0 else []
         if stopped:  # a stopped counter would read as an enormous speed-up, and be recorded as one
             raise ProtocolError(f"the firmware's {info.ticks} counter did not count during layer {stopped[0].name} "
-                              f"({stopped[0].nbytes} bytes written in 0 ticks"
-                              + (f"; {len(stopped) - 1} more layers likewise" if len(stopped) > 1 else "")
-                              + "): a debugger may have stopped the DWT (DEMCR = 0); rerun, and close other "
-                              "debug sessions")
+                                f"({stopped[0].nbytes} bytes written in 0 ticks"
+                                + (f"; {len(stopped) - 1} more layers likewise" if len(stopped) > 1 else "")
+                                + "): a debugger may have stopped the DWT (DEMCR = 0); rerun, and close other "
+                                "debug sessions")
         cand_bytes = layers[-1].nbytes if status == 0 and n_cand > 0 else 0
+        if cand_bytes % CANDIDATE.itemsize or (status == 0 and not 0 <= n_cand * CANDIDATE.itemsize <= cand_bytes):
+            raise ProtocolError(f"RESULT: {n_cand} candidates in {cand_bytes} bytes; each takes "
+                                f"{CANDIDATE.itemsize}")
         raw = self.read_layer(len(layers) - 1, cand_bytes) if cand_bytes else b""
         candidates = np.frombuffer(raw, dtype=CANDIDATE).copy()
-        return RunReport(info.model_id, status, info.build_id, layers, candidates, n_cand, total, arena, stack)
+        return RunReport(info.model_id, status, info.build_id, layers, candidates, n_cand, ticks, arena, stack)
