@@ -196,7 +196,7 @@ class Session:
         resend it is made anew at the size the line bears now, so a damaged big answer is not asked for again."""
         t = self.transport
         budget = t.budget if budget is None else budget
-        start, received = time.monotonic(), t.stats.bytes_received
+        start = time.monotonic()
         while True:
             n, seq = self.down.size, t.next_seq()
             left = start + budget - time.monotonic()
@@ -209,7 +209,7 @@ class Session:
                 t.rtt.timed_out()
                 self.down.outcome(n + extra + FRAME_OVERHEAD, lost=True)
                 if time.monotonic() - start >= budget:
-                    raise t.gave_up(kind.name, start, received) from None
+                    raise t.gave_up(kind.name, start) from None
 
     def _hello(self, budget: float) -> DeviceInfo:
         f, _ = self._sized(Kind.HELLO, lambda n: struct.pack("<H", n + 3), Kind.HELLO_REPLY, 3, budget)

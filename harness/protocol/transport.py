@@ -122,10 +122,12 @@ class Transport:
     def __init__(self, link: serial.SerialBase, budget: float = 15.0, initial_rto: float = 0.5,
                  on_frame: Callable[[Frame], None] = lambda f: None):
         self.link, self.budget, self.on_frame = link, budget, on_frame
-        self.rtt = Rtt(initial=initial_rto)
+        self.rtt = Rtt(initial=initial_rto)          # requests and their answers
+        self.upload_rtt = Rtt(initial=initial_rto)   # image chunks (harness/protocol/window.py)
         self.stats = LinkStats()
         self.decoder = FrameDecoder()
         self.pending: list[Frame] = []
+        self.last_rx = 0.0  # when bytes last arrived
         self._seq = 0
 
     def next_seq(self) -> int:
@@ -158,6 +160,7 @@ class Transport:
             raise TargetError(f"the serial link closed (the firmware or emulator stopped?): {exc}") from exc
         if not data:
             return [], 0
+        self.last_rx = time.monotonic()
         self.stats.bytes_received += len(data)
         before = self.decoder.dropped
         frames = self.decoder.feed(data)
@@ -172,13 +175,15 @@ class Transport:
         self.pending.clear()
         self.decoder = FrameDecoder()
 
-    def gave_up(self, what: str, since: float, received_before: int) -> TargetError:
-        """The error for a request that made no progress within the budget: a silent device (reset it) or a noisy
-        line (say what arrived; a reset would not help)."""
-        waited = time.monotonic() - since
+    def gave_up(self, what: str, since: float) -> TargetError:
+        """The error for a request that made no progress within the budget: a silent device (nothing arrived in the
+        last half of the wait, or the last 2 s: reset it) or a noisy line (say what arrived; a reset would not
+        help)."""
+        now = time.monotonic()
+        waited = now - since
         text = self.decoder.stray_text
         printed = f"; the device printed: {text!r}" if text else ""
-        if self.stats.bytes_received == received_before:
+        if now - max(self.last_rx, since) >= min(waited / 2, 2.0):
             return TargetTimeout(f"no answer to {what} in {waited:.1f} s: the device sent nothing "
                                  f"({self.stats.retransmits} retransmissions){printed}")
         return LinkError(f"no intact answer to {what} in {waited:.1f} s although the device is sending: the line "
@@ -197,13 +202,13 @@ class Transport:
         frame = Frame(int(kind), seq, payload)
         budget = self.budget if budget is None else budget
         start = time.monotonic()
-        end, received_before = start + budget, self.stats.bytes_received
+        end = start + budget
         sends, acked, sent_at = 0, False, start
         next_send = start if send_first else start + self.rtt.rto
         while True:
             now = time.monotonic()
             if now >= end:
-                raise self.gave_up(kind.name, start, received_before)
+                raise self.gave_up(kind.name, start)
             if now >= next_send:
                 if sends and not acked:
                     self.stats.timeouts += 1
@@ -216,8 +221,12 @@ class Transport:
                 next_send = now + (min(max(1.0, patience / 8), 8.0) if acked else self.rtt.rto)
             frames, damaged = self.read(min(next_send, end))
             now = time.monotonic()
-            if damaged and acked:  # the device is done computing: its answer was probably hit
-                next_send = min(next_send, now)
+            # A damaged frame or a NAK: the request or its answer was probably hit. Resend once the answer to the
+            # last send would have arrived anyway; while the device computes (ACKed RUN) it sends nothing else, so
+            # a damaged frame is its answer, and the resend goes at once.
+            soon = now if acked else max(now, sent_at + 0.5 * (self.rtt.srtt or 0.0))
+            if damaged:
+                next_send = min(next_send, soon)
             for i, f in enumerate(frames):
                 if (f.kind, f.seq) in want:
                     self.pending = frames[i + 1:]
@@ -226,10 +235,10 @@ class Transport:
                     if sizer:
                         sizer.outcome(answer_bytes, lost=False)
                     return f
-                if f.kind == Kind.NAK:
+                if f.kind == Kind.NAK:  # its seq is the device's last intact frame's: this request's, or not yet
                     self.stats.naks += 1
-                    if f.seq != seq and not acked and now - sent_at > self.rtt.rto / 4:
-                        next_send = now  # the device's last intact frame is not this request: resend
+                    if not acked:
+                        next_send = min(next_send, soon)
                 elif f.seq == seq and f.kind == Kind.ERROR:
                     raise ProtocolError(f"the firmware refused {kind.name}: {f.payload.decode(errors='replace')}")
                 elif f.seq == seq and f.kind == Kind.ACK and patience and not acked:

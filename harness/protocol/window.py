@@ -43,7 +43,7 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
     by_offset: dict[int, _Chunk] = {}       # every chunk not yet delivered
     next_offset, delivered, order = 0, 0, 0
     last_progress = time.monotonic()
-    received_before = transport.stats.bytes_received
+    rtt = transport.upload_rtt  # its own: a chunk's round trip includes the window queued before it
 
     def lose(chunk: _Chunk) -> None:
         sizer.outcome(chunk.wire, lost=True)
@@ -84,7 +84,7 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
             continue
         # wait for answers, at most until the oldest chunk's timer runs out
         oldest = min(flying.values(), key=lambda c: c.order)
-        deadline = min(oldest.sent_at + transport.rtt.rto, last_progress + transport.budget)
+        deadline = min(oldest.sent_at + rtt.rto, last_progress + transport.budget)
         frames, _ = transport.read(deadline)
         now = time.monotonic()
         for f in frames:
@@ -94,13 +94,13 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
                 if chunk is None or chunk.offset != offsets[0]:
                     chunk = None  # a late ACK of an earlier send: its offsets still count
                 elif chunk.sends == 1:
-                    transport.rtt.sample(now - chunk.sent_at)
+                    rtt.sample(now - chunk.sent_at)
                 for offset in offsets:
                     done = by_offset.pop(offset, None)
                     if done is None:
                         continue
                     delivered += done.length
-                    last_progress, received_before = now, transport.stats.bytes_received
+                    last_progress = now
                     sizer.outcome(done.wire, lost=False)
                     if done in todo:
                         todo.remove(done)
@@ -119,11 +119,11 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
                 raise ProtocolError(f"the firmware refused IMAGE_CHUNK: {f.payload.decode(errors='replace')}")
         now = time.monotonic()
         if now - last_progress > transport.budget:
-            raise transport.gave_up("IMAGE_CHUNK", last_progress, received_before)
+            raise transport.gave_up("IMAGE_CHUNK", last_progress)
         if flying:
             oldest = min(flying.values(), key=lambda c: c.order)
-            if now >= oldest.sent_at + transport.rtt.rto:
+            if now >= oldest.sent_at + rtt.rto:
                 transport.stats.timeouts += 1
-                transport.rtt.timed_out()
+                rtt.timed_out()
                 del flying[next(s for s, c in flying.items() if c is oldest)]
                 lose(oldest)

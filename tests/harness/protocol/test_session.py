@@ -21,7 +21,7 @@ INPUT = (8, 16)
 
 
 def hello_payload(**overrides) -> bytes:
-    kv = {"protocol": "1", "model": "m0", "build-id": "b0", "board": "nucleo-f429zi", "clock": "180000000",
+    kv = {"protocol": "2", "model": "m0", "build-id": "b0", "board": "nucleo-f429zi", "clock": "180000000",
           "clock-status": "pll", "reset": "pin", "watchdog-ms": "4000", "rx-dropped": "0", "rx-errors": "0",
           "ticks": "dwt", "ticks-hz": "180000000", "rx": "1024", "chunk": "480", "max-payload": "1024",
           "input": f"{INPUT[0]}x{INPUT[1]}", "arena": "4096", "layers": ",".join(LAYERS), "caps": "layer-dump,fault"}
@@ -29,9 +29,20 @@ def hello_payload(**overrides) -> bytes:
     return " ".join(f"{k}={v}" for k, v in kv.items() if v is not None).encode()
 
 
-def result_payload(ticks=(10, 20, 30, 5)) -> bytes:
-    head = struct.pack("<iIiIIH", 0, sum(ticks), 0, 4096, 512, len(LAYERS))
-    return head + b"".join(struct.pack("<IIi", 0xC0FFEE + i, t, 64) for i, t in enumerate(ticks))
+def result_record(ticks=(10, 20, 30, 5), n_cand=0, cand_bytes=64) -> bytes:
+    head = struct.pack("<iIiIIH", 0, sum(ticks), n_cand, 4096, 512, len(LAYERS))
+    nbytes = (64,) * (len(LAYERS) - 1) + (cand_bytes,)
+    return head + b"".join(struct.pack("<IIi", 0xC0FFEE + i, t, n) for i, (t, n) in enumerate(zip(ticks, nbytes)))
+
+
+def result_payload(ticks=(10, 20, 30, 5), **record) -> bytes:
+    """RESULT: the record's length, then (here) the whole record."""
+    body = result_record(ticks, **record)
+    return struct.pack("<H", len(body)) + body
+
+
+def banner() -> bytes:
+    return encode_frame(Frame(Kind.HELLO_REPLY, 0, b"\x01" + struct.pack("<H", len(hello_payload()))))
 
 
 def fault_payload(layer: int, cfsr=0x8200, bfar=0x60000000, pc=0x08001234) -> bytes:
@@ -39,8 +50,8 @@ def fault_payload(layer: int, cfsr=0x8200, bfar=0x60000000, pc=0x08001234) -> by
 
 
 class DeviceDouble(threading.Thread):
-    """Answers HELLO and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns the bytes sent after RUN's ACK;
-    ``hello`` overrides HELLO_REPLY keys (``clock_status="hse-timeout"``)."""
+    """Answers HELLO, READ of the info text and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns the bytes sent
+    after RUN's ACK; ``hello`` overrides HELLO_REPLY keys (``clock_status="hse-timeout"``)."""
 
     def __init__(self, fd: int, on_run, **hello):
         super().__init__(daemon=True)
@@ -51,7 +62,8 @@ class DeviceDouble(threading.Thread):
 
     def run(self) -> None:
         decoder = FrameDecoder()
-        self.send(Kind.HELLO_REPLY, 0, hello_payload(boot="1", **self.hello))
+        self.send_safely(banner())
+        text = hello_payload(**self.hello)
         while not self.stop.is_set():
             try:
                 data = os.read(self.fd, 4096)
@@ -59,7 +71,11 @@ class DeviceDouble(threading.Thread):
                 return
             for f in decoder.feed(data):
                 if f.kind == Kind.HELLO:
-                    self.send(Kind.HELLO_REPLY, f.seq, hello_payload(**self.hello))
+                    room = struct.unpack("<H", f.payload)[0] - 3
+                    self.send(Kind.HELLO_REPLY, f.seq, b"\0" + struct.pack("<H", len(text)) + text[:room])
+                elif f.kind == Kind.READ:
+                    _, at, n = struct.unpack("<BHH", f.payload)
+                    self.send(Kind.DATA, f.seq, f.payload[:3] + text[at:at + n])
                 elif f.kind == Kind.IMAGE_CHUNK:
                     self.send(Kind.ACK, f.seq, f.payload[:4])
                 elif f.kind == Kind.RUN:
@@ -81,8 +97,8 @@ def link():
     os.close(slave)
     devices = []
 
-    def start(on_run):
-        device = DeviceDouble(master, on_run)
+    def start(on_run, **hello):
+        device = DeviceDouble(master, on_run, **hello)
         device.start()
         devices.append(device)
         return Session(port, reply_timeout=0.3, run_timeout=20.0)
@@ -125,8 +141,7 @@ def test_a_fault_with_a_ruined_stack_says_so():
 
 
 def test_a_reboot_mid_run_fails_at_once_with_the_reset_cause(link):
-    banner = encode_frame(Frame(Kind.HELLO_REPLY, 0, hello_payload(boot="1", reset="iwdg")))
-    session = link(lambda seq: banner)
+    session = link(lambda seq: banner(), reset="iwdg")  # the reset cause comes from the HELLO after the banner
     session.hello(2.0)
     start = time.monotonic()
     with pytest.raises(DeviceRebooted, match=r"rebooted during RUN; reset cause: the independent watchdog"):
@@ -135,7 +150,7 @@ def test_a_reboot_mid_run_fails_at_once_with_the_reset_cause(link):
 
 
 def test_a_late_answer_to_an_own_hello_is_not_a_reboot(link):
-    late = encode_frame(Frame(Kind.HELLO_REPLY, 0, hello_payload()))  # seq 0 but no boot=1
+    late = encode_frame(Frame(Kind.HELLO_REPLY, 0, b"\0\0\0"))  # seq 0 but not flagged as the banner
     session = link(lambda seq: late + encode_frame(Frame(Kind.RESULT, seq, result_payload())))
     session.hello(2.0)
     assert session.run(IMAGE).total_ticks == 65
@@ -152,7 +167,34 @@ def test_a_layer_that_did_work_in_zero_ticks_is_rejected(link):
 def test_a_timeout_quotes_what_the_device_printed_outside_frames(link):
     session = link(lambda seq: b"\0HARDFAULT pc=0x08001234 cfsr=0x00008200\nEXIT 126\n")
     session.hello(2.0)
-    session.retries, session.run_timeout = 1, 0.5
+    session.run_timeout, session.transport.budget = 0.5, 0.5
     with pytest.raises(TargetTimeout, match=r"the device printed: '(.* )?HARDFAULT pc=0x08001234 cfsr=0x00008200 "
                                             r"EXIT 126'"):
+        session.run(IMAGE)
+
+
+@pytest.mark.parametrize("field, message", [
+    ({"chunk": "0"}, r"HELLO_REPLY chunk=0 is outside 1\.\.1020"),
+    ({"max_payload": "4"}, r"HELLO_REPLY max-payload=4 is outside 64\.\.4096"),
+    ({"max_payload": "6"}, r"HELLO_REPLY max-payload=6 is outside 64\.\.4096"),
+    ({"rx": "x"}, r"HELLO_REPLY rx='x' is not a number"),
+    ({"input": "240"}, r"HELLO_REPLY input='240': expected HxW"),
+    ({"layers": None}, r"HELLO_REPLY has no layers="),
+    ({"ticks": "sundial"}, r"HELLO_REPLY ticks='sundial': expected tim2 or dwt"),
+])
+def test_every_hello_field_is_checked_and_a_bad_one_named(field, message):
+    with pytest.raises(ProtocolError, match=message) as err:
+        DeviceInfo.parse(hello_payload(**field))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (result_payload(n_cand=2, cand_bytes=30), r"RESULT: 2 candidates in 30 bytes; each takes 14"),
+    (struct.pack("<H", 30) + result_record()[:30], r"RESULT record of 30 bytes; 4 layers make 70"),
+    (b"\x01", r"RESULT of 1 bytes: expected total u16"),
+], ids=["candidates-not-whole", "record-too-short", "no-total"])
+def test_a_malformed_result_is_a_protocol_error_naming_the_field(link, payload, message):
+    session = link(lambda seq: encode_frame(Frame(Kind.RESULT, seq, payload)))
+    session.hello(2.0)
+    with pytest.raises(ProtocolError, match=message):
         session.run(IMAGE)
