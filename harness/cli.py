@@ -15,6 +15,38 @@ SHOWN = 20  # detections listed in text output
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "models" / "default.npz"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one ``--help`` away), exit status 2 as before."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def count(minimum: int):
+    """argparse type: a whole number at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small: at least {minimum}")
+        return value
+
+    return parse
+
+
+def score(text: str) -> float:
+    """argparse type of ``--threshold``: a detection score, 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a score: give a number from 0 to 1 (e.g. 0.5)")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     """'320x240' → (height, width)."""
     try:
@@ -40,7 +72,12 @@ def _load_model(path: str | None):
 def cmd_reference(args) -> int:
     from harness.model.image import load_image
     from harness.model.run import run_reference
+    from harness.preflight import check_output_file, check_picture_output
 
+    if args.raw_out:
+        check_output_file(args.raw_out, (".npy",), "--raw-out")
+    if args.draw:
+        check_picture_output(args.draw, "--draw")
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw)
     run = run_reference(model, image, args.mode, args.threshold)
@@ -92,10 +129,17 @@ def _quantize_and_report(model, args):
     return q
 
 
+def _check_model_output(path: str) -> None:
+    from harness.preflight import check_output_file
+
+    check_output_file(path, (), "-o")
+
+
 def cmd_model_init(args) -> int:
     from harness.model.modelfile import save
     from harness.model.random_init import random_model
 
+    _check_model_output(args.output)
     m = random_model(args.arch, args.seed, *args.input, nonlinearity=args.nonlinearity)
     if not args.no_quantize:
         m = _quantize_and_report(m, args)
@@ -107,6 +151,7 @@ def cmd_model_init(args) -> int:
 def cmd_model_quantize(args) -> int:
     from harness.model.modelfile import save
 
+    _check_model_output(args.output)
     q = _quantize_and_report(_load_model(args.model), args)
     save(q, args.output)
     print(f"wrote {args.output}: model {q.model_id} (fixed point)")
@@ -119,6 +164,7 @@ def cmd_model_import(args) -> int:
     from harness.model.modelfile import save
 
     build_config(args.arch, *args.input)  # a bad --arch fails here, before PyTorch is loaded
+    _check_model_output(args.output)
     m = import_edgeml(args.checkpoint, args.arch, *args.input)
     if args.quantize:
         m = _quantize_and_report(m, args)
@@ -140,6 +186,8 @@ def cmd_model_info(args) -> int:
 def cmd_bench_reference(args) -> int:
     from harness.model.bench import bench_single_core
 
+    if args.model:
+        _load_model(args.model)  # a missing or damaged file is one line here, not a child's traceback
     print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
     path = args.model or (str(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None)
     r = bench_single_core(path, args.images)
@@ -155,14 +203,14 @@ def cmd_bench_reference(args) -> int:
 def _calib_options(p) -> None:
     p.add_argument("--calib", nargs="*", default=[], metavar="IMAGE",
                    help="calibration images (any format OpenCV reads). Default: synthetic images")
-    p.add_argument("--calib-synthetic", type=int, default=8, metavar="N",
+    p.add_argument("--calib-synthetic", type=count(1), default=8, metavar="N",
                    help="number of synthetic calibration images when --calib is not given. Default: 8")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from harness.model.archs import ARCHS
 
-    p = argparse.ArgumentParser(prog="harness", description="Firmware-in-the-loop test harness for RNNPool on STM32.")
+    p = Parser(prog="harness", description="Firmware-in-the-loop test harness for RNNPool on STM32.")
     p.add_argument("--traceback", action="store_true", help="show the Python traceback on errors")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -175,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="integer reference (what the firmware computes). Default when the model is quantised")
     r.add_argument("--raw-out", metavar="RAW.npy", help="write the raw head outputs (EdgeML order, float32)")
     r.add_argument("--draw", metavar="OUT.png", help="write the (model-size) image with the detections drawn")
-    r.add_argument("--threshold", type=float, help="score threshold for reported detections. Default: model's (0.5)")
+    r.add_argument("--threshold", type=score, help="score threshold for reported detections. Default: model's (0.5)")
     r.add_argument("--fingerprints", action="store_true", help="also print per-layer fingerprints (fixed)")
     r.add_argument("--json", action="store_true", help='print {"detections": [{"x0","y0","x1","y1","score"}, …]}')
     r.set_defaults(func=cmd_reference)
@@ -184,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     msub = m.add_subparsers(dest="model_command", required=True)
     i = msub.add_parser("init", help="a random-weight model (realistic activation ranges), quantised")
     i.add_argument("--arch", default="rpool-face-m4", help=f"one of {', '.join(sorted(ARCHS))}. Default: rpool-face-m4")
-    i.add_argument("--seed", type=int, default=0, help="Default: 0")
+    i.add_argument("--seed", type=count(0), default=0, help="Default: 0")
     i.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
     i.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact", help="RNN gates. Default: exact")
     i.add_argument("--no-quantize", action="store_true", help="keep the float model only")
@@ -213,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = b.add_subparsers(dest="bench_command", required=True)
     br = bsub.add_parser("reference", help="images/s of the float and fixed references on one core")
     br.add_argument("--model", help="model file. Default: the shipped default model")
-    br.add_argument("--images", type=int, default=20, help="images per reference. Default: 20")
+    br.add_argument("--images", type=count(1), default=20, help="images per reference. Default: 20")
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
 

@@ -20,7 +20,12 @@ def cmd_calibrate(args) -> int:
     from harness.compare import latency
     from harness.model.image import load_image
 
+    from harness.preflight import check_output_file, preflight
+
+    if args.output:
+        check_output_file(args.output, (".json",))
     choice, options = board_from_args(args)
+    preflight(choice, options)
     dsp = not args.portable
     model = _load_model(args.model)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.preflight import baud_rate
+
 DEFAULT_BOARD = "qemu-stm32f405"
 
 
@@ -22,7 +24,8 @@ def add_board_arguments(p) -> None:
     p.add_argument("--pyocd-pack", metavar="PATH", default=None,
                    help="CMSIS pack for a pyOCD target that is not built in (Keil.STM32F4xx_DFP.<ver>.pack). "
                         "Default: boards.yaml pack:")
-    p.add_argument("--baud", type=int, default=None, help="serial baud rate of a real board. Default: boards.yaml")
+    p.add_argument("--baud", type=baud_rate, default=None,
+                   help="serial baud rate of a real board. Default: boards.yaml")
     p.add_argument("--allow-clock-fallback", action="store_true",
                    help="run on a board whose clock differs from its profile (an HSE or PLL that did not start); "
                         "its runs are recorded under their own board key and never gated. Default: refuse")
@@ -32,18 +35,42 @@ def board_from_args(args):
     """The ``harness.dut.BoardChoice`` and target options of ``add_board_arguments``' options."""
     from harness.dut import parse_board
 
-    choice = parse_board(args.board, args.boards_file, args.probe)
+    spec = (args.board or "").strip()
+    name_port = spec.partition(",")[0]
+    if not name_port or name_port.startswith("@") or name_port.endswith("@"):
+        from harness.boards import load_boards
+        from harness.errors import UsageError
+
+        names = ", ".join(sorted(load_boards(args.boards_file)))
+        raise UsageError(f"--board={args.board!r} names no board: pass a boards.yaml name ({names}), "
+                         "NAME@/dev/ttyACM0 for a real board, or its port /dev/ttyACM0")
+    choice = parse_board(spec, args.boards_file, args.probe)
     options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
     return choice, options
 
 
 def open_dut(args, model, **kwargs):
-    """A ``harness.dut.Dut`` (not started) for the board options of ``args``."""
+    """A ``harness.dut.Dut`` (not started) for the board options of ``args``, once what it needs before its build
+    (the emulator, the port, the pack) has been checked."""
     from harness.dut import Dut
+    from harness.preflight import preflight
 
     choice, options = board_from_args(args)
+    preflight(choice, options)
     return Dut(choice, model, baud=args.baud, target_options=options,
                allow_clock_fallback=args.allow_clock_fallback, **kwargs)
+
+
+def _check_detect_args(args) -> None:
+    """What detect writes (the picture, the history) is checked before the model is built or run."""
+    from harness.preflight import check_picture_output
+
+    if args.output is not None:
+        check_picture_output(args.output)
+    if args.history is not None:
+        from harness.history.store import check_store
+
+        check_store(args.history or None, write=True)
 
 
 def cmd_detect(args) -> int:
@@ -52,6 +79,7 @@ def cmd_detect(args) -> int:
     from harness.model.image import load_image
     from harness.progress import Progress
 
+    _check_detect_args(args)
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw)
     with open_dut(args, model, dsp=not args.portable, progress=Progress(quiet=args.quiet)) as dut:
@@ -59,22 +87,26 @@ def cmd_detect(args) -> int:
         report = dut.run(image)
         runs_on = dut.target.describe()
         latency = dut.latency(report)
+        timing = dict(getattr(dut, "timing", None) or {})
         reference = Reference(model, dut.build.generated)
         verdict = reference.check(image, report)
         memory = {"arena_bytes": report.arena_bytes, "stack_bytes": report.stack_bytes,
                   "ram_bytes": dut.build.info["ram_bytes"], "flash_bytes": dut.build.info["flash_bytes"]}
-        recorded = _record(args, dut, reference, image, report) if args.history is not None else None
+        run = _history_run(args, dut, reference, image, report) if args.history is not None else None
     if args.output:
         from harness.compare.draw import draw_detections, save_picture
 
         save_picture(draw_detections(image, list(verdict.detections)), args.output)
     if args.json:
         print(json.dumps({"detections": [d.as_dict() for d in verdict.detections], "model_id": model.model_id,
-                          "mode": "fixed", "board": str(choice), "runs_on": runs_on, "latency": latency,
-                          "memory": memory, "match": verdict.match, "problems": list(verdict.problems)}))
+                          "mode": "fixed", "board": str(choice), "runs_on": runs_on,
+                          "latency": {**latency, **timing}, "memory": memory, "match": verdict.match,
+                          "problems": list(verdict.problems)}), flush=True)
     else:
-        _print_text(args, choice, runs_on, verdict, latency, memory)
-        if recorded:
+        _print_text(args, choice, runs_on, verdict, latency, memory, timing)
+    if run is not None:  # after the output: a store that fails loses no measurement
+        recorded = _record(args, run)
+        if not args.json:
             print(f"recorded as {recorded}")
     if not verdict.match:
         print(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}", file=sys.stderr)
@@ -82,25 +114,30 @@ def cmd_detect(args) -> int:
     return 0
 
 
-def _record(args, dut, reference, image, report) -> str:
-    """The single image as a one-fixture run in the history (no gate: one image is no baseline's fixture set)."""
+def _history_run(args, dut, reference, image, report):
+    """The single image as a one-fixture run (no gate: one image is no baseline's fixture set)."""
     from pathlib import Path
 
-    from harness.errors import HistoryError
     from harness.history.collect import assemble_run, fixture_result, run_context
     from harness.history.provenance import provenance
-    from harness.history.recording import finish
 
     model_name = Path(args.model).stem if args.model else "default"
     fixture = fixture_result(Path(args.image).stem, reference, image, [report])
-    run = assemble_run(run_context(dut, model_name, 1), [fixture], provenance(), None)
+    return assemble_run(run_context(dut, model_name, 1), [fixture], provenance(), None)
+
+
+def _record(args, run) -> str:
+    from harness.errors import HistoryError
+    from harness.history.recording import finish
+
+    sys.stdout.flush()
     outcome = finish(run, args.history or None, record=True, baseline="none")
     if outcome.problems:
-        raise HistoryError(outcome.problems[0])
+        raise HistoryError(f"the run was not recorded: {outcome.problems[0]}")
     return outcome.stored
 
 
-def _print_text(args, choice, runs_on, verdict, latency, memory) -> None:
+def _print_text(args, choice, runs_on, verdict, latency, memory, timing) -> None:
     from harness.cli import SHOWN
 
     dets = verdict.detections
@@ -110,8 +147,10 @@ def _print_text(args, choice, runs_on, verdict, latency, memory) -> None:
     if len(dets) > SHOWN:
         print(f"  … {len(dets) - SHOWN} more (all of them with --json)")
     ms = f" = {latency['ms']:.2f} ms" if "ms" in latency else ""
+    took = (f"; upload {timing['upload_s']:.2f} s, inference {timing['inference_s']:.2f} s"
+            if "upload_s" in timing and "inference_s" in timing else "")
     print(f"latency {latency['total']:,} {latency['unit']}{ms}"
-          + ("  (emulator: instructions, not cycles)" if latency["unit"] == "instructions" else ""))
+          + ("  (emulator: instructions, not cycles)" if latency["unit"] == "instructions" else "") + took)
     print("  " + "  ".join(f"{name} {ticks:,}" for name, ticks in latency["layers"].items()))
     print(f"memory: arena {memory['arena_bytes']:,} B, stack high-water {memory['stack_bytes']:,} B, "
           f"RAM {memory['ram_bytes']:,} B, flash {memory['flash_bytes']:,} B")

@@ -16,10 +16,28 @@ def _progress(done: int, total: int, what: str = "") -> None:
         print(f"\r  {done}/{total} {what:<30}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".eps", ".ps")
+
+
+def _fixtures_folder(path: str) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        said = "is a file, not a folder" if folder.exists() else "not found"
+        raise UsageError(f"fixture directory {folder} {said}: pass --fixtures DIR, or create it with "
+                         f"`harness fixtures generate -o {folder}`")
+    return folder
+
+
 def cmd_evaluate(args) -> int:
     from harness.cli import _load_model
     from harness.compare.accuracy import evaluate_model
+    from harness.preflight import check_output_file, unwritable
 
+    if args.plot:
+        check_output_file(args.plot, PLOT_SUFFIXES, "--plot")
+    if args.draw and (why := unwritable(Path(args.draw) / "x.png")) is not None:
+        raise UsageError(f"--draw {args.draw} cannot be written: {why}; choose another folder")
+    _fixtures_folder(args.fixtures)
     model = _load_model(args.model)
     mode = "fixed" if args.fixed else "float"
     if mode == "fixed" and not model.quantized:
@@ -62,7 +80,11 @@ def _draw(model, ev, folder: Path) -> None:
 
 
 def cmd_fixtures_generate(args) -> int:
+    from harness.preflight import unwritable
     from harness.scenes.fixtures import generate
+
+    if (why := unwritable(Path(args.output) / "x.png")) is not None:
+        raise UsageError(f"-o {args.output} cannot be written: {why}; choose another folder")
 
     files = generate(Path(args.output), progress=_progress)
     print(f"wrote {len(files)} files under {args.output}")
@@ -72,7 +94,7 @@ def cmd_fixtures_generate(args) -> int:
 def cmd_fixtures_check(args) -> int:
     from harness.scenes.fixtures import check
 
-    diff = check(Path(args.fixtures))
+    diff = check(_fixtures_folder(args.fixtures))
     if diff:
         shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
         print(f"fixtures differ from what the generator makes: {shown}; regenerate with "
@@ -85,8 +107,12 @@ def cmd_fixtures_check(args) -> int:
 def cmd_train(args) -> int:
     from harness.train.loop import TrainConfig, export, train
 
+    from harness.preflight import unwritable
+
     cfg = TrainConfig(arch=args.arch, nonlinearity=args.nonlinearity, steps=args.steps, seed=args.seed)
     out = Path(args.out)
+    if (why := unwritable(out / "train.json")) is not None:
+        raise UsageError(f"--out {out} cannot be written: {why}; choose another folder")
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -100,13 +126,14 @@ def cmd_train(args) -> int:
 
 
 def register(sub) -> None:
+    from harness.cli import count, score
     from harness.model.archs import ARCHS
 
     e = sub.add_parser("evaluate", help="AP@0.5, precision and recall of a model on the labelled fixtures")
     e.add_argument("--model", help="model file (.npz). Default: the shipped default model")
     e.add_argument("--fixed", action="store_true", help="evaluate the integer reference (default: float)")
     e.add_argument("--fixtures", default=str(FIXTURES), help="folder of labelled images. Default: fixtures/")
-    e.add_argument("--threshold", type=float, help="operating score threshold. Default: the model's (0.5)")
+    e.add_argument("--threshold", type=score, help="operating score threshold. Default: the model's (0.5)")
     e.add_argument("--plot", metavar="PR.png", help="also save the precision/recall curve")
     e.add_argument("--draw", metavar="DIR", help="also draw every image with its detections and ground truth")
     e.add_argument("--json", action="store_true", help='print {"ap50", "precision", "recall", "images", …}')
@@ -125,7 +152,7 @@ def register(sub) -> None:
     t.add_argument("--arch", default="rpool-face-m4", choices=sorted(ARCHS), help="Default: rpool-face-m4")
     t.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact",
                    help="RNN gates: exact sigmoid/tanh or the piecewise-linear ones. Default: exact")
-    t.add_argument("--steps", type=int, default=6000, help="optimiser steps of 32 scenes. Default: 6000")
-    t.add_argument("--seed", type=int, default=0, help="initialisation and batch order seed. Default: 0")
+    t.add_argument("--steps", type=count(1), default=6000, help="optimiser steps of 32 scenes. Default: 6000")
+    t.add_argument("--seed", type=count(0), default=0, help="initialisation and batch order seed. Default: 0")
     t.add_argument("--out", default="out/train", help="run folder (checkpoint, pool, model). Default: out/train")
     t.set_defaults(func=cmd_train)

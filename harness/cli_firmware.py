@@ -16,11 +16,34 @@ def _status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _board(name: str, emulated: bool):
+    """The boards.yaml profile, checked before any build; ``emulated``: one QEMU runs (and QEMU is there)."""
+    from harness.boards import board
+    from harness.errors import UsageError
+
+    profile = board(name)
+    if emulated:
+        if profile.backend != "qemu":
+            raise UsageError(f"this command runs the self-test firmware on QEMU (e.g. --board {DEFAULT_BOARD}); "
+                             f"{name} is a {profile.backend} board: use `harness detect IMAGE --board {name}`")
+        from harness.targets.qemu import require_qemu
+
+        require_qemu()
+    return profile
+
+
 def cmd_build(args) -> int:
     from harness.build.firmware import build_firmware
     from harness.cli import _load_model
     from harness.model.image import load_image
 
+    _board(args.board, emulated=False)
+    if args.output:
+        from harness.errors import UsageError
+        from harness.preflight import unwritable
+
+        if (why := unwritable(Path(args.output) / "firmware.elf")) is not None:
+            raise UsageError(f"-o {args.output} cannot be written: {why}; choose another folder")
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw) if args.image else None
     what = "self-test" if image is not None else "device"
@@ -56,6 +79,7 @@ def _run(args):
     from harness.compare.selftest import run_selftest
     from harness.model.image import load_image
 
+    _board(args.board, emulated=True)
     model = _load_model(args.model)
     image = load_image(args.image, *model.input_hw)
     _status(f"self-test: building firmware for {args.board} (model {model.model_id}, "

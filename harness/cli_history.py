@@ -13,20 +13,30 @@ HISTORY_HELP = "history store: a SQLite file or postgresql://… Default: .harne
 
 
 def _store(args):
+    """The store, for reading: these commands never create or migrate anything."""
     from harness.history.store import open_store
 
-    return open_store(args.history or None)
+    return open_store(args.history or None, write=False)
+
+
+def _matching(args, store) -> list[tuple[str, str]]:
+    """The (board, model) pairs of the store that --board and --model select; a selection matching none of the
+    pairs the store has is a UsageError naming them."""
+    keys = store.keys()
+    match = [k for k in keys if (not args.board or k[0] == args.board) and (not args.model or k[1] == args.model)]
+    if keys and not match:
+        raise UsageError(f"no recorded runs for {args.board or '*'}/{args.model or '*'} in {store.location}; it has "
+                         f"runs of {', '.join('/'.join(k) for k in keys)}: choose with --board and --model")
+    return match
 
 
 def _key(args, store) -> tuple[str, str]:
     """--board/--model, or the only (board, model) the store has."""
-    keys = store.keys()
-    match = [k for k in keys if (not args.board or k[0] == args.board) and (not args.model or k[1] == args.model)]
+    match = _matching(args, store)
     if len(match) == 1:
         return match[0]
     if not match:
-        said = f" for {args.board or '*'}/{args.model or '*'}" if args.board or args.model else ""
-        raise UsageError(f"no recorded runs{said} in {store.location}; record some with "
+        raise UsageError(f"no recorded runs in {store.location}; record some with "
                          "`pytest --board=qemu-stm32f405` (or `harness detect IMAGE --history`)")
     raise UsageError(f"{store.location} has runs of several boards/models ({', '.join('/'.join(k) for k in match)})"
                      ": choose with --board and --model")
@@ -60,8 +70,7 @@ def history_table(runs) -> list[str]:
 
 def cmd_history(args) -> int:
     with _store(args) as store:
-        keys = [k for k in store.keys() if (not args.board or k[0] == args.board)
-                and (not args.model or k[1] == args.model)]
+        keys = _matching(args, store)
         groups = {k: store.runs(board=k[0], model=k[1], limit=args.limit) for k in keys}
         location = store.location
     if args.json:
@@ -70,7 +79,8 @@ def cmd_history(args) -> int:
         print(json.dumps([{**r.as_dict(), "metrics": run_metrics(r)} for runs in groups.values() for r in runs]))
         return 0
     if not groups:
-        print(f"no runs recorded in {location} yet; `pytest --board=qemu-stm32f405` records one")
+        missing = "" if "://" in location or Path(location).exists() else " (no such file)"
+        print(f"no runs recorded in {location}{missing} yet; `pytest --board=qemu-stm32f405` records one")
         return 0
     for (board, model), runs in groups.items():
         unit = runs[-1].unit
@@ -90,7 +100,7 @@ def _resolve(ref: str, key: tuple[str, str], store):
     if ref == "baseline":
         return load_baseline(*key)
     if ref.endswith(".json"):
-        return read_baseline(Path(ref))
+        return read_baseline(Path(ref), explicit=True)
     run = latest_on_ref(store, *key, ref)
     if run is None:
         raise UsageError(f"no recorded run of {key[0]}/{key[1]} on {ref} in {store.location}")
@@ -160,7 +170,9 @@ def cmd_regressions(args) -> int:
 def cmd_report(args) -> int:
     from harness.history.report import write_report
     from harness.history.thresholds import load_thresholds
+    from harness.preflight import check_output_file
 
+    check_output_file(args.output, (".html", ".htm"))
     with _store(args) as store:
         runs = store.runs(board=args.board, model=args.model, limit=args.limit)
         location = store.location
@@ -172,7 +184,10 @@ def cmd_report(args) -> int:
 def cmd_baseline_update(args) -> int:
     from harness.history.baseline import baseline_path, write_baseline
     from harness.history.recording import latest_on_ref, short
+    from harness.preflight import check_output_file
 
+    if args.output:
+        check_output_file(args.output, (".json",))
     with _store(args) as store:
         key = _key(args, store)
         if args.run is not None:
@@ -192,6 +207,8 @@ def cmd_baseline_update(args) -> int:
 
 
 def register(sub) -> None:
+    from harness.cli import count
+
     def common(p, key=True):
         p.add_argument("--history", default=None, metavar="PATH|URL", help=HISTORY_HELP)
         if key:
@@ -201,7 +218,7 @@ def register(sub) -> None:
 
     h = sub.add_parser("history", help="recorded runs per commit: latency, memory, accuracy, agreement")
     common(h)
-    h.add_argument("--limit", type=int, default=None, help="newest N runs per board/model. Default: all")
+    h.add_argument("--limit", type=count(1), default=None, help="newest N runs per board/model. Default: all")
     h.add_argument("--json", action="store_true", help="print a JSON list of runs (each with its metrics)")
     h.set_defaults(func=cmd_history)
 
@@ -221,7 +238,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="self-contained HTML report: one plot per metric over commits, per board")
     p.add_argument("-o", "--output", required=True, help="output file (.html)")
     common(p)
-    p.add_argument("--limit", type=int, default=None, help="newest N runs per board/model. Default: all")
+    p.add_argument("--limit", type=count(1), default=None, help="newest N runs per board/model. Default: all")
     p.set_defaults(func=cmd_report)
 
     b = sub.add_parser("baseline", help="the committed baselines CI gates against (fixtures/baselines/)")
@@ -229,7 +246,7 @@ def register(sub) -> None:
     u = bsub.add_parser("update", help="write fixtures/baselines/<board>/<model>.json from a recorded run")
     common(u)
     which = u.add_mutually_exclusive_group()
-    which.add_argument("--run", type=int, metavar="ID", help="this run. Default: the latest of the board/model")
+    which.add_argument("--run", type=count(1), metavar="ID", help="this run. Default: the latest of the board/model")
     which.add_argument("--ref", help="the latest run on this git ref (e.g. main)")
     u.add_argument("-o", "--output", help="write here instead of fixtures/baselines/<board>/<model>.json")
     u.set_defaults(func=cmd_baseline_update)

@@ -45,9 +45,13 @@ def write_baseline(run: Run, path: Path | None = None) -> Path:
     """Write ``run`` (without its store id) as the baseline of its board and model, or to ``path``; atomically."""
     path = baseline_path(run.board, run.model) if path is None else Path(path)
     record = {k: v for k, v in run.as_dict().items() if k != "id"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename over it, so a reader (or an interrupted write) never sees half a file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename over it, so a reader (or an interrupted write) never sees half a file.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write the baseline {path} ({exc.strerror or exc}): choose another -o path") \
+            from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(_dump(record) + "\n")
@@ -59,13 +63,22 @@ def write_baseline(run: Run, path: Path | None = None) -> Path:
     return path
 
 
-def read_baseline(path: Path) -> Run:
+def read_baseline(path: Path, *, explicit: bool = False) -> Run:
+    """The baseline in ``path``. ``explicit``: a file the user named (its folder need not name a board), not one
+    ``baseline_path`` chose."""
     path = Path(path)
     board, model = path.parent.name, path.stem
-    fix = f"re-record it with `harness baseline update --board {board}`"
+    committed = not explicit
+    fix = (f"re-record it with `harness baseline update --board {board}`" if committed else
+           f"write it again with `harness baseline update -o {path}`")
+    if path.is_dir():
+        raise UsageError(f"the baseline {path} is a folder: pass a baseline .json file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if not committed:
+            raise UsageError(f"no baseline file {path}: check the path, or write one with "
+                             f"`harness baseline update -o {path}`") from None
         raise UsageError(f"no baseline for {board}/{model} at {path}: record one with "
                          f"`harness baseline update --board {board}`") from None
     except (OSError, UnicodeDecodeError) as err:

@@ -67,7 +67,7 @@ def resolve_baseline(spec: str, run: Run, store=None, baselines: Path | None = N
                                   f"with `harness baseline update --board {run.board} --model {run.model}`")
         return Baseline(read_baseline(path), _rel(path), required=True)
     if spec.endswith(".json") or Path(spec).is_file():
-        return Baseline(read_baseline(Path(spec)), spec, required=True)
+        return Baseline(read_baseline(Path(spec), explicit=True), spec, required=True)
     if store is None:
         raise UsageError(f"baseline {spec!r} is a git ref, which needs the history: drop --no-history")
     found = latest_on_ref(store, run.board, run.model, spec, exclude=run.id)

@@ -104,23 +104,7 @@ def check_store(location: str | os.PathLike | None, *, write: bool) -> None:
 
 
 def _check_writable(path: Path) -> None:
-    """By trying: permission bits do not tell root, read-only mounts or /proc apart."""
-    import tempfile
+    from harness.preflight import unwritable
 
-    fix = "pass another --history PATH"
-    if path.is_file():
-        try:
-            open(path, "r+b").close()  # opened for writing, nothing written
-        except OSError as exc:
-            raise HistoryError(f"the history {path} is not writable ({exc.strerror}): make it writable, or "
-                               f"{fix}") from exc
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise HistoryError(f"the history {path} cannot be made: {folder} is a file, not a folder: {fix}")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()  # SQLite writes its journal beside the file
-    except OSError as exc:
-        raise HistoryError(f"the history {path} cannot be written: the folder {folder} is not writable "
-                           f"({exc.strerror}): {fix}") from exc
+    if (why := unwritable(path)) is not None:
+        raise HistoryError(f"the history {path} cannot be written: {why}: pass another --history PATH")
