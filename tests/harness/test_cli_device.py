@@ -38,3 +38,82 @@ def test_detect_errors_are_one_line(capsys):
     assert main(["detect", SCENE, "--board", "nucleo-f429zi"]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nucleo-f429zi@/dev/ttyACM0" in err
+
+
+class _FakeDut:
+    """Just what cmd_detect reads from a started Dut (no build, no board)."""
+
+    def __init__(self, timing=None):
+        from types import SimpleNamespace
+
+        from harness.boards import board
+        from harness.dut import BoardChoice
+
+        self.choice = BoardChoice(board("qemu-stm32f405"))
+        self.target = SimpleNamespace(describe=lambda: "QEMU netduinoplus2 (fake)")
+        self.build = SimpleNamespace(generated=None, info={"ram_bytes": 90_000, "flash_bytes": 400_000})
+        if timing is not None:
+            self.timing = timing
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def run(self, image):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(arena_bytes=60_000, stack_bytes=2_000)
+
+    def latency(self, report):
+        return {"total": 123_456, "unit": "instructions", "layers": {"stem": 123_456}}
+
+
+def _fake_detect(monkeypatch, timing=None, problems=()):
+    from types import SimpleNamespace
+
+    import harness.cli_device as cli_device
+    import harness.compare.device as device
+    import harness.history.recording as recording
+    from tests.harness.history.store_writer import make_run
+
+    verdict = SimpleNamespace(detections=[], match=True, problems=())
+    monkeypatch.setattr(cli_device, "open_dut", lambda *a, **k: _FakeDut(timing))
+    monkeypatch.setattr(device, "Reference", lambda *a: SimpleNamespace(check=lambda *a: verdict))
+    monkeypatch.setattr(cli_device, "_history_run", lambda *a: make_run(1))
+    monkeypatch.setattr(recording, "finish", lambda run, *a, **k: recording.Outcome(
+        run, "" if problems else "run #7 in h.sqlite", problems=tuple(problems)))
+
+
+def test_detect_prints_upload_and_inference_time_when_the_dut_measures_them(capsys, monkeypatch):
+    _fake_detect(monkeypatch, timing={"upload_s": 1.25, "inference_s": 0.5})
+    assert main(["detect", SCENE]) == 0
+    assert "latency 123,456 instructions  (emulator: instructions, not cycles); upload 1.25 s, inference 0.50 s" \
+        in capsys.readouterr().out
+    assert main(["detect", SCENE, "--json"]) == 0
+    latency = json.loads(capsys.readouterr().out)["latency"]
+    assert latency["upload_s"] == 1.25 and latency["inference_s"] == 0.5 and latency["total"] == 123_456
+
+
+def test_detect_without_timing_prints_the_instruction_count_alone(capsys, monkeypatch):
+    _fake_detect(monkeypatch)
+    assert main(["detect", SCENE]) == 0
+    out = capsys.readouterr().out
+    assert "latency 123,456 instructions" in out and "upload" not in out
+
+
+def test_detect_prints_its_results_before_recording_them(capsys, monkeypatch, tmp_path):
+    _fake_detect(monkeypatch)
+    assert main(["detect", SCENE, "--history", str(tmp_path / "h.sqlite")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("board qemu-stm32f405") and out[-1] == "recorded as run #7 in h.sqlite"
+
+
+def test_a_run_that_cannot_be_recorded_is_still_printed_then_one_line_and_status_2(capsys, monkeypatch, tmp_path):
+    _fake_detect(monkeypatch, problems=["the history h.sqlite stayed locked by another writer: let it finish"])
+    assert main(["detect", SCENE, "--history", str(tmp_path / "h.sqlite")]) == 2
+    captured = capsys.readouterr()
+    assert "latency 123,456 instructions" in captured.out and "recorded as" not in captured.out
+    assert captured.err == ("harness: error: the run was not recorded: the history h.sqlite stayed locked by "
+                            "another writer: let it finish\n")
