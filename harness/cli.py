@@ -47,6 +47,9 @@ def score(text: str) -> float:
     return value
 
 
+MAX_SIDE = 4096  # far above what fits a microcontroller's RAM; a typo such as 32000x240 is refused at once
+
+
 def _size(text: str) -> tuple[int, int]:
     """'320x240' → (height, width)."""
     try:
@@ -55,10 +58,13 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
     if w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too large: at most {MAX_SIDE} pixels a side")
     return h, w
 
 
-def _load_model(path: str | None):
+def _load_model(path: str | None, fixed: bool = False):
+    """The --model file (default: the shipped one); ``fixed``: it must be quantised (the firmware runs integers)."""
     from harness.model.modelfile import load
 
     if path is None:
@@ -66,7 +72,12 @@ def _load_model(path: str | None):
             raise UsageError("no --model given and no default model shipped yet; create one with "
                              "`harness model init -o model.npz` and pass --model model.npz")
         path = DEFAULT_MODEL
-    return load(path)
+    model = load(path)
+    if fixed and not model.quantized:
+        raise UsageError(f"model file {path} (model {model.model_id}) is float only and the firmware runs the "
+                         f"fixed-point model: quantise it with `harness model quantize {path} -o "
+                         f"{Path(path).with_suffix('')}-q.npz` and pass that")
+    return model
 
 
 def cmd_reference(args) -> int:

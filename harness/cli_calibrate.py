@@ -27,7 +27,7 @@ def cmd_calibrate(args) -> int:
     choice, options = board_from_args(args)
     preflight(choice, options)
     dsp = not args.portable
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
         measure = latency.selftest_measure(choice.board.name, dsp)

@@ -44,6 +44,10 @@ def board_from_args(args):
         names = ", ".join(sorted(load_boards(args.boards_file)))
         raise UsageError(f"--board={args.board!r} names no board: pass a boards.yaml name ({names}), "
                          "NAME@/dev/ttyACM0 for a real board, or its port /dev/ttyACM0")
+    if args.probe is not None and not args.probe.strip():
+        from harness.errors import UsageError
+
+        raise UsageError("--probe is empty: pass the debug probe's unique id (`pyocd list` shows them)")
     choice = parse_board(spec, args.boards_file, args.probe)
     options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
     return choice, options
@@ -80,7 +84,7 @@ def cmd_detect(args) -> int:
     from harness.progress import Progress
 
     _check_detect_args(args)
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
     with open_dut(args, model, dsp=not args.portable, progress=Progress(quiet=args.quiet)) as dut:
         choice = dut.choice
@@ -168,7 +172,7 @@ def cmd_doctor(args) -> int:
     from harness.model.image import load_image
     from harness.progress import Progress
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     image = load_image(args.image or str(DEFAULT_IMAGE), *model.input_hw)
     choice, options = board_from_args(args)
     checks = diagnose(choice, model, image, progress=Progress(quiet=args.quiet or args.json), baud=args.baud,

@@ -44,7 +44,7 @@ def cmd_build(args) -> int:
 
         if (why := unwritable(Path(args.output) / "firmware.elf")) is not None:
             raise UsageError(f"-o {args.output} cannot be written: {why}; choose another folder")
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw) if args.image else None
     what = "self-test" if image is not None else "device"
     _status(f"building the {what} firmware for {args.board}, model {model.model_id} …")
@@ -80,7 +80,7 @@ def _run(args):
     from harness.model.image import load_image
 
     _board(args.board, emulated=True)
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
     _status(f"self-test: building firmware for {args.board} (model {model.model_id}, "
             f"{'portable C' if args.portable else 'DSP path'}), then running it on QEMU …")

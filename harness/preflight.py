@@ -82,7 +82,10 @@ def check_picture_output(path: str, option: str = "-o") -> None:
 
 
 def check_port(port: str) -> None:
-    """A real board's serial port: there, and a character device."""
+    """A real board's serial port: there, a terminal device, and ours to open. Opened without becoming the
+    controlling terminal, without waiting for carrier, and closed at once."""
+    import errno
+
     try:
         mode = os.stat(port).st_mode
     except FileNotFoundError:
@@ -92,6 +95,26 @@ def check_port(port: str) -> None:
     if not stat.S_ISCHR(mode):
         kind = "folder" if stat.S_ISDIR(mode) else "regular file" if stat.S_ISREG(mode) else "not a device"
         raise UsageError(f"{port} is not a serial port (a {kind}); pass the board's tty, e.g. "
+                         "--board=NAME@/dev/ttyACM0 (`ls /dev/ttyACM* /dev/ttyUSB*`)")
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            raise TargetError(f"permission denied on serial port {port}; add yourself to dialout: "
+                              "`sudo usermod -aG dialout $USER` (then log in again)") from exc
+        if exc.errno == errno.EBUSY:
+            from harness.targets.serial_port import describe_holders
+
+            raise TargetError(f"serial port {port} is busy, {describe_holders(port)}; close that program and "
+                              "retry") from exc
+        raise TargetError(f"cannot open serial port {port} ({exc.strerror}); plugged in? `ls /dev/ttyACM*`") \
+            from exc
+    try:
+        terminal = os.isatty(fd)
+    finally:
+        os.close(fd)
+    if not terminal:
+        raise UsageError(f"{port} is a device but not a serial port; pass the board's tty, e.g. "
                          "--board=NAME@/dev/ttyACM0 (`ls /dev/ttyACM* /dev/ttyUSB*`)")
 
 

@@ -20,6 +20,8 @@ import pytest
 
 from harness.cli import main
 from harness.history.store import open_store
+from harness.model.modelfile import save
+from harness.model.random_init import random_model
 from tests.harness.history.store_writer import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +118,16 @@ CASES = [
     detect("detect-bare-port-missing", rf"no such port {NO_PORT}", "--board", NO_PORT),
     detect("detect-pack-missing", r"CMSIS pack nosuch\.pack not found", "--board", "nucleo-f429zi@/dev/null",
            "--pyocd-pack", "nosuch.pack"),
+    detect("detect-port-not-a-terminal", r"/dev/null is a device but not a serial port",
+           "--board", "nucleo-f429zi@/dev/null"),
+    detect("detect-probe-empty", r"--probe is empty: pass the debug probe's unique id",
+           "--board", "nucleo-f429zi@/dev/null", "--probe", ""),
+    detect("detect-float-model", r"model file float\.npz \(model \w+\) is float only .*harness model quantize "
+           r"float\.npz", "--model", "float.npz"),
+    case("selftest-float-model", 2, r"float\.npz .* is float only", "selftest", "--model", "float.npz",
+         device=True),
+    case("model-init-size-huge", 2, r"argument --input: size '99999x240' is too large",
+         "model", "init", "-o", "m.npz", "--input", "99999x240"),
     detect("detect-renode-missing", r"renode not found on PATH; install Renode", "--board", "renode-stm32f4",
            path="empty-path"),
     detect("detect-qemu-missing", r"qemu-system-arm not found; install it", "--board", "qemu-stm32f405",
@@ -208,6 +220,7 @@ def materials(tmp_path_factory) -> Path:
         damaged = bytearray(model)
         damaged[offset] ^= mask
         (folder / f"damaged-{kind}.npz").write_bytes(bytes(damaged))
+    save(random_model("rpool-face-m4", 0, 120, 160), folder / "float.npz")  # never quantised
     (folder / "latin1.yaml").write_bytes((ROOT / "boards.yaml").read_bytes() + "# café\n".encode("latin-1"))
     (folder / "notes.txt").write_text("not a store, a model or a port\n")
     (folder / "afolder").mkdir()
