@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reference", help="run the NumPy reference model on one image")
     r.add_argument("--model", help=f"model file (.npz). Default: {DEFAULT_MODEL.name} shipped in fixtures/models")
-    r.add_argument("--image", required=True, help="image file; converted to 8-bit grey and resized (INTER_AREA)")
+    r.add_argument("--image", required=True, help="image file (any size): converted to 8-bit grey and "
+                   "letterboxed to the model's input (aspect kept, centred on mid-grey bands)")
     mode = r.add_mutually_exclusive_group()
     mode.add_argument("--float", dest="mode", action="store_const", const="float", help="float32 reference")
     mode.add_argument("--fixed", dest="mode", action="store_const", const="fixed",

@@ -54,13 +54,11 @@ def board_from_args(args):
 
 
 def open_dut(args, model, **kwargs):
-    """A ``harness.dut.Dut`` (not started) for the board options of ``args``, once what it needs before its build
-    (the emulator, the port, the pack) has been checked."""
+    """A ``harness.dut.Dut`` (not started) for the board options of ``args``; ``Dut.start`` checks what it needs
+    (the emulator, the port, the pack) before building."""
     from harness.dut import Dut
-    from harness.preflight import preflight
 
     choice, options = board_from_args(args)
-    preflight(choice, options)
     return Dut(choice, model, baud=args.baud, target_options=options,
                allow_clock_fallback=args.allow_clock_fallback, **kwargs)
 

@@ -59,7 +59,7 @@ def cmd_bench_link(args) -> int:
         from harness.errors import UsageError
         raise UsageError(f"--images {args.images}: give at least 1")
     directions = ("to-device", "from-device") if args.direction == "both" else (args.direction,)
-    model = _load_model(args.model)
+    model = _load_model(args.model, fixed=True)
     images = link_images(model, args.images)
     progress = Progress(quiet=args.json or args.quiet)
     wrappers = {}

@@ -108,6 +108,7 @@ class Dut:
     allow_clock_fallback: bool = False  # run on a board whose clock is not its profile's (recorded apart)
     defines: tuple[str, ...] = ()       # extra firmware build settings (test variants)
     link_filter: Callable | None = None  # wraps the target's link (harness.targets.faulty_link: a bad cable)
+    link_budget: float = 15.0           # seconds a request may go without an intact answer (then a clear error)
     timing: dict = field(default_factory=dict)  # the last run's wall time: upload_s, inference_s
     build: FirmwareBuild | None = None
     target: Target | None = None
@@ -122,6 +123,9 @@ class Dut:
         return self.session.info
 
     def start(self) -> Dut:
+        from harness.preflight import preflight
+
+        preflight(self.choice, self.target_options)  # emulator on PATH, port a terminal, pack present: before the build
         self.build_firmware()
         try:
             self.start_target()
@@ -133,11 +137,6 @@ class Dut:
 
     def build_firmware(self) -> FirmwareBuild:
         board_ = self.board
-        pack = self.target_options.get("pack") or board_.settings.get("pack")
-        if board_.backend == "pyocd" and pack:  # checked before any build, not when the probe is first opened
-            from harness.targets.pyocd_target import require_pack
-
-            require_pack(pack, board_.settings["pyocd_target"])
         self.progress.say(f"building the device firmware for {board_.name} (model {self.model.model_id})…")
         self.build = build_firmware(self.model, board_.name, "device", dsp=self.dsp, baud=self.baud,
                                     defines=self.defines)
@@ -162,7 +161,7 @@ class Dut:
 
     def _handshake(self) -> None:
         link = self.link_filter(self.target.link) if self.link_filter else self.target.link
-        self.session = Session(link, run_timeout=self.board.timeouts.inference)
+        self.session = Session(link, run_timeout=self.board.timeouts.inference, budget=self.link_budget)
         info = self.session.hello(self.board.timeouts.boot)
         want = (self.model.model_id, self.build.info["build_id"])
         if (info.model_id, info.build_id) != want:

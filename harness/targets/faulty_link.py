@@ -59,7 +59,8 @@ def parse_faults(text: str) -> tuple[Fault, ...]:
             raise UsageError(f"--fault {part}: the rate is a probability per byte, 0 to 0.5")
         if param_text and kind not in _DEFAULT_PARAM:
             raise UsageError(f"--fault {part}: only burst (bytes) and stall (seconds) take a third field")
-        if kind in _DEFAULT_PARAM and not 0 < param[0] <= param[1] or (kind == "stall" and param[1] > 60) or (kind == "burst" and param[1] > 4096):
+        too_long = param[1] > {"stall": 60, "burst": 4096}.get(kind, float("inf"))
+        if kind in _DEFAULT_PARAM and (not 0 < param[0] <= param[1] or too_long):
             raise UsageError(f"--fault {part}: the range must be positive and ordered (burst ≤ 4096 bytes, "
                              f"stall ≤ 60 s)")
         faults.append(Fault(kind, rate, param))

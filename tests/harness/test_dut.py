@@ -75,8 +75,7 @@ def _freeze(dut: Dut) -> None:
 @pytest.fixture
 def dut():
     choice = parse_board("qemu-stm32f405").with_timeouts(boot=2.0, inference=10.0)
-    with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz")) as dut:
-        dut.session.reply_timeout, dut.session.retries = 0.2, 2
+    with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz"), link_budget=2.0) as dut:
         yield dut
 
 
