@@ -123,7 +123,9 @@ class Transport:
                  on_frame: Callable[[Frame], None] = lambda f: None):
         self.link, self.budget, self.on_frame = link, budget, on_frame
         self.rtt = Rtt(initial=initial_rto)          # requests and their answers
-        self.upload_rtt = Rtt(initial=initial_rto)   # image chunks (harness/protocol/window.py)
+        # image chunks (harness/protocol/window.py): fast retransmit finds most losses, so the timer only covers a
+        # window's tail, and a floor well above a scheduler hiccup spares a clean link spurious resends
+        self.upload_rtt = Rtt(initial=initial_rto, lo=0.3)
         self.stats = LinkStats()
         self.decoder = FrameDecoder()
         self.pending: list[Frame] = []

@@ -3,9 +3,11 @@ is dropped and counted, and the decoder's buffer never overflows."""
 
 import ctypes as C
 import random
+import struct
 import zlib
 
 import pytest
+from cobs import cobs
 
 from harness.build.host import FIRMWARE, build_host_library
 from harness.protocol.frames import MAX_PAYLOAD, Frame, FrameDecoder, Kind, encode_frame
@@ -84,3 +86,12 @@ def test_encode_refuses_too_much(lib):
     out = C.create_string_buffer(16)
     assert lib.rp_frame_encode(1, 0, b"x" * 100, 100, out, 16) == -1
     assert lib.rp_frame_encode(1, 0, b"", MAX_PAYLOAD + 1, out, 16) == -1
+
+
+@pytest.mark.parametrize("extra", [1, 2])
+def test_a_payload_over_the_announced_maximum_is_dropped_even_when_it_fits_the_buffer(lib, extra):
+    body = bytes([Kind.IMAGE_CHUNK, 7]) + struct.pack("<H", MAX_PAYLOAD + extra) + b"\x55" * (MAX_PAYLOAD + extra)
+    wire = b"\0" + cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
+    assert len(wire) - 2 <= WIRE_MAX  # the decoder's buffer holds it: only the length check can refuse it
+    got, dropped = c_decode(lib, wire)
+    assert got == [] and dropped == 1

@@ -110,8 +110,9 @@ def test_reset_restarts_the_firmware_with_a_fresh_banner(bench, model):
         dut.session.hello(5.0)
         dut.target.link.write(b"\x00garbage the old firmware never answers")
         dut.target.reset()
-        info = Session(dut.target.link).hello(5.0)
-        assert info.boot and info.build_id == dut.build.info["build_id"]  # the banner, nothing stale before it
+        session = Session(dut.target.link)
+        info = session.hello(5.0)
+        assert session.banners == 1 and info.build_id == dut.build.info["build_id"]  # the banner, nothing stale
         assert status(bench)["boots"] == 2
 
 
