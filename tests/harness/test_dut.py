@@ -209,5 +209,5 @@ def test_a_pack_that_does_not_exist_is_refused_before_any_build(tmp_path):
               target_options={"pack": str(tmp_path / "Keil.STM32F4xx_DFP.2.17.1.pack")})
     with pytest.raises(UsageError, match=r"^CMSIS pack .*Keil\.STM32F4xx_DFP\.2\.17\.1\.pack not found "
                                          r"\(target stm32f407vgtx\)"):
-        dut.build_firmware()
+        dut.start()  # the preflight, before build_firmware
     assert dut.build is None
