@@ -42,7 +42,8 @@ class LinkStats:
 
 @dataclass
 class Rtt:
-    """RFC 6298's estimator: rto = srtt + 4 rttvar, within [lo, hi], doubled per consecutive timeout."""
+    """RFC 6298's estimator: rto = srtt + 4 rttvar, within [lo, hi], doubled per consecutive timeout (twice at
+    most)."""
 
     initial: float = 0.5
     lo: float = 0.05
@@ -60,7 +61,9 @@ class Rtt:
         self.backoff = 0
 
     def timed_out(self) -> None:
-        self.backoff = min(self.backoff + 1, 6)
+        # A serial line has no congestion to back off from, only noise and stalls: a few doublings ride out a stall
+        # without piling up resends, and more would leave a noisy line idle for most of the time.
+        self.backoff = min(self.backoff + 1, 2)
 
     @property
     def rto(self) -> float:
@@ -85,7 +88,7 @@ class Sizer:
     def outcome(self, wire_bytes: int, lost: bool) -> None:
         self._fates.append((wire_bytes, lost))
         self._since += 1
-        if lost or self._since >= 8:  # a loss is news at once; good news can wait a few frames
+        if self._since >= 8 or (lost and self.size == self.hi):  # the first loss on a clean line is news at once
             self._since, self._size = 0, self._best()
 
     def error_rate(self) -> float:
@@ -95,7 +98,7 @@ class Sizer:
         if not lost.any():
             return 0.0
         lo, hi = 1e-7, 0.5
-        for _ in range(40):  # the likelihood's derivative falls with p: bisect for its zero
+        for _ in range(25):  # the likelihood's derivative falls with p: bisect (in log p) for its zero
             p = math.sqrt(lo * hi)
             survive = (1 - p) ** wire
             slope = np.sum(lost * wire * survive / (1 - p) / np.maximum(1 - survive, 1e-300)) \

@@ -5,7 +5,9 @@ resent on a line that got worse is cut smaller (never larger), so a late ACK nam
 range now starting there. Each ACK names the chunk it answers and the (up to two) chunks the
 device accepted just before, so a lost ACK rarely costs a retransmission. The device handles frames in order: an
 ACK for a chunk means every chunk sent before it that is still unacknowledged was lost, and is resent at once (fast
-retransmit); the oldest chunk is also resent when the retransmission timer runs out (then the timer backs off). New
+retransmit); so is the chunk sent right after the one a NAK names as the device's last intact frame. The oldest
+chunk is also resent when the retransmission timer runs out (then the timer backs off); in the tail, when nothing new
+is left to send, every unanswered chunk is resent after two round trips, without back-off. New
 chunks take the size the ``Sizer`` finds best for the line's measured error rate. The bytes in flight never exceed
 the device's receive ring, so nothing overflows it even while it is busy.
 """
@@ -40,13 +42,15 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
     window = max(ring_bytes, max_chunk + FRAME_OVERHEAD + 8)
     todo: list[_Chunk] = []                 # lost chunks waiting to be resent, oldest offset first
     flying: dict[int, _Chunk] = {}          # seq → chunk
+    sent_order: dict[int, int] = {}         # seq → send order of the latest frame sent under it
     by_offset: dict[int, _Chunk] = {}       # every chunk not yet delivered
     next_offset, delivered, order = 0, 0, 0
     last_progress = time.monotonic()
     rtt = transport.upload_rtt  # its own: a chunk's round trip includes the window queued before it
 
-    def lose(chunk: _Chunk) -> None:
-        sizer.outcome(chunk.wire, lost=True)
+    def lose(chunk: _Chunk, known: bool = True) -> None:
+        if known:  # a tail probe resends what may well have arrived: no news for the sizer
+            sizer.outcome(chunk.wire, lost=True)
         todo.append(chunk)
         todo.sort(key=lambda c: c.offset)
 
@@ -79,12 +83,16 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
             transport.stats.retransmits += chunk.sends > 0
             chunk.sends += 1
             flying[seq] = chunk
+            sent_order[seq] = order
             in_flight += chunk.wire
         if not flying:
             continue
-        # wait for answers, at most until the oldest chunk's timer runs out
+        # wait for answers, at most until the oldest chunk's timer runs out; in the tail (nothing new to send) the
+        # timer is a probe after two round trips, not the backed-off timeout: the line is idle, resends cost nothing
+        tail = not todo and next_offset >= len(data)
+        timer = min(rtt.rto, max(2 * (rtt.srtt or rtt.rto), 0.05)) if tail else rtt.rto
         oldest = min(flying.values(), key=lambda c: c.order)
-        deadline = min(oldest.sent_at + rtt.rto, last_progress + transport.budget)
+        deadline = min(oldest.sent_at + timer, last_progress + transport.budget)
         frames, _ = transport.read(deadline)
         now = time.monotonic()
         for f in frames:
@@ -113,8 +121,12 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
                             lose(c)
                 if progress:
                     progress(delivered, len(data))
-            elif f.kind == Kind.NAK:
+            elif f.kind == Kind.NAK:  # the frame sent right after the device's last intact one was damaged
                 transport.stats.naks += 1
+                after = sent_order.get(f.seq, -1) + 1
+                hit = next((s for s, c in flying.items() if c.order == after), None)
+                if hit is not None:
+                    lose(flying.pop(hit))
             elif f.kind == Kind.ERROR and f.seq in flying:
                 raise ProtocolError(f"the firmware refused IMAGE_CHUNK: {f.payload.decode(errors='replace')}")
         now = time.monotonic()
@@ -122,8 +134,10 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
             raise transport.gave_up("IMAGE_CHUNK", last_progress)
         if flying:
             oldest = min(flying.values(), key=lambda c: c.order)
-            if now >= oldest.sent_at + rtt.rto:
+            if now >= oldest.sent_at + timer:
                 transport.stats.timeouts += 1
-                rtt.timed_out()
-                del flying[next(s for s, c in flying.items() if c is oldest)]
-                lose(oldest)
+                if not tail:
+                    rtt.timed_out()
+                for s, c in [(s, c) for s, c in flying.items() if tail or c is oldest]:
+                    del flying[s]
+                    lose(c, known=not tail)

@@ -1,0 +1,94 @@
+"""harness/protocol/transport.py and window.py without an emulator: the estimators, and the image upload through the
+fault injector to an in-process device that handles IMAGE_CHUNK as firmware/app/device.c does (write the bytes,
+ACK with the offsets of the last three chunks accepted)."""
+
+import random
+import struct
+
+import numpy as np
+import pytest
+
+from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.session import DeviceInfo, Session
+from harness.protocol.transport import Rtt, Sizer
+from harness.targets.faulty_link import FaultyLink, parse_faults
+from tests.harness.protocol.test_session import hello_payload
+
+
+@pytest.mark.parametrize("p, lo, hi", [(0.0, 480, 480), (0.005, 30, 70), (0.01, 20, 45), (0.02, 16, 32)])
+def test_the_sizer_settles_near_the_best_size_for_the_error_rate(p, lo, hi):
+    rng, sizer = random.Random(1), Sizer(16, 480)
+    for _ in range(400):
+        wire = sizer.size + 15
+        sizer.outcome(wire, rng.random() > (1 - p) ** wire)
+    assert lo <= sizer.size <= hi
+
+
+def test_the_retransmission_timer_follows_rfc_6298_and_backs_off():
+    rtt = Rtt(initial=0.5, lo=0.05, hi=2.0)
+    assert rtt.rto == 0.5
+    rtt.sample(0.1)
+    assert rtt.rto == pytest.approx(0.1 + 4 * 0.05)
+    for _ in range(3):
+        rtt.timed_out()
+    assert rtt.rto == pytest.approx(0.3 * 4)  # doubled twice at most: a noisy line must not sit idle
+    rtt.sample(0.1)  # a clean sample ends the back-off
+    assert rtt.rto < 0.3
+
+
+class ChunkDevice:
+    """In-process firmware stand-in for the upload: a pyserial-like link."""
+
+    def __init__(self, size: int):
+        self.image, self.timeout = bytearray(size), 0.0
+        self._out, self._decoder, self._accepted = bytearray(), FrameDecoder(), []
+        self._last_seq, self._nak_armed = 0, True
+
+    def write(self, data: bytes) -> int:
+        for byte in data:  # byte by byte, as the firmware's receive loop
+            dropped = self._decoder.dropped
+            for f in self._decoder.feed(bytes([byte])):
+                self._last_seq, self._nak_armed = f.seq, True
+                self._handle(f)
+            if self._decoder.dropped != dropped and self._nak_armed:  # once per intact frame, naming the last
+                self._out += encode_frame(Frame(Kind.NAK, self._last_seq, struct.pack("<I", self._decoder.dropped)))
+                self._nak_armed = False
+        return len(data)
+
+    def _handle(self, f: Frame) -> None:
+        if f.kind == Kind.IMAGE_CHUNK:
+            offset = struct.unpack_from("<I", f.payload)[0]
+            self.image[offset:offset + len(f.payload) - 4] = f.payload[4:]
+            self._accepted = [offset, *self._accepted][:3]
+            self._out += encode_frame(Frame(Kind.ACK, f.seq, struct.pack(f"<{len(self._accepted)}I", *self._accepted)))
+
+    def read(self, n: int = 1) -> bytes:
+        out, self._out = bytes(self._out[:n]), self._out[n:]
+        return out
+
+    def reset_input_buffer(self) -> None:
+        self._out.clear()
+
+
+@pytest.mark.parametrize("faults", ["flip:0.01", "drop:0.01", "duplicate:0.01", "garbage:0.01", "burst:1e-3:64",
+                                    "flip:0.02,drop:0.02"])
+def test_the_upload_arrives_whole_through_every_kind_of_damage(faults):
+    image = np.random.default_rng(0).integers(0, 256, (48, 64), np.uint8)
+    device = ChunkDevice(image.size)
+    link = FaultyLink(device, parse_faults(faults), seed=3)
+    session = Session(link, budget=5.0)
+    session.info = DeviceInfo.parse(hello_payload(input="48x64"))
+    session.upload(image)
+    assert bytes(device.image) == image.tobytes()
+    assert session.stats.retransmits > 0 and sum(link.counts["to-device"].values()) > 0
+    assert session.up.size < 480  # it adapted
+
+
+def test_a_clean_upload_uses_the_largest_chunks_and_resends_nothing():
+    image = np.arange(48 * 64, dtype=np.uint32).astype(np.uint8).reshape(48, 64)
+    device = ChunkDevice(image.size)
+    session = Session(device)
+    session.info = DeviceInfo.parse(hello_payload(input="48x64"))
+    session.upload(image)
+    assert bytes(device.image) == image.tobytes()
+    assert session.stats.retransmits == 0 and session.stats.frames_sent == -(-image.size // 480)
