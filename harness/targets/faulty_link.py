@@ -128,13 +128,17 @@ class FaultyLink:
         bad = set(directions) - set(DIRECTIONS)
         if bad:
             raise UsageError(f"fault direction {', '.join(sorted(bad))}: use {' or '.join(DIRECTIONS)}")
-        self.link, self.faults, self.timeout = link, faults, getattr(link, "timeout", None)
+        self.link, self.timeout, self.directions = link, getattr(link, "timeout", None), directions
         self.enabled = True  # False: bytes pass untouched (the clean half of a benchmark, on the same link)
-        rng = random.Random(seed)
-        self._damage = {d: _Damage(faults if d in directions else (), random.Random(rng.getrandbits(64)))
-                        for d in DIRECTIONS}
+        self.set_faults(faults, seed)
         self._outbound: deque[tuple[float, bytes]] = deque()
         self._inbound: deque[tuple[float, bytes]] = deque()
+
+    def set_faults(self, faults: tuple[Fault, ...], seed: int = 0) -> None:
+        """From now on, these faults (counts start again)."""
+        self.faults, rng = faults, random.Random(seed)
+        self._damage = {d: _Damage(faults if d in self.directions else (), random.Random(rng.getrandbits(64)))
+                        for d in DIRECTIONS}
 
     @property
     def counts(self) -> dict[str, dict[str, int]]:

@@ -1,0 +1,83 @@
+"""The fault matrix on QEMU: the device firmware behind harness/targets/faulty_link.py, faults in both directions,
+seeded. Every image is either bit-exact with the reference, with the same instruction counts as without faults, or
+a clear error (at 2 % and beyond) — never a wrong result, never a wait past the link's budget. A short matrix runs by
+default; the full one with ``-m slow`` (times are measured by ``bench/link_matrix.py``, not asserted here)."""
+
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from harness.dut import Dut, parse_board
+from harness.errors import LinkError, TargetTimeout
+from harness.model.modelfile import load
+from tests.harness.targets.needs import EMULATOR
+
+pytestmark = EMULATOR
+
+ROOT = Path(__file__).resolve().parents[3]
+IMAGE = cv2.imread(str(ROOT / "fixtures" / "scenes" / "scene-009.png"), cv2.IMREAD_GRAYSCALE)
+BUDGET = 10.0
+
+
+@pytest.fixture(scope="module")
+def board():
+    """One emulator for the module; each test swaps the fault injector on its link."""
+    from harness.compare.device import Reference
+    from harness.targets.faulty_link import FaultyLink
+
+    injectors = {}
+
+    def wrap(link):
+        injectors.setdefault("link", FaultyLink(link, (), 0))
+        injectors["link"].link = link
+        return injectors["link"]
+
+    with Dut(parse_board("qemu-stm32f405"), load(ROOT / "fixtures" / "models" / "default.npz"), link_filter=wrap,
+             link_budget=BUDGET) as dut:
+        clean = dut.run(IMAGE)
+        assert Reference(dut.model, dut.build.generated).check(IMAGE, clean).match
+        yield dut, injectors, clean
+
+
+def run_with(board, spec: str, seed: int = 7):
+    """The image through ``spec``; the report, or the error it ended in, and the seconds it took."""
+    from harness.targets.faulty_link import parse_faults
+
+    dut, injectors, _ = board
+    link = injectors["link"]
+    link.set_faults(parse_faults(spec), seed)
+    start = time.monotonic()
+    try:
+        dut.resync()
+        return dut.run(IMAGE), time.monotonic() - start
+    except (LinkError, TargetTimeout) as err:
+        return err, time.monotonic() - start
+    finally:
+        link.set_faults(())
+
+
+def exact(board, report) -> bool:
+    dut, _, clean = board
+    return report.layers == clean.layers and (report.candidates == clean.candidates).all()
+
+
+@pytest.mark.parametrize("spec", ["garbage:0.01", "burst:1e-3:64,stall:1e-5:1.5"])
+def test_the_goal_cells_give_exact_results(board, spec):
+    report, _ = run_with(board, spec)
+    assert not isinstance(report, Exception), report
+    assert exact(board, report)  # fingerprints and instruction counts as without faults
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rate", ["1e-3", "1e-2", "2e-2", "5e-2"])
+@pytest.mark.parametrize("kind", ["flip", "drop", "duplicate", "garbage", "burst"])
+def test_every_cell_is_exact_or_a_clear_error(board, kind, rate):
+    report, seconds = run_with(board, f"{kind}:{rate}")
+    if isinstance(report, Exception):
+        assert float(rate) >= 2e-2 or kind == "burst", report  # up to 1 % (bursts: 1e-3) every image must pass
+        assert "\n" not in str(report) and ("too noisy" in str(report) or "sent nothing" in str(report))
+        assert seconds < 4 * BUDGET + 60  # an upload, a run and a read may each use their budget, no more
+    else:
+        assert exact(board, report)
