@@ -183,6 +183,8 @@ class Dut:
         self.session.flush()
         try:
             self.session.hello(min(self.board.timeouts.boot, 5.0))
+        except LinkError as exc:  # alive, behind a noisy line: a reset would not help
+            raise LinkError(f"{self.choice}: {exc}") from exc
         except (TargetTimeout, TargetError):
             self._reset("did not answer HELLO")
 

@@ -68,11 +68,13 @@ static void send_error(uint8_t seq, const char *message) {
 }
 
 /* Blocks until an intact frame arrives. A dropped packet is NAKed so the host can resend before its timeout, but
- * only once per intact frame: garbage on the line cannot make the device flood it with NAKs. The NAK carries the
- * seq of the last intact frame, so the host tells a request that got through from one that did not. */
+ * only once per intact frame, or per 100 ms while nothing intact arrives: garbage on the line cannot make the device
+ * flood it, and a host whose every frame is damaged still hears that the device is alive. The NAK carries the seq of
+ * the last intact frame, so the host tells a request that got through from one that did not. */
 static void receive(rp_frame *frame) {
     static int32_t nak_armed = 1;
     static uint8_t last_seq;
+    static uint32_t last_nak;
     for (;;) {
         uint8_t byte;
         rp_watchdog_feed(); /* waiting for the host is not a hang */
@@ -83,11 +85,12 @@ static void receive(rp_frame *frame) {
             last_seq = frame->seq;
             return;
         }
-        if (decoder.dropped != dropped && nak_armed) {
+        if (decoder.dropped != dropped && (nak_armed || rp_ticks() - last_nak > rp_ticks_hz() / 10u)) {
             uint8_t p[4];
             put_u32(p, decoder.dropped);
             send(K_NAK, last_seq, p, 4);
             nak_armed = 0;
+            last_nak = rp_ticks();
         }
     }
 }

@@ -81,3 +81,30 @@ def test_every_cell_is_exact_or_a_clear_error(board, kind, rate):
         assert seconds < 4 * BUDGET + 60  # an upload, a run and a read may each use their budget, no more
     else:
         assert exact(board, report)
+
+
+def test_line_noise_is_reported_as_such_and_the_board_is_not_reset(board):
+    dut, _, _ = board
+    pid = dut.target.proc.pid
+    error, seconds = run_with(board, "flip:0.3")
+    assert isinstance(error, LinkError) and "the line is too noisy" in str(error) and "damaged frames" in str(error)
+    assert dut.target.proc.pid == pid and seconds < BUDGET + 5  # no reset-and-retry: the firmware is fine
+    report, _ = run_with(board, "flip:0")
+    assert exact(board, report)  # and it still answers once the line is clean
+
+
+def test_the_handshake_through_a_noisy_line_does_not_flood_it(board):
+    from harness.targets.faulty_link import parse_faults
+
+    dut, injectors, _ = board
+    injectors["link"].set_faults(parse_faults("flip:0.01,garbage:0.01"), 3)
+    try:
+        before = dut.session.stats.bytes_received
+        start = time.monotonic()
+        dut.session.flush()
+        info = dut.session.hello(BUDGET)
+        received, seconds = dut.session.stats.bytes_received - before, time.monotonic() - start
+    finally:
+        injectors["link"].set_faults(())
+    assert info.model_id == dut.model.model_id
+    assert received < 20_000 and seconds < 60, (received, seconds)  # protocol 1 drew 1.26 MB in 20 s at 2 %

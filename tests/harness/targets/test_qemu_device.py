@@ -134,10 +134,12 @@ def test_garbage_cannot_make_the_device_flood_the_link_with_naks(target):
         return [f for f in FrameDecoder().feed(target.link.read(65536)) if f.kind == Kind.NAK]
 
     first = naks_after_garbage()
-    assert len(first) == 1 and first[0].seq == session.transport._seq - 1  # the last intact frame's seq
+    # one NAK at once, then at most one per 100 ms of the device's tick counter (on QEMU TIM2 runs at the
+    # instruction rate, above its nominal 84 MHz, so a few more): far fewer than the 500 damaged packets
+    assert 1 <= len(first) <= 50 and first[0].seq == session.transport._seq - 1  # the last intact frame's seq
     session.hello()  # an intact frame re-arms the NAK
     again = naks_after_garbage()
-    assert len(again) == 1 and struct.unpack("<I", again[0].payload)[0] >= 501  # every drop counted, one NAKed
+    assert 1 <= len(again) <= 50 and struct.unpack("<I", again[-1].payload)[0] >= 501  # every drop counted
 
 
 def test_a_line_too_noisy_for_any_answer_is_a_link_error_not_a_hang(target):
