@@ -53,7 +53,7 @@ def test_build_writes_elf_map_and_firmware_json(tmp_path):
 
 def test_selftest_on_a_real_board_profile_is_refused():
     run = _harness(["selftest", "--board", "nucleo-f429zi"])
-    assert run.returncode == 2 and "runs on a QEMU board" in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "runs the self-test firmware on QEMU" in run.stderr and "Traceback" not in run.stderr
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
