@@ -18,7 +18,7 @@ import serial
 
 from harness.errors import DeviceFault, DeviceRebooted, LinkError, ProtocolError, TargetError, TargetTimeout
 from harness.model.candidates import CANDIDATE
-from harness.protocol import window
+from harness.protocol import pieces, window
 from harness.protocol.fault import FaultReport
 from harness.protocol.frames import MAX_PAYLOAD, Frame, Kind
 from harness.protocol.report import LayerReport, RunReport
@@ -225,20 +225,20 @@ class Session:
 
     def _read_object(self, which: int, total: int, first: bytes, name: str) -> bytes:
         """An object the device answered in part (``first``): the rest by READ, in pieces sized for the line."""
-        if len(first) > total:
-            raise ProtocolError(f"{name}: {len(first)} bytes arrived of a {total}-byte object")
-        out = bytearray(first)
-        while len(out) < total:
-            at = len(out)
-            f, n = self._sized(Kind.READ, lambda n, at=at: struct.pack("<BHH", which, at, min(n, total - at)),
-                               Kind.DATA, 3)
-            n = min(n, total - len(out))
-            if len(f.payload) < 3 or struct.unpack_from("<BH", f.payload) != (which, len(out)) \
-                    or len(f.payload) - 3 != n:
-                raise ProtocolError(f"{name}: asked bytes {len(out)}+{n}, got {f.payload[:3].hex()} with "
-                                    f"{len(f.payload) - 3} bytes")
-            out += f.payload[3:]
-        return bytes(out)
+
+        def parse(f: Frame) -> tuple[int, bytes]:
+            if len(f.payload) < 3 or f.payload[0] != which:
+                raise ProtocolError(f"{name}: DATA {f.payload[:3].hex()} is not a piece of object {which}")
+            return struct.unpack_from("<H", f.payload, 1)[0], f.payload[3:]
+
+        return self._fetch(total, first, lambda at, n: (Kind.READ, struct.pack("<BHH", which, at, n)), Kind.DATA,
+                           parse, 3, name)
+
+    def _fetch(self, *args) -> bytes:
+        try:
+            return pieces.fetch(self.transport, self.down, *args)
+        except _Rebooted as reboot:
+            raise self._rebooted(reboot.doing) from None
 
     def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> int:
         """Put ``image`` into the device's input; returns its CRC-32 (RUN checks the device's copy against it)."""
@@ -304,21 +304,17 @@ class Session:
 
     def read_layer(self, index: int, nbytes: int) -> bytes:
         self._require_info()
-        out = bytearray()
-        while len(out) < nbytes:
-            at = len(out)
-            f, n = self._sized(Kind.LAYER_REQUEST,
-                               lambda n, at=at: struct.pack("<HIH", index, at, min(n, nbytes - at)),
-                               Kind.LAYER_DATA, 6)
-            n = min(n, nbytes - len(out))
+
+        def parse(f: Frame) -> tuple[int, bytes]:
             if len(f.payload) < 6:
                 raise ProtocolError(f"LAYER_DATA of {len(f.payload)} bytes: expected layer u16, offset u32, data")
             layer, offset = struct.unpack_from("<HI", f.payload)
-            if layer != index or offset != len(out) or len(f.payload) - 6 != n:
-                raise ProtocolError(f"asked layer {index} bytes {len(out)}+{n}, got layer {layer} "
-                                    f"bytes {offset}+{len(f.payload) - 6}")
-            out += f.payload[6:]
-        return bytes(out)
+            if layer != index:
+                raise ProtocolError(f"asked layer {index}, got layer {layer}")
+            return offset, f.payload[6:]
+
+        return self._fetch(nbytes, b"", lambda at, n: (Kind.LAYER_REQUEST, struct.pack("<HIH", index, at, n)),
+                           Kind.LAYER_DATA, parse, 6, f"layer {index}")
 
     # ---- helpers -----------------------------------------------------------------------------------------------
 
