@@ -20,6 +20,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from harness.errors import UsageError
 
 KINDS = ("flip", "drop", "duplicate", "garbage", "burst", "stall")
@@ -74,33 +76,50 @@ class _Damage:
 
     def __init__(self, faults: tuple[Fault, ...], rng: random.Random):
         self.faults, self.rng = faults, rng
+        self.gen = np.random.default_rng(rng.getrandbits(64))  # where faults hit: drawn for a whole write at once
+        self._rates = np.array([f.rate for f in faults], float)[:, None]
         self.counts: Counter = Counter()
         self._burst_left = 0
         self._held_until = 0.0  # a stall delays everything behind it
 
     def apply(self, data: bytes, now: float, enabled: bool = True) -> list[tuple[float, bytes]]:
         """The damaged bytes as segments with the time each may be delivered (a stall splits them)."""
-        if not enabled:
+        if not enabled or not self.faults or not data:
             return [(max(now, self._held_until), data)] if data else []
-        rng, out, segments = self.rng, bytearray(), []
-        for byte in data:
-            if self._burst_left:
-                self._burst_left -= 1
-                out.append(rng.randrange(256))
-                continue
-            for f in self.faults:
-                if f.rate and rng.random() < f.rate:
-                    self.counts[f.kind] += 1
-                    if f.kind == "stall":
-                        segments.append((max(now, self._held_until), bytes(out)))
-                        out = bytearray()
-                    byte = self._hit(f, byte, out, now)
-                    if byte is None:
-                        break
+        hits = self.gen.random((len(self.faults), len(data))) < self._rates
+        out, segments, pos = bytearray(), [], self._burst(0, len(data))
+        out += self._noise(pos)
+        for p in np.flatnonzero(hits.any(axis=0)).tolist():
+            if p < pos:
+                continue  # inside a burst: already replaced
+            out += data[pos:p]
+            byte, pos = data[p], p + 1
+            for j, f in enumerate(self.faults):
+                if not hits[j, p]:
+                    continue
+                self.counts[f.kind] += 1
+                if f.kind == "stall":
+                    segments.append((max(now, self._held_until), bytes(out)))
+                    out = bytearray()
+                byte = self._hit(f, byte, out, now)
+                if byte is None:
+                    break
             else:
                 out.append(byte)
+            start, pos = pos, self._burst(pos, len(data))
+            out += self._noise(pos - start)
+        out += data[pos:]
         segments.append((max(now, self._held_until), bytes(out)))
         return [(t, b) for t, b in segments if b]
+
+    def _burst(self, pos: int, end: int) -> int:
+        """Where the running burst (if any) ends within [pos, end); it goes on into the next write if longer."""
+        take = min(self._burst_left, end - pos)
+        self._burst_left -= take
+        return pos + take
+
+    def _noise(self, n: int) -> bytes:
+        return self.gen.integers(0, 256, n, dtype=np.uint8).tobytes()
 
     def _hit(self, f: Fault, byte: int, out: bytearray, now: float) -> int | None:
         """Applies one fault to ``byte``: returns the byte to go on with, or None if it is used up."""
