@@ -128,6 +128,7 @@ class Session:
     budget: float = 15.0           # seconds a request may go without an intact answer before the link gives up
     info: DeviceInfo | None = None
     banners: int = 0               # boot banners seen (the firmware announces itself once per boot)
+    image_crc: int | None = None   # CRC-32 of the image uploaded last (RUN asks the device to check its copy)
     transport: Transport = field(init=False)
     _doing: str = ""  # the request being answered, for the messages of a fault or a reboot; "" while handshaking
 
@@ -253,8 +254,8 @@ class Session:
             window.upload(self.transport, data, info.chunk, info.rx_bytes, self.up, progress)
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
-        self._image_crc = zlib.crc32(data)
-        return self._image_crc
+        self.image_crc = zlib.crc32(data)
+        return self.image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
         """Upload ``image``, run the model, fetch the candidates."""
@@ -270,7 +271,7 @@ class Session:
         return self._report(result)
 
     def _run_payload(self, dump_layer: int) -> bytes:
-        crc = getattr(self, "_image_crc", None)
+        crc = self.image_crc
         if crc is None:
             raise ProtocolError("RUN before any upload: send the image first")
         clean = self.down.error_rate() == 0  # on a noisy line the RESULT comes by READ, in pieces

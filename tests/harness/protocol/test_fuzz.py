@@ -106,7 +106,7 @@ def test_nonsense_in_results_is_a_harness_error(record, data):
                         Kind.RESULT: struct.pack("<H", len(record)) + record, Kind.DATA: data,
                         Kind.LAYER_DATA: data})
     session.hello(0.5)
-    session._image_crc = 0
+    session.image_crc = 0
     try:
         session.run_uploaded()
     except HarnessError as err:
@@ -118,5 +118,5 @@ def test_the_double_really_answers_so_the_fuzz_reaches_the_checks():
     session = _session({Kind.HELLO_REPLY: b"\0" + struct.pack("<H", len(text)) + text,
                         Kind.RESULT: struct.pack("<H", len(result_record())) + result_record()})
     assert session.hello(0.5).layers == ("stem", "rnnpool", "mb0", "candidates")
-    session._image_crc = 0
+    session.image_crc = 0
     assert session.run_uploaded().total_ticks == 65
