@@ -15,7 +15,7 @@ enum {
     K_RUN, K_LAYER_READY, K_RESUME, K_FAULT, K_READ, K_DATA
 };
 enum { OBJ_INFO = 1, OBJ_RESULT = 2 }; /* what READ reads */
-#define PROTOCOL_VERSION "2"
+#define PROTOCOL_VERSION "3"
 #define ACK_HISTORY 3 /* an image chunk's ACK also names the chunks accepted just before it (a lost ACK costs nothing) */
 #define NO_LAYER 0xFFFFu
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
@@ -315,7 +315,7 @@ static void after_layer(rp_app_run *r, int32_t layer, const void *data, int32_t 
  * of a wrong result. */
 static void run_model(const rp_frame *f) {
     if (f->length != 8) {
-        send_error(f->seq, "run: expected dump_layer u16, image_crc u32, max_answer u16 (protocol 2)");
+        send_error(f->seq, "run: expected dump_layer u16, image_crc u32, max_answer u16 (protocol 3)");
         return;
     }
     const uint32_t max_answer = get_u16(f->payload + 6);

@@ -1,5 +1,5 @@
 /* Serial protocol frames, the firmware side of harness/protocol/frames.py:
- * 0x00 COBS(kind u8, seq u8, length u16 LE, payload, crc32 u32 LE) 0x00, CRC-32 as zlib's. */
+ * 0x00 COBS(kind u8, seq u8, payload, crc32 u32 LE) 0x00, CRC-32 as zlib's; the length is implied by the framing. */
 #ifndef RP_FRAME_H
 #define RP_FRAME_H
 
@@ -8,7 +8,7 @@
 #ifndef RP_FRAME_MAX_PAYLOAD
 #define RP_FRAME_MAX_PAYLOAD 4096
 #endif
-#define RP_FRAME_OVERHEAD 8 /* header 4 + CRC 4 */
+#define RP_FRAME_OVERHEAD 6 /* header 2 + CRC 4 */
 /* Worst-case encoded size: COBS adds one byte per 254 plus one, and the two delimiters. */
 #define RP_FRAME_WIRE_MAX(n) ((n) + RP_FRAME_OVERHEAD + ((n) + RP_FRAME_OVERHEAD) / 254 + 3)
 

@@ -20,13 +20,13 @@ static int32_t put(cobs_writer *w, uint8_t byte) {
 
 int32_t rp_frame_encode(uint8_t kind, uint8_t seq, const uint8_t *payload, int32_t n, uint8_t *out, int32_t cap) {
     if (n < 0 || n > RP_FRAME_MAX_PAYLOAD || cap < 3) return -1;
-    const uint8_t head[4] = {kind, seq, (uint8_t)(n & 0xFF), (uint8_t)(n >> 8)};
-    uint32_t crc = rp_crc32(rp_crc32(0, head, 4), payload, n);
+    const uint8_t head[2] = {kind, seq};
+    uint32_t crc = rp_crc32(rp_crc32(0, head, 2), payload, n);
     const uint8_t tail[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
     out[0] = 0;
     cobs_writer w = {out, 2, 1, cap - 1};
     int32_t bad = 0;
-    for (int i = 0; i < 4; i++) bad |= put(&w, head[i]);
+    for (int i = 0; i < 2; i++) bad |= put(&w, head[i]);
     for (int32_t i = 0; i < n; i++) bad |= put(&w, payload[i]);
     for (int i = 0; i < 4; i++) bad |= put(&w, tail[i]);
     if (bad) return -1;

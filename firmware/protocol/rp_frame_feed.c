@@ -29,11 +29,11 @@ int32_t rp_frame_feed(rp_frame_decoder *d, uint8_t byte, rp_frame *frame) {
     }
     const uint8_t *b = d->buf;
     const uint32_t crc = b[len - 4] | (uint32_t)b[len - 3] << 8 | (uint32_t)b[len - 2] << 16 | (uint32_t)b[len - 1] << 24;
-    const int32_t length = b[2] | b[3] << 8;
-    if (length > RP_FRAME_MAX_PAYLOAD || length != len - RP_FRAME_OVERHEAD || rp_crc32(0, b, len - 4) != crc) {
+    const int32_t length = len - RP_FRAME_OVERHEAD;
+    if (length > RP_FRAME_MAX_PAYLOAD || rp_crc32(0, b, len - 4) != crc) {
         d->dropped++;
         return 0;
     }
-    frame->kind = b[0], frame->seq = b[1], frame->length = (uint16_t)length, frame->payload = b + 4;
+    frame->kind = b[0], frame->seq = b[1], frame->length = (uint16_t)length, frame->payload = b + 2;
     return 1;
 }

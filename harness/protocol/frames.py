@@ -1,7 +1,8 @@
 """Frames of the serial protocol: COBS byte stuffing with a 0x00 delimiter, so a receiver resynchronises at the
 next zero after any garbage, and a CRC-32 over header and payload, so a damaged frame is dropped, never used.
 
-On the wire: 0x00 COBS(kind u8, seq u8, length u16 LE, payload, crc32 u32 LE) 0x00. The leading delimiter ends
+On the wire: 0x00 COBS(kind u8, seq u8, payload, crc32 u32 LE) 0x00; the payload's length is implied by the
+framing, so a frame costs 9 bytes besides its payload (and one COBS byte per 254). The leading delimiter ends
 whatever garbage came before, so line noise costs at most the noise, never the next frame. ``seq`` numbers frames
 modulo 256 so a retransmitted frame is recognised; CRC-32 is zlib's (the firmware's fingerprints use the same one).
 """
@@ -17,8 +18,9 @@ from cobs import cobs
 
 from harness.errors import ProtocolError
 
-HEADER = struct.Struct("<BBH")
+HEADER = struct.Struct("<BB")
 MAX_PAYLOAD = 4096
+WIRE_OVERHEAD = 2 + 1 + HEADER.size + 4  # delimiters, a COBS code, the header, the CRC: bytes besides a payload
 STRAY_TEXT = 200  # characters of stray text kept for messages
 
 
@@ -58,7 +60,7 @@ def encode_frame(frame: Frame) -> bytes:
         raise ProtocolError(f"frame kind {frame.kind} / seq {frame.seq} outside 0..255")
     if len(frame.payload) > MAX_PAYLOAD:
         raise ProtocolError(f"frame payload of {len(frame.payload)} bytes exceeds {MAX_PAYLOAD}")
-    body = HEADER.pack(frame.kind, frame.seq, len(frame.payload)) + frame.payload
+    body = HEADER.pack(frame.kind, frame.seq) + frame.payload
     return b"\0" + cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
 
 
@@ -73,9 +75,9 @@ def decode_frame(packet: bytes) -> Frame:
     body, (crc,) = raw[:-4], struct.unpack("<I", raw[-4:])
     if zlib.crc32(body) != crc:
         raise ProtocolError(f"CRC mismatch (sent {crc:08x}, computed {zlib.crc32(body):08x})")
-    kind, seq, length = HEADER.unpack_from(body)
-    if length != len(body) - HEADER.size:
-        raise ProtocolError(f"frame says {length} payload bytes, carries {len(body) - HEADER.size}")
+    kind, seq = HEADER.unpack_from(body)
+    if len(body) - HEADER.size > MAX_PAYLOAD:
+        raise ProtocolError(f"frame payload of {len(body) - HEADER.size} bytes exceeds {MAX_PAYLOAD}")
     return Frame(kind, seq, bytes(body[HEADER.size:]))
 
 

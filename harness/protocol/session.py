@@ -24,7 +24,7 @@ from harness.protocol.frames import MAX_PAYLOAD, Frame, Kind
 from harness.protocol.report import LayerReport, RunReport
 from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transport
 
-PROTOCOL = 2
+PROTOCOL = 3
 NO_LAYER = 0xFFFF
 OBJ_INFO, OBJ_RESULT = 1, 2  # what READ reads
 MIN_PIECE, MAX_PIECE = 16, 1000  # payload bytes per frame the sizers choose between (the device takes ≤ 1024)

@@ -18,9 +18,9 @@ import numpy as np
 import serial
 
 from harness.errors import LinkError, ProtocolError, TargetError, TargetTimeout
-from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.frames import WIRE_OVERHEAD, Frame, FrameDecoder, Kind, encode_frame
 
-FRAME_OVERHEAD = 15  # delimiters, COBS code, header, CRC, and a request's 4-byte offset: the cost of one frame
+FRAME_OVERHEAD = WIRE_OVERHEAD + 4  # a frame's bytes besides its payload, and a request's 4-byte offset
 
 
 @dataclass

@@ -1,8 +1,12 @@
 """Framing: every byte value survives, damage is detected and dropped, the decoder resynchronises."""
 
 import random
+import struct
+import zlib
 
 import pytest
+from cobs.cobs import decode as cobs_decode
+from cobs.cobs import encode as cobs_encode
 
 from harness.errors import ProtocolError
 from harness.protocol.frames import MAX_PAYLOAD, Frame, FrameDecoder, Kind, decode_frame, encode_frame
@@ -61,6 +65,22 @@ def test_damage_is_dropped_and_the_rest_survives():
 ])
 def test_bad_packets_say_why(packet, message):
     with pytest.raises(ProtocolError, match=message):
+        decode_frame(packet)
+
+
+def test_the_header_is_kind_and_seq_only():
+    # the length is implied by the framing: a frame costs 2 header + 4 CRC + 1 COBS code + 2 delimiters
+    assert len(encode_frame(Frame(Kind.ACK, 3, b""))) == 9
+    assert len(encode_frame(Frame(Kind.IMAGE_CHUNK, 3, b"\x11" * 30))) == 39
+    body = bytes([Kind.ACK, 3]) + b"abc"
+    assert decode_frame(encode_frame(Frame(Kind.ACK, 3, b"abc"))[1:-1]) == Frame(Kind.ACK, 3, b"abc")
+    assert cobs_decode(encode_frame(Frame(Kind.ACK, 3, b"abc"))[1:-1])[:-4] == body
+
+
+def test_a_payload_over_the_maximum_is_refused_on_decode():
+    body = bytes([Kind.RESULT, 0]) + bytes(MAX_PAYLOAD + 1)
+    packet = cobs_encode(body + struct.pack("<I", zlib.crc32(body)))
+    with pytest.raises(ProtocolError, match="exceeds"):
         decode_frame(packet)
 
 

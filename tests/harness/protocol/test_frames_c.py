@@ -17,7 +17,7 @@ class CFrame(C.Structure):
     _fields_ = [("kind", C.c_uint8), ("seq", C.c_uint8), ("length", C.c_uint16), ("payload", C.POINTER(C.c_uint8))]
 
 
-WIRE_MAX = MAX_PAYLOAD + 8 + (MAX_PAYLOAD + 8) // 254 + 3
+WIRE_MAX = MAX_PAYLOAD + 6 + (MAX_PAYLOAD + 6) // 254 + 3  # RP_FRAME_WIRE_MAX of firmware/protocol/rp_frame.h
 
 
 class CDecoder(C.Structure):
@@ -69,6 +69,11 @@ def test_frames_cross_both_ways(lib):
     assert dec.feed(b"".join(c_encode(lib, f) for f in frames)) == frames and dec.dropped == 0  # C → Python
 
 
+def test_c_encodes_byte_for_byte_as_python(lib):
+    for f in _frames(30, 5):
+        assert c_encode(lib, f) == encode_frame(f)
+
+
 def test_damage_and_overlong_garbage_are_dropped(lib):
     frames = _frames(20, 2)
     wire = bytearray(b"noise" + b"\xff" * (2 * WIRE_MAX))  # longer than the decoder's buffer, then frames
@@ -90,7 +95,7 @@ def test_encode_refuses_too_much(lib):
 
 @pytest.mark.parametrize("extra", [1, 2])
 def test_a_payload_over_the_announced_maximum_is_dropped_even_when_it_fits_the_buffer(lib, extra):
-    body = bytes([Kind.IMAGE_CHUNK, 7]) + struct.pack("<H", MAX_PAYLOAD + extra) + b"\x55" * (MAX_PAYLOAD + extra)
+    body = bytes([Kind.IMAGE_CHUNK, 7]) + b"\x55" * (MAX_PAYLOAD + extra)
     wire = b"\0" + cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
     assert len(wire) - 2 <= WIRE_MAX  # the decoder's buffer holds it: only the length check can refuse it
     got, dropped = c_decode(lib, wire)

@@ -14,14 +14,14 @@ import serial
 from harness.errors import DeviceFault, DeviceRebooted, ProtocolError, TargetTimeout
 from harness.protocol.fault import FaultReport
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
-from harness.protocol.session import DeviceInfo, Session
+from harness.protocol.session import PROTOCOL, DeviceInfo, Session
 
 LAYERS = ("stem", "rnnpool", "mb0", "candidates")
 INPUT = (8, 16)
 
 
 def hello_payload(**overrides) -> bytes:
-    kv = {"protocol": "2", "model": "m0", "build-id": "b0", "board": "nucleo-f429zi", "clock": "180000000",
+    kv = {"protocol": str(PROTOCOL), "model": "m0", "build-id": "b0", "board": "nucleo-f429zi", "clock": "180000000",
           "clock-status": "pll", "reset": "pin", "watchdog-ms": "4000", "rx-dropped": "0", "rx-errors": "0",
           "ticks": "dwt", "ticks-hz": "180000000", "rx": "1024", "chunk": "480", "max-payload": "1024",
           "input": f"{INPUT[0]}x{INPUT[1]}", "arena": "4096", "layers": ",".join(LAYERS), "caps": "layer-dump,fault"}
