@@ -71,6 +71,9 @@ class Rtt:
         return min(max(base, self.lo) * 2 ** self.backoff, self.hi)
 
 
+RUN_TO_HALVE = 3  # losses in a row after which the Sizer halves the size at once
+
+
 @dataclass
 class Sizer:
     """The payload size that moves the most data per byte on the wire, from the recent frames' fates: the per-byte
@@ -84,12 +87,18 @@ class Sizer:
     _fates: deque = field(default_factory=lambda: deque(maxlen=48))
     _size: int = 0
     _since: int = 0
+    _run: int = 0  # losses in a row
 
     def outcome(self, wire_bytes: int, lost: bool) -> None:
         self._fates.append((wire_bytes, lost))
         self._since += 1
+        self._run = self._run + 1 if lost else 0
         if self._since >= 8 or (lost and self.size == self.hi):  # the first loss on a clean line is news at once
             self._since, self._size = 0, self._best()
+        if self._run >= RUN_TO_HALVE:
+            # losses in a row: the line got worse than the history says (a clean past would outvote it for a whole
+            # window, each loss perhaps a timeout), so halve now; the fit takes over again as new fates come in
+            self._size = max(self.lo, min(self._best(), self.size // 2))
 
     def error_rate(self) -> float:
         if not self._fates:

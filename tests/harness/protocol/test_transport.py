@@ -10,7 +10,7 @@ import pytest
 
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
 from harness.protocol.session import DeviceInfo, Session
-from harness.protocol.transport import Rtt, Sizer
+from harness.protocol.transport import FRAME_OVERHEAD, Rtt, Sizer
 from harness.targets.faulty_link import FaultyLink, parse_faults
 from tests.harness.protocol.test_session import hello_payload
 
@@ -19,9 +19,32 @@ from tests.harness.protocol.test_session import hello_payload
 def test_the_sizer_settles_near_the_best_size_for_the_error_rate(p, lo, hi):
     rng, sizer = random.Random(1), Sizer(16, 480)
     for _ in range(400):
-        wire = sizer.size + 15
+        wire = sizer.size + FRAME_OVERHEAD
         sizer.outcome(wire, rng.random() > (1 - p) ** wire)
     assert lo <= sizer.size <= hi
+
+
+def test_the_sizer_shrinks_within_a_few_losses_when_a_clean_line_turns_bad():
+    # a long clean history must not outvote the news: at 1 % a 480-byte chunk almost never arrives, and each try
+    # can cost a retransmission timeout
+    sizer = Sizer(16, 480)
+    for _ in range(48):
+        sizer.outcome(495, lost=False)
+    losses = 0
+    while sizer.size > 60:
+        sizer.outcome(sizer.size + FRAME_OVERHEAD, lost=True)
+        losses += 1
+        assert losses <= 5, f"still {sizer.size} bytes after {losses} losses in a row"
+
+
+def test_the_sizer_does_not_panic_at_a_chance_run_of_losses():
+    rng, sizer = random.Random(3), Sizer(16, 480)
+    sizes = []
+    for _ in range(2000):
+        wire = sizer.size + FRAME_OVERHEAD
+        sizer.outcome(wire, rng.random() > (1 - 0.01) ** wire)
+        sizes.append(sizer.size)
+    assert min(sizes[400:]) >= 14 and sum(sizes[400:]) / len(sizes[400:]) >= 22
 
 
 def test_the_retransmission_timer_follows_rfc_6298_and_backs_off():
