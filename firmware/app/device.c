@@ -18,6 +18,7 @@ enum { OBJ_INFO = 1, OBJ_RESULT = 2 }; /* what READ reads */
 #define PROTOCOL_VERSION "3"
 #define ACK_HISTORY 3 /* an image chunk's ACK also names the chunks accepted just before it (a lost ACK costs nothing) */
 #define NO_LAYER 0xFFFFu
+#define OFFSET_BYTES 3 /* image offsets (IMAGE_CHUNK, its ACK) are u24: harness/protocol/messages.py */
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
 #define CHUNK (RP_UART_RX_SIZE / 2 - 32)
 
@@ -44,9 +45,15 @@ static struct {
 
 static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t get_u16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
+static uint32_t get_u24(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
 
 static uint8_t *put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) *p++ = (uint8_t)(v >> (8 * i));
+    return p;
+}
+
+static uint8_t *put_u24(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 3; i++) *p++ = (uint8_t)(v >> (8 * i));
     return p;
 }
 
@@ -239,14 +246,14 @@ static void read_object(const rp_frame *f) {
 
 static void image_chunk(const rp_frame *f) {
     const int32_t size = rp_model.input_h * rp_model.input_w;
-    const uint32_t offset = f->length >= 4 ? get_u32(f->payload) : 0;
-    const int32_t n = f->length - 4;
-    if (f->length < 5 || n > CHUNK || offset > (uint32_t)size || (uint32_t)n > (uint32_t)size - offset) {
+    const uint32_t offset = f->length >= OFFSET_BYTES ? get_u24(f->payload) : 0;
+    const int32_t n = f->length - OFFSET_BYTES;
+    if (n < 1 || n > CHUNK || offset > (uint32_t)size || (uint32_t)n > (uint32_t)size - offset) {
         send_error(f->seq, "image chunk outside the input image");
         return;
     }
     uint8_t *dst = arena + rp_model.input_offset + offset;
-    for (int32_t i = 0; i < n; i++) dst[i] = f->payload[4 + i];
+    for (int32_t i = 0; i < n; i++) dst[i] = f->payload[OFFSET_BYTES + i];
     st.image_fresh = 1;
     st.last_run_seq = -1;
     st.readable_layer = -1;
@@ -254,8 +261,8 @@ static void image_chunk(const rp_frame *f) {
     for (int32_t i = keep; i > 0; i--) st.accepted[i] = st.accepted[i - 1];
     st.accepted[0] = offset;
     st.n_accepted = keep + 1;
-    uint8_t p[4 * ACK_HISTORY], *q = p;
-    for (int32_t i = 0; i < st.n_accepted; i++) q = put_u32(q, st.accepted[i]);
+    uint8_t p[OFFSET_BYTES * ACK_HISTORY], *q = p;
+    for (int32_t i = 0; i < st.n_accepted; i++) q = put_u24(q, st.accepted[i]);
     send(K_ACK, f->seq, p, (int32_t)(q - p));
 }
 

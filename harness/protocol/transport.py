@@ -19,8 +19,9 @@ import serial
 
 from harness.errors import LinkError, ProtocolError, TargetError, TargetTimeout
 from harness.protocol.frames import WIRE_OVERHEAD, Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.messages import OFFSET_BYTES
 
-FRAME_OVERHEAD = WIRE_OVERHEAD + 4  # a frame's bytes besides its payload, and a request's 4-byte offset
+FRAME_OVERHEAD = WIRE_OVERHEAD + OFFSET_BYTES  # a frame's bytes besides its payload, and a chunk's offset
 
 
 @dataclass

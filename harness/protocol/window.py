@@ -14,13 +14,13 @@ the device's receive ring, so nothing overflows it even while it is busy.
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.errors import ProtocolError
 from harness.protocol.frames import Frame, Kind
+from harness.protocol.messages import pack_chunk, unpack_ack
 from harness.protocol.transport import FRAME_OVERHEAD, Sizer, Transport
 
 MAX_IN_FLIGHT = 100  # frames: well inside the 256 seqs, so a late ACK can never be taken for a newer chunk's
@@ -76,7 +76,7 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
                 next_offset += chunk.length
                 by_offset[chunk.offset] = chunk
             seq = transport.next_seq()
-            payload = struct.pack("<I", chunk.offset) + data[chunk.offset:chunk.offset + chunk.length]
+            payload = pack_chunk(chunk.offset, data[chunk.offset:chunk.offset + chunk.length])
             order += 1
             chunk.wire, chunk.sent_at, chunk.order = transport.write(Frame(Kind.IMAGE_CHUNK, seq, payload)), \
                 time.monotonic(), order
@@ -96,8 +96,7 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
         frames, _ = transport.read(deadline)
         now = time.monotonic()
         for f in frames:
-            if f.kind == Kind.ACK and len(f.payload) >= 4 and len(f.payload) % 4 == 0:
-                offsets = struct.unpack(f"<{len(f.payload) // 4}I", f.payload)
+            if f.kind == Kind.ACK and (offsets := unpack_ack(f.payload)):
                 chunk = flying.get(f.seq)
                 if chunk is None or chunk.offset != offsets[0]:
                     chunk = None  # a late ACK of an earlier send: its offsets still count

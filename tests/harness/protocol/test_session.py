@@ -14,6 +14,7 @@ import serial
 from harness.errors import DeviceFault, DeviceRebooted, ProtocolError, TargetTimeout
 from harness.protocol.fault import FaultReport
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.messages import pack_ack, unpack_chunk
 from harness.protocol.session import PROTOCOL, DeviceInfo, Session
 
 LAYERS = ("stem", "rnnpool", "mb0", "candidates")
@@ -77,7 +78,7 @@ class DeviceDouble(threading.Thread):
                     _, at, n = struct.unpack("<BHH", f.payload)
                     self.send(Kind.DATA, f.seq, f.payload[:3] + text[at:at + n])
                 elif f.kind == Kind.IMAGE_CHUNK:
-                    self.send(Kind.ACK, f.seq, f.payload[:4])
+                    self.send(Kind.ACK, f.seq, pack_ack([unpack_chunk(f.payload)[0]]))
                 elif f.kind == Kind.RUN:
                     self.send(Kind.ACK, f.seq)
                     self.send_safely(self.on_run(f.seq))

@@ -10,6 +10,7 @@ import pytest
 
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
 from harness.protocol.session import DeviceInfo, Session
+from harness.protocol.messages import pack_ack, unpack_chunk
 from harness.protocol.transport import FRAME_OVERHEAD, Rtt, Sizer
 from harness.targets.faulty_link import FaultyLink, parse_faults
 from tests.harness.protocol.test_session import hello_payload
@@ -83,10 +84,10 @@ class ChunkDevice:
             layer, at, n = struct.unpack("<HIH", f.payload)
             self._out += encode_frame(Frame(Kind.LAYER_DATA, f.seq, f.payload[:6] + bytes(self.image[at:at + n])))
         if f.kind == Kind.IMAGE_CHUNK:
-            offset = struct.unpack_from("<I", f.payload)[0]
-            self.image[offset:offset + len(f.payload) - 4] = f.payload[4:]
+            offset, data = unpack_chunk(f.payload)
+            self.image[offset:offset + len(data)] = data
             self._accepted = [offset, *self._accepted][:3]
-            self._out += encode_frame(Frame(Kind.ACK, f.seq, struct.pack(f"<{len(self._accepted)}I", *self._accepted)))
+            self._out += encode_frame(Frame(Kind.ACK, f.seq, pack_ack(self._accepted)))
 
     def read(self, n: int = 1) -> bytes:
         out, self._out = bytes(self._out[:n]), self._out[n:]

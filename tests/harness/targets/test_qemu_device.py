@@ -19,6 +19,7 @@ from harness.model.fixed_ref import run_fixed
 from harness.model.modelfile import load
 from harness.model.synthetic import adversarial_images
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
+from harness.protocol.messages import OFFSET_BYTES, pack_chunk
 from harness.protocol.session import Session
 from harness.targets.faulty_link import FaultyLink, parse_faults
 from harness.targets.qemu import QemuTarget
@@ -59,7 +60,7 @@ def test_handshake_says_what_runs(target, build, model):
     assert info.layers == tuple(s.name for s in build.generated.graph.steps)
     assert info.ticks == "tim2" and info.input_hw == (240, 320) and info.arena_bytes == build.info["arena_bytes"]
     # a chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring
-    assert len(encode_frame(Frame(Kind.IMAGE_CHUNK, 0, bytes(4 + info.chunk)))) <= info.rx_bytes // 2
+    assert len(encode_frame(Frame(Kind.IMAGE_CHUNK, 0, bytes(OFFSET_BYTES + info.chunk)))) <= info.rx_bytes // 2
 
 
 def test_images_over_the_uart_are_bit_exact(target, build, model):
@@ -91,7 +92,7 @@ def test_refusals_are_errors_not_hangs(target):
     with pytest.raises(ProtocolError, match="not readable"):
         session.read_layer(3, 16)
     with pytest.raises(ProtocolError, match="outside the input image"):
-        session.exchange(Kind.IMAGE_CHUNK, (240 * 320).to_bytes(4, "little") + b"x", set())
+        session.exchange(Kind.IMAGE_CHUNK, pack_chunk(240 * 320, b"x"), set())
 
 
 def test_a_link_damaged_both_ways_still_gives_exact_results_and_counts(target, build, model):
