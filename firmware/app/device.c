@@ -75,29 +75,42 @@ static void send_error(uint8_t seq, const char *message) {
 }
 
 /* Blocks until an intact frame arrives. A dropped packet is NAKed so the host can resend before its timeout, but
- * only once per intact frame, or per 100 ms while nothing intact arrives: garbage on the line cannot make the device
- * flood it, and a host whose every frame is damaged still hears that the device is alive. The NAK carries the seq of
- * the last intact frame, so the host tells a request that got through from one that did not. */
+ * only when no intact frame follows it before the line goes quiet (NAK_QUIET): in a stream of image chunks the next
+ * chunk's ACK already tells the host what was lost, and a NAK would only cost the line its bytes. At most one NAK per
+ * intact frame, or per 100 ms while nothing intact arrives: garbage on the line cannot make the device flood it, and
+ * a host whose every frame is damaged still hears that the device is alive. The NAK carries the seq of the last
+ * intact frame, so the host tells a request that got through from one that did not. */
+#define NAK_QUIET(hz) ((hz) / 200u) /* 5 ms without a byte */
 static void receive(rp_frame *frame) {
-    static int32_t nak_armed = 1;
+    static int32_t nak_armed = 1, nak_pending;
     static uint8_t last_seq;
-    static uint32_t last_nak;
+    static uint32_t last_nak, last_byte, pending_since;
     for (;;) {
         uint8_t byte;
         rp_watchdog_feed(); /* waiting for the host is not a hang */
-        if (rp_uart_read(&byte, 1) != 1) continue;
-        const uint32_t dropped = decoder.dropped;
-        if (rp_frame_feed(&decoder, byte, frame)) {
-            nak_armed = 1;
-            last_seq = frame->seq;
-            return;
+        const int32_t got = rp_uart_read(&byte, 1) == 1;
+        const uint32_t now = rp_ticks(), hz = rp_ticks_hz();
+        if (got) {
+            last_byte = now;
+            const uint32_t dropped = decoder.dropped;
+            if (rp_frame_feed(&decoder, byte, frame)) {
+                nak_armed = 1;
+                nak_pending = 0;
+                last_seq = frame->seq;
+                return;
+            }
+            if (decoder.dropped != dropped && !nak_pending) {
+                nak_pending = 1;
+                pending_since = now;
+            }
         }
-        if (decoder.dropped != dropped && (nak_armed || rp_ticks() - last_nak > rp_ticks_hz() / 10u)) {
+        const int32_t due = now - last_byte > NAK_QUIET(hz) || now - pending_since > hz / 10u;
+        if (nak_pending && due && (nak_armed || now - last_nak > hz / 10u)) {
             uint8_t p[4];
             put_u32(p, decoder.dropped);
             send(K_NAK, last_seq, p, 4);
-            nak_armed = 0;
-            last_nak = rp_ticks();
+            nak_armed = nak_pending = 0;
+            last_nak = now;
         }
     }
 }
