@@ -88,10 +88,9 @@ static void receive(rp_frame *frame) {
     for (;;) {
         uint8_t byte;
         rp_watchdog_feed(); /* waiting for the host is not a hang */
+        /* The timer is read only while a NAK waits: on QEMU each read is a trip to the emulator, and this spins. */
         const int32_t got = rp_uart_read(&byte, 1) == 1;
-        const uint32_t now = rp_ticks(), hz = rp_ticks_hz();
         if (got) {
-            last_byte = now;
             const uint32_t dropped = decoder.dropped;
             if (rp_frame_feed(&decoder, byte, frame)) {
                 nak_armed = 1;
@@ -101,11 +100,14 @@ static void receive(rp_frame *frame) {
             }
             if (decoder.dropped != dropped && !nak_pending) {
                 nak_pending = 1;
-                pending_since = now;
+                pending_since = rp_ticks();
             }
+            if (nak_pending) last_byte = rp_ticks();
         }
+        if (!nak_pending) continue;
+        const uint32_t now = rp_ticks(), hz = rp_ticks_hz();
         const int32_t due = now - last_byte > NAK_QUIET(hz) || now - pending_since > hz / 10u;
-        if (nak_pending && due && (nak_armed || now - last_nak > hz / 10u)) {
+        if (due && (nak_armed || now - last_nak > hz / 10u)) {
             uint8_t p[4];
             put_u32(p, decoder.dropped);
             send(K_NAK, last_seq, p, 4);
