@@ -8,7 +8,6 @@ the requests' meaning beyond kinds and seqs (harness/protocol/session.py does).
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -72,6 +71,8 @@ class Rtt:
         return min(max(base, self.lo) * 2 ** self.backoff, self.hi)
 
 
+_RATE_GRID = np.geomspace(1e-7, 0.5, 162)
+_LOG1M_GRID = np.log1p(-_RATE_GRID)
 RUN_TO_HALVE = 3  # losses in a row after which the Sizer halves the size at once
 
 
@@ -107,14 +108,11 @@ class Sizer:
         wire, lost = (np.array(x, float) for x in zip(*self._fates))
         if not lost.any():
             return 0.0
-        lo, hi = 1e-7, 0.5
-        for _ in range(25):  # the likelihood's derivative falls with p: bisect (in log p) for its zero
-            p = math.sqrt(lo * hi)
-            survive = (1 - p) ** wire
-            slope = np.sum(lost * wire * survive / (1 - p) / np.maximum(1 - survive, 1e-300)) \
-                - np.sum((1 - lost) * wire / (1 - p))
-            lo, hi = (p, hi) if slope > 0 else (lo, p)
-        return math.sqrt(lo * hi)
+        # the log-likelihood on a grid of rates 10 % apart (the best size moves by half that): one array operation,
+        # cheap enough to run after every few frames
+        survive = np.exp(np.outer(_LOG1M_GRID, wire))  # (1 - p) ** wire for every grid p and every frame
+        loglik = (np.log(np.maximum(1 - survive, 1e-300)) * lost + np.log(survive) * (1 - lost)).sum(axis=1)
+        return float(_RATE_GRID[np.argmax(loglik)])
 
     def _best(self) -> int:
         p = self.error_rate()

@@ -46,6 +46,21 @@ def test_each_kind_changes_the_stream_as_it_says(direction):
     assert bad >= 40 * link.counts[direction]["burst"]  # ~63 of every 64 replaced bytes differ
 
 
+@pytest.mark.parametrize("spec, rate", [("drop:0.01", 0.01), ("flip:0.003,garbage:0.02", 0.023)])
+def test_faults_hit_at_the_rate_asked_for_however_the_bytes_are_split(spec, rate):
+    loop = serial.serial_for_url("loop://", timeout=0)
+    link = FaultyLink(loop, parse_faults(spec), 5, ("to-device",))
+    sizes, n = [1, 2, 3, 7, 40, 255, 1000], 0
+    for i in range(4000):  # writes of every size, so the spacing between faults must carry across writes
+        chunk = DATA[:sizes[i % len(sizes)]]
+        link.write(chunk)
+        n += len(chunk)
+        loop.reset_input_buffer()
+    hits = sum(link.counts["to-device"].values())
+    sigma = (n * rate * (1 - rate)) ** 0.5
+    assert abs(hits - n * rate) < 4 * sigma, (hits, n * rate)
+
+
 def test_the_same_seed_replays_the_same_damage_and_another_does_not():
     assert through("flip:0.01,drop:0.005", seed=3)[0] == through("flip:0.01,drop:0.005", seed=3)[0]
     assert through("flip:0.01,drop:0.005", seed=3)[0] != through("flip:0.01,drop:0.005", seed=4)[0]
