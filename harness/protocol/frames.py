@@ -102,6 +102,22 @@ class FrameDecoder:
         if len(text) >= 4:
             self._text = (self._text + b" " + text.encode())[-STRAY_TEXT:]
 
+    @property
+    def partial(self) -> bool:
+        """Whether bytes of an unfinished packet wait for their delimiter."""
+        return bool(self._buf)
+
+    def abandon(self) -> int:
+        """Drops the unfinished packet (its closing delimiter was lost and the line went quiet); returns 1 if there
+        was one."""
+        if not self._buf:
+            return 0
+        self._keep_text(bytes(self._buf))
+        self._buf = bytearray()
+        self.dropped += 1
+        self.last_error = "a frame without its closing delimiter, then silence"
+        return 1
+
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += data
         frames = []

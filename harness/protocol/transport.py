@@ -71,6 +71,7 @@ class Rtt:
         return min(max(base, self.lo) * 2 ** self.backoff, self.hi)
 
 
+PARTIAL_QUIET = 0.1  # s without a byte after which an unfinished packet is taken as damaged
 _RATE_GRID = np.geomspace(1e-7, 0.5, 162)
 _LOG1M_GRID = np.log1p(-_RATE_GRID)
 RUN_TO_HALVE = 3  # losses in a row after which the Sizer halves the size at once
@@ -172,6 +173,11 @@ class Transport:
         except serial.SerialException as exc:
             raise TargetError(f"the serial link closed (the firmware or emulator stopped?): {exc}") from exc
         if not data:
+            # a packet that stopped short and a quiet line: its closing delimiter was lost, so it is damaged now
+            # rather than when the next frame comes (an ACKed RUN's answer would otherwise wait for a slow poll)
+            if self.decoder.partial and time.monotonic() - self.last_rx > PARTIAL_QUIET:
+                self.stats.damaged += self.decoder.abandon()
+                return [], 1
             return [], 0
         self.last_rx = time.monotonic()
         self.stats.bytes_received += len(data)

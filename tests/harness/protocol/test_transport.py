@@ -4,14 +4,16 @@ ACK with the offsets of the last three chunks accepted)."""
 
 import random
 import struct
+import time
 
 import numpy as np
 import pytest
+import serial
 
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
 from harness.protocol.session import DeviceInfo, Session
 from harness.protocol.messages import pack_ack, unpack_chunk
-from harness.protocol.transport import FRAME_OVERHEAD, Rtt, Sizer
+from harness.protocol.transport import FRAME_OVERHEAD, Rtt, Sizer, Transport
 from harness.targets.faulty_link import FaultyLink, parse_faults
 from tests.harness.protocol.test_session import hello_payload
 
@@ -130,3 +132,19 @@ def test_a_long_read_arrives_whole_in_pieces_through_damage(faults):
     session.info = DeviceInfo.parse(hello_payload())
     assert session.read_layer(2, 3000) == bytes(device.image)
     assert session.stats.retransmits > 0 and session.down.size < 1000  # pieces were lost, and got smaller
+
+
+def test_a_frame_whose_closing_delimiter_was_lost_counts_as_damaged_once_the_line_is_quiet():
+    # Without this a request waits for its full timer (an ACKed RUN: a poll seconds away) for an answer that ended
+    # in a damaged delimiter and so never completes.
+    loop = serial.serial_for_url("loop://", timeout=0)
+    transport = Transport(loop)
+    loop.write(encode_frame(Frame(Kind.RESULT, 5, b"result"))[:-1])  # the trailing 0x00 lost
+    start = time.monotonic()
+    damaged = 0
+    while not damaged and time.monotonic() - start < 2.0:
+        frames, damaged = transport.read(time.monotonic() + 0.05)
+        assert frames == []
+    assert damaged == 1 and time.monotonic() - start < 0.5
+    loop.write(encode_frame(Frame(Kind.RESULT, 6, b"next")))  # and the next frame is intact
+    assert transport.read(time.monotonic() + 0.5)[0] == [Frame(Kind.RESULT, 6, b"next")]
