@@ -274,7 +274,9 @@ class Session:
         crc = self.image_crc
         if crc is None:
             raise ProtocolError("RUN before any upload: send the image first")
-        clean = self.down.error_rate() == 0  # on a noisy line the RESULT comes by READ, in pieces
+        # on a noisy line the RESULT comes by READ, in pieces; the upload just before says so first when the line
+        # has only now turned bad (no answer has been lost yet, and a whole RESULT might never get through)
+        clean = self.down.error_rate() == 0 and self.up.error_rate() == 0
         return struct.pack("<HIH", dump_layer, crc, self.down.size + 2 if clean else 2)
 
     def dump_layer(self, image: np.ndarray, layer: str) -> tuple[bytes, RunReport]:

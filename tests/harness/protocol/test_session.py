@@ -199,3 +199,12 @@ def test_a_malformed_result_is_a_protocol_error_naming_the_field(link, payload, 
     session.hello(2.0)
     with pytest.raises(ProtocolError, match=message):
         session.run(IMAGE)
+
+
+def test_a_run_after_a_lossy_upload_asks_for_its_result_in_pieces():
+    # the line has just turned bad: no answer has been lost yet, but a whole RESULT might never get through it
+    session = Session(serial.serial_for_url("loop://", timeout=0), image_crc=0x1234)
+    whole = struct.unpack("<HIH", session._run_payload(0xFFFF))[2]
+    for _ in range(3):
+        session.up.outcome(500, lost=True)
+    assert whole > 2 and struct.unpack("<HIH", session._run_payload(0xFFFF))[2] == 2
