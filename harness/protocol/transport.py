@@ -71,7 +71,6 @@ class Rtt:
         return min(max(base, self.lo) * 2 ** self.backoff, self.hi)
 
 
-PARTIAL_QUIET = 0.1  # s without a byte after which an unfinished packet is taken as damaged
 _RATE_GRID = np.geomspace(1e-7, 0.5, 162)
 _LOG1M_GRID = np.log1p(-_RATE_GRID)
 RUN_TO_HALVE = 3  # losses in a row after which the Sizer halves the size at once
@@ -127,6 +126,9 @@ class Sizer:
         return self._size or self.hi
 
 
+PARTIAL_QUIET = 0.1  # s without a byte after which an unfinished packet is taken as damaged
+
+
 class Transport:
     """Frames over one pyserial link, with the retransmission policy of the module docstring. ``on_frame`` sees
     every intact frame first (a FAULT or a boot banner ends any request, whatever it waits for)."""
@@ -176,8 +178,9 @@ class Transport:
             # a packet that stopped short and a quiet line: its closing delimiter was lost, so it is damaged now
             # rather than when the next frame comes (an ACKed RUN's answer would otherwise wait for a slow poll)
             if self.decoder.partial and time.monotonic() - self.last_rx > PARTIAL_QUIET:
-                self.stats.damaged += self.decoder.abandon()
-                return [], 1
+                damaged = self.decoder.abandon()
+                self.stats.damaged += damaged
+                return [], damaged
             return [], 0
         self.last_rx = time.monotonic()
         self.stats.bytes_received += len(data)

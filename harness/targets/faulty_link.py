@@ -86,9 +86,7 @@ class _Damage:
 
     def _gap(self, rate: float) -> int:
         if rate <= 0:
-            return 1 << 62
-        if rate >= 1:
-            return 0
+            return 1 << 62  # never (parse_faults keeps rates within 0..0.5)
         return int(math.log(1.0 - self.rng.random()) / math.log1p(-rate))
 
     def _hits(self, n: int) -> list[tuple[int, int]]:
