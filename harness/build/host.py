@@ -43,7 +43,7 @@ def build_host_library(cache: Path = CACHE, cc: str | None = None, extra: Path |
     """The kernels as ``librp-<key>.so``; with ``extra`` (a generated model directory), its ``*.c`` files too."""
     cc, version = _compiler(cc)
     sources = kernel_sources()
-    headers = sorted((FIRMWARE / "include").glob("*.h"))
+    headers = sorted((FIRMWARE / "include").rglob("*.h"))  # internal/ too
     extras = sorted(Path(extra).glob("*.[ch]")) if extra else []
     h = hashlib.sha256("\0".join([version, *CFLAGS]).encode())
     for f in headers + sources:

@@ -8,7 +8,7 @@
  * pixels, 2 LDRD + 8 SMLAD (16 MACs). A last group with fewer channels repeats its last channel (computed twice,
  * stored twice). Filters too large for the buffer, an in_offset, a shift >= 0 or (DSP) c_in % 4 != 0 take a plain
  * loop: rp_nn_conv_acc_s8 per output, then rp_requantize_clamp. */
-#include "rp_config.h"
+#include "internal/rp_config.h"
 #include "rp_kernels.h"
 
 #define RP_CONV_WIDE_WORDS 1152 /* 4.5 KB of stack: groups of 4 up to k * k * c_in = 576 (3x3, c_in = 64) */

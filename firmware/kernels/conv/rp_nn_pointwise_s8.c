@@ -6,7 +6,7 @@
  * instructions). Requantisation is rp_requantize_clamp's 32-bit path in one SMMLA, an ASR and a USAT / SSAT.
  * Channels left over (c_out % 4), c_in above RP_PW_MAX_CIN_4 and groups with a shift > -2 take a plain
  * one-channel loop with the exact rp_requantize. */
-#include "rp_config.h"
+#include "internal/rp_config.h"
 #include "rp_kernels.h"
 
 #define RP_PW_WIDE_WORDS 512                     /* the widened-weights buffer: 2 KB of stack */

@@ -17,7 +17,7 @@
  * up likewise, and the last tap goes through SMLABB/SMLATT; the filter words are paired by the same PKH and SXTB16
  * when packed. Per pixel and group: 9 LDR, 8 PKH, 18 SXTB16, 16 SMLAD + 4 SMLAxy (36 MACs), 11 LDRD of the record
  * at fixed offsets, and the 32-bit requantisation of rp_requantize_clamp (SMMLA, ASR, USAT/SSAT). */
-#include "rp_config.h"
+#include "internal/rp_config.h"
 #include "rp_mbconv.h"
 
 /* Channels [c0, c1) of the wo output pixels, any shapes and parameters. Out of line: inlined, its loops get a worse

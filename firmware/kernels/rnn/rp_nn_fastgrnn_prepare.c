@@ -1,5 +1,5 @@
-/* rp_nn_fastgrnn_prepare: see include/rp_nn_rnn.h. */
-#include "rp_nn_rnn.h"
+/* rp_nn_fastgrnn_prepare: see include/internal/rp_nn_rnn.h. */
+#include "internal/rp_nn_rnn.h"
 
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
                                rp_nn_grnn *g) {

@@ -1,5 +1,5 @@
-/* rp_nn_fastgrnn_project: see include/rp_nn_rnn.h. */
-#include "rp_nn_rnn.h"
+/* rp_nn_fastgrnn_project: see include/internal/rp_nn_rnn.h. */
+#include "internal/rp_nn_rnn.h"
 
 static inline __attribute__((always_inline)) void project(const rp_nn_grnn *g, const int32_t n_hidden,
                                                           const int32_t n_xp, const int16_t *x, int32_t *proj) {

@@ -1,5 +1,5 @@
-/* rp_nn_fastgrnn_run_proj: see include/rp_nn_rnn.h. */
-#include "rp_nn_rnn.h"
+/* rp_nn_fastgrnn_run_proj: see include/internal/rp_nn_rnn.h. */
+#include "internal/rp_nn_rnn.h"
 
 static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden,
                                                       const int32_t *const *proj, int32_t steps, int16_t *h_out,

@@ -1,7 +1,7 @@
-/* rp_nn_fastgrnn_run_s8: see include/rp_nn_rnn.h. */
-#include "rp_nn_rnn.h"
+/* rp_nn_fastgrnn_run_s8: see include/internal/rp_nn_rnn.h. */
+#include "internal/rp_nn_rnn.h"
 
-/* One pixel as the int16 input vector x << x_shift, in the order of W' (rp_nn_rnn.h), zero past n_in. */
+/* One pixel as the int16 input vector x << x_shift, in the order of W' (internal/rp_nn_rnn.h), zero past n_in. */
 static inline __attribute__((always_inline)) void pack(const int8_t *x, int32_t n_in, int32_t n_xp, int32_t x_shift,
                                                        int16_t *v) {
 #if RP_USE_DSP

@@ -1,8 +1,8 @@
 /* rp_nn_fastgrnn_step: see include/rp_kernels.h. */
-#include "rp_config.h"
+#include "internal/rp_config.h"
 #include "rp_kernels.h"
-#include "rp_nn_rnn.h"
-#include "rp_requantize.h"
+#include "internal/rp_nn_rnn.h"
+#include "internal/rp_requantize.h"
 
 /* pre + b, an int64 (any requantisation), clamped to [-2^20, 2^20]: every nonlinearity is flat beyond +-2^18. */
 static int32_t gate_input(int64_t pre, int32_t b) {

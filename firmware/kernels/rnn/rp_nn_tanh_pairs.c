@@ -1,5 +1,5 @@
-/* rp_nn_tanh_pairs: see include/rp_nn_rnn.h. */
-#include "rp_nn_rnn.h"
+/* rp_nn_tanh_pairs: see include/internal/rp_nn_rnn.h. */
+#include "internal/rp_nn_rnn.h"
 
 /* P(T[i], T[i+1] - T[i]) for i = 0..511, T the table of rp_tanh_q14.c (numerics §4.1); checked entry by entry
  * against harness.model.qmath.TANH_LUT by tests/harness/targets/test_qemu_rnnpool_speed.py. */

@@ -2,8 +2,8 @@
 #include <stdint.h>
 
 #include "rp_kernels.h"
-#include "rp_nn_rnn.h"
-#include "rp_requantize.h"
+#include "internal/rp_nn_rnn.h"
+#include "internal/rp_requantize.h"
 
 /* Each RNN1 sequence is shared by several patches (numerics §4.3, dedupe), so it runs once:
  * - row summaries per (stem row, patch column), kept for the last `patch` stem rows in a ring indexed by row % patch;

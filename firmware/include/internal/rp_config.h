@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "rp_requantize.h"
+#include "internal/rp_requantize.h"
 
 /* clamp(rp_requantize(acc, mult, shift), lo, hi) for the hot loops, bit-exact, without rp_requantize's 64-bit
  * variable shift when shift <= -1 (every conv layer of the face models). Let t = 31 - shift, P = acc * mult

@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "rp_config.h"
+#include "internal/rp_config.h"
 #include "rp_kernels.h"
 
 #if RP_USE_DSP
