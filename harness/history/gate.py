@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.history.record import Run, lower_is_better, run_metrics
+from harness.history import metrics
+from harness.history.metrics import AP50, FINGERPRINTS, LATENCY, LAYER_PREFIX, TOTAL, is_fraction, lower_is_better
+from harness.history.record import Run, run_metrics
 from harness.history.stats import mann_whitney_greater, relative_samples
 from harness.history.thresholds import Threshold, Thresholds
-
-MEMORY = ("memory.flash_bytes", "memory.ram_bytes", "memory.arena_bytes", "memory.stack_bytes")
-QUALITY = ("agreement.device_reference", "agreement.fixed_float", "accuracy.ap50")  # higher is better
-FRACTIONS = ("agreement.", "accuracy.")  # shown with 4 decimals; everything else is a count (ticks, bytes, fixtures)
 
 
 def worse_when_higher(metric: str) -> bool:
@@ -26,9 +24,9 @@ def worse_when_higher(metric: str) -> bool:
 
 
 def value_text(metric: str, value: float, sign: bool = False) -> str:
-    """A metric's value for people: 4 decimals for fractions, thousands separators for counts."""
+    """A metric's value for people: 4 decimals for fractions, thousands separators for counts (ticks, bytes…)."""
     plus = "+" if sign and value != 0 else ""
-    if metric.startswith(FRACTIONS):
+    if is_fraction(metric):
         return f"{value:{plus}.4f}"
     if float(value).is_integer() or abs(value) >= 1000:
         return f"{value:{plus},.0f}"
@@ -146,9 +144,9 @@ def _latency(base: Run, now: Run, mb: dict, mr: dict, thresholds: Thresholds, no
     if base.unit != now.unit:
         notes.append(f"latency not compared: the baseline counts {base.unit}, this run {now.unit}")
         return []
-    layers = [m for m in mr if m.startswith("latency.layer.")]
-    only_now = [m.removeprefix("latency.layer.") for m in layers if m not in mb]
-    only_base = [m.removeprefix("latency.layer.") for m in mb if m.startswith("latency.layer.") and m not in mr]
+    layers = [m for m in mr if m.startswith(LAYER_PREFIX)]
+    only_now = [m.removeprefix(LAYER_PREFIX) for m in layers if m not in mb]
+    only_base = [m.removeprefix(LAYER_PREFIX) for m in mb if m.startswith(LAYER_PREFIX) and m not in mr]
     if only_now:
         notes.append(f"layers only in this run, not compared: {', '.join(only_now)}")
     if only_base:
@@ -156,7 +154,7 @@ def _latency(base: Run, now: Run, mb: dict, mr: dict, thresholds: Thresholds, no
     noisy = now.unit != "instructions"  # emulators count instructions deterministically; boards' cycles vary
     base_by_name = {f.name: f for f in base.fixtures}
     findings = []
-    for metric in ["latency.total", *layers]:
+    for metric in [TOTAL, *layers]:
         if metric not in mb or metric not in mr:
             continue
         threshold = thresholds.for_metric(metric, now.unit)
@@ -164,7 +162,7 @@ def _latency(base: Run, now: Run, mb: dict, mr: dict, thresholds: Thresholds, no
         if not noisy:
             findings.append(Finding(metric, mb[metric], mr[metric], threshold, worse))
             continue
-        key = "total" if metric == "latency.total" else metric.removeprefix("latency.layer.")
+        key = "total" if metric == TOTAL else metric.removeprefix(LAYER_PREFIX)
         pairs = [(base_by_name[f.name].latency[key], f.latency[key]) for f in now.fixtures
                  if key in f.latency and key in base_by_name[f.name].latency]
         p = mann_whitney_greater(*relative_samples([b for b, _ in pairs], [n for _, n in pairs]))
@@ -183,6 +181,22 @@ def _ap_note(baseline: Run, run: Run, common: int) -> str | None:
     return "AP@0.5 not compared: it is only comparable over the same fixtures, and the fixture sets differ"
 
 
+def _fingerprints(base: Run, now: Run, thresholds: Thresholds, notes: list[str]) -> list[Finding]:
+    """How many common fixtures changed a layer's fingerprint; only meaningful under the same model."""
+    if base.model_id != now.model_id:
+        notes.append(f"model changed ({base.model_id[:12]} → {now.model_id[:12]}): fingerprints not compared")
+        return []
+    base_by_name = {f.name: f for f in base.fixtures}
+    changed = sum(f.fingerprints != base_by_name[f.name].fingerprints for f in now.fixtures)
+    threshold = thresholds.for_metric(FINGERPRINTS, now.unit)
+    return [Finding(FINGERPRINTS, 0.0, float(changed), threshold,
+                    threshold.exceeded(0.0, changed, lower_is_better=True))]
+
+
+def _listed(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def compare_runs(baseline: Run, run: Run, thresholds: Thresholds) -> GateResult:
     """Every metric both runs have, on the fixtures both ran, against ``thresholds``; see the module docstring.
 
@@ -194,38 +208,29 @@ def compare_runs(baseline: Run, run: Run, thresholds: Thresholds) -> GateResult:
     common = [name for name in run.fixture_names() if name in names]
     nb, nr = len(baseline.fixtures), len(run.fixtures)
     if not common:
-        notes.append(f"no fixture in common (the baseline has {nb}, this run {nr}): only flash, RAM and arena "
-                     "compared")
+        always = _listed([m.label for m in metrics.gated() if not m.fixtures])
+        notes.append(f"no fixture in common (the baseline has {nb}, this run {nr}): only {always} compared")
     elif len(common) != nb or len(common) != nr:
         notes.append(f"compared on the {len(common)} fixtures both runs have; the baseline has {nb}, this run {nr}")
     base, now = baseline.restricted(common), run.restricted(common)
     mb, mr = run_metrics(base), run_metrics(now)
 
     findings = _latency(base, now, mb, mr, thresholds, notes) if common else []
-    for metric in MEMORY:
-        if metric in mb and metric in mr:
-            threshold = thresholds.for_metric(metric, now.unit)
-            findings.append(Finding(metric, mb[metric], mr[metric], threshold,
-                                    threshold.exceeded(mb[metric], mr[metric], lower_is_better=True)))
-    if common and baseline.model_id == run.model_id:
-        base_by_name = {f.name: f for f in base.fixtures}
-        changed = sum(f.fingerprints != base_by_name[f.name].fingerprints for f in now.fixtures)
-        threshold = thresholds.for_metric("fingerprints.changed", now.unit)
-        findings.append(Finding("fingerprints.changed", 0.0, float(changed), threshold,
-                                threshold.exceeded(0.0, changed, lower_is_better=True)))
-    elif common:
-        notes.append(f"model changed ({baseline.model_id[:12]} → {run.model_id[:12]}): fingerprints not compared")
-    for metric in QUALITY if common else ():
-        if metric in mb and metric in mr:
-            threshold = thresholds.for_metric(metric, now.unit)
-            findings.append(Finding(metric, mb[metric], mr[metric], threshold,
-                                    threshold.exceeded(mb[metric], mr[metric], lower_is_better=False)))
-        elif metric == "accuracy.ap50":
+    for m in metrics.gated():  # the registry's order
+        if m.family == LATENCY or (m.fixtures and not common):
+            continue  # latency: above; a figure over the fixtures needs fixtures in common
+        if m.name == FINGERPRINTS:
+            findings += _fingerprints(base, now, thresholds, notes)
+        elif m.name in mb and m.name in mr:
+            threshold = thresholds.for_metric(m.name, now.unit)
+            findings.append(Finding(m.name, mb[m.name], mr[m.name], threshold,
+                                    threshold.exceeded(mb[m.name], mr[m.name], lower_is_better=m.lower_is_better)))
+        elif m.name == AP50:
             if (note := _ap_note(baseline, run, len(common))) is not None:
                 notes.append(note)
-        elif (metric in mb) != (metric in mr):
-            which = "the baseline" if metric not in mb else "this run"
-            notes.append(f"{metric} not compared: {which} has no detections to compute it from")
+        elif (m.name in mb) != (m.name in mr):
+            which = "the baseline" if m.name not in mb else "this run"
+            notes.append(f"{m.name} not compared: {which} {m.missing}")
     return GateResult(baseline, run, tuple(findings), tuple(notes))
 
 

@@ -2,13 +2,7 @@
 detections, latency samples) and what the build used (flash, RAM, arena). Runs are frozen records; the stores
 (harness.history.store) keep them, the gate compares them, the report plots their metrics.
 
-Metric names (``run_metrics``), one flat namespace shared by the store, gate, CLI and report:
-  latency.total, latency.layer.<layer>   median over fixtures of each fixture's median over repeats
-  latency.total.min / .max / .spread     spread = interquartile range of the fixtures' totals / their median
-  memory.flash_bytes, memory.ram_bytes, memory.arena_bytes, memory.stack_bytes (stack: high-water, max)
-  accuracy.ap50                          AP@0.5 of the device's detections against the labels (None: unlabelled)
-  agreement.device_reference             fraction of fixtures bit-exact with the fixed-point reference
-  agreement.fixed_float                  2·matched / (fixed + float) detections at IoU ≥ 0.5, pooled
+Metric names and how a run gives each (``run_metrics``): harness/history/metrics.py.
 """
 
 from __future__ import annotations
@@ -19,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.history import metrics
+
 FORMAT = "harness-run/1"
-LOWER_IS_BETTER = ("latency.", "memory.", "fingerprints.")  # every other metric: higher is better
 
 
 @dataclass(frozen=True)
@@ -100,34 +95,8 @@ class Run:
         return Run(**d, fixtures=fixtures)
 
 
-def _median(values: list[float]) -> float | None:
-    return float(np.median(values)) if values else None
-
-
 def run_metrics(run: Run) -> dict[str, float]:
-    """The run's metrics by name (see the module docstring); a metric with nothing to measure is left out."""
-    out: dict[str, float] = {"memory.flash_bytes": run.flash_bytes, "memory.ram_bytes": run.ram_bytes,
-                             "memory.arena_bytes": run.arena_bytes}
-    fx = run.fixtures
-    if fx:
-        totals = [f.median() for f in fx]
-        q1, q3 = np.percentile(totals, [25, 75])
-        out.update({"latency.total": _median(totals), "latency.total.min": float(min(totals)),
-                    "latency.total.max": float(max(totals)),
-                    "latency.total.spread": float((q3 - q1) / np.median(totals)) if np.median(totals) else 0.0})
-        layers = [k for k in fx[0].latency if k != "total"]
-        for layer in layers:
-            values = [f.median(layer) for f in fx if layer in f.latency]
-            out[f"latency.layer.{layer}"] = _median(values)
-        out["memory.stack_bytes"] = max(f.stack_bytes for f in fx)
-        out["agreement.device_reference"] = sum(f.matched for f in fx) / len(fx)
-        matched, fixed, flt = (sum(f.fixed_float[i] for f in fx) for i in range(3))
-        if fixed + flt:
-            out["agreement.fixed_float"] = 2.0 * matched / (fixed + flt)
-    if run.ap50 is not None:
-        out["accuracy.ap50"] = run.ap50
+    """The run's metrics by name (harness/history/metrics.py); a metric with nothing to measure is left out."""
+    out = {m.name: m.value(run) for m in metrics.METRICS if m.value is not None}
+    out.update(metrics.layer_latencies(run))
     return {k: float(v) for k, v in out.items() if v is not None}
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric.startswith(LOWER_IS_BETTER)

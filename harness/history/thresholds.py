@@ -15,13 +15,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.history import metrics
+from harness.history.metrics import LATENCY, is_layer
 
 TABLE = "[tool.harness.thresholds]"
 GLOB_CHARS = "*?["
-METRIC_ROOTS = ("latency", "memory", "accuracy", "agreement", "fingerprints")
-# The gated metrics of harness.history.record.run_metrics; latency.layer.<any layer> is gated too.
-GATED = ("latency.total", "memory.flash_bytes", "memory.ram_bytes", "memory.arena_bytes", "memory.stack_bytes",
-         "fingerprints.changed", "agreement.device_reference", "agreement.fixed_float", "accuracy.ap50")
+METRIC_ROOTS = metrics.roots()
+# The gated metrics of harness/history/metrics.py; latency.layer.<any layer> is gated too.
+GATED = tuple(m.name for m in metrics.gated())
 _PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*")
 
 
@@ -47,20 +48,6 @@ class Threshold:
         return worse - self.allowed(baseline) > slack
 
 
-DEFAULTS: dict[str, Threshold] = {
-    "instructions": Threshold(0.1, True),   # emulator instruction counts: deterministic, near-exact
-    "memory": Threshold(0.0, False),        # bytes: exact
-    "fingerprints": Threshold(0.0, False),  # fixtures whose layer fingerprints changed under the same model
-    "agreement": Threshold(0.0, False),     # drop in the fraction bit-exact with the fixed-point reference
-    "ap50": Threshold(0.005, False),        # drop in AP@0.5 (absolute)
-    "fixed_float": Threshold(0.01, False),  # drop in fixed-point vs float detection agreement (absolute)
-    "cycles": Threshold(2.0, True),         # real boards: noisy, so also a significance test at ``alpha``
-}
-DEFAULT_ALPHA = 0.01
-FAMILY_OF = {"fingerprints.changed": "fingerprints", "agreement.device_reference": "agreement",
-             "agreement.fixed_float": "fixed_float", "accuracy.ap50": "ap50"}
-
-
 @dataclass(frozen=True)
 class Thresholds:
     rules: dict[str, Threshold]  # family, metric name or glob → threshold (every family present)
@@ -79,12 +66,11 @@ class Thresholds:
 
 def family(metric: str, unit: str) -> str:
     """The threshold family of a gated metric; ``unit`` is the run's latency unit."""
-    if metric.startswith("latency."):
+    m = metrics.get(metric)
+    if m is not None and m.family == LATENCY:
         return "instructions" if unit == "instructions" else "cycles"
-    if metric.startswith("memory."):
-        return "memory"
-    if metric in FAMILY_OF:
-        return FAMILY_OF[metric]
+    if m is not None:
+        return m.family
     raise ValueError(f"{metric!r} is not a gated metric; gated: {', '.join(GATED)}, latency.layer.<layer>")
 
 
@@ -96,7 +82,7 @@ def _looks_like_metric(key: str) -> bool:
     if any(c in key for c in GLOB_CHARS):  # a glob: its first part must name (or match) a metric namespace
         root = key.split(".")[0]
         return "." in key and any(fnmatchcase(r, root) for r in METRIC_ROOTS)
-    return key in GATED or (key.startswith("latency.layer.") and len(key) > len("latency.layer."))
+    return key in GATED or is_layer(key)
 
 
 def _flatten(table: dict, prefix: str = "") -> dict:
@@ -119,6 +105,14 @@ def parse_threshold(value, where: str, key: str) -> Threshold:
     if isinstance(value, str) and (m := _PERCENT.fullmatch(value)):
         return Threshold(float(m.group(1)), True)
     raise bad
+
+
+# Family → default threshold (harness/history/metrics.py FAMILIES, and the families metrics open there).
+DEFAULTS: dict[str, Threshold] = {name: parse_threshold(value, "harness/history/metrics.py", name)
+                                  for name, value in metrics.family_defaults().items()}
+DEFAULT_ALPHA = 0.01
+# Gated metric → its family (latency's depends on the run's unit: see family()).
+FAMILY_OF = {m.name: m.family for m in metrics.gated() if m.family != LATENCY}
 
 
 def parse_table(table: dict, source: str) -> Thresholds:
