@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.history.metrics import is_fraction, shown
 
 HISTORY_HELP = "history store: a SQLite file or postgresql://… Default: .harness/history.sqlite"
 
@@ -45,12 +46,10 @@ def _key(args, store) -> tuple[str, str]:
 def _fmt(value: float | None, metric: str) -> str:
     if value is None:
         return "-"
-    return f"{value:.3f}" if metric.startswith(("accuracy.", "agreement.")) else f"{value:,.0f}"
+    return f"{value:.3f}" if is_fraction(metric) else f"{value:,.0f}"
 
 
-COLUMNS = (("latency", "latency.total"), ("flash", "memory.flash_bytes"), ("RAM", "memory.ram_bytes"),
-           ("arena", "memory.arena_bytes"), ("stack", "memory.stack_bytes"), ("AP@0.5", "accuracy.ap50"),
-           ("dev=ref", "agreement.device_reference"), ("fix~flt", "agreement.fixed_float"))
+COLUMNS = tuple((m.label, m.name) for m in shown())  # (heading, metric): harness/history/metrics.py
 
 
 def history_table(runs) -> list[str]:

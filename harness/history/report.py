@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import InputError
+from harness.history import metrics as registry
 from harness.history.gate import GateResult, find_regressions, value_text
+from harness.history.metrics import ARENA, BYTES, FLASH, FRACTION, RAM, STACK, TICKS, TOTAL
+from harness.history.metrics import LAYER_PREFIX as LAYER
 from harness.history.record import Run, run_metrics
 from harness.history.thresholds import Thresholds, load_thresholds
 
 RECORD_COMMAND = "pytest --board=qemu-stm32f405"
-METRIC_ORDER = ("latency.total", "memory.flash_bytes", "memory.ram_bytes", "memory.arena_bytes",
-                "memory.stack_bytes", "accuracy.ap50", "agreement.device_reference", "agreement.fixed_float")
-LAYER = "latency.layer."
+METRIC_ORDER = tuple(m.name for m in registry.shown())  # the first (latency.total) is the headline plot
 RED = "#d62728"
 RC = {"svg.fonttype": "none", "font.size": 8, "axes.titlesize": 9}  # fonttype none: text stays <text>, small
 TICK_INCHES = 0.3  # a rotated sha label needs about this much axis width; more runs: label every k-th
@@ -138,7 +139,7 @@ def _day(time: str) -> str:
 
 def _plotted_as(metric: str) -> str:
     # latency.total.spread/min/max have no plot of their own: they belong to the total's band
-    return "latency.total" if metric.startswith("latency.total") else metric
+    return TOTAL if metric.startswith(TOTAL) else metric
 
 
 # -- plots ------------------------------------------------------------------------------------------------------
@@ -153,12 +154,13 @@ def _pyplot():
     return plt
 
 
+def _unit(metric: str) -> str:
+    """The metric's unit (TICKS, BYTES, FRACTION…); a plotted name is always registered."""
+    return registry.get(metric).unit
+
+
 def _unit_label(metric: str, unit: str) -> str:
-    if metric.startswith("latency."):
-        return unit
-    if metric.startswith("memory."):
-        return "bytes"
-    return "fraction"
+    return unit if _unit(metric) == TICKS else _unit(metric)
 
 
 def _plots(sid: str, runs: list[Run], metrics: list[dict], bad: dict[str, set[int]], unit: str) -> list[str]:
@@ -225,16 +227,16 @@ def _draw(ax, x, y, metric: str, bad: set[int], labels: list[str], ticks: list[i
     from matplotlib.ticker import EngFormatter, FuncFormatter
 
     ax.plot(x, y, "o-", color="#1f77b4", ms=3 if len(x) <= 30 else 1.5, lw=1.2,
-            label="median" if metric == "latency.total" else None)
+            label="median" if metric == TOTAL else None)
     for i in sorted(bad):
         ax.axvspan(i - 0.5, i + 0.5, color=RED, alpha=0.15, lw=0)
         if not math.isnan(y[i]):
             ax.plot([i], [y[i]], "^", color=RED, ms=8, mec="black", mew=0.5, zorder=5)
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.grid(alpha=0.3)
-    if metric.startswith("latency."):
+    if _unit(metric) == TICKS:
         ax.yaxis.set_major_formatter(EngFormatter(sep="\u202f"))  # 168 M rather than 1.68e8
-    elif metric.startswith("memory."):
+    elif _unit(metric) == BYTES:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     else:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
@@ -254,11 +256,11 @@ def _ylim(ax, values: np.ndarray, metric: str) -> None:
     if not len(v):
         return
     lo, hi = float(v.min()), float(v.max())
-    if metric.startswith("latency."):
+    if _unit(metric) == TICKS:
         span = max(hi - lo, 0.01 * max(abs(hi), 1.0))
         mid = (lo + hi) / 2
         lo, hi = mid - span / 2, mid + span / 2
-    elif not metric.startswith("memory."):
+    elif _unit(metric) == FRACTION:
         lo, hi = max(0.0, lo - 0.02), min(1.0, hi + 0.02)
     elif hi == lo:
         lo, hi = lo - max(0.02 * abs(lo), 8), hi + max(0.02 * abs(hi), 8)
@@ -284,13 +286,13 @@ def _single(runs, metrics, metric, bad, unit, size=(6.4, 2.4)):
     ax.set_gid(metric)
     x = np.arange(len(runs))
     y = _series(metrics, metric)
-    if metric == "latency.total":
-        lo, hi = _series(metrics, "latency.total.min"), _series(metrics, "latency.total.max")
+    if metric == TOTAL:
+        lo, hi = _series(metrics, TOTAL + ".min"), _series(metrics, TOTAL + ".max")
         ax.fill_between(x, lo, hi, color="#1f77b4", alpha=0.2, lw=0, label="fixtures min–max")
     b = bad.get(metric, set())
     _draw(ax, x, y, metric, b, [_sha(r) for r in runs], _ticks(len(runs), b, size[0] - 0.8))
-    _ylim(ax, np.concatenate([y, lo, hi]) if metric == "latency.total" else y, metric)
-    if metric == "latency.total":
+    _ylim(ax, np.concatenate([y, lo, hi]) if metric == TOTAL else y, metric)
+    if metric == TOTAL:
         ax.legend(loc="best", fontsize=7)
     bad_mark = " — regressed" if bad.get(metric) else ""
     ax.set_title(metric + bad_mark, color=RED if bad_mark else "black", loc="left")
@@ -374,9 +376,8 @@ def _runs_table(runs: list[Run], metrics: list[dict]) -> list[str]:
         out.append(f"<tr><td class='n'>{_e('' if run.id is None else run.id)}</td>"
                    f"<td>{_e(run.time[:19].replace('T', ' '))}</td><td>{commit}</td>"
                    f"<td><code>{_e(run.build_id[:12])}</code></td><td>{'dsp' if run.dsp else 'portable'}</td>"
-                   f"<td class='n'>{_e(_num(m.get('latency.total')))}</td><td class='n'>{_e(ap)}</td>"
-                   + "".join(f"<td class='n'>{_e(_num(m.get('memory.' + k)))}</td>"
-                             for k in ("flash_bytes", "ram_bytes", "arena_bytes", "stack_bytes"))
+                   f"<td class='n'>{_e(_num(m.get(TOTAL)))}</td><td class='n'>{_e(ap)}</td>"
+                   + "".join(f"<td class='n'>{_e(_num(m.get(name)))}</td>" for name in (FLASH, RAM, ARENA, STACK))
                    + "</tr>")
     out.append("</table>")
     return out
