@@ -2,37 +2,18 @@
  * path of rp_rnnpool_s8, and the Q14 nonlinearities, requantisation and state update of docs/numerics.md §4 in
  * 32-bit arithmetic. Every function here is bit-exact with harness/model/fixed_ref.py over the ranges it states.
  *
- * Why 32 bits suffice. With shift <= -2 and s = -1 - shift in [1, 30], requantize(acc, mult, shift) equals
- * (hi + 2^(s-1)) >> s, hi = floor(acc * mult / 2^32) the high word of the 64-bit product: 2^(t-1) = 2^(s-1) 2^32
- * for t = 31 - shift = 32 + s, and floor(floor(x / a) / b) = floor(x / (a b)) for integers a, b > 0. |acc| <= 2^31
- * and |mult| <= 2^31 give |hi| <= 2^30, so hi + 2^(s-1) does not overflow and |pre| <= 2^29. With |bg|, |bh| <=
- * 2^30 the gate inputs pre + bg and pre + bh therefore fit int32 exactly, and the nonlinearities only ever see the
- * reference's own values: nothing is clamped that the reference does not clamp. rp_nn_fastgrnn_prepare refuses a
- * cell outside these ranges (its caller then takes the generic int64 path).
+ * Why 32 bits suffice. The pre-activation is rp_requantize_fast (shift <= -2; internal/rp_requantize.h), so
+ * |pre| <= 2^29. With |bg|, |bh| <= 2^30 the gate inputs pre + bg and pre + bh therefore fit int32 exactly, and the
+ * nonlinearities only ever see the reference's own values: nothing is clamped that the reference does not clamp.
+ * rp_nn_fastgrnn_prepare refuses a cell outside these ranges (its caller then takes the generic int64 path).
  */
-#ifndef RP_NN_RNN_H
-#define RP_NN_RNN_H
+#ifndef RP_INTERNAL_NN_RNN_H
+#define RP_INTERNAL_NN_RNN_H
 
 #include <stdint.h>
 
-#include "internal/rp_config.h"
+#include "internal/rp_requantize.h"
 #include "rp_kernels.h"
-
-#if RP_USE_DSP
-/* Two int16 lanes of a 4-byte-aligned int16 array in one word (the first element in the low half). */
-typedef uint32_t __attribute__((may_alias)) rp_nn_pair_t;
-#define RP_NN_PAIR(p) (*(const rp_nn_pair_t *)(const void *)(p))
-/* Four bytes from any address in one word (the Cortex-M4 allows unaligned LDR). */
-typedef uint32_t __attribute__((may_alias, aligned(1))) rp_nn_u8x4_t;
-#define RP_NN_SMLAD(a, b, acc) __smlad((int32_t)(a), (int32_t)(b), (acc)) /* acc + a.lo b.lo + a.hi b.hi */
-#define RP_NN_SSAT(v, bits) __ssat((v), (bits))                          /* clamp to [-2^(bits-1), 2^(bits-1)) */
-#else
-static inline int32_t rp_nn_clamp(int32_t v, int32_t lo, int32_t hi) {
-    v = v > hi ? hi : v;
-    return v < lo ? lo : v;
-}
-#define RP_NN_SSAT(v, bits) rp_nn_clamp((v), -(1 << ((bits) - 1)), (1 << ((bits) - 1)) - 1)
-#endif /* RP_USE_DSP */
 
 /* The tanh table as interpolation pairs: word i = T[i] << 16 | (T[i+1] - T[i]) & 0xFFFF, i = 0..511 (T: numerics
  * §4.1). Returns the word of i = 256 (x = 0), so that a signed index i - 256 in [-256, 255] addresses it. */
@@ -41,7 +22,7 @@ const int32_t *rp_nn_tanh_pairs(void);
 /* ((word >> 16) * 512 + (int16_t)word * f + k): T[i] * 512 + (T[i+1] - T[i]) * f + k in one SMLAD (f < 512). */
 static inline int32_t rp_nn_interp(int32_t word, int32_t f, int32_t k) {
 #if RP_USE_DSP
-    return RP_NN_SMLAD(word, (uint32_t)f | (512u << 16), k);
+    return rp_smlad((uint32_t)word, (uint32_t)f | (512u << 16), k);
 #else
     return (word >> 16) * 512 + (int16_t)word * f + k;
 #endif /* RP_USE_DSP */
@@ -53,7 +34,7 @@ static inline int32_t rp_nn_interp(int32_t word, int32_t f, int32_t k) {
  * returns those directly instead of clamping. */
 static inline int32_t rp_nn_tanh_i32(const int32_t *pairs, int32_t v) {
 #if RP_USE_DSP
-    const int32_t c = RP_NN_SSAT(v, 18);
+    const int32_t c = RP_SSAT(v, 18);
 #else
     if (((uint32_t)v + (1u << 17)) >> 18) return v < 0 ? -16384 : 16384;
     const int32_t c = v;
@@ -67,7 +48,7 @@ static inline int32_t rp_nn_tanh_i32(const int32_t *pairs, int32_t v) {
  * The clamped ends give 0 and 16384. */
 static inline int32_t rp_nn_sigmoid_i32(const int32_t *pairs, int32_t v) {
 #if RP_USE_DSP
-    const int32_t c = RP_NN_SSAT(v, 19);
+    const int32_t c = RP_SSAT(v, 19);
 #else
     if (((uint32_t)v + (1u << 18)) >> 19) return v < 0 ? 0 : 16384;
     const int32_t c = v;
@@ -86,7 +67,7 @@ static inline int32_t rp_nn_hard_tanh_i32(int32_t v) { return v < -16384 ? -1638
 #define RP_NN_GRNN_CONVEX 2 /* zeta = 16384 and nu = 0, so coef = 16384 - z */
 
 /* A FastGRNN cell prepared by rp_nn_fastgrnn_prepare: hidden size a multiple of 4, weights regrouped for four
- * rows at a time, the requantisation as the 32-bit (hi + rnd) >> s above. */
+ * rows at a time, the requantisation as rp_requantize_fast (mult, rnd, s). */
 typedef struct {
     const int16_t *w;     /* [n_hidden / 4][n_xp + n_hidden / 2][4][2]: w[b][p][r][k] = [W' | U][4 b + r][2 p + k] */
     const int32_t *b;     /* [n_hidden][2]: bg, bh */
@@ -149,9 +130,8 @@ void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, in
 
 /* a0..a3 = (zero ? 0 : a0..a3) + four rows of a regrouped weight block times v (2 n_pairs int16); n_pairs even and
  * >= 2. w and v 4-byte aligned (LDRD). */
-static inline __attribute__((always_inline)) void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pairs,
-                                                                  const int zero, int32_t *a0, int32_t *a1,
-                                                                  int32_t *a2, int32_t *a3) {
+RP_INLINE void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pairs, const int zero, int32_t *a0,
+                                int32_t *a1, int32_t *a2, int32_t *a3) {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     if (!zero) s0 = *a0, s1 = *a1, s2 = *a2, s3 = *a3;
 #if RP_USE_DSP
@@ -191,23 +171,16 @@ static inline __attribute__((always_inline)) void rp_nn_grnn_mac4(const int16_t 
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
 }
 
-/* The Q14 pre-activation requantize(acc, mult, shift) = (hi + 2^(s-1)) >> s (see the top of this file). */
+/* The Q14 pre-activation requantize(acc, mult, shift). */
 static inline int32_t rp_nn_grnn_pre(const rp_nn_grnn *g, int32_t acc) {
-#if RP_USE_DSP
-    int32_t t; /* SMMLA: rnd + the high word of acc * mult, in one instruction */
-    __asm__("smmla %0, %1, %2, %3" : "=r"(t) : "r"(acc), "r"(g->mult), "r"(g->rnd));
-    return t >> g->s;
-#else
-    return ((int32_t)(((int64_t)acc * g->mult) >> 32) + g->rnd) >> g->s;
-#endif /* RP_USE_DSP */
+    return rp_requantize_fast(acc, g->mult, g->rnd, g->s);
 }
 
 /* One hidden unit: pre -> z, c -> h' (numerics §4.2). In the convex case
  * z h + (16384 - z) c + 8192 = z (h - c) + 16384 c + 8192, so h' = c + ((z (h - c) + 8192) >> 14), which lies
  * between h and c (a weighted mean, rounded): no saturation. Otherwise |z h + coef c| <= 2^30 (numerics §4.2). */
-static inline __attribute__((always_inline)) int32_t rp_nn_grnn_unit(const int32_t *pairs, int32_t zeta, int32_t nu,
-                                                                     int32_t pre, const int32_t *b, int32_t h,
-                                                                     const int mode) {
+RP_INLINE int32_t rp_nn_grnn_unit(const int32_t *pairs, int32_t zeta, int32_t nu, int32_t pre, const int32_t *b,
+                                  int32_t h, const int mode) {
     const int32_t vg = pre + b[0], vh = pre + b[1];
     int32_t z, c;
     if (mode & RP_NN_GRNN_HARD) {
@@ -220,17 +193,15 @@ static inline __attribute__((always_inline)) int32_t rp_nn_grnn_unit(const int32
     if (mode & RP_NN_GRNN_CONVEX) return c + ((z * (h - c) + 8192) >> 14);
     const int32_t coef = ((zeta * (16384 - z)) >> 14) + nu;
     const int32_t r = (z * h + coef * c + 8192) >> 14;
-    return RP_NN_SSAT(r, 16);
+    return RP_SSAT(r, 16);
 }
 
 /* One step, h = cell(x, h) in place, for n_hidden and n_xp given as constants where the caller can (the loops then
  * unroll and every array sits at a fixed offset). The input half of the accumulators is proj (when not 0) or W' xv
  * (xv: 2 n_xp int16). first: h = 0 (the caller zeroes it), so U h is skipped. h and xv: 4-byte aligned. Every
  * accumulator is made before the first unit overwrites its h_i, so the update in place uses the old h throughout. */
-static inline __attribute__((always_inline)) void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden,
-                                                                  const int32_t n_xp, const int16_t *xv,
-                                                                  const int32_t *proj, int16_t *h, int first,
-                                                                  const int mode) {
+RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_xp, const int16_t *xv,
+                               const int32_t *proj, int16_t *h, int first, const int mode) {
     const int16_t *w = g->w;
     int32_t pre[RP_MAX_HIDDEN];
 #pragma GCC unroll 1
@@ -256,4 +227,4 @@ static inline __attribute__((always_inline)) void rp_nn_grnn_step(const rp_nn_gr
         h[i] = (int16_t)rp_nn_grnn_unit(pairs, zeta, nu, pre[i], b + 2 * i, h[i], mode);
 }
 
-#endif /* RP_NN_RNN_H */
+#endif /* RP_INTERNAL_NN_RNN_H */

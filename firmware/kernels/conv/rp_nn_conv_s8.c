@@ -8,20 +8,18 @@
  * pixels, 2 LDRD + 8 SMLAD (16 MACs). A last group with fewer channels repeats its last channel (computed twice,
  * stored twice). Filters too large for the buffer, an in_offset, a shift >= 0 or (DSP) c_in % 4 != 0 take a plain
  * loop: rp_nn_conv_acc_s8 per output, then rp_requantize_clamp. */
-#include "internal/rp_config.h"
+#include "internal/rp_requantize.h"
 #include "rp_kernels.h"
 
 #define RP_CONV_WIDE_WORDS 1152 /* 4.5 KB of stack: groups of 4 up to k * k * c_in = 576 (3x3, c_in = 64) */
 #define RP_CONV_WIDE_HALVES (2 * RP_CONV_WIDE_WORDS) /* G * k * k * c_in int16 must fit */
-
-#define RP_INLINE static inline __attribute__((always_inline))
 
 typedef struct {
     const int8_t *in;
     int32_t h, w, c_in, k, stride, pad, ho, wo, c_out, lo, hi;
     int32_t o[4];                        /* output channel of each lane */
     int32_t bias[4], mult[4], s[4];      /* s = -1 - shift >= 0 */
-    int64_t rnd[4];                      /* 2^(30 - shift) */
+    int64_t rnd[4];                      /* 2^(30 - shift) (rp_requantize_fast64) */
     union {                              /* the group's filters widened, G * k * k * c_in int16: */
         uint32_t w[RP_CONV_WIDE_WORDS];  /* DSP: per 4 weights, the [even, odd] lane pairs of lane 0, 1, ... */
         int16_t h[2 * RP_CONV_WIDE_WORDS]; /* portable: per weight, the G lanes */
@@ -129,15 +127,13 @@ RP_INLINE int32_t taps(const rp_conv_group *g, int32_t o, int32_t n, int32_t *k0
     return start;
 }
 
-/* Lane j of output pixel `pixel`: clamp(rp_requantize(acc)) for shift <= -1. With t = 31 - shift >= 32 and
- * P = acc * mult, (P + 2^(t-1)) >> t equals ((P + 2^(t-1)) >> 32) >> (t - 32) since floor(floor(x / a) / b) =
- * floor(x / (a b)), and |P + 2^(t-1)| < 2^63 makes that high word an int32: one SMLAL and one 32-bit shift instead
- * of rp_requantize's 64-bit variable shift. out16: 0 int8, 1 int16, 2 int16 clamped to its full range. */
+/* Lane j of output pixel `pixel`: clamp(rp_requantize(acc)) for shift <= -1 (rp_requantize_fast64, as the heads
+ * have shift = -1). out16: 0 int8, 1 int16, 2 int16 clamped to its full range. */
 RP_INLINE void store(const rp_conv_group *g, void *out, int32_t pixel, int j, int32_t acc, int out16) {
-    int32_t v = (int32_t)(((int64_t)acc * g->mult[j] + g->rnd[j]) >> 32) >> g->s[j];
+    int32_t v = rp_requantize_fast64(acc, g->mult[j], g->rnd[j], g->s[j]);
 #if RP_USE_DSP
     if (out16 == 2) /* the full int16 range (the heads) */
-        v = __ssat(v, 16);
+        v = RP_SSAT(v, 16);
     else
 #endif /* RP_USE_DSP */
         v = v < g->lo ? g->lo : (v > g->hi ? g->hi : v);

@@ -3,20 +3,17 @@
  * Output channels go in groups of G = 8 (or 4). A group's G weight rows are widened to int16 once, into a stack
  * buffer, and the group then sweeps every pixel with G register accumulators: per 4 input channels the DSP path
  * spends 1 LDR + 2 SXTB16 on the pixel, G LDRD + 2G SMLAD on the weights and 2 on the loop (G = 8: 32 MACs in 29
- * instructions). Requantisation is rp_requantize_clamp's 32-bit path in one SMMLA, an ASR and a USAT / SSAT.
+ * instructions). Requantisation is rp_requantize_fast (one SMMLA and an ASR) and a USAT / SSAT.
  * Channels left over (c_out % 4), c_in above RP_PW_MAX_CIN_4 and groups with a shift > -2 take a plain
  * one-channel loop with the exact rp_requantize. */
-#include "internal/rp_config.h"
+#include "internal/rp_requantize.h"
 #include "rp_kernels.h"
 
 #define RP_PW_WIDE_WORDS 512                     /* the widened-weights buffer: 2 KB of stack */
 #define RP_PW_MAX_CIN_8 (RP_PW_WIDE_WORDS / 4)   /* groups of 8 up to c_in = 128 */
 #define RP_PW_MAX_CIN_4 (RP_PW_WIDE_WORDS / 2)   /* groups of 4 up to c_in = 256 */
 
-#define RP_INLINE static inline __attribute__((always_inline))
-
-/* A group of G output channels. s and rnd give the 32-bit requantisation of rp_requantize_clamp (shift <= -2):
- * v = (hi(acc * mult) + rnd) >> s. The widened rows: DSP, per 4 input channels, the [even, odd] lane pairs
+/* A group of G output channels. s and rnd: the arguments of rp_requantize_fast (shift <= -2). The widened rows: DSP, per 4 input channels, the [even, odd] lane pairs
  * (rp_sxtb16_even/odd) of row 0, row 1, ... (wide.w); portable, per input channel, the G weights (wide.h). */
 typedef struct {
     const int8_t *w;            /* row 0 of the group in the filter */
@@ -77,12 +74,11 @@ RP_INLINE void dot(const rp_pw_group *g, const int8_t *x, int G, int32_t a[8]) {
 }
 
 RP_INLINE int32_t requantize(const rp_pw_group *g, int k, int32_t acc, int mode, int32_t lo, int32_t hi) {
+    const int32_t v = rp_requantize_fast(acc, g->q[k].mult, g->q[k].rnd, g->q[k].s);
 #if RP_USE_DSP
-    const int32_t v = rp_smmla(acc, g->q[k].mult, g->q[k].rnd) >> g->q[k].s;
-    if (mode == RP_PW_RELU) return __usat(v, 7);
-    if (mode == RP_PW_S8) return __ssat(v, 8);
+    if (mode == RP_PW_RELU) return RP_USAT(v, 7);
+    if (mode == RP_PW_S8) return RP_SSAT(v, 8);
 #else
-    const int32_t v = ((int32_t)(((int64_t)acc * g->q[k].mult) >> 32) + g->q[k].rnd) >> g->q[k].s;
     (void)mode; /* the plain clamp (with constant bounds, the compiler may still pick SSAT / USAT) */
 #endif /* RP_USE_DSP */
     return v < lo ? lo : (v > hi ? hi : v);

@@ -16,8 +16,8 @@
  * column pair up ([row 0, row 1] lanes: PKHBT/PKHTB of the two words, then SXTB16), columns 0 and 1 of row 2 pair
  * up likewise, and the last tap goes through SMLABB/SMLATT; the filter words are paired by the same PKH and SXTB16
  * when packed. Per pixel and group: 9 LDR, 8 PKH, 18 SXTB16, 16 SMLAD + 4 SMLAxy (36 MACs), 11 LDRD of the record
- * at fixed offsets, and the 32-bit requantisation of rp_requantize_clamp (SMMLA, ASR, USAT/SSAT). */
-#include "internal/rp_config.h"
+ * at fixed offsets, and rp_requantize_fast (SMMLA, ASR) with a USAT/SSAT. */
+#include "internal/rp_requantize.h"
 #include "rp_mbconv.h"
 
 /* Channels [c0, c1) of the wo output pixels, any shapes and parameters. Out of line: inlined, its loops get a worse
@@ -62,10 +62,7 @@ static __attribute__((noinline)) void channels(const rp_layer_weights *dw, const
 }
 
 #if RP_USE_DSP
-#define RP_INLINE static inline __attribute__((always_inline))
-
-/* One group of four channels, packed for one row. s and rnd: the 32-bit requantisation of rp_requantize_clamp for
- * shift <= -2, v = (hi(acc * mult) + rnd) >> s. */
+/* One group of four channels, packed for one row. s and rnd: the arguments of rp_requantize_fast (shift <= -2). */
 typedef struct {
     struct {
         int32_t mult, rnd;
@@ -139,9 +136,9 @@ static int pack(rp_dw_group *g, const rp_layer_weights *dw, int32_t c0, int32_t 
     } while (0)
 
 RP_INLINE int32_t requantize(const rp_dw_group *g, int j, int32_t acc, int mode, int32_t lo, int32_t hi) {
-    const int32_t v = rp_smmla(acc, g->q[j].mult, g->q[j].rnd) >> g->s[j];
-    if (mode == RP_DW_RELU) return __usat(v, 7);
-    if (mode == RP_DW_S8) return __ssat(v, 8);
+    const int32_t v = rp_requantize_fast(acc, g->q[j].mult, g->q[j].rnd, g->s[j]);
+    if (mode == RP_DW_RELU) return RP_USAT(v, 7);
+    if (mode == RP_DW_S8) return RP_SSAT(v, 8);
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
@@ -163,10 +160,10 @@ RP_INLINE void compute(const rp_dw_group *g, const int8_t *const r[3], int32_t c
     RP_DW_PAIR(g, TAP(6), TAP(7), 16, a);
     const uint32_t t = TAP(8), te = rp_sxtb16_even(t), to = rp_sxtb16_odd(t);
     RP_DW_LDRD(g, RP_DW_V + 80, b0, b1);
-    a[0] = __smlabb((int32_t)te, (int32_t)b0, a[0]);
-    a[2] = __smlatt((int32_t)te, (int32_t)b0, a[2]);
-    a[1] = __smlabb((int32_t)to, (int32_t)b1, a[1]);
-    a[3] = __smlatt((int32_t)to, (int32_t)b1, a[3]);
+    a[0] = rp_smlabb(te, b0, a[0]);
+    a[2] = rp_smlatt(te, b0, a[2]);
+    a[1] = rp_smlabb(to, b1, a[1]);
+    a[3] = rp_smlatt(to, b1, a[3]);
 #undef TAP
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) y[j] = (int8_t)requantize(g, j, a[j], mode, lo, hi);

@@ -1,8 +1,8 @@
 /* rp_nn_fastgrnn_project: see include/internal/rp_nn_rnn.h. */
 #include "internal/rp_nn_rnn.h"
 
-static inline __attribute__((always_inline)) void project(const rp_nn_grnn *g, const int32_t n_hidden,
-                                                          const int32_t n_xp, const int16_t *x, int32_t *proj) {
+RP_INLINE void project(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_xp, const int16_t *x,
+                       int32_t *proj) {
     const int16_t *w = g->w;
     for (int32_t i = 0; i < n_hidden; i += 4, w += 8 * (n_xp + n_hidden / 2)) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;

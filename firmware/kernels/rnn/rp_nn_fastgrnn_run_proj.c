@@ -1,9 +1,8 @@
 /* rp_nn_fastgrnn_run_proj: see include/internal/rp_nn_rnn.h. */
 #include "internal/rp_nn_rnn.h"
 
-static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden,
-                                                      const int32_t *const *proj, int32_t steps, int16_t *h_out,
-                                                      const int mode) {
+RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t *const *proj, int32_t steps,
+                   int16_t *h_out, const int mode) {
     int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
     for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
     for (int32_t t = 0; t < steps; t++) rp_nn_grnn_step(g, n_hidden, g->n_xp, 0, proj[t], h, t == 0, mode);

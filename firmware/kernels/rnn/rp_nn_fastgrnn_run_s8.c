@@ -2,14 +2,13 @@
 #include "internal/rp_nn_rnn.h"
 
 /* One pixel as the int16 input vector x << x_shift, in the order of W' (internal/rp_nn_rnn.h), zero past n_in. */
-static inline __attribute__((always_inline)) void pack(const int8_t *x, int32_t n_in, int32_t n_xp, int32_t x_shift,
-                                                       int16_t *v) {
+RP_INLINE void pack(const int8_t *x, int32_t n_in, int32_t n_xp, int32_t x_shift, int16_t *v) {
 #if RP_USE_DSP
     if (x_shift == 8 && (n_in & 3) == 0) { /* lanes (b0, b2) << 8 and (b1, b3) << 8 of each word of 4 bytes */
         for (int32_t j = 0; j < n_in; j += 4) {
-            const uint32_t w = *(const rp_nn_u8x4_t *)(const void *)(x + j);
-            *(rp_nn_pair_t *)(void *)(v + j) = (w << 8) & 0xFF00FF00u;
-            *(rp_nn_pair_t *)(void *)(v + j + 2) = w & 0xFF00FF00u;
+            const uint32_t w = rp_read_s8x4(x + j);
+            rp_write_q15x2_a4(v + j, (w << 8) & 0xFF00FF00u);
+            rp_write_q15x2_a4(v + j + 2, w & 0xFF00FF00u);
         }
         return;
     }
@@ -21,9 +20,8 @@ static inline __attribute__((always_inline)) void pack(const int8_t *x, int32_t 
         }
 }
 
-static inline __attribute__((always_inline)) void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_in,
-                                                      const int32_t x_shift, const int8_t *x, int32_t steps,
-                                                      int32_t pitch, int16_t *h_out, const int mode) {
+RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_in, const int32_t x_shift,
+                   const int8_t *x, int32_t steps, int32_t pitch, int16_t *h_out, const int mode) {
     const int32_t n_xp = rp_nn_grnn_input_pairs(n_in);
     int16_t v[2 * RP_MAX_HIDDEN] __attribute__((aligned(4)));
     int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));

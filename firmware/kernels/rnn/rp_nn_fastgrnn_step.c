@@ -1,8 +1,7 @@
 /* rp_nn_fastgrnn_step: see include/rp_kernels.h. */
-#include "internal/rp_config.h"
-#include "rp_kernels.h"
 #include "internal/rp_nn_rnn.h"
 #include "internal/rp_requantize.h"
+#include "rp_kernels.h"
 
 /* pre + b, an int64 (any requantisation), clamped to [-2^20, 2^20]: every nonlinearity is flat beyond +-2^18. */
 static int32_t gate_input(int64_t pre, int32_t b) {
@@ -18,7 +17,7 @@ void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t 
         const int16_t *w = p->w + i * n_v;
         int32_t acc = 0, j = 0;
 #if RP_USE_DSP
-        for (; j + 1 < n_v; j += 2) acc = __smlad(rp_read_q15x2(w + j), rp_read_q15x2(v + j), acc);
+        for (; j + 1 < n_v; j += 2) acc = rp_smlad(rp_read_q15x2(w + j), rp_read_q15x2(v + j), acc);
 #endif /* RP_USE_DSP */
         for (; j < n_v; j++) acc += (int32_t)w[j] * v[j];
         const int64_t pre = rp_requantize(acc, p->mult, p->shift);

@@ -1,0 +1,80 @@
+/* The kernels' one vocabulary for the Cortex-M4 DSP extension: named wrappers over its instructions (ACLE
+ * intrinsics, or inline assembly where GCC 12 has no intrinsic or emits two instructions for the C idiom). Defined
+ * only with RP_USE_DSP (internal/rp_config.h): every kernel keeps a portable C path beside its DSP one. RP_SSAT and
+ * RP_USAT also have portable definitions, for code both paths share. Lanes are listed [low half, high half].
+ * static inline, not RP_INLINE: GCC inlines these one-instruction helpers anyway, and forcing it changed the
+ * register allocation of rp_nn_conv_s8.c's sweeps (a few more instructions). */
+#ifndef RP_INTERNAL_DSP_H
+#define RP_INTERNAL_DSP_H
+
+#include <stdint.h>
+
+#include "internal/rp_config.h"
+
+#if RP_USE_DSP
+#include <arm_acle.h>
+
+/* Loads and stores of packed lanes. The M4 allows unaligned LDR and STR (not LDRD and STRD). */
+typedef uint32_t __attribute__((aligned(1), may_alias)) rp_s8x4_t;
+typedef uint32_t __attribute__((aligned(2), may_alias)) rp_q15x2_t;
+typedef uint32_t __attribute__((may_alias)) rp_q15x2_a4_t;
+/* Four int8 lanes from any address in one word load. */
+static inline uint32_t rp_read_s8x4(const int8_t *p) { return *(const rp_s8x4_t *)p; }
+/* Two int16 lanes from any 2-byte-aligned address in one word load. */
+static inline uint32_t rp_read_q15x2(const int16_t *p) { return *(const rp_q15x2_t *)p; }
+/* Two int16 lanes to a 4-byte-aligned address in one word store (neighbouring stores may pair into an STRD). */
+static inline void rp_write_q15x2_a4(int16_t *p, uint32_t v) { *(rp_q15x2_a4_t *)(void *)p = v; }
+/* Two words from a word-aligned address, then p += 2 (one LDRD; GCC 12 splits 64-bit loads into two LDRs). */
+typedef struct {
+    uint32_t w[2];
+} rp_u32x2_t;
+static inline void rp_read_u32x2_ia(const uint32_t **p, uint32_t *lo, uint32_t *hi) {
+    __asm__("ldrd %0, %1, [%2], #8" : "=r"(*lo), "=r"(*hi), "+r"(*p) : "m"(*(const rp_u32x2_t *)*p));
+}
+
+/* Four int8 lanes [b0 b1 b2 b3] widened to two pairs of int16 lanes: [b0, b2] (SXTB16) and [b1, b3] (SXTB16 with
+ * ROR #8, which GCC 12 cannot fold from C). A dot product that widens both operands alike needs no reordering. */
+static inline uint32_t rp_sxtb16_even(uint32_t x) { return (uint32_t)__sxtb16((int32_t)x); }
+static inline uint32_t rp_sxtb16_odd(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+/* Halfword packing: rp_pkhbt(a, b) = [a.lo, b.lo] and rp_pkhtb(a, b) = [a.hi, b.hi] (PKHBT, PKHTB). */
+static inline uint32_t rp_pkhbt(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t rp_pkhtb(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* Multiply-accumulates on int16 lanes: acc + a.lo b.lo + a.hi b.hi (SMLAD), acc + a.lo b.lo (SMLABB) and
+ * acc + a.hi b.hi (SMLATT). */
+static inline int32_t rp_smlad(uint32_t a, uint32_t b, int32_t acc) { return __smlad((int32_t)a, (int32_t)b, acc); }
+static inline int32_t rp_smlabb(uint32_t a, uint32_t b, int32_t acc) { return __smlabb((int32_t)a, (int32_t)b, acc); }
+static inline int32_t rp_smlatt(uint32_t a, uint32_t b, int32_t acc) { return __smlatt((int32_t)a, (int32_t)b, acc); }
+/* acc + the high word of the int64 product a * b, i.e. acc + floor(a * b / 2^32) (SMMLA; GCC 12 has no
+ * intrinsic). */
+static inline int32_t rp_smmla(int32_t a, int32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* v clamped to [-2^(bits-1), 2^(bits-1) - 1] and to [0, 2^bits - 1]; macros, as the width is an immediate. */
+#define RP_SSAT(v, bits) __ssat((v), (bits))
+#define RP_USAT(v, bits) __usat((v), (bits))
+#else
+static inline int32_t rp_sat_range(int32_t v, int32_t lo, int32_t hi) {
+    v = v > hi ? hi : v;
+    return v < lo ? lo : v;
+}
+#define RP_SSAT(v, bits) rp_sat_range((v), -(1 << ((bits) - 1)), (1 << ((bits) - 1)) - 1)
+#define RP_USAT(v, bits) rp_sat_range((v), 0, (1 << (bits)) - 1)
+#endif /* RP_USE_DSP */
+
+#endif /* RP_INTERNAL_DSP_H */
