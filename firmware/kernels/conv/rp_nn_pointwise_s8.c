@@ -13,8 +13,9 @@
 #define RP_PW_MAX_CIN_8 (RP_PW_WIDE_WORDS / 4)   /* groups of 8 up to c_in = 128 */
 #define RP_PW_MAX_CIN_4 (RP_PW_WIDE_WORDS / 2)   /* groups of 4 up to c_in = 256 */
 
-/* A group of G output channels. s and rnd: the arguments of rp_requantize_fast (shift <= -2). The widened rows: DSP, per 4 input channels, the [even, odd] lane pairs
- * (rp_sxtb16_even/odd) of row 0, row 1, ... (wide.w); portable, per input channel, the G weights (wide.h). */
+/* A group of G output channels. s and rnd: the arguments of rp_requantize_fast (shift <= -2). The widened rows:
+ * DSP, per 4 input channels, the [even, odd] lane pairs (rp_sxtb16_even/odd) of row 0, row 1, ... (wide.w);
+ * portable, per input channel, the G weights (wide.h). */
 typedef struct {
     const int8_t *w;            /* row 0 of the group in the filter */
     int32_t c_in;
