@@ -125,29 +125,14 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
                         const rp_dims *out_dims, int8_t *out);
 int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims *in_dims);
 
-/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1), for any v;
- * rp_nn_tanh_table() is that table T[0..512]. The RNN kernels inline both (include/internal/rp_nn_rnn.h). */
+/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1), for any v.
+ * The RNN kernels inline both (include/internal/rp_nn_rnn.h). */
 int32_t rp_tanh_q14(int64_t v);
 int32_t rp_sigmoid_q14(int64_t v);
-const int16_t *rp_nn_tanh_table(void);
 
-/* One FastGRNN step: v = [x << x_shift | h] (n_in + n_hidden int16); updates h (n_hidden int16) in place. */
-void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t *h);
-
-/* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
-int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
-                          int32_t oy, int32_t ox);
-
-/* Whether filter_dims and out_dims follow from in_dims and the conv params (kernel 1 or 3, stride 1 or 2). */
-int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,
-                       const rp_dims *out_dims);
-
-/* The dense convolution behind rp_conv2d_s8 (out_bytes = 1, int8 out) and rp_conv2d_s8_s16 (out_bytes = 2, int16
- * out): same arguments and contract, shapes already checked (rp_nn_conv_dims_ok). Uses 4.5 KB of stack. */
-void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims, const int8_t *in,
-                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes);
-
-/* 1x1 convolution over n_pixels consecutive HWC pixels, int8 -> int8 (the MBConv expand and project layers):
+/* The kernels' internals are in include/internal/ (rp_nn_*.h); rp_nn_pointwise_s8, the building block of
+ * rp_mbconv_s8, is declared here as bench/conv_instructions.py times it through this header.
+ * 1x1 convolution over n_pixels consecutive HWC pixels, int8 -> int8 (the MBConv expand and project layers):
  * out[p][o] = clamp(requantize(bias[o] + sum_i filter[o][i] * in[p][i], q->mult[o], q->shift[o]), act_min, act_max).
  * in [n_pixels][c_in] int8; filter [c_out][c_in] int8; bias [c_out] int32; out [n_pixels][c_out] int8, which must
  * not overlap in. n_pixels >= 0, c_in >= 1, c_out >= 1 (any values; multiples of 4 are fastest);

@@ -33,7 +33,8 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
                        const rp_dims *out_dims, int8_t *out);
 int32_t rp_mbconv_s8_get_buffer_size(const rp_mbconv_params *p, const rp_dims *in_dims);
 
-/* One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
+/* Internal to the kernels, but declared here as tests/harness/targets/test_qemu_conv.py calls it through this header.
+ * One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
  * rows[k] is input row oy * stride + k - 1, each [w][c] int8; out [wo][c] int8.
  * The depthwise implementation (rp_depthwise3x3_s8 calls it for every row); numerics §3, bit-exact.
  * The rows may lie anywhere (e.g. the slots of a ring, in any order) but not overlap out. stride 1 or 2, w >= 1,

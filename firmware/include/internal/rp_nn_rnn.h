@@ -15,6 +15,13 @@
 #include "internal/rp_requantize.h"
 #include "rp_kernels.h"
 
+/* One FastGRNN step in int64 (the generic path of rp_rnnpool_s8): v = [x << x_shift | h] (n_in + n_hidden int16);
+ * updates h (n_hidden int16) in place. */
+void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t *h);
+
+/* The tanh table T[0..512] of rp_tanh_q14 (numerics §4.1). */
+const int16_t *rp_nn_tanh_table(void);
+
 /* The tanh table as interpolation pairs: word i = T[i] << 16 | (T[i+1] - T[i]) & 0xFFFF, i = 0..511 (T: numerics
  * §4.1). Returns the word of i = 256 (x = 0), so that a signed index i - 256 in [-256, 255] addresses it. */
 const int32_t *rp_nn_tanh_pairs(void);

@@ -1,6 +1,6 @@
 /* rp_add_s8: see include/rp_kernels.h. */
-#include "rp_kernels.h"
 #include "internal/rp_requantize.h"
+#include "rp_kernels.h"
 
 rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a, const int8_t *b, int8_t *out) {
     if (dims->h < 1 || dims->w < 1 || dims->c < 1) return RP_ERR_ARG;

@@ -1,6 +1,6 @@
 /* rp_l2norm_s8: see include/rp_kernels.h. */
-#include "rp_kernels.h"
 #include "internal/rp_requantize.h"
+#include "rp_kernels.h"
 
 /* floor(sqrt(v)), exact, digit by digit (numerics §3). */
 static uint32_t isqrt(uint32_t v) {

@@ -1,4 +1,5 @@
 /* rp_conv2d_s8_s16: see include/rp_kernels.h. */
+#include "internal/rp_nn_conv.h"
 #include "rp_kernels.h"
 
 rp_status rp_conv2d_s8_s16(const rp_conv_params *p, const rp_quant_params *q,

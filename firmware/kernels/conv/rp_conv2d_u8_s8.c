@@ -1,6 +1,7 @@
 /* rp_conv2d_u8_s8: see include/rp_kernels.h. */
-#include "rp_kernels.h"
+#include "internal/rp_nn_conv.h"
 #include "internal/rp_requantize.h"
+#include "rp_kernels.h"
 
 rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
                           const rp_dims *in_dims, const uint8_t *in,

@@ -2,6 +2,7 @@
  *
  * A loop over the output rows: each is one rp_nn_depthwise3x3_row_s8 (the depthwise implementation, with its DSP
  * path) on the three input rows its window covers, NULL for those outside the tensor (zero padding). */
+#include "internal/rp_nn_conv.h"
 #include "rp_mbconv.h"
 
 rp_status rp_depthwise3x3_s8(const rp_conv_params *p, const rp_quant_params *q,

@@ -1,5 +1,5 @@
-/* rp_nn_conv_acc_s8: see include/rp_kernels.h. */
-#include "rp_kernels.h"
+/* rp_nn_conv_acc_s8: see include/internal/rp_nn_conv.h. */
+#include "internal/rp_nn_conv.h"
 
 int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
                           int32_t oy, int32_t ox) {

@@ -1,5 +1,5 @@
-/* rp_nn_conv_dims_ok: see include/rp_kernels.h. */
-#include "rp_kernels.h"
+/* rp_nn_conv_dims_ok: see include/internal/rp_nn_conv.h. */
+#include "internal/rp_nn_conv.h"
 
 int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,
                        const rp_dims *out_dims) {

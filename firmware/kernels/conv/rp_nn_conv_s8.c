@@ -1,4 +1,4 @@
-/* rp_nn_conv_s8: see include/rp_kernels.h.
+/* rp_nn_conv_s8: see include/internal/rp_nn_conv.h.
  *
  * Output channels go in groups of G = 4 (one pixel at a time) or G = 2 (two pixels at a time): a group's G filters
  * (k * k * c_in weights each) are widened to int16 once, on the stack, and the group then sweeps every output pixel
@@ -8,8 +8,8 @@
  * pixels, 2 LDRD + 8 SMLAD (16 MACs). A last group with fewer channels repeats its last channel (computed twice,
  * stored twice). Filters too large for the buffer, an in_offset, a shift >= 0 or (DSP) c_in % 4 != 0 take a plain
  * loop: rp_nn_conv_acc_s8 per output, then rp_requantize_clamp. */
+#include "internal/rp_nn_conv.h"
 #include "internal/rp_requantize.h"
-#include "rp_kernels.h"
 
 #define RP_CONV_WIDE_WORDS 1152 /* 4.5 KB of stack: groups of 4 up to k * k * c_in = 576 (3x3, c_in = 64) */
 #define RP_CONV_WIDE_HALVES (2 * RP_CONV_WIDE_WORDS) /* G * k * k * c_in int16 must fit */

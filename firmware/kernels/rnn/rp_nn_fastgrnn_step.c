@@ -1,4 +1,4 @@
-/* rp_nn_fastgrnn_step: see include/rp_kernels.h. */
+/* rp_nn_fastgrnn_step: see include/internal/rp_nn_rnn.h. */
 #include "internal/rp_nn_rnn.h"
 #include "internal/rp_requantize.h"
 #include "rp_kernels.h"

@@ -1,9 +1,9 @@
 /* rp_rnnpool_s8: see include/rp_kernels.h. */
 #include <stdint.h>
 
-#include "rp_kernels.h"
 #include "internal/rp_nn_rnn.h"
 #include "internal/rp_requantize.h"
+#include "rp_kernels.h"
 
 /* Each RNN1 sequence is shared by several patches (numerics §4.3, dedupe), so it runs once:
  * - row summaries per (stem row, patch column), kept for the last `patch` stem rows in a ring indexed by row % patch;

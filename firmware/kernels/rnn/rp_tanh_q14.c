@@ -1,6 +1,6 @@
 /* rp_tanh_q14: see include/rp_kernels.h. */
-#include "rp_kernels.h"
 #include "internal/rp_nn_rnn.h"
+#include "rp_kernels.h"
 
 /* T[i] = round(16384 * tanh((i - 256) / 32)), i = 0..512 (docs/numerics.md §4.1; CRC-32 0xdcd386fa, checked
  * against harness.model.qmath.TANH_LUT by tests/harness/targets/test_qemu_rnnpool_speed.py). The arithmetic uses
