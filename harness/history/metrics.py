@@ -4,9 +4,9 @@ threshold defaults (thresholds.py), what the gate compares and in which order (g
 (report.py) and the columns of ``harness history`` (harness/cli_history.py).
 
 Adding a gated metric: append a ``Metric`` to ``METRICS`` with its ``value`` (how a Run gives it); a new threshold
-family also needs ``default``. Only where the value is produced changes besides (a Run field filled by collect.py).
-Latency is the exception: gate._latency compares latency.total and latency.layer.<layer> (also a significance test
-on boards, over each fixture's repeats).
+family also needs ``default``. Besides, only the value's source may change (e.g. a Run field that collect.py fills);
+tests/harness/history/test_metrics.py shows it. Latency is the exception: gate._latency compares latency.total and
+latency.layer.<layer> itself (on boards with a significance test over each fixture's repeats).
 """
 
 from __future__ import annotations
