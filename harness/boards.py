@@ -7,7 +7,7 @@ in the file is a one-line ``BoardsError`` naming the file, the board and the fie
 
 The schema, per board:
 
-    backend        required   qemu | renode | pyocd
+    backend        required   qemu | renode | pyocd | host (harness/backends.py; a host board takes only timeouts)
     mcu            required   an STM32F4 part we know the limits of: F405/F407/F415/F417 (168 MHz) or
                               F427/F429/F437/F439 (180 MHz with over-drive), e.g. ``STM32F439ZI``
     flash          required   {origin, size}
@@ -55,19 +55,20 @@ from types import MappingProxyType
 
 import yaml
 
+from harness.backends import BACKENDS as _BACKENDS
+from harness.backends import Backend
 from harness.errors import BoardsError
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS_YAML = ROOT / "boards.yaml"
 
-BACKENDS = ("qemu", "renode", "pyocd")
+BACKENDS = tuple(_BACKENDS)  # harness/backends.py: the one table of backends
 CYCLE_COUNTERS = ("tim2-icount", "dwt")
 DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUTS = MappingProxyType({"boot": 20.0, "inference": 60.0})
 COMMON_REQUIRED = ("backend", "mcu", "flash", "ram", "clock_hz", "cycle_counter")
 COMMON_OPTIONAL = ("uart", "timeouts", "baud", "hse", "watchdog_s")
-BACKEND_KEYS = {"qemu": "machine", "renode": "platform", "pyocd": "pyocd_target"}
-BACKEND_OPTIONAL = {"qemu": (), "renode": (), "pyocd": ("pack", "frequency", "probe", "connect_mode", "emulator")}
+HOST_OPTIONAL = ("timeouts",)  # a host board has no chip to describe: only its timeouts can be set
 VIRTUAL_BENCH_EMULATORS = ("qemu",)
 HSE_MODES = ("crystal", "bypass")
 CONNECT_MODES = ("halt", "under-reset")
@@ -126,9 +127,15 @@ class Board:
         return mcu_max_hz(self.mcu)
 
     @property
+    def spec(self) -> Backend:
+        """Its backend's entry in harness/backends.py."""
+        return _BACKENDS[self.backend]
+
+    @property
     def emulator(self) -> str | None:
-        """What runs the firmware when it is not silicon: ``qemu``/``renode``, or a virtual bench board's emulator."""
-        return self.backend if self.backend in ("qemu", "renode") else self.settings.get("emulator")
+        """What runs the firmware when it is not silicon: ``qemu``/``renode``/``host``, or a virtual bench board's
+        emulator."""
+        return self.spec.emulator or self.settings.get("emulator")
 
     @property
     def physical(self) -> bool:
@@ -136,10 +143,16 @@ class Board:
         return self.emulator is None
 
     @property
+    def on_serial_port(self) -> bool:
+        """A board on the bench (real or virtual): given with its serial port, flashed through a probe."""
+        return self.spec.on_serial_port
+
+    @property
     def models_clock(self) -> bool:
         """Whether the clock the firmware reports means anything: QEMU does not model the RCC (the firmware always
-        falls back to the HSI there); Renode's RCC sets ready bits as they are asked for, and boards are boards."""
-        return self.emulator != "qemu"
+        falls back to the HSI there), a host has no clock tree; Renode's RCC sets ready bits as they are asked
+        for, and boards are boards."""
+        return self.spec.models_clock and self.emulator != "qemu"
 
     @property
     def baud(self) -> int:
@@ -149,6 +162,8 @@ class Board:
     def tick_unit(self) -> str:
         """What its ticks count: emulators count instructions (QEMU's TIM2 under -icount, Renode's DWT); a real
         board's DWT counts core cycles, and a real board's TIM2 counts its timer clock (APB1 x 2), not cycles."""
+        if self.spec.tick_unit:
+            return self.spec.tick_unit
         if self.emulator:
             return "instructions"
         return "cycles" if self.cycle_counter == "dwt" else "timer ticks"
@@ -270,14 +285,27 @@ def _platform(check: _Check, value) -> str:
     return path
 
 
+def _timeouts(check: _Check, profile: dict) -> Timeouts:
+    given = check.mapping("timeouts", profile.get("timeouts", {}))
+    check.keys("timeouts", given, (), tuple(DEFAULT_TIMEOUTS))
+    return Timeouts(**{k: check.seconds(f"timeouts.{k}", given.get(k, v)) for k, v in DEFAULT_TIMEOUTS.items()})
+
+
 def _board(file: str, name: str, profile) -> Board:
     check = _Check(file, name)
     profile = check.mapping("profile", profile)
     if "backend" not in profile:
         raise BoardsError(f"{check.prefix}: missing required field backend (one of {', '.join(BACKENDS)})")
     backend = check.choice("backend", profile["backend"], BACKENDS)
-    own = BACKEND_KEYS[backend]
-    check.keys(None, profile, COMMON_REQUIRED + (own,), COMMON_OPTIONAL + BACKEND_OPTIONAL[backend])
+    spec = _BACKENDS[backend]
+    if not spec.describe_profile:
+        check.keys(None, profile, ("backend",), HOST_OPTIONAL)
+        return Board(name=name, backend=backend, mcu=backend, flash=MemoryRegion("flash", 0, 0), ram=(),
+                     clock_hz=0, cycle_counter=backend, uart=MappingProxyType({}),
+                     timeouts=_timeouts(check, profile), settings=MappingProxyType({"baud": DEFAULT_BAUD}),
+                     profile=profile)
+    own = spec.key
+    check.keys(None, profile, COMMON_REQUIRED + (own,), COMMON_OPTIONAL + spec.optional)
 
     flash = check.region("flash", profile["flash"], named=False)
     ram_list = profile["ram"]
@@ -301,13 +329,10 @@ def _board(file: str, name: str, profile) -> Board:
     if "name" in uart:
         check.string("uart.name", uart["name"])
 
-    given = check.mapping("timeouts", profile.get("timeouts", {}))
-    check.keys("timeouts", given, (), tuple(DEFAULT_TIMEOUTS))
-    timeouts = Timeouts(**{k: check.seconds(f"timeouts.{k}", given.get(k, v)) for k, v in DEFAULT_TIMEOUTS.items()})
-
-    setting = _platform(check, profile[own]) if backend == "renode" else check.string(own, profile[own])
+    timeouts = _timeouts(check, profile)
+    setting = _platform(check, profile[own]) if own == "platform" else check.string(own, profile[own])
     settings = {own: setting, "baud": check.integer("baud", profile.get("baud", DEFAULT_BAUD))}
-    if backend == "pyocd":
+    if "frequency" in spec.optional:
         settings["frequency"] = check.integer("frequency", profile.get("frequency", DEFAULT_SWD_HZ))
         if "probe" in profile:
             settings["probe"] = check.string("probe", profile["probe"])

@@ -49,7 +49,7 @@ def board_from_args(args):
 
         raise UsageError("--probe is empty: pass the debug probe's unique id (`pyocd list` shows them)")
     choice = parse_board(spec, args.boards_file, args.probe)
-    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.backend == "pyocd" else {}
+    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.on_serial_port else {}
     return choice, options
 
 

@@ -81,7 +81,7 @@ def diagnose(choice, model, image: np.ndarray, *, progress=None, **dut_options) 
     if not steps.run("firmware fits", lambda: _build(dut)):
         steps.skip_rest(later[1:], "a firmware build")
         return steps.checks
-    if board.backend == "pyocd":
+    if board.on_serial_port:
         steps.run("probe and port", lambda: _probe_and_port(choice),
                   fix="plug the board in, pass its ST-LINK port, or name its probe with ,probe=ID")
     else:
@@ -134,7 +134,7 @@ def _tools(board) -> tuple[str, str]:
         from harness.targets.renode import require_renode
 
         found.append(f"renode at {require_renode()}")
-    if board.backend == "pyocd":
+    if board.on_serial_port:
         import pyocd
 
         found.append(f"pyOCD {pyocd.__version__}")

@@ -62,10 +62,10 @@ def parse_board(spec: str, boards_file: str | Path | None = None, probe: str | N
     name, _, port = spec.partition("@") if "@" in spec else ("", "", spec) if spec.startswith("/") else (spec, "", "")
     if name:
         chosen = board(name, boards_file)
-        if chosen.backend == "pyocd" and not port:
+        if chosen.on_serial_port and not port:
             raise UsageError(f"board {name} is a real board: give its serial port too, e.g. "
                              f"--board={name}@/dev/ttyACM0")
-        if chosen.backend != "pyocd" and (port or probe):
+        if not chosen.on_serial_port and (port or probe):
             raise UsageError(f"board {name} is emulated ({chosen.backend}); it takes no serial port or probe")
         return BoardChoice(chosen, port or None, probe)
     return BoardChoice(_board_for_port(port, boards_file, probe), port, probe)
@@ -86,7 +86,7 @@ def _board_for_port(port: str, boards_file, probe_id: str | None = None) -> Boar
     target type, as pyOCD reports them for the probe with the port's USB serial number (or ``probe_id``)."""
     from harness.targets.pyocd_target import probe_for
 
-    real = {n: b for n, b in load_boards(boards_file).items() if b.backend == "pyocd"}
+    real = {n: b for n, b in load_boards(boards_file).items() if b.on_serial_port}
     probe = probe_for(port, probe_id)
     info = probe.associated_board_info
     for name, b in real.items():
@@ -148,7 +148,7 @@ class Dut:
         """Start the emulator on the build, or flash the board (skipped when its build id is there) and reset it."""
         board_ = self.board
         opts = dict(self.target_options)
-        if board_.backend == "pyocd":
+        if board_.on_serial_port:
             opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
             if self.choice.probe_id:
                 opts.setdefault("probe_id", self.choice.probe_id)

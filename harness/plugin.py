@@ -123,7 +123,7 @@ def harness_dut(request, pytestconfig, harness_model):
         choice, lock = acquire(choices, worker_index())
     except HarnessError as exc:
         _stop(request, str(exc))
-    options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.backend == "pyocd" else {}
+    options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.on_serial_port else {}
     dut = Dut(choice, harness_model, dsp=not pytestconfig.getoption("portable"),
               baud=pytestconfig.getoption("baud"), progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
               target_options={k: v for k, v in options.items() if v is not None},

@@ -138,7 +138,7 @@ def board_choices(config) -> list:
 def _check_packs(choices, pack: str | None) -> None:
     for choice in choices:
         path = pack or choice.board.settings.get("pack")
-        if choice.board.backend == "pyocd" and path:
+        if choice.board.on_serial_port and path:
             from harness.targets.pyocd_target import require_pack
 
             _named("--pyocd-pack", require_pack, path, choice.board.settings["pyocd_target"])

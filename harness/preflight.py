@@ -120,21 +120,5 @@ def check_port(port: str) -> None:
 
 def preflight(choice, target_options: dict | None = None) -> None:
     """Everything ``choice`` (a ``harness.dut.BoardChoice``) needs that can be checked before its firmware is built:
-    QEMU or Renode on PATH, a real board's serial port and CMSIS pack. One-line HarnessError otherwise."""
-    board = choice.board
-    if board.backend == "qemu":
-        from harness.targets.qemu import require_qemu
-
-        require_qemu()
-    elif board.backend == "renode":
-        from harness.targets.renode import require_renode
-
-        require_renode()
-    elif board.backend == "pyocd":
-        pack = (target_options or {}).get("pack") or board.settings.get("pack")
-        if pack:
-            from harness.targets.pyocd_target import require_pack
-
-            require_pack(pack, board.settings["pyocd_target"])
-        if choice.port:
-            check_port(choice.port)
+    QEMU, Renode or a C compiler on PATH, a real board's serial port and CMSIS pack. One-line HarnessError otherwise."""
+    choice.board.spec.target_class().preflight(choice, target_options or {})

@@ -181,7 +181,7 @@ static int32_t build_info(void) {
     p = put_key_u32(p, " watchdog-ms=", rp_watchdog_ms());
     p = put_key_u32(p, " rx-dropped=", st.info_dropped);
     p = put_key_u32(p, " rx-errors=", st.info_errors);
-    p = put_str(p, RP_TICKS_DWT ? " ticks=dwt" : " ticks=tim2");
+    p = put_str(p, " ticks=" RP_TICKS_NAME);
     p = put_key_u32(p, " ticks-hz=", rp_ticks_hz());
     p = put_key_u32(p, " ticks-now=", st.info_ticks); /* two HELLOs measure the counter against the host's clock */
     p = put_key_u32(p, " rx=", RP_UART_RX_SIZE);

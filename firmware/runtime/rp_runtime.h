@@ -4,6 +4,7 @@
  *   RP_SEMIHOSTING   1: rp_puts/rp_exit use semihosting (needs a debugger or qemu -semihosting-config).
  *                    0 (default): rp_puts writes to the UART and rp_exit spins; no BKPT 0xAB is compiled in.
  *   RP_TICKS_DWT     1: rp_ticks() is DWT CYCCNT (core cycles). 0 (default): TIM2 at prescaler 0.
+ *   RP_TICKS_NAME    the counter's name in HELLO_REPLY: "dwt" or "tim2" from RP_TICKS_DWT; the host board's "host".
  *   RP_SYSCLK_HZ     target system clock for the PLL (default 168 MHz; above 168 MHz needs the F42x over-drive).
  *   RP_MCU_MAX_HZ    the part's top speed: 168 MHz (F40x/F41x, default) or 180 MHz (F42x/F43x).
  *   RP_HSE_HZ        external clock (default 8 MHz, as on the Discovery and Nucleo boards).
@@ -25,6 +26,13 @@
 #endif
 #ifndef RP_TICKS_DWT
 #define RP_TICKS_DWT 0
+#endif
+#ifndef RP_TICKS_NAME /* what rp_ticks counts, as the device's HELLO_REPLY names it (a string literal) */
+#if RP_TICKS_DWT
+#define RP_TICKS_NAME "dwt"
+#else
+#define RP_TICKS_NAME "tim2"
+#endif
 #endif
 #ifndef RP_UART_RX_SIZE
 #define RP_UART_RX_SIZE 1024

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.build import cross
+from harness import boards
+from harness.build import cross, host_firmware
 from harness.build.host import FIRMWARE, ROOT
 from harness.codegen.carray import c_array
 from harness.codegen.generate import GeneratedModel, generate
@@ -112,17 +113,23 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
     if variant == "selftest" and image is None:
         raise UsageError("the self-test firmware needs an image (--image)")
     profile = cross.board_profile(board)
-    compiler = cross.compiler_version()
+    host = boards.board(board).spec.toolchain == "host"
+    if host and variant != "device":
+        raise UsageError(f"board {board} runs the device firmware only; the {variant} firmware needs an emulator "
+                         f"(--board=qemu-stm32f405)")
+    compiler = host_firmware.compiler_version() if host else cross.compiler_version()
     gen = generate(model, CACHE / "generated" / model.model_id)
     extra = {"selftest_image.h": image_header(image)} if image is not None else {}
     extra_defines, defines = defines, [f"RP_SEMIHOSTING={int(variant == 'selftest')}"]
     if variant == "device":
         defines.append(f"RP_FRAME_MAX_PAYLOAD={DEVICE_MAX_PAYLOAD}")
-    if baud is not None:  # overrides the board profile's (the host opens its port at the same rate)
+    if baud is not None and not host:  # overrides the board profile's (the host opens its port at the same rate)
         cross.check_baud(board, profile, int(baud))
         defines.append(f"RP_UART_BAUD={int(baud)}u")
     defines += list(extra_defines)
-    flags = cross.flags(dsp=dsp, defines=defines, board=board)
+    if host:
+        defines.append(f'RP_BOARD_NAME="{board}"')
+    flags = host_firmware.flags(defines) if host else cross.flags(dsp=dsp, defines=defines, board=board)
     parts = [compiler.encode(), "\0".join(flags).encode(), json.dumps(profile, sort_keys=True).encode(),
              variant.encode(), str(stack_reserve).encode()]
     for f in firmware_sources() + list(gen.files):
@@ -139,15 +146,22 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
         work = Path(tmp)
         for name, text in extra.items():
             (work / name).write_text(text)
-        elf = cross.build_elf(APPS[variant], work / "firmware.elf", board=board, dsp=dsp,
-                              extra_sources=[gen.directory / "model.c", APP / "rp_app.c", *APP_SOURCES[variant]],
-                              include_dirs=[gen.directory, work, APP, PROTOCOL], defines=defines,
-                              stack_size=stack_reserve)
+        sources, includes = [gen.directory / "model.c", APP / "rp_app.c", *APP_SOURCES[variant]], \
+            [gen.directory, work, APP, PROTOCOL]
+        if host:
+            elf = host_firmware.build_elf(APPS[variant], work / "firmware.elf", extra_sources=sources,
+                                          include_dirs=includes, defines=defines)
+            stack_reserve = 0  # the host's stack is not the board's reserve
+        else:
+            elf = cross.build_elf(APPS[variant], work / "firmware.elf", board=board, dsp=dsp, extra_sources=sources,
+                                  include_dirs=includes, defines=defines, stack_size=stack_reserve)
         sections = section_sizes(elf)
         info = {"format": FORMAT, "key": key, "model_id": model.model_id, "arch": model.arch,
                 "board": board, "variant": variant, "build_id": build_id(elf), "compiler": compiler,
-                "cflags": flags, "dsp": dsp, "arena_bytes": gen.plan.arena_bytes, "stack_reserve": stack_reserve,
-                **memory_summary(sections, stack_reserve), "sections": sections,
+                "cflags": flags, "dsp": dsp and not host, "arena_bytes": gen.plan.arena_bytes,
+                "stack_reserve": stack_reserve,
+                **(host_firmware.memory_summary(elf) if host else memory_summary(sections, stack_reserve)),
+                "sections": sections,
                 "image_sha256": hashlib.sha256(image.tobytes()).hexdigest() if image is not None else None,
                 "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         directory.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from harness.protocol.report import LayerReport, RunReport
 from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transport
 
 PROTOCOL = 3
+TICK_COUNTERS = ("tim2", "dwt", "host")  # what the firmware's rp_ticks counts (firmware/runtime/rp_runtime.h)
 NO_LAYER = 0xFFFF
 OBJ_INFO, OBJ_RESULT = 1, 2  # what READ reads
 MIN_PIECE, MAX_PIECE = 16, 1000  # payload bytes per frame the sizers choose between (the device takes ≤ 1024)
@@ -56,7 +57,7 @@ class DeviceInfo:
     build_id: str
     board: str
     clock_hz: int
-    ticks: str                  # "tim2" (instructions under QEMU -icount) or "dwt" (core cycles)
+    ticks: str                  # "tim2" (instructions under QEMU -icount), "dwt" (core cycles), "host" (host ns)
     rx_bytes: int
     chunk: int
     max_payload: int
@@ -103,8 +104,8 @@ class DeviceInfo:
         if len(shape) != 2 or not all(x.isdigit() and 0 < int(x) <= 4096 for x in shape):
             raise ProtocolError(f"HELLO_REPLY input={kv['input']!r}: expected HxW, each 1..4096")
         ticks = word("ticks")
-        if ticks not in ("tim2", "dwt"):
-            raise ProtocolError(f"HELLO_REPLY ticks={ticks!r}: expected tim2 or dwt")
+        if ticks not in TICK_COUNTERS:
+            raise ProtocolError(f"HELLO_REPLY ticks={ticks!r}: expected one of {', '.join(TICK_COUNTERS)}")
         reset = kv.get("reset", "none")
         return DeviceInfo(num("protocol", 0, 255), word("model"), word("build-id"), word("board"),
                           num("clock", 1), ticks, num("rx", 64, 1 << 20), num("chunk", 1, max_payload - 4),

@@ -29,6 +29,17 @@ class Target(ABC):
         self.board = board
         self._link: serial.SerialBase | None = None
 
+    @classmethod
+    def open(cls, board: Board, port: str | None = None, **options) -> Target:
+        """The target for ``board`` (harness.targets.open_target): an emulator or host process takes no port or
+        options; a bench board's target overrides this."""
+        return cls(board)
+
+    @classmethod  # noqa: B027 - a hook: nothing to check by default
+    def preflight(cls, choice, options: dict) -> None:
+        """What ``choice`` (a ``harness.dut.BoardChoice``) needs that can be checked before any build: the emulator
+        on PATH, a bench board's port and pack (harness.preflight). One-line HarnessError otherwise."""
+
     @property
     def link(self) -> serial.SerialBase:
         if self._link is None:

@@ -59,12 +59,11 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+def spawn(cmd: list[str], log: Path, stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
     """``cmd``, killed by the kernel when the harness dies. That reaches only this process: an emulator that a
     wrapper script starts (and does not exec) needs ``ProcessGroup``."""
     with open(log, "wb") as out:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
+        return subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
 
 # The watchdog: reads the group id, then waits for EOF on its stdin (the harness closed the pipe or died, even by

@@ -33,7 +33,7 @@ class BoardLock:
 
 def lock_key(choice) -> str | None:
     """What identifies a physical board (its serial port), or None for an emulator."""
-    if choice.board.backend != "pyocd":
+    if not choice.board.on_serial_port:
         return None
     return re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.realpath(choice.port))
 

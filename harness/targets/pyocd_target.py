@@ -221,6 +221,21 @@ def program_elf(session: Session, elf: Path, progress: Callable[[float], None] |
 class PyocdTarget(Target):
     kind = "pyocd"
 
+    @classmethod
+    def open(cls, board: Board, port: str | None = None, **options) -> PyocdTarget:
+        return cls(board, port, **options)
+
+    @classmethod
+    def preflight(cls, choice, options: dict) -> None:
+        """The CMSIS pack the target type needs (``--pyocd-pack`` or the profile's), and the serial port."""
+        from harness.preflight import check_port
+
+        pack = options.get("pack") or choice.board.settings.get("pack")
+        if pack:
+            require_pack(pack, choice.board.settings["pyocd_target"])
+        if choice.port:
+            check_port(choice.port)
+
     def __init__(self, board: Board, port: str, *, frequency: int | None = None, pack: str | None = None,
                  progress: Callable[[float], None] | None = None, probe_id: str | None = None):
         """``board`` (backend pyocd) on serial ``port``; ``frequency`` (SWD Hz) and ``pack`` override the board's

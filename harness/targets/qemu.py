@@ -77,6 +77,10 @@ class QemuTarget(Target):
         self.elf: Path | None = None
         self.ports: tuple[int, ...] = ()
 
+    @classmethod
+    def preflight(cls, choice, options: dict) -> None:
+        require_qemu()
+
     def load(self, elf: Path, build_id: str = "") -> None:
         self.elf = Path(elf)
         self._start()

@@ -149,6 +149,15 @@ class RenodeTarget(Target):
     kind = "renode"
     QUIT_WAIT, TERM_WAIT, KILL_WAIT = 3.0, 5.0, 5.0  # seconds granted after quit, SIGTERM, SIGKILL
 
+    @classmethod
+    def open(cls, board: Board, port: str | None = None, **options) -> RenodeTarget:
+        require_renode()
+        return cls(board)
+
+    @classmethod
+    def preflight(cls, choice, options: dict) -> None:
+        require_renode()
+
     def __init__(self, board: Board):
         super().__init__(board)
         self.platform = ROOT / str(board.settings["platform"])

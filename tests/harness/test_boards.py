@@ -53,7 +53,7 @@ def test_shipped_boards_load_with_the_expected_backend_and_memory(name):
     board = boards.board(name)
     backend, setting, flash_size, ram = EXPECTED[name]
     assert board.name == name and board.backend == backend
-    assert board.settings[boards.BACKEND_KEYS[backend]] == setting and board.baud == 115200
+    assert board.settings[board.spec.key] == setting and board.baud == 115200
     assert (board.flash.origin, board.flash.size) == (0x08000000, flash_size)
     assert {r.name: (r.origin, r.size) for r in board.ram} == ram
     assert board.cycle_counter == ("tim2-icount" if board.emulator == "qemu" else "dwt")
