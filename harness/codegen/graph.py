@@ -1,22 +1,21 @@
 """The device's view of a quantised model: the layers it runs, in the order it runs them, with every tensor's
 shape and type, each layer's scratch and multiply-accumulate count, and the buffers' lifetimes for the planner.
 
-The firmware runs each head right after the block it reads (its buffers then die early) and fuses every MBConv
-block; every layer is a pure function of its inputs (numerics §3), so this order computes the reference's values.
+The layers and their order come from ``harness.model.layers.network(cfg, device=True)``, each step's shape, scratch,
+MACs and in-place offset from its kind's ``step``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from harness.model.archs import shapes
-from harness.model.modelfile import Model
 from harness.codegen.plan import Buffer
+from harness.model.archs import Shapes, shapes
+from harness.model.layers import Layer, kind, network
+from harness.model.modelfile import Model
 
-ITEM = {"uint8": 1, "int8": 1, "int16": 2}
 CANDIDATE_BYTES = 14  # rp_candidate: uint16 prior, int16 bg, face, loc[4]
+ITEM = {"uint8": 1, "int8": 1, "int16": 2, "candidate": CANDIDATE_BYTES}
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,13 @@ class Tensor:
 @dataclass(frozen=True)
 class Step:
     name: str          # the layer name the reference uses (fingerprints are keyed by it)
-    kind: str          # stem, rnnpool, mbconv, l2norm, conv_s16, candidates
+    kind: str          # its layer kind (harness/model/layers.py)
     inputs: tuple[str, ...]
     output: str
     scratch: int       # bytes of kernel scratch in the arena
     macs: int          # multiply-accumulates (as the kernel performs them)
     in_place: int | None = None  # the kernel may write its output this many bytes from its input's start
+    layer: Layer | None = field(default=None, repr=False, compare=False)  # the model layer it runs
 
 
 @dataclass(frozen=True)
@@ -75,28 +75,6 @@ def _tensor(name: str, shape, dtype: str) -> Tensor:
     return Tensor(name, (h, w, c), dtype, h * w * c * ITEM[dtype])
 
 
-def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
-    """RNN1 runs each shared row and column sequence once (numerics §4); RNN2 four 8-step passes per patch."""
-    rp = cfg["rnnpool"]
-    h1, h2, patch = rp["hidden1"], rp["hidden2"], rp["patch"]
-    rnn1 = (stem[0] * grid[1] + stem[1] * grid[0]) * patch * h1 * (stem[2] + h1)
-    rnn2 = grid[0] * grid[1] * 4 * patch * h2 * (h1 + h2)
-    return rnn1 + rnn2
-
-
-def rnnpool_scratch(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
-    """rp_rnnpool_s8_get_buffer_size for these shapes (checked against the C function in the host tests)."""
-    rp = cfg["rnnpool"]
-    used_w = (grid[1] - 1) * rp["stride"] + rp["patch"]
-    return (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2 + grid[1] * 4 * rp["hidden2"]
-
-
-def mbconv_scratch(w: int, hidden: int, stride: int) -> int:
-    """rp_mbconv_s8_get_buffer_size without the residual's row: a ring of 3 expanded rows plus one depthwise
-    output row."""
-    return (3 * w + (w - 1) // stride + 1) * hidden
-
-
 def conv_in_place(src: tuple[int, int, int], out: tuple[int, int, int], k: int, stride: int) -> int | None:
     """Where a raster-order conv may start its output below its input so that output row oy never reaches an
     input row a later output row reads: out + (oy+1)·Wo·Co ≤ in + (oy·s − pad)·W·C for every oy. It holds for all
@@ -114,52 +92,31 @@ def candidate_capacity(cfg: dict) -> int:
     return min(int(cfg["detection"].get("max_candidates", 512)), priors)
 
 
+@dataclass(frozen=True)
+class GraphCtx:
+    """What a kind's ``step`` sees: the description, its shapes and the tensors of the layers before it."""
+
+    cfg: dict
+    shapes: Shapes
+    tensors: dict[str, Tensor]
+
+
 def device_graph(model: Model) -> Graph:
     cfg = model.config
     dt = model.require_quant()["dtypes"]
     sh = shapes(cfg)
-    T: dict[str, Tensor] = {}
+    T = {"input": _tensor("input", sh.image, "uint8")}
+    g = GraphCtx(cfg, sh, T)
     steps: list[Step] = []
     # ``memory.in_place: false`` in the config gives every output its own space, ``memory.separate: [mb1, …]``
     # only those layers' outputs (for debugging a kernel that overwrites its input too early); the arena grows,
     # the results stay the same.
     memory = cfg.get("memory", {})
     overlap, separate = memory.get("in_place", True), set(memory.get("separate", ()))
-
-    def add(name, kind, inputs, shape, dtype, scratch=0, macs=0, in_place=None):
-        T[name] = _tensor(name, shape, dtype)
-        own = not overlap or name in separate
-        steps.append(Step(name, kind, tuple(inputs), name, scratch, int(macs), None if own else in_place))
-
-    T["input"] = _tensor("input", sh.image, "uint8")
-    st = cfg["stem"]
-    add("stem", "stem", ["input"], sh.stem, dt["stem"], macs=np.prod(sh.stem) * st["kernel"] ** 2 * sh.image[2],
-        in_place=conv_in_place(sh.image, sh.stem, st["kernel"], st["stride"]))
-    pooled_row, released = sh.rnnpool[1] * sh.rnnpool[2], cfg["rnnpool"]["stride"] * sh.stem[1] * sh.stem[2]
-    add("rnnpool", "rnnpool", ["stem"], sh.rnnpool, dt["rnnpool"], rnnpool_scratch(cfg, sh.stem, sh.patches),
-        rnnpool_macs(cfg, sh.stem, sh.patches), 0 if pooled_row <= released else None)
-    heads_of = {}
-    for j, hd in enumerate(cfg["heads"]):
-        heads_of.setdefault(hd["block"], []).append(j)
-    x, xs = "rnnpool", sh.rnnpool
-    for i, blk in enumerate(cfg["blocks"]):
-        out = sh.blocks[i]
-        hid = blk["hidden"]
-        macs = xs[0] * xs[1] * hid * xs[2] + out[0] * out[1] * hid * (9 + out[2])
-        scratch = mbconv_scratch(xs[1], hid, blk["stride"]) + (out[1] * out[2] if blk["residual"] else 0)
-        fits = out[1] * out[2] <= blk["stride"] * xs[1] * xs[2]
-        add(f"mb{i}", "mbconv", [x], out, dt[f"mb{i}"], scratch, macs, 0 if fits else None)
-        for j in heads_of.get(i, []):
-            src = f"mb{i}"
-            if cfg["heads"][j]["l2norm"] is not None:
-                add(f"l2norm{j}", "l2norm", [src], out, dt[f"l2norm{j}"], macs=np.prod(out))
-                src = f"l2norm{j}"
-            for part, n in (("conf", cfg["heads"][j]["conf"]), ("loc", 4)):
-                add(f"head{j}.{part}", "conv_s16", [src], (out[0], out[1], n), dt[f"head{j}.{part}"],
-                    macs=out[0] * out[1] * n * 9 * out[2])
-        x, xs = f"mb{i}", out
-    cap = candidate_capacity(cfg)
-    heads = [f"head{j}.{p}" for j in range(len(cfg["heads"])) for p in ("conf", "loc")]
-    T["candidates"] = Tensor("candidates", (1, cap, 1), "candidate", cap * CANDIDATE_BYTES)
-    steps.append(Step("candidates", "candidates", tuple(heads), "candidates", 0, 0))
-    return Graph(T, tuple(steps), cap)
+    for layer in network(cfg, device=True):
+        d = kind(layer.kind).step(layer, g)
+        T[layer.name] = _tensor(layer.name, d.shape, d.dtype or dt[layer.name])
+        own = not overlap or layer.name in separate
+        steps.append(Step(layer.name, layer.kind, layer.inputs, layer.name, int(d.scratch), int(d.macs),
+                          None if own else d.in_place, layer))
+    return Graph(T, tuple(steps), candidate_capacity(cfg))

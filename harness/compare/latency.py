@@ -1,25 +1,14 @@
 """Per-layer latency prediction: each device layer's work, per-kind cost coefficients fitted to measured ticks, and
 a check that names the layers running slower than predicted.
 
-A layer's cost is linear in a few work features of its kind (all derived from the model, never measured)::
-
-    stem        macs, border_macs, 1              inner pixels take the unpadded loop, border pixels the padded one
-    rnnpool     macs, generic_macs, 1             prepared FastGRNN path vs the generic int64 step (≈2x per MAC)
-    mbconv      pw_macs, dw_macs, requant, add_elements, 1
-                                                  SMLAD pointwise vs 3x3 depthwise, one requantise per value
-    l2norm      out_elements, pixels, 1           square + requantise per value, one isqrt and divide per pixel
-    conv_s16    macs, generic_macs, window, out_elements, 1
-                                                  SMLAD sweep vs the plain loop (a head with a shift >= 0); window
-                                                  loads per pixel (k·k·c_in) and one requantise per output
-    candidates  priors, 1                         one score test per prior (candidates found add a data-dependent
-                                                  few %: not predictable from the model)
-
-``macs``/``generic_macs`` split a layer's multiply-accumulates by the kernel path it takes, which the firmware
-chooses from the model alone (rp_rnnpool_s8.c: the prepared cells must fit the scratch; rp_nn_conv_s8.c: every
-shift <= -1): a random-weight model or a narrow input can take the slower path, and one coefficient per path keeps
-the fit honest across both. ``fit`` weights every sample by 1/measured (least squares on relative error), drops
-features that are collinear over the samples or get a negative coefficient, and keeps at most one feature fewer
-than the distinct samples, so a kind seen at few sizes degrades to a proportional model instead of a NaN.
+A layer's cost is linear in a few work features of its kind (all derived from the model, never measured): each
+layer kind (harness/model/kinds/) names its ``features`` and computes them in ``work``; its module docstring says
+what they count. ``macs``/``generic_macs`` split a layer's multiply-accumulates by the kernel path it takes, which
+the firmware chooses from the model alone: a random-weight model or a narrow input can take the slower path, and
+one coefficient per path keeps the fit honest across both. ``fit`` weights every sample by 1/measured (least
+squares on relative error), drops features that are collinear over the samples or get a negative coefficient, and
+keeps at most one feature fewer than the distinct samples, so a kind seen at few sizes degrades to a proportional
+model instead of a NaN.
 """
 
 from __future__ import annotations
@@ -34,19 +23,30 @@ from types import MappingProxyType
 import numpy as np
 
 from harness.errors import InputError, ProtocolError, UsageError
+from harness.model.layers import kind, kinds
 from harness.model.modelfile import Model
 
 ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_DIR = ROOT / "fixtures" / "calibration"
 FORMAT = "harness-calibration/1"
-FEATURES = {
-    "stem": ("macs", "border_macs", "1"),
-    "rnnpool": ("macs", "generic_macs", "1"),
-    "mbconv": ("pw_macs", "dw_macs", "requant", "add_elements", "widen", "1"),
-    "l2norm": ("out_elements", "pixels", "1"),
-    "conv_s16": ("macs", "pair_macs", "generic_macs", "window", "iterations", "out_elements", "generic_outputs", "1"),
-    "candidates": ("priors", "1"),
-}
+
+
+class _Features(Mapping):
+    """Kind → its cost features, read from the layer-kind registry (harness/model/layers.py) at each look-up."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        if name not in kinds():
+            raise KeyError(name)
+        return kind(name).features
+
+    def __iter__(self):
+        return iter(kinds())
+
+    def __len__(self) -> int:
+        return len(kinds())
+
+
+FEATURES = _Features()
 COLLINEAR = 1e-6  # a feature whose (scaled) column lies this close to the span of the kept ones adds nothing
 
 
@@ -112,107 +112,37 @@ class LatencyCheck:
 # ---- work --------------------------------------------------------------------------------------------------
 
 
-def _quant_array(model: Model, name: str) -> np.ndarray:
-    return np.asarray(model.arrays.get(f"q/{name}", np.zeros(0, np.int64)))
-
-
 def _weight_bytes(model: Model, prefixes: Sequence[str]) -> int:
     return int(sum(a.nbytes for k, a in model.arrays.items()
                    if k.startswith("q/") and any(k[2:].startswith(p + ".") for p in prefixes)))
 
 
-def rnnpool_fast(model: Model, stem_w: int) -> bool:
-    """Whether rp_rnnpool_s8 takes its prepared path: the two prepared cells and projections fit beside the ring
-    in the scratch (rp_rnnpool_s8.c) and rp_nn_fastgrnn_prepare accepts both cells' parameters."""
-    rp = model.config["rnnpool"]
-    P, S, h1, h2, c_in = rp["patch"], rp["stride"], rp["hidden1"], rp["hidden2"], model.config["stem"]["out"]
-    used_w = ((stem_w - P) // S) * S + P
+@dataclass(frozen=True)
+class WorkCtx:
+    """What a kind's ``work`` sees besides its step."""
 
-    def prepared(n_in: int, n_h: int) -> int:  # rp_nn_fastgrnn_prepared_size
-        return 4 * n_h * (((n_in + 3) >> 2) * 2 + n_h // 2) + 8 * n_h
-
-    if prepared(c_in, h1) + prepared(h1, h2) + 2 * P * h2 * 4 > used_w * h1 * 2:
-        return False
-    for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
-        shift, x_shift = int(_quant_array(model, f"{cell}.shift").ravel()[0]), \
-            int(_quant_array(model, f"{cell}.x_shift").ravel()[0])
-        biases = np.concatenate([_quant_array(model, f"{cell}.bg").ravel(), _quant_array(model, f"{cell}.bh").ravel()])
-        if n_h < 4 or n_h % 4 or not -31 <= shift <= -2 or (np.abs(biases) > 1 << 30).any():
-            return False
-        if (not 0 <= x_shift <= 8) if s8 else (x_shift != 0 or n_in % 4):
-            return False
-    return True
-
-
-def conv_fast(model: Model, name: str, c_in: int, k: int = 3) -> bool:
-    """Whether rp_nn_conv_s8 takes its SMLAD sweep (every shift <= -1, c_in % 4 == 0, the widened filters fit);
-    else the plain per-output loop."""
-    shifts = _quant_array(model, f"{name}.shift")
-    return bool(shifts.size and (shifts <= -1).all() and c_in % 4 == 0 and k * k * c_in <= 1152)
-
-
-def _valid_taps(n_out: int, n_in: int, k: int = 3) -> int:
-    """Window taps inside the input along one axis, summed over the outputs (stride 1, same padding)."""
-    return sum(min(o + k // 2, n_in - 1) - max(o - k // 2, 0) + 1 for o in range(n_out))
-
-
-def _inner(n_out: int, n_in: int, k: int, stride: int) -> int:
-    """Outputs along one axis whose window needs no padding."""
-    return sum(1 for o in range(n_out) if o * stride - k // 2 >= 0 and o * stride - k // 2 + k <= n_in)
-
-
-def _pair_steps(w: int) -> int:
-    """Sweep steps along a row of w outputs when pixels go in pairs with equal valid taps: the two edge pixels
-    (padded on one side) go alone."""
-    return w if w < 3 else 2 + (w - 2 + 1) // 2
+    model: Model
+    graph: object                   # harness.codegen.graph.Graph
+    out: tuple[int, int, int]       # the step's output shape
+    src: tuple[int, int, int]       # its first input's, (0, 0, 0) if none
 
 
 def layer_work(model: Model) -> tuple[LayerWork, ...]:
-    """Every device layer's work in graph order, with the cost features its kind uses (module docstring)."""
+    """Every device layer's work in graph order, with the cost features its kind computes."""
     from harness.codegen.graph import device_graph
 
     graph = device_graph(model)
-    cfg, T = model.config, graph.tensors
+    T = graph.tensors
     works = []
     for s in graph.steps:
         out = T[s.output]
         h, w, c = out.shape
         src = T[s.inputs[0]].shape if s.inputs else (0, 0, 0)
+        k = kind(s.kind)
         f: dict[str, int] = {"1": 1}
-        prefixes = [s.name]
-        if s.kind == "stem":
-            k, st = cfg["stem"]["kernel"], cfg["stem"]["stride"]
-            border = h * w - _inner(h, src[0], k, st) * _inner(w, src[1], k, st)
-            f.update(macs=s.macs, border_macs=border * k * k * src[2] * c)
-        elif s.kind == "rnnpool":
-            fast = rnnpool_fast(model, src[1])
-            f.update(macs=s.macs if fast else 0, generic_macs=0 if fast else s.macs)
-            prefixes = ["rnn1", "rnn2", "rnnpool"]
-        elif s.kind == "mbconv":
-            blk = cfg["blocks"][int(s.name[2:])]
-            hid, pixels = blk["hidden"], h * w
-            dw = pixels * hid * 9
-            f.update(pw_macs=s.macs - dw, dw_macs=dw, requant=src[0] * src[1] * hid + pixels * (hid + c),
-                     add_elements=h * w * c if blk["residual"] else 0, widen=src[0] * hid * src[2] + h * hid * c)
-        elif s.kind == "l2norm":
-            f.update(out_elements=h * w * c, pixels=h * w)
-        elif s.kind == "conv_s16":
-            fast = conv_fast(model, s.name, src[2])
-            window = _valid_taps(h, src[0]) * _valid_taps(w, src[1]) * src[2]  # padding taps are skipped
-            # the sweep runs channel groups of 4 one pixel at a time, groups of 2 over pixel pairs
-            groups = [4 if c - o >= 3 else 2 for o in range(0, c, 4)] if fast else []
-            pair = sum(g == 2 for g in groups) * 4 * window * _pair_steps(w) // w  # an unpaired pixel is done twice
-            f.update(macs=sum(g == 4 for g in groups) * 4 * window, pair_macs=pair,
-                     generic_macs=0 if fast else window * c,
-                     window=window * len(groups), iterations=sum(h * (w if g == 4 else _pair_steps(w)) for g in groups),
-                     out_elements=h * w * c if fast else 0, generic_outputs=0 if fast else h * w * c)
-        elif s.kind == "candidates":
-            f.update(priors=sum(T[t].shape[0] * T[t].shape[1] for t in s.inputs if t.endswith(".conf")))
-            prefixes = []
-        bytes_in = sum(T[t].nbytes for t in s.inputs)
-        works.append(LayerWork(s.name, s.kind, s.macs, bytes_in, out.nbytes, _weight_bytes(model, prefixes),
-                               h * w * c if s.kind != "candidates" else graph.max_candidates,
-                               MappingProxyType(f)))
+        f.update(k.work(s, WorkCtx(model, graph, out.shape, src)))
+        works.append(LayerWork(s.name, s.kind, s.macs, sum(T[t].nbytes for t in s.inputs), out.nbytes,
+                               _weight_bytes(model, [s.name, *k.params]), h * w * c, MappingProxyType(f)))
     return tuple(works)
 
 

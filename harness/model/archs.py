@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass
 
 from harness.errors import UsageError
+from harness.model.layers import block_kind, kind
 
 
 def _block(cin: int, hidden: int, cout: int, stride: int = 1) -> dict:
@@ -104,7 +105,7 @@ def shapes(cfg: dict) -> Shapes:
     for b in cfg["blocks"]:
         if b["in"] != cur[2]:
             raise UsageError(f"architecture {cfg['arch']}: block input {b['in']} != previous output {cur[2]}")
-        cur = (conv_out(cur[0], 3, b["stride"], 1), conv_out(cur[1], 3, b["stride"], 1), b["out"])
+        cur = tuple(kind(block_kind(b)).shape(b, cur))
         blocks.append(cur)
     heads = tuple(blocks[hd["block"]] for hd in cfg["heads"])
     return Shapes((h, w, cfg["input"]["channels"]), (sh, sw, st["out"]), (ph, pw), pooled, tuple(blocks), heads)

@@ -17,6 +17,7 @@ from harness.errors import UsageError
 from harness.model import ops
 from harness.model.archs import shapes
 from harness.model.detect import Detection, detect_subset
+from harness.model.layers import head_name
 
 CANDIDATE = np.dtype([("prior", "<u2"), ("conf_bg", "<i2"), ("conf_face", "<i2"), ("loc", "<i2", (4,))])
 
@@ -31,15 +32,15 @@ def head_thresholds(cfg: dict, scales: dict, threshold: float | None = None) -> 
     margin covers the float32 rounding of the dequantised values (relative 2^−24, i.e. < 0.01 step)."""
     t = device_threshold(cfg, threshold)
     logit = math.log(t / (1.0 - t)) if t < 1.0 else math.inf
-    return [max(-65536, math.floor(logit / scales[f"head{j}.conf"]) - 1) for j in range(len(cfg["heads"]))]
+    return [max(-65536, math.floor(logit / scales[head_name(j, "conf")]) - 1) for j in range(len(cfg["heads"]))]
 
 
 def candidates(cfg: dict, layers: dict, thresholds: list[int], capacity: int) -> tuple[np.ndarray, int]:
     """What ``rp_candidates_s16`` produces from the head layers: (records[:capacity], total count)."""
     rows, base = [], 0
     for j, t in enumerate(thresholds):
-        conf = ops.maxout(layers[f"head{j}.conf"].astype(np.int32)).reshape(-1, 2)
-        loc = layers[f"head{j}.loc"].reshape(-1, 4)
+        conf = ops.maxout(layers[head_name(j, "conf")].astype(np.int32)).reshape(-1, 2)
+        loc = layers[head_name(j, "loc")].reshape(-1, 4)
         for i in np.flatnonzero(conf[:, 1] - conf[:, 0] >= t):
             rows.append((base + i, conf[i, 0], conf[i, 1], tuple(loc[i])))
         base += len(conf)
@@ -55,8 +56,8 @@ def detect_candidates(cfg: dict, scales: dict, records: np.ndarray, threshold: f
                          "rebuild the firmware with the lower threshold")
     counts = [s[0] * s[1] for s in shapes(cfg).heads]
     head = np.searchsorted(np.cumsum(counts), records["prior"], side="right")
-    s_conf = np.array([scales[f"head{j}.conf"] for j in range(len(counts))], np.float64)[head]
-    s_loc = np.array([scales[f"head{j}.loc"] for j in range(len(counts))], np.float64)[head]
+    s_conf = np.array([scales[head_name(j, "conf")] for j in range(len(counts))], np.float64)[head]
+    s_loc = np.array([scales[head_name(j, "loc")] for j in range(len(counts))], np.float64)[head]
     conf = np.stack([records["conf_bg"], records["conf_face"]], axis=1) * s_conf[:, None]
     loc = records["loc"] * s_loc[:, None]
     return detect_subset(cfg, records["prior"].astype(np.int64), conf.astype(np.float32),

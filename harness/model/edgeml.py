@@ -4,7 +4,8 @@ EdgeML's ``train.py`` saves ``net.state_dict()`` (keys prefixed ``module.`` when
 the models' own ``load_weights`` expects ``{'weight': state_dict, 'epoch': n}``. All three forms are accepted.
 Key names and layouts: the shared note edgeml-checkpoint.md. Every BatchNorm (eval mode, eps 1e-5) is folded
 into the bias-free convolution before it; FastGRNN matrices are transposed to the (out, in) layout of the model
-file (see ``harness.model.modelfile``). zeta and nu are kept raw: the reference applies the sigmoid.
+file (see ``harness.model.modelfile``). zeta and nu are kept raw: the reference applies the sigmoid. The keys and
+their conversion are each layer kind's (``edgeml_keys``, ``from_edgeml`` in harness/model/kinds/).
 """
 
 from __future__ import annotations
@@ -17,43 +18,24 @@ import numpy as np
 
 from harness.errors import CheckpointError, DependencyError, InputError
 from harness.model.archs import ARCHS, build_config
+from harness.model.layers import kind, network
 from harness.model.modelfile import Model
 
 BN_EPS = 1e-5
 _BN_PARTS = ("weight", "bias", "running_mean", "running_var")
-_RNN_PARTS = ("W", "U", "bias_gate", "bias_update", "zeta", "nu")
-_L2NORM_KEYS = ("L2Norm3_3", "L2Norm4_3", "L2Norm5_3")  # EdgeML's names for heads 0, 1, 2
+
+
+def bn_keys(prefix: str, c: int) -> dict[str, tuple[int, ...]]:
+    """The checkpoint keys of a BatchNorm over ``c`` channels."""
+    return {f"{prefix}.{p}": (c,) for p in _BN_PARTS}
 
 
 def _expected(cfg: dict) -> dict[str, tuple[int, ...]]:
-    """Every tensor key an EdgeML checkpoint of this architecture must hold, with its shape."""
+    """Every tensor key an EdgeML checkpoint of this architecture must hold, with its shape (each layer kind's
+    ``edgeml_keys``)."""
     exp: dict[str, tuple[int, ...]] = {}
-
-    def bn(prefix: str, c: int) -> None:
-        exp.update({f"{prefix}.{p}": (c,) for p in _BN_PARTS})
-
-    stem = cfg["stem"]["out"]
-    exp["conv.0.weight"] = (stem, 1, 3, 3)
-    bn("conv.1", stem)
-    rp = cfg["rnnpool"]
-    for name, n_in, n_h in (("cell_rnn", stem, rp["hidden1"]), ("cell_bidirrnn", rp["hidden1"], rp["hidden2"])):
-        shapes = {"W": (n_in, n_h), "U": (n_h, n_h), "bias_gate": (1, n_h), "bias_update": (1, n_h),
-                  "zeta": (1, 1), "nu": (1, 1)}
-        exp.update({f"rnn_model.{name}.cell.{p}": s for p, s in shapes.items()})
-    for i, b in enumerate(cfg["blocks"]):
-        m = f"mob.{i}.conv"
-        exp[f"{m}.0.0.weight"] = (b["hidden"], b["in"], 1, 1)
-        bn(f"{m}.0.1", b["hidden"])
-        exp[f"{m}.1.0.weight"] = (b["hidden"], 1, 3, 3)
-        bn(f"{m}.1.1", b["hidden"])
-        exp[f"{m}.2.weight"] = (b["out"], b["hidden"], 1, 1)
-        bn(f"{m}.3", b["out"])
-    for j, hd in enumerate(cfg["heads"]):
-        c = cfg["blocks"][hd["block"]]["out"]
-        if hd["l2norm"] is not None:
-            exp[f"{_L2NORM_KEYS[j]}.weight"] = (c,)
-        exp[f"loc.{j}.weight"], exp[f"loc.{j}.bias"] = (4, c, 3, 3), (4,)
-        exp[f"conf.{j}.weight"], exp[f"conf.{j}.bias"] = (hd["conf"], c, 3, 3), (hd["conf"],)
+    for layer in network(cfg):
+        exp.update(kind(layer.kind).edgeml_keys(layer, cfg))
     return exp
 
 
@@ -98,7 +80,7 @@ def _problems(sd: dict[str, np.ndarray], cfg: dict) -> list[str]:
     return out
 
 
-def _fold(sd: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarray, np.ndarray]:
+def fold(sd: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarray, np.ndarray]:
     """Fold eval-mode BatchNorm ``bn`` into the bias-free convolution ``conv``: returns (w', b')."""
     w = sd[f"{conv}.weight"].astype(np.float64)
     gamma, beta, mean, var = (sd[f"{bn}.{p}"].astype(np.float64) for p in _BN_PARTS)
@@ -107,28 +89,10 @@ def _fold(sd: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarray, np
             (beta - mean * scale).astype(np.float32))
 
 
-def _rnn(sd: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
-    p = {k: sd[f"rnn_model.{name}.cell.{k}"].astype(np.float32) for k in _RNN_PARTS}
-    return {"W": p["W"].T.copy(), "U": p["U"].T.copy(), "bg": p["bias_gate"].reshape(-1),
-            "bh": p["bias_update"].reshape(-1), "zeta": p["zeta"].reshape(()), "nu": p["nu"].reshape(())}
-
-
 def _arrays(sd: dict[str, np.ndarray], cfg: dict) -> dict[str, np.ndarray]:
     a: dict[str, np.ndarray] = {}
-    a["stem.w"], a["stem.b"] = _fold(sd, "conv.0", "conv.1")
-    for j, name in (("rnn1", "cell_rnn"), ("rnn2", "cell_bidirrnn")):
-        a.update({f"{j}.{k}": v for k, v in _rnn(sd, name).items()})
-    for i in range(len(cfg["blocks"])):
-        m = f"mob.{i}.conv"
-        a[f"mb{i}.expand.w"], a[f"mb{i}.expand.b"] = _fold(sd, f"{m}.0.0", f"{m}.0.1")
-        a[f"mb{i}.dw.w"], a[f"mb{i}.dw.b"] = _fold(sd, f"{m}.1.0", f"{m}.1.1")
-        a[f"mb{i}.project.w"], a[f"mb{i}.project.b"] = _fold(sd, f"{m}.2", f"{m}.3")
-    for j, hd in enumerate(cfg["heads"]):
-        if hd["l2norm"] is not None:
-            a[f"l2norm{j}.w"] = sd[f"{_L2NORM_KEYS[j]}.weight"].astype(np.float32)
-        for part in ("loc", "conf"):
-            a[f"head{j}.{part}.w"] = sd[f"{part}.{j}.weight"].astype(np.float32)
-            a[f"head{j}.{part}.b"] = sd[f"{part}.{j}.bias"].astype(np.float32)
+    for layer in network(cfg):
+        a.update(kind(layer.kind).from_edgeml(sd, layer))
     return a
 
 

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from harness.model import ops
+from harness.model import layers, ops
+from harness.model.layers import qkey
 from harness.model.modelfile import Model
 from harness.model.qmath import (ONE_Q14, requantize, rp_hard_sigmoid_q14, rp_hard_tanh_q14, rp_isqrt,
                                  rp_sigmoid_q14, rp_tanh_q14)
@@ -34,11 +35,9 @@ class FixedResult:
 
 
 def device_layers(cfg: dict) -> list[str]:
-    """The layers the firmware materialises whole (MBConv sub-layers are fused away) and fingerprints."""
-    names = ["stem", "rnnpool"] + [f"mb{i}" for i in range(len(cfg["blocks"]))]
-    for j, hd in enumerate(cfg["heads"]):
-        names += ([f"l2norm{j}"] if hd["l2norm"] is not None else []) + [f"head{j}.conf", f"head{j}.loc"]
-    return names
+    """The layers the firmware materialises whole (MBConv sub-layers are fused away) and fingerprints: every
+    reference layer of the network (the candidates are not one)."""
+    return [x.name for x in layers.network(cfg) if layers.kind(x.kind).fixed is not None]
 
 
 def fingerprint(t: np.ndarray) -> int:
@@ -105,65 +104,62 @@ def rnnpool_q(x, q1, q2, patch, stride, hard, out_mult, out_shift):
 
 
 def _p(a: Mapping[str, np.ndarray], name: str) -> dict:
-    prefix = f"q/{name}."
+    prefix = qkey(name, "")
     return {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
 
 
-# The kernels the schedule calls; harness.build.host_model offers the C kernels behind the same names.
-REFERENCE_KERNELS = SimpleNamespace(
-    conv=conv_s8, depthwise=depthwise_s8, add=add_s8, l2norm=l2norm_s8,
-    rnnpool=lambda *args: ops.replicate_pad_br(rnnpool_q(*args)),
-)
+@dataclass(frozen=True)
+class FixedCtx:
+    """What a kind's ``fixed`` op sees besides its inputs; ``k`` holds the primitives (NumPy or host C)."""
+
+    cfg: dict
+    arrays: Mapping[str, np.ndarray]
+    quant: dict
+    hard: bool
+    k: SimpleNamespace
+
+    def p(self, name: str) -> dict:
+        """Layer ``name``'s fixed-point parameters, without their ``q/name.`` prefix."""
+        return _p(self.arrays, name)
+
+    def act(self, name: str) -> list[int]:
+        return self.quant["act"][name]
+
+    def conv(self, name: str, x, stride: int = 1, in_offset: int = 0):
+        p = self.p(name)
+        return self.k.conv(x, p["w"], p["bias"], p["mult"], p["shift"], self.act(name), stride, in_offset)
 
 
-def schedule(model: Model, image_u8: np.ndarray, kernels=REFERENCE_KERNELS, hard: bool | None = None
-             ) -> dict[str, np.ndarray]:
+def schedule(model: Model, image_u8: np.ndarray, kernels: str | SimpleNamespace = "reference",
+             hard: bool | None = None) -> dict[str, np.ndarray]:
     """Every layer of the quantised model, in execution order (docs/numerics.md §3), each typed as the device
-    stores it; ``kernels`` supplies conv, depthwise, add, l2norm and rnnpool (with its replicate padding)."""
-    cfg, a = model.config, model.arrays
-    qc = model.require_quant()
-    act, dt = qc["act"], qc["dtypes"]
-    if hard is None:
-        hard = cfg["nonlinearity"] == "hard"
-    k = kernels
+    stores it. ``kernels``: "reference" (NumPy), "host" (the host-built C kernels) or a namespace of primitives
+    (``layers.kernels``)."""
+    cfg, qc = model.config, model.require_quant()
+    k = layers.kernels(kernels) if isinstance(kernels, str) else kernels
+    ctx = FixedCtx(cfg, model.arrays, qc, cfg["nonlinearity"] == "hard" if hard is None else hard, k)
+    values: dict[str, np.ndarray] = {"input": image_u8}
     L: dict[str, np.ndarray] = {}
-
-    def conv(name, x, stride=1, in_offset=0):
-        p = _p(a, name)
-        return k.conv(x, p["w"], p["bias"], p["mult"], p["shift"], act[name], stride, in_offset)
-
-    L["stem"] = conv("stem", image_u8[..., None], cfg["stem"]["stride"], qc["input_offset"])
-    rp, r = cfg["rnnpool"], _p(a, "rnnpool")
-    x = L["rnnpool"] = k.rnnpool(L["stem"], _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], hard,
-                                 r["out_mult"], r["out_shift"])
-    for i, blk in enumerate(cfg["blocks"]):
-        e = L[f"mb{i}.expand"] = conv(f"mb{i}.expand", x)
-        p = _p(a, f"mb{i}.dw")
-        d = L[f"mb{i}.dw"] = k.depthwise(e, p["w"], p["bias"], p["mult"], p["shift"], act[f"mb{i}.dw"],
-                                         blk["stride"])
-        y = L[f"mb{i}.project"] = conv(f"mb{i}.project", d)
-        if blk["residual"]:
-            p = _p(a, f"mb{i}.add")
-            y = k.add(x, y, p["ka"], p["kb"], p["mult"], p["shift"])
-        x = L[f"mb{i}"] = y
-    for j, hd in enumerate(cfg["heads"]):
-        src = L[f"mb{hd['block']}"]
-        if hd["l2norm"] is not None:
-            p = _p(a, f"l2norm{j}")
-            src = L[f"l2norm{j}"] = k.l2norm(src, p["mult"], p["shift"])
-        L[f"head{j}.conf"] = conv(f"head{j}.conf", src)
-        L[f"head{j}.loc"] = conv(f"head{j}.loc", src)
-    return {name: v.astype(DTYPES[dt[name]]) for name, v in L.items()}
+    for layer in layers.network(cfg):
+        op = layers.kind(layer.kind).fixed
+        if op is not None:
+            out = op(layer, [values[i] for i in layer.inputs], ctx)
+            L.update(out)
+            values.update(out)
+    return {name: v.astype(DTYPES[qc["dtypes"][name]]) for name, v in L.items()}
 
 
 def run_fixed(model: Model, image_u8: np.ndarray, hard: bool | None = None) -> FixedResult:
     """Run the fixed-point model on one 8-bit grey image of the model's input size."""
     cfg, qc = model.config, model.require_quant()
-    layers = schedule(model, image_u8, REFERENCE_KERNELS, hard)
-    confs = [ops.maxout(layers[f"head{j}.conf"].astype(I64)) for j in range(len(cfg["heads"]))]
-    locs = [layers[f"head{j}.loc"].astype(I64) for j in range(len(cfg["heads"]))]
+    L = schedule(model, image_u8, "reference", hard)
+    heads = range(len(cfg["heads"]))
+    confs = [ops.maxout(L[layers.head_name(j, "conf")].astype(I64)) for j in heads]
+    locs = [L[layers.head_name(j, "loc")].astype(I64) for j in heads]
     raw_int = ops.raw_vector(confs, locs)
-    scales = np.concatenate([np.full(c.size, qc["scales"][f"head{j}.conf"], np.float64) for j, c in enumerate(confs)]
-                            + [np.full(l.size, qc["scales"][f"head{j}.loc"], np.float64) for j, l in enumerate(locs)])
-    fps = {n: fingerprint(layers[n]) for n in device_layers(cfg)}
-    return FixedResult(layers, fps, (raw_int * scales).astype(np.float32), raw_int.astype(np.int16))
+    scales = np.concatenate([np.full(c.size, qc["scales"][layers.head_name(j, "conf")], np.float64)
+                             for j, c in enumerate(confs)]
+                            + [np.full(lc.size, qc["scales"][layers.head_name(j, "loc")], np.float64)
+                               for j, lc in enumerate(locs)])
+    fps = {n: fingerprint(L[n]) for n in device_layers(cfg)}
+    return FixedResult(L, fps, (raw_int * scales).astype(np.float32), raw_int.astype(np.int16))

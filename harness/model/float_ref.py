@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness.model import ops
+from harness.model.layers import head_name, kind, network, sub
 from harness.model.modelfile import Model
 
 F32 = np.float32
@@ -58,9 +59,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def rnn_params(arrays: Mapping[str, np.ndarray], name: str) -> dict:
-    p = {k: np.asarray(arrays[f"{name}.{k}"], F32) for k in ("W", "U", "bg", "bh")}
-    p["sig_zeta"] = sigmoid(np.asarray(arrays[f"{name}.zeta"], F32).reshape(()))
-    p["sig_nu"] = sigmoid(np.asarray(arrays[f"{name}.nu"], F32).reshape(()))
+    p = {k: np.asarray(arrays[sub(name, k)], F32) for k in ("W", "U", "bg", "bh")}
+    p["sig_zeta"] = sigmoid(np.asarray(arrays[sub(name, "zeta")], F32).reshape(()))
+    p["sig_nu"] = sigmoid(np.asarray(arrays[sub(name, "nu")], F32).reshape(()))
     return p
 
 
@@ -110,36 +111,28 @@ def l2norm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return w * (x / norm)
 
 
+@dataclass(frozen=True)
+class FloatCtx:
+    """What a kind's ``float`` op sees besides its inputs."""
+
+    cfg: dict
+    arrays: Mapping[str, np.ndarray]
+    hard: bool
+
+
 def run_float(model: Model, image_u8: np.ndarray, hard: bool | None = None) -> FloatResult:
-    """Run the float model on one 8-bit grey image of the model's input size."""
-    cfg, a = model.config, model.arrays
-    if hard is None:
-        hard = cfg["nonlinearity"] == "hard"
+    """Run the float model on one 8-bit grey image of the model's input size: every layer of
+    ``layers.network`` through its kind's ``float`` op."""
+    cfg = model.config
+    ctx = FloatCtx(cfg, model.arrays, cfg["nonlinearity"] == "hard" if hard is None else hard)
+    values: dict[str, np.ndarray] = {"input": image_u8}
     layers: dict[str, np.ndarray] = {}
-    x = relu6(conv2d(normalize(cfg, image_u8), a["stem.w"], a["stem.b"], cfg["stem"]["stride"]))
-    layers["stem"] = x
-    rp = cfg["rnnpool"]
-    x = ops.replicate_pad_br(rnnpool(x, rnn_params(a, "rnn1"), rnn_params(a, "rnn2"), rp["patch"],
-                                     rp["stride"], hard))
-    layers["rnnpool"] = x
-    for i, blk in enumerate(cfg["blocks"]):
-        inp = x
-        e = relu6(conv2d(x, a[f"mb{i}.expand.w"], a[f"mb{i}.expand.b"]))
-        d = relu6(depthwise3x3(e, a[f"mb{i}.dw.w"], a[f"mb{i}.dw.b"], blk["stride"]))
-        x = conv2d(d, a[f"mb{i}.project.w"], a[f"mb{i}.project.b"])
-        layers[f"mb{i}.expand"], layers[f"mb{i}.dw"], layers[f"mb{i}.project"] = e, d, x
-        if blk["residual"]:
-            x = inp + x
-        layers[f"mb{i}"] = x
-    confs, locs = [], []
-    for j, hd in enumerate(cfg["heads"]):
-        src = layers[f"mb{hd['block']}"]
-        if hd["l2norm"] is not None:
-            src = l2norm(src, a[f"l2norm{j}.w"])
-            layers[f"l2norm{j}"] = src
-        conf = conv2d(src, a[f"head{j}.conf.w"], a[f"head{j}.conf.b"])
-        loc = conv2d(src, a[f"head{j}.loc.w"], a[f"head{j}.loc.b"])
-        layers[f"head{j}.conf"], layers[f"head{j}.loc"] = conf, loc
-        confs.append(ops.maxout(conf))
-        locs.append(loc)
-    return FloatResult(layers, ops.raw_vector(confs, locs).astype(F32))
+    for layer in network(cfg):
+        op = kind(layer.kind).float
+        if op is not None:
+            out = op(layer, [values[i] for i in layer.inputs], ctx)
+            layers.update(out)
+            values.update(out)
+    n = range(len(cfg["heads"]))
+    confs = [ops.maxout(layers[head_name(j, "conf")]) for j in n]
+    return FloatResult(layers, ops.raw_vector(confs, [layers[head_name(j, "loc")] for j in n]).astype(F32))

@@ -2,7 +2,8 @@
 
 Because ``state_dict()`` has EdgeML's keys, a trained net goes through the same importer as an EdgeML
 checkpoint (``harness.model.edgeml.from_state_dict``). ``hard=True`` trains with the piecewise-linear
-sigmoid/tanh that the fixed-point kernels can also use (EdgeML's quantSigm/quantTanh).
+sigmoid/tanh that the fixed-point kernels can also use (EdgeML's quantSigm/quantTanh). Each block is its layer
+kind's ``torch`` module (harness/model/kinds/).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from harness.model.archs import build_config
-
-_L2NORM_NAMES = ("L2Norm3_3", "L2Norm4_3", "L2Norm5_3")
+from harness.model.kinds.l2norm import EDGEML_NAMES as L2NORM_NAMES
+from harness.model.layers import block_kind, kind
 
 
 def _sigmoid(x: torch.Tensor, hard: bool) -> torch.Tensor:
@@ -110,14 +111,13 @@ class RPoolFace(nn.Module):
         self.patch, self.stride = rp["patch"], rp["stride"]
         self.conv = ConvBNReLU(1, cfg["stem"]["out"], stride=cfg["stem"]["stride"])
         self.rnn_model = RNNPool(cfg["stem"]["out"], rp["hidden1"], rp["hidden2"], hard)
-        self.mob = nn.ModuleList(InvertedResidual(b["in"], b["hidden"], b["out"], b["stride"], b["residual"])
-                                 for b in cfg["blocks"])
-        self.heads = [(hd["block"], _L2NORM_NAMES[j] if hd["l2norm"] is not None else None)
+        self.mob = nn.ModuleList(kind(block_kind(b)).torch(b, hard) for b in cfg["blocks"])
+        self.heads = [(hd["block"], L2NORM_NAMES[j] if hd["l2norm"] is not None else None)
                       for j, hd in enumerate(cfg["heads"])]
         chans = [cfg["blocks"][hd["block"]]["out"] for hd in cfg["heads"]]
         for j, hd in enumerate(cfg["heads"]):
             if hd["l2norm"] is not None:
-                setattr(self, _L2NORM_NAMES[j], L2Norm(chans[j], hd["l2norm"]))
+                setattr(self, L2NORM_NAMES[j], L2Norm(chans[j], hd["l2norm"]))
         self.loc = nn.ModuleList(nn.Conv2d(c, 4, 3, padding=1) for c in chans)
         self.conf = nn.ModuleList(nn.Conv2d(c, hd["conf"], 3, padding=1) for c, hd in zip(chans, cfg["heads"]))
 

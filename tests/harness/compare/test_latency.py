@@ -10,6 +10,7 @@ import pytest
 from harness.compare import latency
 from harness.compare.latency import LayerWork, check, fit, layer_work, load_calibration, predict, save_calibration
 from harness.errors import InputError, ProtocolError, UsageError
+from harness.model.kinds.rnnpool import rnnpool_fast
 from harness.model.modelfile import load
 from tests.harness.targets.needs import EMULATOR
 
@@ -90,7 +91,7 @@ def test_work_features_follow_the_device_graph():
         assert set(latency.FEATURES[w.kind]) <= set(w.features), w.name
     mb0 = next(w for w in works if w.name == "mb0")
     assert mb0.features["pw_macs"] + mb0.features["dw_macs"] == mb0.macs and mb0.weight_bytes > 0
-    assert latency.rnnpool_fast(model, 160) and not latency.rnnpool_fast(model, 80)  # 320 vs 160 wide inputs
+    assert rnnpool_fast(model, 160) and not rnnpool_fast(model, 80)  # 320 vs 160 wide inputs
 
 
 def test_committed_calibration_predicts_the_default_model():

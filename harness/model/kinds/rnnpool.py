@@ -1,0 +1,189 @@
+"""RNNPool: two FastGRNN cells over every patch of the stem output, then replicate padding (rp_rnnpool_s8).
+
+Parameters: ``rnn1.*``, ``rnn2.*`` (the cells) and ``rnnpool.out_*`` (Q14 states → int8). Latency features: macs,
+generic_macs, 1 — the prepared FastGRNN path vs the generic int64 step (≈2x per MAC); the firmware picks the path
+from the model alone (rp_rnnpool_s8.c: the prepared cells must fit the scratch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.build import host_kernels as hk
+from harness.model import fixed_ref as fx
+from harness.model import float_ref as fr
+from harness.model import ops
+from harness.model.layers import DeviceStep, Kernel, LayerKind, qkey, sub
+from harness.model.qmath import ONE_Q14, quantize_multiplier
+
+_CELLS = ("rnn1", "rnn2")
+_RNN_PARTS = ("W", "U", "bias_gate", "bias_update", "zeta", "nu")
+_EDGEML = {"rnn1": "cell_rnn", "rnn2": "cell_bidirrnn"}
+
+
+def _float(layer, xs, ctx):
+    rp, a = layer.spec, ctx.arrays
+    y = fr.rnnpool(xs[0], fr.rnn_params(a, "rnn1"), fr.rnn_params(a, "rnn2"), rp["patch"], rp["stride"], ctx.hard)
+    return {layer.name: ops.replicate_pad_br(y)}
+
+
+def _fixed(layer, xs, ctx):
+    rp, r = layer.spec, ctx.p(layer.name)
+    return {layer.name: ctx.k.rnnpool(xs[0], ctx.p("rnn1"), ctx.p("rnn2"), rp["patch"], rp["stride"], ctx.hard,
+                                      r["out_mult"], r["out_shift"])}
+
+
+def _rnn_params(a, name: str, s_x: float, x_code_max: int, x_shift: int) -> dict:
+    """Fused [W U] int16 with one accumulator scale s_acc; pre-activation requantised to Q14.
+
+    Inputs enter as int16 ``x << x_shift`` so that their codes are as wide as the Q14 state's and W and U get
+    comparable precision from the shared scale. s_acc is then widened until the integer worst case,
+    Σ|Wq|·|x code| + Σ|Uq|·32768 (any int16 state), fits int32: no assumption about the state's range.
+    """
+    W, U = (np.asarray(a[sub(name, k)], np.float64) for k in ("W", "U"))
+    s_h, s_xw = 2.0 ** -14, s_x / 2.0 ** x_shift
+    x_max = x_code_max << x_shift
+    s_acc = max(np.abs(W).max() * s_xw / 32767, np.abs(U).max() * s_h / 32767, 1e-30)
+    while True:
+        w = np.clip(np.round(np.concatenate([W * s_xw, U * s_h], axis=1) / s_acc), -32767, 32767).astype(np.int64)
+        nin = W.shape[1]
+        worst = int((np.abs(w[:, :nin]).sum(axis=1) * x_max + np.abs(w[:, nin:]).sum(axis=1) * 32768).max())
+        if worst < 2**31:
+            break
+        s_acc *= worst / 2**31 * 1.001
+    mult, shift = quantize_multiplier(s_acc * ONE_Q14)
+    sig = lambda v: 1.0 / (1.0 + np.exp(-float(np.asarray(v).reshape(()))))  # noqa: E731
+    return {"w": w.astype(np.int16), "x_shift": np.int32(x_shift),
+            "bg": np.round(np.asarray(a[sub(name, "bg")], np.float64) * ONE_Q14).astype(np.int32),
+            "bh": np.round(np.asarray(a[sub(name, "bh")], np.float64) * ONE_Q14).astype(np.int32),
+            "mult": np.int32(mult), "shift": np.int32(shift),
+            "zeta": np.int32(round(sig(a[sub(name, "zeta")]) * ONE_Q14)),
+            "nu": np.int32(round(sig(a[sub(name, "nu")]) * ONE_Q14))}
+
+
+def _quantize(layer, q):
+    q.put("rnn1", _rnn_params(q.arrays, "rnn1", q.scales[layer.inputs[0]], 127, x_shift=8))
+    q.put("rnn2", _rnn_params(q.arrays, "rnn2", 2.0 ** -14, 32768, x_shift=0))
+    m, s = quantize_multiplier(2.0 ** -14 / q.scales[layer.name])
+    q.put(layer.name, {"out_mult": np.int32(m), "out_shift": np.int32(s)})
+
+
+def _init(layer, xs, ctx):
+    """EdgeML's initialisation (0.1·randn matrices, ζ = 100, ν = −100) with random biases."""
+    rp, a, rng = layer.spec, ctx.arrays, ctx.rng
+    for name, nin, nh in (("rnn1", ctx.cfg["stem"]["out"], rp["hidden1"]), ("rnn2", rp["hidden1"], rp["hidden2"])):
+        a[sub(name, "W")] = (0.3 * rng.standard_normal((nh, nin)) / np.sqrt(nin)).astype(np.float32)
+        a[sub(name, "U")] = (0.1 * rng.standard_normal((nh, nh))).astype(np.float32)
+        a[sub(name, "bg")] = rng.normal(0.0, 0.5, nh).astype(np.float32)
+        a[sub(name, "bh")] = rng.normal(0.0, 0.5, nh).astype(np.float32)
+        a[sub(name, "zeta")], a[sub(name, "nu")] = np.array(100.0, np.float32), np.array(-100.0, np.float32)
+    p1, p2 = fr.rnn_params(a, "rnn1"), fr.rnn_params(a, "rnn2")
+    return [ops.replicate_pad_br(fr.rnnpool(x, p1, p2, rp["patch"], rp["stride"], ctx.hard)) for x in xs[0]]
+
+
+def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
+    """RNN1 runs each shared row and column sequence once (numerics §4); RNN2 four 8-step passes per patch."""
+    rp = cfg["rnnpool"]
+    h1, h2, patch = rp["hidden1"], rp["hidden2"], rp["patch"]
+    rnn1 = (stem[0] * grid[1] + stem[1] * grid[0]) * patch * h1 * (stem[2] + h1)
+    rnn2 = grid[0] * grid[1] * 4 * patch * h2 * (h1 + h2)
+    return rnn1 + rnn2
+
+
+def rnnpool_scratch(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
+    """rp_rnnpool_s8_get_buffer_size for these shapes (checked against the C function in the host tests)."""
+    rp = cfg["rnnpool"]
+    used_w = (grid[1] - 1) * rp["stride"] + rp["patch"]
+    return (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2 + grid[1] * 4 * rp["hidden2"]
+
+
+def _step(layer, g):
+    sh = g.shapes
+    pooled_row, released = sh.rnnpool[1] * sh.rnnpool[2], layer.spec["stride"] * sh.stem[1] * sh.stem[2]
+    return DeviceStep(sh.rnnpool, rnnpool_scratch(g.cfg, sh.stem, sh.patches), rnnpool_macs(g.cfg, sh.stem, sh.patches),
+                      0 if pooled_row <= released else None)
+
+
+def _fastgrnn(em, name: str, n_in: int) -> str:
+    a, hard = em.a, int(em.cfg["nonlinearity"] == "hard")
+    scalar = {k: int(a[qkey(name, k)]) for k in ("x_shift", "mult", "shift", "zeta", "nu")}
+    n_hidden = int(a[qkey(name, "w")].shape[0])
+    em.data.append(
+        f"static const rp_fastgrnn_params {name}_p = {{.n_in = {n_in}, .n_hidden = {n_hidden}, "
+        f".w = {em.arr(sub(name, 'w'))}, .x_shift = {scalar['x_shift']}, .mult = {scalar['mult']}, "
+        f".shift = {scalar['shift']}, .bg = {em.arr(sub(name, 'bg'))}, .bh = {em.arr(sub(name, 'bh'))}, "
+        f".zeta = {scalar['zeta']}, .nu = {scalar['nu']}, .hard = {hard}}};\n")
+    return f"{name}_p"
+
+
+def _emit(em, s):
+    rp = em.cfg["rnnpool"]
+    r1 = _fastgrnn(em, "rnn1", em.g.tensors[s.inputs[0]].shape[2])
+    r2 = _fastgrnn(em, "rnn2", rp["hidden1"])
+    om, osh = int(em.a[qkey(s.name, "out_mult")]), int(em.a[qkey(s.name, "out_shift")])
+    em.data.append(f"static const rp_rnnpool_params rnnpool_p = {{.patch = {rp['patch']}, .stride = "
+                   f"{rp['stride']}, .rnn1 = &{r1}, .rnn2 = &{r2}, .out_mult = {om}, .out_shift = {osh}}};\n")
+    em.call(s, [f"const rp_context ctx = {em.scratch(s)};",
+                f"const rp_dims in = {em.dims(s.inputs[0])}, out = {em.dims(s.output)};"],
+            f"rp_rnnpool_s8(&ctx, &rnnpool_p, &in, {em.ptr(s.inputs[0], 'const int8_t')}, &out, "
+            f"{em.ptr(s.output, 'int8_t')})")
+
+
+def _q(model, name: str, field: str) -> np.ndarray:
+    return np.asarray(model.arrays.get(qkey(name, field), np.zeros(0, np.int64)))
+
+
+def rnnpool_fast(model, stem_w: int) -> bool:
+    """Whether rp_rnnpool_s8 takes its prepared path: the two prepared cells and projections fit beside the ring
+    in the scratch (rp_rnnpool_s8.c) and rp_nn_fastgrnn_prepare accepts both cells' parameters."""
+    rp = model.config["rnnpool"]
+    P, S, h1, h2, c_in = rp["patch"], rp["stride"], rp["hidden1"], rp["hidden2"], model.config["stem"]["out"]
+    used_w = ((stem_w - P) // S) * S + P
+
+    def prepared(n_in: int, n_h: int) -> int:  # rp_nn_fastgrnn_prepared_size
+        return 4 * n_h * (((n_in + 3) >> 2) * 2 + n_h // 2) + 8 * n_h
+
+    if prepared(c_in, h1) + prepared(h1, h2) + 2 * P * h2 * 4 > used_w * h1 * 2:
+        return False
+    for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
+        shift, x_shift = int(_q(model, cell, "shift").ravel()[0]), int(_q(model, cell, "x_shift").ravel()[0])
+        biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()])
+        if n_h < 4 or n_h % 4 or not -31 <= shift <= -2 or (np.abs(biases) > 1 << 30).any():
+            return False
+        if (not 0 <= x_shift <= 8) if s8 else (x_shift != 0 or n_in % 4):
+            return False
+    return True
+
+
+def _work(s, w):
+    fast = rnnpool_fast(w.model, w.src[1])
+    return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else s.macs}
+
+
+def _edgeml_keys(layer, cfg):
+    rp, out = layer.spec, {}
+    for cell, n_in, n_h in (("rnn1", cfg["stem"]["out"], rp["hidden1"]), ("rnn2", rp["hidden1"], rp["hidden2"])):
+        shapes = {"W": (n_in, n_h), "U": (n_h, n_h), "bias_gate": (1, n_h), "bias_update": (1, n_h),
+                  "zeta": (1, 1), "nu": (1, 1)}
+        out.update({f"rnn_model.{_EDGEML[cell]}.cell.{p}": s for p, s in shapes.items()})
+    return out
+
+
+def _from_edgeml(sd, layer):
+    """FastGRNN matrices transposed to the model file's (out, in); zeta and nu kept raw (the reference applies σ)."""
+    out = {}
+    for cell in _CELLS:
+        p = {k: sd[f"rnn_model.{_EDGEML[cell]}.cell.{k}"].astype(np.float32) for k in _RNN_PARTS}
+        out.update({sub(cell, k): v for k, v in (
+            ("W", p["W"].T.copy()), ("U", p["U"].T.copy()), ("bg", p["bias_gate"].reshape(-1)),
+            ("bh", p["bias_update"].reshape(-1)), ("zeta", p["zeta"].reshape(())), ("nu", p["nu"].reshape(())))})
+    return out
+
+
+def _reference(*args):
+    return ops.replicate_pad_br(fx.rnnpool_q(*args))
+
+
+KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "1"), _work, float=_float, fixed=_fixed,
+                 kernels={"rnnpool": Kernel(_reference, hk.rnnpool)}, quantize=_quantize, params=_CELLS,
+                 init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)
