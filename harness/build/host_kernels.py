@@ -1,5 +1,7 @@
 """ctypes bindings of the host-built kernel library: NumPy arrays in, NumPy arrays out, same arguments as the
-fixed-point reference functions in ``harness.model.fixed_ref`` so tests compare them one to one."""
+fixed-point reference functions in ``harness.model.fixed_ref`` so tests compare them one to one. Layer kinds name
+them as their ``Kernel.host`` (harness/model/kinds/); a new kind may bind its own kernel with ``library``, ``Dims``,
+``ptr``, ``arr`` and ``check``."""
 
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ class AddParams(C.Structure):
     _fields_ = [(n, C.c_int32) for n in ("ka", "kb", "mult", "shift", "act_min", "act_max")]
 
 
-def _ptr(a: np.ndarray, ctype):
+def ptr(a: np.ndarray, ctype):
     return a.ctypes.data_as(C.POINTER(ctype))
 
 
-def _arr(a, dtype) -> np.ndarray:
+def arr(a, dtype) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a), dtype=dtype)
 
 
@@ -42,7 +44,7 @@ def library() -> C.CDLL:
     return C.CDLL(str(build_host_library().path))
 
 
-def _check(status: int, name: str) -> None:
+def check(status: int, name: str) -> None:
     if status != 0:
         raise BuildError(f"{name} returned status {status} (RP_ERR_ARG: shapes or parameters outside its contract)")
 
@@ -56,60 +58,60 @@ def conv2d(x, w, bias, mult, shift, act, stride=1, in_offset=0) -> np.ndarray:
     when act exceeds int8."""
     if np.asarray(x).dtype == np.uint8:
         return conv2d_u8(x, w, bias, mult, shift, act, stride, in_offset)
-    x, w = _arr(x, np.int8), _arr(w, np.int8)
-    bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
+    x, w = arr(x, np.int8), arr(w, np.int8)
+    bias, mult, shift = arr(bias, np.int32), arr(mult, np.int32), arr(shift, np.int32)
     o, k = w.shape[0], w.shape[1]
     wide = act[0] < -128 or act[1] > 127
     out = np.zeros((_out_size(x.shape[0], k, stride), _out_size(x.shape[1], k, stride), o),
                    np.int16 if wide else np.int8)
     fn = library().rp_conv2d_s8_s16 if wide else library().rp_conv2d_s8
     status = fn(C.byref(ConvParams(k, stride, in_offset, int(act[0]), int(act[1]))),
-                C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))),
-                C.byref(Dims(*x.shape)), _ptr(x, C.c_int8), C.byref(Dims(k, k, x.shape[2])), _ptr(w, C.c_int8),
-                _ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), _ptr(out, C.c_int16 if wide else C.c_int8))
-    _check(status, fn.__name__)
+                C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
+                C.byref(Dims(*x.shape)), ptr(x, C.c_int8), C.byref(Dims(k, k, x.shape[2])), ptr(w, C.c_int8),
+                ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), ptr(out, C.c_int16 if wide else C.c_int8))
+    check(status, fn.__name__)
     return out
 
 
 def depthwise3x3(x, w, bias, mult, shift, act, stride) -> np.ndarray:
     """``fixed_ref.depthwise_s8`` in C."""
-    x, w = _arr(x, np.int8), _arr(w, np.int8)
-    bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
+    x, w = arr(x, np.int8), arr(w, np.int8)
+    bias, mult, shift = arr(bias, np.int32), arr(mult, np.int32), arr(shift, np.int32)
     out = np.zeros((_out_size(x.shape[0], 3, stride), _out_size(x.shape[1], 3, stride), x.shape[2]), np.int8)
     status = library().rp_depthwise3x3_s8(
         C.byref(ConvParams(3, stride, 0, int(act[0]), int(act[1]))),
-        C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))),
-        C.byref(Dims(*x.shape)), _ptr(x, C.c_int8), _ptr(w, C.c_int8), _ptr(bias, C.c_int32),
-        C.byref(Dims(*out.shape)), _ptr(out, C.c_int8))
-    _check(status, "rp_depthwise3x3_s8")
+        C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
+        C.byref(Dims(*x.shape)), ptr(x, C.c_int8), ptr(w, C.c_int8), ptr(bias, C.c_int32),
+        C.byref(Dims(*out.shape)), ptr(out, C.c_int8))
+    check(status, "rp_depthwise3x3_s8")
     return out
 
 
 def pointwise(x, w, bias, mult, shift, act) -> np.ndarray:
     """``rp_nn_pointwise_s8``: ``fixed_ref.conv_s8`` with a 1x1 filter. x (..., c_in) int8 pixels; w (c_out, c_in) or
     OHWI (c_out, 1, 1, c_in); returns (..., c_out) int8."""
-    x = _arr(x, np.int8)
-    w = _arr(w, np.int8).reshape(np.shape(w)[0], -1)
-    bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
+    x = arr(x, np.int8)
+    w = arr(w, np.int8).reshape(np.shape(w)[0], -1)
+    bias, mult, shift = arr(bias, np.int32), arr(mult, np.int32), arr(shift, np.int32)
     c_in, c_out = x.shape[-1], w.shape[0]
     if w.shape[1] != c_in or not (len(bias) == len(mult) == len(shift) == c_out):
         raise ValueError(f"pointwise: weights {w.shape} and {len(bias)} biases do not fit {c_in} input channels")
     out = np.zeros((*x.shape[:-1], c_out), np.int8)
     fn = library().rp_nn_pointwise_s8
     fn.restype = None
-    fn(C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))), _ptr(x, C.c_int8),
-       C.c_int32(x.size // c_in), C.c_int32(c_in), _ptr(w, C.c_int8), _ptr(bias, C.c_int32), C.c_int32(c_out),
-       C.c_int32(int(act[0])), C.c_int32(int(act[1])), _ptr(out, C.c_int8))
+    fn(C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))), ptr(x, C.c_int8),
+       C.c_int32(x.size // c_in), C.c_int32(c_in), ptr(w, C.c_int8), ptr(bias, C.c_int32), C.c_int32(c_out),
+       C.c_int32(int(act[0])), C.c_int32(int(act[1])), ptr(out, C.c_int8))
     return out
 
 
 def add(a, b, ka, kb, mult, shift, act=(-128, 127)) -> np.ndarray:
     """``fixed_ref.add_s8`` in C."""
-    a, b = _arr(a, np.int8), _arr(b, np.int8)
+    a, b = arr(a, np.int8), arr(b, np.int8)
     out = np.zeros_like(a)
     p = AddParams(int(ka), int(kb), int(mult), int(shift), int(act[0]), int(act[1]))
-    _check(library().rp_add_s8(C.byref(p), C.byref(Dims(*a.shape)), _ptr(a, C.c_int8), _ptr(b, C.c_int8),
-                               _ptr(out, C.c_int8)), "rp_add_s8")
+    check(library().rp_add_s8(C.byref(p), C.byref(Dims(*a.shape)), ptr(a, C.c_int8), ptr(b, C.c_int8),
+                               ptr(out, C.c_int8)), "rp_add_s8")
     return out
 
 
@@ -129,16 +131,16 @@ class RNNPoolParams(C.Structure):
 
 
 def _grnn(q, hard: bool, keep: list) -> FastGRNNParams:
-    w, bg, bh = _arr(q["w"], np.int16), _arr(q["bg"], np.int32), _arr(q["bh"], np.int32)
+    w, bg, bh = arr(q["w"], np.int16), arr(q["bg"], np.int32), arr(q["bh"], np.int32)
     keep += [w, bg, bh]  # the arrays must outlive the call
     h = w.shape[0]
-    return FastGRNNParams(w.shape[1] - h, h, _ptr(w, C.c_int16), int(q["x_shift"]), int(q["mult"]), int(q["shift"]),
-                          _ptr(bg, C.c_int32), _ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard))
+    return FastGRNNParams(w.shape[1] - h, h, ptr(w, C.c_int16), int(q["x_shift"]), int(q["mult"]), int(q["shift"]),
+                          ptr(bg, C.c_int32), ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard))
 
 
 def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift) -> np.ndarray:
     """``fixed_ref.rnnpool_q`` followed by ``ops.replicate_pad_br``, in C: the ``rnnpool`` layer."""
-    x = _arr(x, np.int8)
+    x = arr(x, np.int8)
     keep: list = []
     r1, r2 = _grnn(q1, hard, keep), _grnn(q2, hard, keep)
     ph, pw = (x.shape[0] - patch) // stride + 1, (x.shape[1] - patch) // stride + 1
@@ -147,8 +149,8 @@ def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift) -> np.ndarray:
     size = library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
     scratch = np.zeros(max(size, 2) // 2, np.int16)
     ctx = Context(scratch.ctypes.data, scratch.nbytes)
-    _check(library().rp_rnnpool_s8(C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), _ptr(x, C.c_int8),
-                                   C.byref(Dims(*out.shape)), _ptr(out, C.c_int8)), "rp_rnnpool_s8")
+    check(library().rp_rnnpool_s8(C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), ptr(x, C.c_int8),
+                                   C.byref(Dims(*out.shape)), ptr(out, C.c_int8)), "rp_rnnpool_s8")
     return out
 
 
@@ -173,23 +175,23 @@ def sigmoid_q14(v) -> np.ndarray:
 
 def conv2d_u8(x, w, bias, mult, shift, act, stride, in_offset) -> np.ndarray:
     """The stem: ``fixed_ref.conv_s8`` on a uint8 image with its input offset, in C."""
-    x, w = _arr(x, np.uint8), _arr(w, np.int8)
-    bias, mult, shift = _arr(bias, np.int32), _arr(mult, np.int32), _arr(shift, np.int32)
+    x, w = arr(x, np.uint8), arr(w, np.int8)
+    bias, mult, shift = arr(bias, np.int32), arr(mult, np.int32), arr(shift, np.int32)
     o, k = w.shape[0], w.shape[1]
     out = np.zeros((_out_size(x.shape[0], k, stride), _out_size(x.shape[1], k, stride), o), np.int8)
     status = library().rp_conv2d_u8_s8(
         C.byref(ConvParams(k, stride, int(in_offset), int(act[0]), int(act[1]))),
-        C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))),
-        C.byref(Dims(*x.shape)), _ptr(x, C.c_uint8), C.byref(Dims(k, k, x.shape[2])), _ptr(w, C.c_int8),
-        _ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), _ptr(out, C.c_int8))
-    _check(status, "rp_conv2d_u8_s8")
+        C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
+        C.byref(Dims(*x.shape)), ptr(x, C.c_uint8), C.byref(Dims(k, k, x.shape[2])), ptr(w, C.c_int8),
+        ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), ptr(out, C.c_int8))
+    check(status, "rp_conv2d_u8_s8")
     return out
 
 
 def l2norm(x, mult, shift) -> np.ndarray:
     """``fixed_ref.l2norm_s8`` in C."""
-    x, mult, shift = _arr(x, np.int8), _arr(mult, np.int32), _arr(shift, np.int32)
+    x, mult, shift = arr(x, np.int8), arr(mult, np.int32), arr(shift, np.int32)
     out = np.zeros_like(x)
-    _check(library().rp_l2norm_s8(C.byref(QuantParams(_ptr(mult, C.c_int32), _ptr(shift, C.c_int32))),
-                                  C.byref(Dims(*x.shape)), _ptr(x, C.c_int8), _ptr(out, C.c_int8)), "rp_l2norm_s8")
+    check(library().rp_l2norm_s8(C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
+                                  C.byref(Dims(*x.shape)), ptr(x, C.c_int8), ptr(out, C.c_int8)), "rp_l2norm_s8")
     return out
