@@ -23,7 +23,7 @@ from types import MappingProxyType
 import numpy as np
 
 from harness.errors import InputError, ProtocolError, UsageError
-from harness.model.layers import kind, kinds
+from harness.model.layers import kind, kinds, qkey
 from harness.model.modelfile import Model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +114,7 @@ class LatencyCheck:
 
 def _weight_bytes(model: Model, prefixes: Sequence[str]) -> int:
     return int(sum(a.nbytes for k, a in model.arrays.items()
-                   if k.startswith("q/") and any(k[2:].startswith(p + ".") for p in prefixes)))
+                   if any(k.startswith(qkey(p, "")) for p in prefixes)))
 
 
 @dataclass(frozen=True)

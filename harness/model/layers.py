@@ -2,9 +2,10 @@
 
 A *kind* (``LayerKind``) holds everything the harness knows about one sort of layer: float and fixed-point
 reference, quantisation, random initialisation, EdgeML import, training block, device step (graph + C emitter),
-latency features and the ctypes binding of its C kernel. The built-in kinds live one module each in
-harness/model/kinds/ (listed in its ``BUILTIN``); ``register`` adds more at run time. A *layer* (``Layer``) is one
-use of a kind in a model; ``network`` lists them for an architecture. Layer names are built and parsed here only.
+latency features and the ctypes binding of its C kernel. The built-in kinds are the modules of
+harness/model/kinds/, one per kind; ``register`` adds more at run time. A *layer* (``Layer``) is one use of a kind
+in a model; ``network`` lists them for an architecture (a block's kind is its ``"kind"``, MBConv by default).
+Layer names are built and parsed here only.
 """
 
 from __future__ import annotations
