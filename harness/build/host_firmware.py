@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.build.cross import _summary as cross_summary
 from harness.build.host import FIRMWARE, _compiler, kernel_sources
 from harness.errors import BuildError
 
@@ -16,7 +17,7 @@ RUNTIME = FIRMWARE / "platform" / "host" / "runtime.c"
 # format.c is plain C shared with the M4 runtime; the rest of firmware/runtime drives STM32 registers.
 SHARED_RUNTIME = (FIRMWARE / "runtime" / "format.c",)
 CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing")
-LDFLAGS = ("-Wl,--build-id=sha1",)
+LDFLAGS = ("-no-pie", "-Wl,--build-id=sha1")  # -no-pie: a fault's pc is the ELF's address
 
 
 def compiler_version(cc: str | None = None) -> str:
@@ -41,8 +42,8 @@ def build_elf(main_c: Path, out: Path, *, extra_sources: Iterable[Path] = (), in
            f"-Wl,-Map={out.with_suffix('.map')}", "-o", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])
-        raise BuildError(f"host board build failed ({cc} exit {run.returncode}): {tail}")
+        raise BuildError(f"host board build failed ({cc} exit {run.returncode}): "
+                         f"{cross_summary(run.stderr or run.stdout)}")
     return out
 
 
