@@ -4,21 +4,13 @@
  * information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever asked. */
 #include "rp_app.h"
 #include "rp_frame.h"
+#include "rp_messages.h"
 #include "rp_runtime.h"
 
 #ifndef RP_BOARD_NAME
 #define RP_BOARD_NAME "unknown"
 #endif
 
-enum {
-    K_HELLO = 1, K_HELLO_REPLY, K_IMAGE_CHUNK, K_ACK, K_NAK, K_RESULT, K_LAYER_REQUEST, K_LAYER_DATA, K_ERROR,
-    K_RUN, K_LAYER_READY, K_RESUME, K_FAULT, K_READ, K_DATA
-};
-enum { OBJ_INFO = 1, OBJ_RESULT = 2 }; /* what READ reads */
-#define PROTOCOL_VERSION "3"
-#define ACK_HISTORY 3 /* an image chunk's ACK also names the chunks accepted just before it (a lost ACK costs nothing) */
-#define NO_LAYER 0xFFFFu
-#define OFFSET_BYTES 3 /* image offsets (IMAGE_CHUNK, its ACK) are u24: harness/protocol/messages.py */
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
 #define CHUNK (RP_UART_RX_SIZE / 2 - 32)
 
@@ -38,10 +30,10 @@ static struct {
     int32_t readable_layer; /* the layer whose output is intact in the arena, or -1 */
     const uint8_t *readable_data;
     int32_t readable_bytes;
-    uint32_t accepted[ACK_HISTORY]; /* offsets of the last image chunks written, newest first */
+    uint32_t accepted[RP_ACK_HISTORY]; /* offsets of the last image chunks written, newest first */
     int32_t n_accepted;
     uint32_t info_ticks, info_dropped, info_errors; /* the values of the last HELLO: its pieces agree */
-} st = {0, -1, 0, NO_LAYER, -1, 0, 0, {0}, 0, 0, 0, 0};
+} st = {0, -1, 0, RP_NO_LAYER, -1, 0, 0, {0}, 0, 0, 0, 0};
 
 static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t get_u16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -71,7 +63,7 @@ static void send(uint8_t kind, uint8_t seq, const uint8_t *payload, int32_t n) {
 static void send_error(uint8_t seq, const char *message) {
     int32_t n = 0;
     while (message[n] && n < RP_FRAME_MAX_PAYLOAD) n++;
-    send(K_ERROR, seq, (const uint8_t *)message, n);
+    send(RP_MSG_ERROR, seq, (const uint8_t *)message, n);
 }
 
 /* Blocks until an intact frame arrives. A dropped packet is NAKed so the host can resend before its timeout, but
@@ -110,7 +102,7 @@ static void receive(rp_frame *frame) {
         if (due && (nak_armed || now - last_nak > hz / 10u)) {
             uint8_t p[4];
             put_u32(p, decoder.dropped);
-            send(K_NAK, last_seq, p, 4);
+            send(RP_MSG_NAK, last_seq, p, 4);
             nak_armed = nak_pending = 0;
             last_nak = now;
         }
@@ -164,7 +156,7 @@ static char *put_reset_flags(char *p, uint32_t flags) {
 
 /* The info text (HELLO_REPLY's keys) into `object`, from the values the last HELLO took; returns its length. */
 static int32_t build_info(void) {
-    char *p = put_str((char *)object, "protocol=" PROTOCOL_VERSION " model=" RP_MODEL_ID " build-id=");
+    char *p = put_str((char *)object, "protocol=" RP_PROTOCOL_VERSION " model=" RP_MODEL_ID " build-id=");
     uint32_t id_len = 0;
     const uint8_t *id = rp_build_id(&id_len);
     for (uint32_t i = 0; i < id_len; i++) {
@@ -209,7 +201,7 @@ static void send_hello(uint8_t seq, int banner, uint32_t max_answer) {
     const int32_t total = build_info();
     const int32_t room = banner ? 0 : answer_room(max_answer, 3);
     const uint8_t head[3] = {(uint8_t)(banner ? 1 : 0), (uint8_t)total, (uint8_t)(total >> 8)};
-    send_piece(K_HELLO_REPLY, seq, head, 3, 0, room < total ? room : total);
+    send_piece(RP_MSG_HELLO_REPLY, seq, head, 3, 0, room < total ? room : total);
 }
 
 /* ---- Requests ------------------------------------------------------------------------------------------------ */
@@ -235,50 +227,50 @@ static int32_t build_result(void) {
 static void send_result(uint8_t seq, uint32_t max_answer) {
     const int32_t total = build_result(), room = answer_room(max_answer, 2);
     const uint8_t head[2] = {(uint8_t)total, (uint8_t)(total >> 8)};
-    send_piece(K_RESULT, seq, head, 2, 0, room < total ? room : total);
+    send_piece(RP_MSG_RESULT, seq, head, 2, 0, room < total ? room : total);
 }
 
 /* READ: object u8, offset u16, length u16 → DATA: object u8, offset u16, the bytes. The info text is the last
  * HELLO's; the result record is the last run's. */
 static void read_object(const rp_frame *f) {
-    if (f->length != 5 || (f->payload[0] != OBJ_INFO && f->payload[0] != OBJ_RESULT)) {
+    if (f->length != 5 || (f->payload[0] != RP_OBJ_INFO && f->payload[0] != RP_OBJ_RESULT)) {
         send_error(f->seq, "read: expected object u8 (1 info, 2 result), offset u16, length u16");
         return;
     }
     const uint32_t which = f->payload[0], offset = get_u16(f->payload + 1), n = get_u16(f->payload + 3);
-    if (which == OBJ_RESULT && !st.run_done) {
+    if (which == RP_OBJ_RESULT && !st.run_done) {
         send_error(f->seq, "read: no result yet");
         return;
     }
-    const uint32_t total = (uint32_t)(which == OBJ_INFO ? build_info() : build_result());
+    const uint32_t total = (uint32_t)(which == RP_OBJ_INFO ? build_info() : build_result());
     if (offset > total || n > total - offset || n > RP_FRAME_MAX_PAYLOAD - 3u) {
         send_error(f->seq, "read outside the object");
         return;
     }
     const uint8_t head[3] = {(uint8_t)which, (uint8_t)offset, (uint8_t)(offset >> 8)};
-    send_piece(K_DATA, f->seq, head, 3, (int32_t)offset, (int32_t)n);
+    send_piece(RP_MSG_DATA, f->seq, head, 3, (int32_t)offset, (int32_t)n);
 }
 
 static void image_chunk(const rp_frame *f) {
     const int32_t size = rp_model.input_h * rp_model.input_w;
-    const uint32_t offset = f->length >= OFFSET_BYTES ? get_u24(f->payload) : 0;
-    const int32_t n = f->length - OFFSET_BYTES;
+    const uint32_t offset = f->length >= RP_OFFSET_BYTES ? get_u24(f->payload) : 0;
+    const int32_t n = f->length - RP_OFFSET_BYTES;
     if (n < 1 || n > CHUNK || offset > (uint32_t)size || (uint32_t)n > (uint32_t)size - offset) {
         send_error(f->seq, "image chunk outside the input image");
         return;
     }
     uint8_t *dst = arena + rp_model.input_offset + offset;
-    for (int32_t i = 0; i < n; i++) dst[i] = f->payload[OFFSET_BYTES + i];
+    for (int32_t i = 0; i < n; i++) dst[i] = f->payload[RP_OFFSET_BYTES + i];
     st.image_fresh = 1;
     st.last_run_seq = -1;
     st.readable_layer = -1;
-    int32_t keep = st.n_accepted < ACK_HISTORY ? st.n_accepted : ACK_HISTORY - 1;
+    int32_t keep = st.n_accepted < RP_ACK_HISTORY ? st.n_accepted : RP_ACK_HISTORY - 1;
     for (int32_t i = keep; i > 0; i--) st.accepted[i] = st.accepted[i - 1];
     st.accepted[0] = offset;
     st.n_accepted = keep + 1;
-    uint8_t p[OFFSET_BYTES * ACK_HISTORY], *q = p;
+    uint8_t p[RP_OFFSET_BYTES * RP_ACK_HISTORY], *q = p;
     for (int32_t i = 0; i < st.n_accepted; i++) q = put_u24(q, st.accepted[i]);
-    send(K_ACK, f->seq, p, (int32_t)(q - p));
+    send(RP_MSG_ACK, f->seq, p, (int32_t)(q - p));
 }
 
 static void layer_request(const rp_frame *f) {
@@ -298,7 +290,7 @@ static void layer_request(const rp_frame *f) {
     }
     uint8_t *p = put_u32(put_u16(out, layer), offset);
     for (uint32_t i = 0; i < n; i++) *p++ = st.readable_data[offset + i];
-    send(K_LAYER_DATA, f->seq, out, (int32_t)(p - out));
+    send(RP_MSG_LAYER_DATA, f->seq, out, (int32_t)(p - out));
 }
 
 static uint8_t run_seq;
@@ -306,7 +298,7 @@ static uint8_t run_seq;
 static void send_layer_ready(uint8_t seq) {
     uint8_t p[6];
     put_u32(put_u16(p, st.dump_layer), (uint32_t)st.readable_bytes);
-    send(K_LAYER_READY, seq, p, 6);
+    send(RP_MSG_LAYER_READY, seq, p, 6);
 }
 
 /* After every layer: its output is the readable one; at the dump layer, serve reads until RESUME. */
@@ -320,19 +312,19 @@ static void after_layer(rp_app_run *r, int32_t layer, const void *data, int32_t 
     for (;;) {
         rp_frame f;
         receive(&f);
-        if (f.kind == K_LAYER_REQUEST) layer_request(&f);
-        else if (f.kind == K_HELLO) send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0);
-        else if (f.kind == K_RUN && f.seq == run_seq) { /* the host missed the ACK or LAYER_READY */
-            send(K_ACK, f.seq, 0, 0);
+        if (f.kind == RP_MSG_LAYER_REQUEST) layer_request(&f);
+        else if (f.kind == RP_MSG_HELLO) send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0);
+        else if (f.kind == RP_MSG_RUN && f.seq == run_seq) { /* the host missed the ACK or LAYER_READY */
+            send(RP_MSG_ACK, f.seq, 0, 0);
             send_layer_ready(f.seq);
-        } else if (f.kind == K_RESUME) {
-            send(K_ACK, f.seq, 0, 0);
+        } else if (f.kind == RP_MSG_RESUME) {
+            send(RP_MSG_ACK, f.seq, 0, 0);
             return;
         } else send_error(f.seq, "paused in a run: send LAYER_REQUEST or RESUME");
     }
 }
 
-/* RUN: dump_layer u16 (NO_LAYER: none), image_crc u32 (zlib CRC-32 of the whole input image), max_answer u16. The
+/* RUN: dump_layer u16 (RP_NO_LAYER: none), image_crc u32 (zlib CRC-32 of the whole input image), max_answer u16. The
  * CRC makes a hole in the upload (a reboot half-way, a chunk the host wrongly took for delivered) an ERROR instead
  * of a wrong result. */
 static void run_model(const rp_frame *f) {
@@ -342,7 +334,7 @@ static void run_model(const rp_frame *f) {
     }
     const uint32_t max_answer = get_u16(f->payload + 6);
     if (f->seq == st.last_run_seq && st.run_done) { /* a retransmitted RUN: answer again, do not rerun */
-        send(K_ACK, f->seq, 0, 0);
+        send(RP_MSG_ACK, f->seq, 0, 0);
         send_result(f->seq, max_answer);
         return;
     }
@@ -360,7 +352,7 @@ static void run_model(const rp_frame *f) {
     st.last_run_seq = f->seq;
     st.run_done = 0;
     run_seq = f->seq;
-    send(K_ACK, f->seq, 0, 0);
+    send(RP_MSG_ACK, f->seq, 0, 0);
     rp_app_infer(arena, &run);
     st.run_done = 1;
     send_result(f->seq, max_answer);
@@ -373,7 +365,7 @@ void rp_fault_sink(const rp_fault *f) {
     const uint32_t words[10] = {f->exception, f->pc, f->lr, f->psr, f->cfsr, f->hfsr, f->mmfar, f->bfar,
                                 f->exc_return, f->context};
     for (int i = 0; i < 10; i++) q = put_u32(q, words[i]);
-    for (int i = 0; i < 3; i++) send(K_FAULT, 0, p, (int32_t)(q - p)); /* the host needs one intact copy */
+    for (int i = 0; i < 3; i++) send(RP_MSG_FAULT, 0, p, (int32_t)(q - p)); /* the host needs one intact copy */
     rp_uart_flush();
 }
 
@@ -385,13 +377,13 @@ int main(void) {
         rp_frame f;
         receive(&f);
         switch (f.kind) {
-        case K_HELLO: send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0); break;
-        case K_IMAGE_CHUNK: image_chunk(&f); break;
-        case K_RUN: run_model(&f); break;
-        case K_LAYER_REQUEST: layer_request(&f); break;
-        case K_READ: read_object(&f); break;
-        case K_RESUME: /* a RESUME resent after the run finished: it was done */
-            if (st.run_done) send(K_ACK, f.seq, 0, 0);
+        case RP_MSG_HELLO: send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0); break;
+        case RP_MSG_IMAGE_CHUNK: image_chunk(&f); break;
+        case RP_MSG_RUN: run_model(&f); break;
+        case RP_MSG_LAYER_REQUEST: layer_request(&f); break;
+        case RP_MSG_READ: read_object(&f); break;
+        case RP_MSG_RESUME: /* a RESUME resent after the run finished: it was done */
+            if (st.run_done) send(RP_MSG_ACK, f.seq, 0, 0);
             else send_error(f.seq, "no paused run to resume");
             break;
         default: send_error(f.seq, "unknown request kind");

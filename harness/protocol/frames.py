@@ -17,6 +17,7 @@ from enum import IntEnum
 from cobs import cobs
 
 from harness.errors import ProtocolError
+from harness.protocol.spec import MESSAGES
 
 HEADER = struct.Struct("<BB")
 MAX_PAYLOAD = 4096
@@ -30,22 +31,8 @@ def _printable(data: bytes) -> str:
     return " ".join(r.decode().strip() for r in runs if len(r.strip()) >= 4)
 
 
-class Kind(IntEnum):
-    HELLO = 1         # host → device: who are you?
-    HELLO_REPLY = 2   # device → host: flags (1: boot banner), the info text's length, its first bytes
-    IMAGE_CHUNK = 3   # host → device: offset u32 + bytes
-    ACK = 4
-    NAK = 5
-    RESULT = 6        # device → host: fingerprints, timings, candidates, memory
-    LAYER_REQUEST = 7
-    LAYER_DATA = 8
-    ERROR = 9
-    RUN = 10          # host → device: run the model on the uploaded image (dump_layer u16)
-    LAYER_READY = 11  # device → host: paused after the layer to dump
-    RESUME = 12       # host → device: finish the paused run
-    FAULT = 13        # device → host: the firmware faulted (exception, registers, the running layer); it stops
-    READ = 14         # host → device: object u8 (1 info text, 2 result record), offset u16, length u16
-    DATA = 15         # device → host: object u8, offset u16, the bytes
+# A frame's kind byte: every message of harness/protocol/spec.py (its sender and payload are there).
+Kind = IntEnum("Kind", {m.name: m.code for m in MESSAGES})
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The layouts of the image upload's messages (docs/protocol.md), in one place for the host and its test doubles;
-firmware/app/device.c mirrors them.
+firmware/app/device.c mirrors them, with the constants of harness/protocol/spec.py.
 
 Offsets are u24 little-endian (an input image of up to 16 MiB): at 1 % byte errors the best chunk is about 30
 bytes, so every byte of a chunk's header costs about 2 % of the throughput, and every byte of an ACK is sent for
@@ -9,8 +9,9 @@ each chunk.
 from __future__ import annotations
 
 from harness.errors import ProtocolError
+from harness.protocol.spec import constant
 
-OFFSET_BYTES = 3
+OFFSET_BYTES = constant("OFFSET_BYTES")
 MAX_OFFSET = 1 << (8 * OFFSET_BYTES)
 
 

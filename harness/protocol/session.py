@@ -21,13 +21,13 @@ from harness.model.candidates import CANDIDATE
 from harness.protocol import pieces, window
 from harness.protocol.fault import FaultReport
 from harness.protocol.frames import MAX_PAYLOAD, Frame, Kind
+from harness.protocol.spec import PROTOCOL, constant
 from harness.protocol.report import LayerReport, RunReport
 from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transport
 
-PROTOCOL = 3
 TICK_COUNTERS = ("tim2", "dwt", "host")  # what the firmware's rp_ticks counts (firmware/runtime/rp_runtime.h)
-NO_LAYER = 0xFFFF
-OBJ_INFO, OBJ_RESULT = 1, 2  # what READ reads
+NO_LAYER = constant("NO_LAYER")
+OBJ_INFO, OBJ_RESULT = constant("OBJ_INFO"), constant("OBJ_RESULT")  # what READ reads
 MIN_PIECE, MAX_PIECE = 16, 1000  # payload bytes per frame the sizers choose between (the device takes ≤ 1024)
 _RESULT_HEAD = struct.Struct("<iIiIIH")
 _RESULT_LAYER = struct.Struct("<IIi")
