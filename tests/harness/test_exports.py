@@ -20,3 +20,13 @@ def test_public_round_trip():
     run = harness.run_reference(model, np.full(model.input_hw, 90, np.uint8), mode="fixed", threshold=0.0)
     assert run.model_id == model.model_id and run.fingerprints and all(isinstance(d, harness.Detection)
                                                                        for d in run.detections)
+
+
+def test_importing_the_package_and_its_plugin_loads_no_numpy_opencv_or_model_stage():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness, harness.plugin; "
+            "print(sorted(m for m in ('numpy', 'cv2', 'harness.model', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
