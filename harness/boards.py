@@ -79,7 +79,7 @@ MCU_MAX_HZ = (("STM32F405", 168_000_000), ("STM32F407", 168_000_000), ("STM32F41
 PLL_MIN_HZ = 50_000_000
 WATCHDOG_MAX_S = 32.0  # the IWDG's longest timeout at the nominal 32 kHz LSI (prescaler 256, reload 4096)
 UART_KEYS = ("index", "name")
-DEFAULT_SWD_HZ = 4_600_000  # the lowest request ST-LINK/V2-1 serves at 4.6 MHz (shared notes pyocd-serial.md §4)
+DEFAULT_SWD_HZ = 4_600_000  # the lowest request ST-LINK/V2-1 serves at 4.6 MHz (docs/notes/pyocd-serial.md §4)
 
 
 @dataclass(frozen=True)

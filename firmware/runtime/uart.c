@@ -1,7 +1,7 @@
 /* The host UART (RP_UART_USART: USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9, see
  * rp_stm32f4_regs.h): interrupt-driven receive into a ring, polled transmit. The TXE interrupt is never enabled:
- * QEMU keeps TXE set, so an enabled TXEIE would fire without end (qemu notes, pitfall 8). QEMU ignores the RCC and
- * GPIO writes. */
+ * QEMU keeps TXE set, so an enabled TXEIE would fire without end (docs/notes/qemu.md, pitfall 8). QEMU ignores the
+ * RCC and GPIO writes. */
 #include "rp_runtime.h"
 #include "rp_stm32f4_regs.h"
 

@@ -183,7 +183,7 @@ class Session:
 
     def hello(self, boot_timeout: float = 20.0) -> DeviceInfo:
         """Wait for the firmware to answer HELLO (repeated with back-off: bytes sent before the firmware enables its
-        UART are lost, qemu notes pitfall 4), then read its information in pieces the line lets through."""
+        UART are lost, docs/notes/qemu.md pitfall 4), then read its information in pieces the line lets through."""
         self._doing = ""
         try:
             self.info = self._hello(boot_timeout)

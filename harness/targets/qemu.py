@@ -1,7 +1,7 @@
 """QEMU's netduinoplus2 (STM32F405): a semihosted run to completion, or a ``QemuTarget`` with USART1 on a socket.
 
 ``-icount shift=0`` makes TIM2 (prescaler 0) count instructions, deterministically. QEMU is killed when the target
-closes, never left running (qemu notes, pitfall 9).
+closes, never left running (docs/notes/qemu.md, pitfall 9).
 """
 
 from __future__ import annotations

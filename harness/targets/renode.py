@@ -9,7 +9,7 @@ read during start-up, where Renode reports a failing script line, and drives ``r
 group of its own, watched by a process that kills the group if the harness dies (``ProcessGroup``); ``close`` quits
 Renode, then SIGTERM/SIGKILL to the group.
 
-Every Renode fact here comes from /work/shared/notes/renode.md, read from Renode's source: nothing in this module
+Every Renode fact here comes from docs/notes/renode.md, read from Renode's source: nothing in this module
 has been run against a live Renode (the project's CI has none). Confirm on a machine with Renode 1.16.1.
 """
 
@@ -99,7 +99,7 @@ def renode_command(resc: Path, monitor_port: int, pid_file: Path) -> list[str]:
 
 
 def check_version(version: str) -> None:
-    """1.16.x passes; older is refused (the notes describe 1.16.1); newer or unknown warns (master already
+    """1.16.x passes; older is refused (docs/notes/renode.md describes 1.16.1); newer or unknown warns (master already
     changed UART behaviour)."""
     m = re.match(r"(\d+)\.(\d+)", version)
     if m is None:

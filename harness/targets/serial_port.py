@@ -1,6 +1,6 @@
 """The board's serial port: open it exclusively, say who holds it when busy, and find the ST-LINK behind it.
 
-Every failure is one line naming the port and the fix (shared notes pyocd-serial.md §3, §5). A port that is
+Every failure is one line naming the port and the fix (docs/notes/pyocd-serial.md §3, §5). A port that is
 missing, forbidden or busy is a ``TargetError`` (the board's state: unplugged, udev, another program); a port
 that exists but is not an ST-LINK virtual COM port is a ``UsageError`` (the caller named the wrong device).
 """

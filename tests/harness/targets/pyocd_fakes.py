@@ -84,7 +84,7 @@ class FakeCore(MemoryInterface):
     """Flash and RAM as bytearrays behind pyOCD's MemoryInterface; resets and flash operations are recorded, and
     the "firmware" prints a banner on the pty whenever the core runs from reset.
 
-    It models what silicon does to a reflash (shared notes stm32-silicon.md): a running firmware has the core on
+    It models what silicon does to a reflash (docs/notes/stm32-silicon.md): a running firmware has the core on
     its 180 MHz PLL; reset-and-halt puts it back on the 16 MHz HSI. pyOCD's F429/F439 flash algorithm writes
     FLASH_ACR = 0 (no wait states) in its Init and never restores it, so flash read at PLL speed after that returns
     garbage (here: every byte inverted) until the next reset."""
