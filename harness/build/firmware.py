@@ -11,9 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 
 from harness import boards
 from harness.build import cross, host_firmware
+from harness.build.elf import build_id, section_sizes  # firmware.section_sizes/build_id: their old home
 from harness.build.host import FIRMWARE, ROOT
 from harness.codegen.carray import c_array
 from harness.codegen.generate import GeneratedModel, generate
@@ -74,23 +73,6 @@ def _write_atomic(path: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
         f.write(text)
     os.replace(f.name, path)
-
-
-def section_sizes(elf: Path) -> dict[str, dict]:
-    """Allocated sections: name → {size, address}, from ``arm-none-eabi-size -A``."""
-    run = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=False)
-    out = {}
-    for line in run.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit() and int(parts[2]) > 0:
-            out[parts[0]] = {"size": int(parts[1]), "address": int(parts[2])}
-    return out
-
-
-def build_id(elf: Path) -> str:
-    run = subprocess.run(["arm-none-eabi-readelf", "-n", str(elf)], capture_output=True, text=True, check=False)
-    m = re.search(r"Build ID:\s*([0-9a-f]+)", run.stdout)
-    return m[1] if m else ""
 
 
 def memory_summary(sections: dict[str, dict], stack_reserve: int) -> dict:
