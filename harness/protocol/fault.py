@@ -8,14 +8,12 @@ Reference Manual's (B3.2.15, B3.2.16).
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from dataclasses import dataclass
 
-from harness.errors import ProtocolError
+from harness.errors import HarnessError, ProtocolError
 
 _PAYLOAD = struct.Struct("<10I")
 NO_FRAME = 0xFFFFFFFF
@@ -89,17 +87,19 @@ class FaultReport:
 
 
 def locate(elf: Path, address: int) -> str:
-    """``function (file:line)`` of ``address`` in ``elf`` by arm-none-eabi-addr2line, or "" if it cannot say."""
-    tool = shutil.which("arm-none-eabi-addr2line")
-    if tool is None or address == NO_FRAME:
+    """``function (file)`` of ``address`` in ``elf``, named as arm-none-eabi-addr2line -f would (harness/build/elf.py;
+    ``file:line`` where a line table covers it), or "" if it cannot say (no valid frame, no symbol, no ELF)."""
+    from harness.build.elf import function_at
+
+    if address == NO_FRAME:
         return ""
-    run = subprocess.run([tool, "-f", "-e", str(elf), f"{address & ~1:#x}"], capture_output=True, text=True,
-                         check=False)
-    lines = run.stdout.split()
-    if run.returncode or len(lines) < 2 or lines[0] == "??":
+    try:
+        symbol = function_at(elf, address)
+    except HarnessError:
+        return ""  # the fault line stands without the site
+    if symbol is None:
         return ""
-    where = Path(lines[1]).name
-    return f"{lines[0]} ({where.removesuffix(':?')})"  # no line numbers: the firmware is built without -g
+    return f"{symbol.name} ({symbol.file}{f':{symbol.line}' if symbol.line else ''})" if symbol.file else symbol.name
 
 
 __all__ = ["FaultReport", "locate"]
