@@ -73,7 +73,7 @@ class _FakeDut:
 def _fake_detect(monkeypatch, timing=None, problems=()):
     from types import SimpleNamespace
 
-    import harness.cli_device as cli_device
+    import harness.cli.device as cli_device
     import harness.compare.device as device
     import harness.history.recording as recording
     from tests.harness.history.store_writer import make_run

@@ -75,7 +75,7 @@ def registry_with(monkeypatch):
 
 
 def test_the_registry_gives_todays_names_orders_and_defaults():
-    from harness.cli_history import COLUMNS
+    from harness.cli.history import COLUMNS
     from harness.history.report import METRIC_ORDER
     from harness.history.thresholds import DEFAULTS, GATED
 

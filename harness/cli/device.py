@@ -6,61 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.preflight import baud_rate
-
-DEFAULT_BOARD = "qemu-stm32f405"
-
-
-def add_board_arguments(p) -> None:
-    """The options every command that talks to a board takes (detect, doctor, calibrate, bench link)."""
-    p.add_argument("--board", default=DEFAULT_BOARD,
-                   help=f"boards.yaml name, NAME@/dev/ttyACM0, NAME@/dev/ttyUSB0,probe=ID, or /dev/ttyACM0. "
-                        f"Default: {DEFAULT_BOARD}")
-    p.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
-    p.add_argument("--probe", metavar="ID", default=None,
-                   help="a real board's debug probe unique id (`pyocd list`), for a serial port that is not the "
-                        "probe's virtual COM port (a USB-serial adapter). Default: boards.yaml probe:, else the "
-                        "probe with the port's USB serial number")
-    p.add_argument("--pyocd-pack", metavar="PATH", default=None,
-                   help="CMSIS pack for a pyOCD target that is not built in (Keil.STM32F4xx_DFP.<ver>.pack). "
-                        "Default: boards.yaml pack:")
-    p.add_argument("--baud", type=baud_rate, default=None,
-                   help="serial baud rate of a real board. Default: boards.yaml")
-    p.add_argument("--allow-clock-fallback", action="store_true",
-                   help="run on a board whose clock differs from its profile (an HSE or PLL that did not start); "
-                        "its runs are recorded under their own board key and never gated. Default: refuse")
-
-
-def board_from_args(args):
-    """The ``harness.dut.BoardChoice`` and target options of ``add_board_arguments``' options."""
-    from harness.dut import parse_board
-
-    spec = (args.board or "").strip()
-    name_port = spec.partition(",")[0]
-    if not name_port or name_port.startswith("@") or name_port.endswith("@"):
-        from harness.boards import load_boards
-        from harness.errors import UsageError
-
-        names = ", ".join(sorted(load_boards(args.boards_file)))
-        raise UsageError(f"--board={args.board!r} names no board: pass a boards.yaml name ({names}), "
-                         "NAME@/dev/ttyACM0 for a real board, or its port /dev/ttyACM0")
-    if args.probe is not None and not args.probe.strip():
-        from harness.errors import UsageError
-
-        raise UsageError("--probe is empty: pass the debug probe's unique id (`pyocd list` shows them)")
-    choice = parse_board(spec, args.boards_file, args.probe)
-    options = {"pack": args.pyocd_pack} if args.pyocd_pack and choice.board.on_serial_port else {}
-    return choice, options
-
-
-def open_dut(args, model, **kwargs):
-    """A ``harness.dut.Dut`` (not started) for the board options of ``args``; ``Dut.start`` checks what it needs
-    (the emulator, the port, the pack) before building."""
-    from harness.dut import Dut
-
-    choice, options = board_from_args(args)
-    return Dut(choice, model, baud=args.baud, target_options=options,
-               allow_clock_fallback=args.allow_clock_fallback, **kwargs)
+from harness.cli.common import DEFAULT_IMAGE, SHOWN, add_board_arguments, board_from_args, load_model, open_dut
 
 
 def _check_detect_args(args) -> None:
@@ -76,13 +22,12 @@ def _check_detect_args(args) -> None:
 
 
 def cmd_detect(args) -> int:
-    from harness.cli import _load_model
     from harness.compare.device import Reference
     from harness.model.image import load_image
     from harness.progress import Progress
 
     _check_detect_args(args)
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
     with open_dut(args, model, dsp=not args.portable, progress=Progress(quiet=args.quiet)) as dut:
         choice = dut.choice
@@ -140,8 +85,6 @@ def _record(args, run) -> str:
 
 
 def _print_text(args, choice, runs_on, verdict, latency, memory, timing) -> None:
-    from harness.cli import SHOWN
-
     dets = verdict.detections
     print(f"board {choice} ({runs_on}), image {args.image}: {len(dets)} detection(s)")
     for d in dets[:SHOWN]:
@@ -164,13 +107,11 @@ def _print_text(args, choice, runs_on, verdict, latency, memory, timing) -> None
 
 def cmd_doctor(args) -> int:
     """One table for a board: every check passed, failed with its fix, or skipped saying why."""
-    from harness.cli import _load_model
-    from harness.cli_firmware import DEFAULT_IMAGE
     from harness.doctor import FAIL, diagnose
     from harness.model.image import load_image
     from harness.progress import Progress
 
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     image = load_image(args.image or str(DEFAULT_IMAGE), *model.input_hw)
     choice, options = board_from_args(args)
     checks = diagnose(choice, model, image, progress=Progress(quiet=args.quiet or args.json), baud=args.baud,
@@ -189,7 +130,7 @@ def cmd_doctor(args) -> int:
     return 1 if failed else 0
 
 
-def register(sub) -> None:
+def register(sub, bench) -> None:
     d = sub.add_parser("detect", help="run the model on a board (emulated or real): detections and latency")
     d.add_argument("image", help="input image (any size: letterboxed to the model's input, as `harness reference`)")
     add_board_arguments(d)

@@ -6,17 +6,16 @@ import json
 import sys
 import time
 
+from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, board_from_args, load_model
+
 
 def _status(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
 def cmd_calibrate(args) -> int:
-    from harness.cli_device import board_from_args
     from harness.dut import device_measure
     from harness.progress import Progress
-    from harness.cli import _load_model
-    from harness.cli_firmware import DEFAULT_IMAGE
     from harness.compare import latency
     from harness.model.image import load_image
 
@@ -27,7 +26,7 @@ def cmd_calibrate(args) -> int:
     choice, options = board_from_args(args)
     preflight(choice, options)
     dsp = not args.portable
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
         measure = latency.selftest_measure(choice.board.name, dsp)
@@ -62,9 +61,7 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    from harness.cli_device import add_board_arguments
-
+def register(sub, bench) -> None:
     c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (least squares over "
                                          "measured layers)")
     add_board_arguments(c)

@@ -35,7 +35,7 @@ def cmd_virtual_bench(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, bench) -> None:
     v = sub.add_parser("virtual-bench", help="a virtual bench board: pyOCD drives its flash and reset, backed by "
                                              "QEMU; its UART is a pty (printed first)")
     v.add_argument("--board", default=DEFAULT_BENCH_BOARD,

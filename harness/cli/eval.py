@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli.common import count, load_model, score
 from harness.errors import UsageError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -29,7 +30,6 @@ def _fixtures_folder(path: str) -> Path:
 
 
 def cmd_evaluate(args) -> int:
-    from harness.cli import _load_model
     from harness.compare.accuracy import evaluate_model
     from harness.preflight import check_output_file, unwritable
 
@@ -38,7 +38,7 @@ def cmd_evaluate(args) -> int:
     if args.draw and (why := unwritable(Path(args.draw) / "x.png")) is not None:
         raise UsageError(f"--draw {args.draw} cannot be written: {why}; choose another folder")
     _fixtures_folder(args.fixtures)
-    model = _load_model(args.model)
+    model = load_model(args.model)
     mode = "fixed" if args.fixed else "float"
     if mode == "fixed" and not model.quantized:
         raise UsageError(f"model {model.model_id} has no fixed-point part; quantise it with "
@@ -125,8 +125,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    from harness.cli import count, score
+def register(sub, bench) -> None:
     from harness.model.archs import ARCHS
 
     e = sub.add_parser("evaluate", help="AP@0.5, precision and recall of a model on the labelled fixtures")

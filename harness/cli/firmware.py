@@ -6,10 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli.common import DEFAULT_BOARD, DEFAULT_IMAGE, load_model
 from harness.errors import MismatchError
-
-DEFAULT_BOARD = "qemu-stm32f405"
-DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "fixtures" / "scenes" / "scene-009.png"
 
 
 def _status(text: str) -> None:
@@ -34,7 +32,6 @@ def _board(name: str, emulated: bool):
 
 def cmd_build(args) -> int:
     from harness.build.firmware import build_firmware
-    from harness.cli import _load_model
     from harness.model.image import load_image
 
     _board(args.board, emulated=False)
@@ -44,7 +41,7 @@ def cmd_build(args) -> int:
 
         if (why := unwritable(Path(args.output) / "firmware.elf")) is not None:
             raise UsageError(f"-o {args.output} cannot be written: {why}; choose another folder")
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw) if args.image else None
     what = "self-test" if image is not None else "device"
     _status(f"building the {what} firmware for {args.board}, model {model.model_id} …")
@@ -75,12 +72,11 @@ def _table(outcome) -> None:
 
 
 def _run(args):
-    from harness.cli import _load_model
     from harness.compare.selftest import run_selftest
     from harness.model.image import load_image
 
     _board(args.board, emulated=True)
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
     _status(f"self-test: building firmware for {args.board} (model {model.model_id}, "
             f"{'portable C' if args.portable else 'DSP path'}), then running it on QEMU …")
@@ -127,7 +123,7 @@ def _common(p, image_required: bool) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def register(sub, bench_sub) -> None:
+def register(sub, bench) -> None:
     b = sub.add_parser("build", help="generate and cross-compile the firmware (cached)")
     _common(b, image_required=False)
     b.add_argument("--image", help="bake this image into flash: the self-test variant (emulator only). Default: the "
@@ -137,6 +133,6 @@ def register(sub, bench_sub) -> None:
     s = sub.add_parser("selftest", help="run the firmware on QEMU with one image in flash; compare every layer")
     _common(s, image_required=True)
     s.set_defaults(func=cmd_selftest)
-    f = bench_sub.add_parser("firmware", help="instructions per inference and per layer on QEMU")
+    f = bench().add_parser("firmware", help="instructions per inference and per layer on QEMU")
     _common(f, image_required=True)
     f.set_defaults(func=cmd_bench_firmware)

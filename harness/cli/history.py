@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli.common import count
 from harness.errors import UsageError
 from harness.history.metrics import is_fraction, shown
 
@@ -205,9 +206,7 @@ def cmd_baseline_update(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    from harness.cli import count
-
+def register(sub, bench) -> None:
     def common(p, key=True):
         p.add_argument("--history", default=None, metavar="PATH|URL", help=HISTORY_HELP)
         if key:

@@ -1,83 +1,14 @@
-"""The ``harness`` command line: a thin front end over the plain functions of each stage."""
+"""``harness reference``, ``harness model …`` and ``harness bench reference``: the NumPy reference and the model
+files."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from harness.errors import HarnessError, UsageError
-
-SHOWN = 20  # detections listed in text output
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "fixtures" / "models" / "default.npz"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line (the usage is one ``--help`` away), exit status 2 as before."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-def count(minimum: int):
-    """argparse type: a whole number at least ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is too small: at least {minimum}")
-        return value
-
-    return parse
-
-
-def score(text: str) -> float:
-    """argparse type of ``--threshold``: a detection score, 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text} is not a score: give a number from 0 to 1 (e.g. 0.5)")
-    return value
-
-
-MAX_SIDE = 4096  # far above what fits a microcontroller's RAM; a typo such as 32000x240 is refused at once
-
-
-def _size(text: str) -> tuple[int, int]:
-    """'320x240' → (height, width)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 320x240") from None
-    if w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
-    if w > MAX_SIDE or h > MAX_SIDE:
-        raise argparse.ArgumentTypeError(f"size {text!r} is too large: at most {MAX_SIDE} pixels a side")
-    return h, w
-
-
-def _load_model(path: str | None, fixed: bool = False):
-    """The --model file (default: the shipped one); ``fixed``: it must be quantised (the firmware runs integers)."""
-    from harness.model.modelfile import load
-
-    if path is None:
-        if not DEFAULT_MODEL.is_file():
-            raise UsageError("no --model given and no default model shipped yet; create one with "
-                             "`harness model init -o model.npz` and pass --model model.npz")
-        path = DEFAULT_MODEL
-    model = load(path)
-    if fixed and not model.quantized:
-        raise UsageError(f"model file {path} (model {model.model_id}) is float only and the firmware runs the "
-                         f"fixed-point model: quantise it with `harness model quantize {path} -o "
-                         f"{Path(path).with_suffix('')}-q.npz` and pass that")
-    return model
+from harness.cli.common import DEFAULT_MODEL, SHOWN, count, load_model, score, size
 
 
 def cmd_reference(args) -> int:
@@ -89,7 +20,7 @@ def cmd_reference(args) -> int:
         check_output_file(args.raw_out, (".npy",), "--raw-out")
     if args.draw:
         check_picture_output(args.draw, "--draw")
-    model = _load_model(args.model)
+    model = load_model(args.model)
     image = load_image(args.image, *model.input_hw)
     run = run_reference(model, image, args.mode, args.threshold)
     if args.raw_out:
@@ -163,7 +94,7 @@ def cmd_model_quantize(args) -> int:
     from harness.model.modelfile import save
 
     _check_model_output(args.output)
-    q = _quantize_and_report(_load_model(args.model), args)
+    q = _quantize_and_report(load_model(args.model), args)
     save(q, args.output)
     print(f"wrote {args.output}: model {q.model_id} (fixed point)")
     return 0
@@ -185,7 +116,7 @@ def cmd_model_import(args) -> int:
 
 
 def cmd_model_info(args) -> int:
-    m = _load_model(args.model)
+    m = load_model(args.model)
     info = {"model_id": m.model_id, "arch": m.arch, "input": f"{m.input_hw[1]}x{m.input_hw[0]}",
             "nonlinearity": m.config["nonlinearity"], "quantized": m.quantized,
             "threshold": m.config["detection"]["score_thresh"],
@@ -198,7 +129,7 @@ def cmd_bench_reference(args) -> int:
     from harness.model.bench import bench_single_core
 
     if args.model:
-        _load_model(args.model)  # a missing or damaged file is one line here, not a child's traceback
+        load_model(args.model)  # a missing or damaged file is one line here, not a child's traceback
     print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
     path = args.model or (str(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None)
     r = bench_single_core(path, args.images)
@@ -218,12 +149,8 @@ def _calib_options(p) -> None:
                    help="number of synthetic calibration images when --calib is not given. Default: 8")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def register(sub, bench) -> None:
     from harness.model.archs import ARCHS
-
-    p = Parser(prog="harness", description="Firmware-in-the-loop test harness for RNNPool on STM32.")
-    p.add_argument("--traceback", action="store_true", help="show the Python traceback on errors")
-    sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reference", help="run the NumPy reference model on one image")
     r.add_argument("--model", help=f"model file (.npz). Default: {DEFAULT_MODEL.name} shipped in fixtures/models")
@@ -245,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = msub.add_parser("init", help="a random-weight model (realistic activation ranges), quantised")
     i.add_argument("--arch", default="rpool-face-m4", help=f"one of {', '.join(sorted(ARCHS))}. Default: rpool-face-m4")
     i.add_argument("--seed", type=count(0), default=0, help="Default: 0")
-    i.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
+    i.add_argument("--input", type=size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
     i.add_argument("--nonlinearity", choices=("exact", "hard"), default="exact", help="RNN gates. Default: exact")
     i.add_argument("--no-quantize", action="store_true", help="keep the float model only")
     i.add_argument("-o", "--output", required=True, help="output model file (.npz)")
@@ -259,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = msub.add_parser("import-edgeml", help="import an EdgeML PyTorch checkpoint (needs the [torch] extra)")
     e.add_argument("checkpoint", help="EdgeML checkpoint (.pth): plain, module.-prefixed or {'weight': …}")
     e.add_argument("--arch", required=True, help=f"one of {', '.join(sorted(ARCHS))}")
-    e.add_argument("--input", type=_size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
+    e.add_argument("--input", type=size, default=(240, 320), metavar="WxH", help="input size. Default: 320x240")
     e.add_argument("--quantize", action="store_true", help="also quantise (synthetic or --calib images)")
     e.add_argument("-o", "--output", required=True, help="output model file (.npz)")
     _calib_options(e)
@@ -269,46 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_model_info)
 
-    b = sub.add_parser("bench", help="benchmarks that print figures")
-    bsub = b.add_subparsers(dest="bench_command", required=True)
-    br = bsub.add_parser("reference", help="images/s of the float and fixed references on one core")
+    br = bench().add_parser("reference", help="images/s of the float and fixed references on one core")
     br.add_argument("--model", help="model file. Default: the shipped default model")
     br.add_argument("--images", type=count(1), default=20, help="images per reference. Default: 20")
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)
-
-    from harness import (cli_calibrate, cli_device, cli_eval, cli_firmware, cli_history, cli_link,
-                         cli_virtual_bench)
-
-    cli_device.register(sub)
-    cli_link.register(bsub)
-    cli_history.register(sub)
-    cli_eval.register(sub)
-    cli_firmware.register(sub, bsub)
-    cli_calibrate.register(sub)
-    cli_virtual_bench.register(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except HarnessError as exc:
-        if args.traceback:
-            raise
-        print(f"harness: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into `head` and the like
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from harness.cli_device import add_board_arguments, open_dut
+from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, load_model, open_dut
 
 
 @dataclass
@@ -21,7 +21,6 @@ class _Tally:
 
 def link_images(model, count: int):
     """The first ``count`` fixture scenes (repeated if there are fewer), at the model's input size."""
-    from harness.cli_firmware import DEFAULT_IMAGE
     from harness.model.image import load_image
 
     paths = sorted(DEFAULT_IMAGE.parent.glob("scene-*.png"))
@@ -49,7 +48,6 @@ def _run_images(dut, images, verdicts, tally: _Tally, label: str, progress) -> N
 
 def cmd_bench_link(args) -> int:
     """Seconds per image (upload, inference, result) with and without faults, and whether every result was exact."""
-    from harness.cli import _load_model
     from harness.compare.device import Reference
     from harness.progress import Progress
     from harness.targets.faulty_link import FaultyLink, parse_faults
@@ -59,7 +57,7 @@ def cmd_bench_link(args) -> int:
         from harness.errors import UsageError
         raise UsageError(f"--images {args.images}: give at least 1")
     directions = ("to-device", "from-device") if args.direction == "both" else (args.direction,)
-    model = _load_model(args.model, fixed=True)
+    model = load_model(args.model, fixed=True)
     images = link_images(model, args.images)
     progress = Progress(quiet=args.json or args.quiet)
     wrappers = {}
@@ -123,8 +121,8 @@ def _merge(counts) -> dict[str, dict[str, int]]:
     return out
 
 
-def register(bsub) -> None:
-    bl = bsub.add_parser("link", help="seconds per image over the serial link, clean and with injected faults; "
+def register(sub, bench) -> None:
+    bl = bench().add_parser("link", help="seconds per image over the serial link, clean and with injected faults; "
                                       "every result checked against the reference")
     add_board_arguments(bl)
     bl.add_argument("--model", help="model file. Default: the shipped default model")

@@ -1,0 +1,57 @@
+"""The ``harness`` command line: a thin front end over the plain functions of each stage, one module per command
+group (model.py, device.py, firmware.py, link.py, history.py, eval.py, calibrate.py, virtual_bench.py), each with
+a ``register(sub, bench)`` that adds its subcommands; what they share is in common.py."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+from harness.cli import calibrate, device, eval, firmware, history, link, model, virtual_bench
+from harness.errors import HarnessError
+
+# The order of `harness --help`; `harness bench` is listed where its first benchmark registers.
+COMMANDS = (model, device, link, history, eval, firmware, calibrate, virtual_bench)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one ``--help`` away), exit status 2 as before."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="harness", description="Firmware-in-the-loop test harness for RNNPool on STM32.")
+    p.add_argument("--traceback", action="store_true", help="show the Python traceback on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+    bench = functools.cache(lambda: sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
+        dest="bench_command", required=True))
+    for module in COMMANDS:
+        module.register(sub, bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        if args.traceback:
+            raise
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
