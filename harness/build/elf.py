@@ -55,6 +55,13 @@ def _read(elf: Path | str, read: Callable[[ELFFile], T]) -> T:
                          f"rebuild it") from exc
 
 
+def _whole(data: bytes, size: int, what: str, address: int) -> bytes:
+    """``data`` if it has all ``size`` bytes: pyelftools returns what a cut-short file holds without a word."""
+    if len(data) != size:
+        raise ELFError(f"its {what} at {address:#x} has {len(data)} of its {size} bytes")
+    return data
+
+
 def section_sizes(elf: Path | str) -> dict[str, dict]:
     """Allocated sections at a non-zero address: name → {size, address} (the sections ``arm-none-eabi-size -A``
     lists with an address)."""
@@ -81,15 +88,18 @@ def build_id_note(elf: Path | str) -> tuple[int, bytes] | None:
     """Address and raw bytes of the ``.note.gnu.build-id`` section (the linker script keeps it in flash), or None."""
     def read(parsed: ELFFile) -> tuple[int, bytes] | None:
         section = parsed.get_section_by_name(BUILD_ID_SECTION)
-        return (section["sh_addr"], section.data()) if section is not None and section["sh_addr"] else None
+        if section is None or not section["sh_addr"]:
+            return None
+        return section["sh_addr"], _whole(section.data(), section["sh_size"], "build-id note", section["sh_addr"])
     return _read(elf, read)
 
 
 def load_segments(elf: Path | str) -> list[Segment]:
     """Every PT_LOAD segment with bytes in the file, at its load address (.data's image lies in flash)."""
     def read(parsed: ELFFile) -> list[Segment]:
-        return [Segment(seg["p_paddr"], seg.data()[:seg["p_filesz"]]) for seg in parsed.iter_segments()
-                if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
+        return [Segment(seg["p_paddr"], _whole(seg.data()[:seg["p_filesz"]], seg["p_filesz"], "segment",
+                                               seg["p_paddr"]))
+                for seg in parsed.iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
     return _read(elf, read)
 
 
