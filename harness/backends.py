@@ -24,7 +24,7 @@ class Backend:
     tick_unit: str | None        # what its ticks count; None: the chip's counter decides (cycles or timer ticks)
     on_serial_port: bool         # a board on the bench: its serial port is given, it is flashed through a probe
     models_clock: bool           # the clock the firmware reports is real (QEMU has no RCC; a host has no clock tree)
-    describe_profile: bool = True  # the profile carries a chip (mcu, memory, clock, counter) to check and build for
+    chip: bool = True            # its profile describes an STM32 chip (mcu, memory, clock, counter) to build for
 
     def target_class(self):
         module, _, cls = self.target.partition(":")
@@ -40,7 +40,7 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             ("pack", "frequency", "probe", "connect_mode", "emulator"), "arm", None, None,
             on_serial_port=True, models_clock=True),
     Backend("host", "harness.targets.host:HostTarget", None, (), "host", "host", "host nanoseconds",
-            on_serial_port=False, models_clock=False, describe_profile=False),
+            on_serial_port=False, models_clock=False, chip=False),
 )}
 
 

@@ -298,7 +298,7 @@ def _board(file: str, name: str, profile) -> Board:
         raise BoardsError(f"{check.prefix}: missing required field backend (one of {', '.join(BACKENDS)})")
     backend = check.choice("backend", profile["backend"], BACKENDS)
     spec = _BACKENDS[backend]
-    if not spec.describe_profile:
+    if not spec.chip:
         check.keys(None, profile, ("backend",), HOST_OPTIONAL)
         return Board(name=name, backend=backend, mcu=backend, flash=MemoryRegion("flash", 0, 0), ram=(),
                      clock_hz=0, cycle_counter=backend, uart=MappingProxyType({}),

@@ -29,8 +29,9 @@ class MemoryMap:
 
 
 def load_boards(path: Path = BOARDS_YAML) -> dict[str, dict]:
-    """Every board's raw profile, checked by ``harness.boards`` (BoardsError on a schema mistake)."""
-    return {name: b.profile for name, b in _boards.load_boards(path).items()}
+    """Every STM32 board's raw profile (the boards that are linked; not the host board), checked by
+    ``harness.boards`` (BoardsError on a schema mistake)."""
+    return {name: b.profile for name, b in _boards.load_boards(path).items() if b.spec.chip}
 
 
 def board_profile(board: str, path: Path = BOARDS_YAML) -> dict:

@@ -63,14 +63,14 @@ def test_shipped_boards_load_with_the_expected_backend_and_memory(name):
 
 
 def test_shipped_file_has_exactly_the_known_boards():
-    assert set(boards.load_boards()) == set(EXPECTED)
+    assert set(boards.load_boards()) == set(EXPECTED) | {"host"}
 
 
 def test_linker_delegates_and_keeps_returning_the_raw_dict():
     raw = linker.board_profile("qemu-stm32f405")
     assert raw is not None and isinstance(raw, dict) and raw == boards.board("qemu-stm32f405").profile
     assert raw["machine"] == "netduinoplus2" and raw["ram"][0]["size"] == 0x20000
-    assert linker.load_boards() == {n: b.profile for n, b in boards.load_boards().items()}
+    assert linker.load_boards() == {n: b.profile for n, b in boards.load_boards().items() if n != "host"}
 
 
 def test_optional_fields_override_the_defaults(tmp_path):
@@ -158,7 +158,7 @@ def test_board_is_frozen():
     (GOOD + GOOD, r":9: YAML syntax error: duplicate key 'good-board'"),
     ("x: 3\n", ": board x: profile must be a mapping (got 3)"),
     (GOOD.replace("pyocd_target", "machine").replace("backend: pyocd", "backend: jlink"),
-     ": board good-board: backend must be one of qemu, renode, pyocd (got 'jlink')"),
+     ": board good-board: backend must be one of qemu, renode, pyocd, host (got 'jlink')"),
     (GOOD.replace("  backend: pyocd\n", ""), ": board good-board: missing required field backend"),
     (GOOD.replace("  clock_hz: 180000000\n", ""), ": board good-board: missing required field clock_hz"),
     (GOOD.replace("  pyocd_target: stm32f429xi\n", ""), ": board good-board: missing required field pyocd_target"),
@@ -231,5 +231,5 @@ def test_cli_unknown_board_is_one_line():
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1].endswith(
-        "unknown board 'no-such-board'; boards.yaml has: nucleo-f429zi, nucleo-f439zi, qemu-stm32f405, "
+        "unknown board 'no-such-board'; boards.yaml has: host, nucleo-f429zi, nucleo-f439zi, qemu-stm32f405, "
         "renode-stm32f4, stm32f4-discovery, virtual-bench-f405")

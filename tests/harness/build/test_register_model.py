@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CC", "cc")) is None
                                 reason="no host C compiler (cc): install one with `apt-get install gcc` or set CC")
 
 POLL_LIMIT = 2000  # RP_CLOCK_POLL_LIMIT: the timeout paths end after a few thousand model reads
-BOARDS = sorted(boards.load_boards())
+BOARDS = sorted(name for name, b in boards.load_boards().items() if b.spec.chip)  # the host board has no registers
 READ_FN = C.CFUNCTYPE(C.c_uint32, C.c_uint32)
 WRITE_FN = C.CFUNCTYPE(None, C.c_uint32, C.c_uint32)
 
