@@ -220,7 +220,7 @@ def test_missing_file_is_one_line(tmp_path):
 
 
 def test_unknown_board_lists_the_known_ones():
-    with pytest.raises(UsageError, match=r"^unknown board 'no-such-board'; boards\.yaml has: nucleo-f429zi, "
+    with pytest.raises(UsageError, match=r"^unknown board 'no-such-board'; boards\.yaml has: host, nucleo-f429zi, "
                                          r"nucleo-f439zi, qemu-stm32f405, renode-stm32f4, stm32f4-discovery, "
                                          r"virtual-bench-f405$"):
         boards.board("no-such-board")
