@@ -9,6 +9,7 @@ import pytest
 from harness.build import host_kernels as hk
 from harness.model import fixed_ref
 from harness.model.fixed_ref import _p, run_fixed
+from harness.model.layers import network, sub
 from harness.model.modelfile import load
 from harness.model.qmath import quantize_multipliers
 from harness.scenes.fixtures import load as load_fixtures
@@ -70,32 +71,34 @@ def test_bad_shapes_are_refused_not_computed():
 
 
 def test_every_block_and_head_layer_of_the_default_model_is_bit_exact():
+    """Each kernel of every MBConv sub-layer and head conv, fed the reference's own input, as the registry names them
+    (harness/model/layers.py)."""
     model = load(ROOT / "fixtures" / "models" / "default.npz")
-    cfg, a, act = model.config, model.arrays, model.config["quant"]["act"]
+    a, act = model.arrays, model.config["quant"]["act"]
     image = next(i for i in load_fixtures(ROOT / "fixtures") if i.name == "scenes/scene-009").image()
     L = run_fixed(model, image).layers
-    x = L["rnnpool"]
-    for i, blk in enumerate(cfg["blocks"]):
-        for name, inp in ((f"mb{i}.expand", x), (f"mb{i}.project", L[f"mb{i}.dw"])):
-            p = _p(a, name)
-            got = hk.conv2d(inp, p["w"], p["bias"], p["mult"], p["shift"], act[name])
-            assert np.array_equal(got, L[name]), f"{name}: {_report(got, L[name])}"
-        p = _p(a, f"mb{i}.dw")
-        got = hk.depthwise3x3(L[f"mb{i}.expand"], p["w"], p["bias"], p["mult"], p["shift"], act[f"mb{i}.dw"],
-                              blk["stride"])
-        assert np.array_equal(got, L[f"mb{i}.dw"]), f"mb{i}.dw: {_report(got, L[f'mb{i}.dw'])}"
-        if blk["residual"]:
-            p = _p(a, f"mb{i}.add")
-            got = hk.add(x, L[f"mb{i}.project"], p["ka"], p["kb"], p["mult"], p["shift"])
-            assert np.array_equal(got, L[f"mb{i}"]), f"mb{i}: {_report(got, L[f'mb{i}'])}"
-        x = L[f"mb{i}"]
-    for j, hd in enumerate(cfg["heads"]):
-        src = L[f"l2norm{j}"] if hd["l2norm"] is not None else L[f"mb{hd['block']}"]
-        for part in ("conf", "loc"):
-            name = f"head{j}.{part}"
-            p = _p(a, name)
-            got = hk.conv2d(src, p["w"], p["bias"], p["mult"], p["shift"], act[name])
-            assert got.dtype == np.int16 and np.array_equal(got, L[name]), f"{name}: {_report(got, L[name])}"
+
+    def conv(name, inp):
+        p = _p(a, name)
+        got = hk.conv2d(inp, p["w"], p["bias"], p["mult"], p["shift"], act[name])
+        assert got.dtype == L[name].dtype and np.array_equal(got, L[name]), f"{name}: {_report(got, L[name])}"
+
+    for layer in network(model.config):
+        n, x = layer.name, L.get(layer.inputs[0])
+        if layer.kind == "conv_s16":
+            conv(n, x)
+        if layer.kind != "mbconv":
+            continue
+        ex, dw, pj = sub(n, "expand"), sub(n, "dw"), sub(n, "project")
+        conv(ex, x)
+        conv(pj, L[dw])
+        p = _p(a, dw)
+        got = hk.depthwise3x3(L[ex], p["w"], p["bias"], p["mult"], p["shift"], act[dw], layer.spec["stride"])
+        assert np.array_equal(got, L[dw]), f"{dw}: {_report(got, L[dw])}"
+        if layer.spec["residual"]:
+            p = _p(a, sub(n, "add"))
+            got = hk.add(x, L[pj], p["ka"], p["kb"], p["mult"], p["shift"])
+            assert np.array_equal(got, L[n]), f"{n}: {_report(got, L[n])}"
 
 
 @pytest.mark.parametrize("in_offset", [-117, 5])
