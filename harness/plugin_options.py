@@ -1,6 +1,6 @@
-"""The pytest plugin's options (one table) and their check at configure time, before any build or boot: a bad
-value is one ``ERROR: --option …`` line from pytest (exit status 4, pytest's usage error), not an error in every
-device test after the firmware was built.
+"""The pytest plugin's options (from the table it shares with the CLI, harness/options.py) and their check at
+configure time, before any build or boot: a bad value is one ``ERROR: --option …`` line from pytest (exit status 4,
+pytest's usage error), not an error in every device test after the firmware was built.
 
 Numbers are always checked; files, boards, the model, the history store and the baseline when a device session
 will use them (``--board`` given) or when the option was given explicitly.
@@ -13,55 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, UsageError
+from harness.options import DEFAULT_FIXTURES, DEFAULT_MODEL, load_model, model_name, pytest_options
 
-ROOT = Path(__file__).resolve().parents[1]
 GROUP = ("harness", "harness: firmware-in-the-loop device tests")  # name, title in `pytest --help`
-DEFAULT_MODEL = str(ROOT / "fixtures" / "models" / "default.npz")
-DEFAULT_FIXTURES = str(ROOT / "fixtures")
 
-# name, argparse keywords; the help says the default
-OPTIONS = (
-    ("--board", {"action": "append", "default": [], "metavar": "BOARD",
-                 "help": "board to run device tests on: a boards.yaml name (qemu-stm32f405, renode-stm32f4), "
-                         "NAME@/dev/ttyACM0 for a real board, or /dev/ttyACM0; repeat for a pool of boards. "
-                         "Default: none (device tests are skipped)"}),
-    ("--boards-file", {"default": None, "metavar": "PATH", "help": "board profiles. Default: boards.yaml"}),
-    ("--model", {"default": DEFAULT_MODEL, "metavar": "PATH",
-                 "help": "model file (.npz). Default: fixtures/models/default.npz"}),
-    ("--fixtures-dir", {"default": DEFAULT_FIXTURES, "metavar": "DIR",
-                        "help": "labelled images (scenes/, photos/); not --fixtures, which is pytest's own. "
-                                "Default: the repository's fixtures/"}),
-    ("--baud", {"type": int, "default": None, "help": "serial baud rate of a real board. Default: boards.yaml"}),
-    ("--boot-timeout", {"type": float, "default": None, "metavar": "S",
-                        "help": "seconds for the firmware to answer after start or reset. Default: boards.yaml"}),
-    ("--inference-timeout", {"type": float, "default": None, "metavar": "S",
-                             "help": "seconds for one inference. Default: boards.yaml"}),
-    ("--portable", {"action": "store_true", "help": "build the portable C kernels (no DSP instructions)"}),
-    ("--latency-margin", {"type": float, "default": 0.10, "metavar": "FRACTION",
-                          "help": "fail a layer slower than its calibrated prediction by more than this; a negative "
-                                  "FRACTION (above -1) demands faster than predicted. Default: 0.10"}),
-    ("--pyocd-pack", {"default": None, "metavar": "PATH",
-                      "help": "CMSIS pack for a pyOCD target that is not built in. Default: boards.yaml"}),
-    ("--probe", {"default": None, "metavar": "ID",
-                 "help": "a real board's debug probe unique id (`pyocd list`) when its serial port is not the "
-                         "probe's virtual COM port; with several --board give each its own ,probe=ID. "
-                         "Default: boards.yaml probe:, else the probe with the port's USB serial number"}),
-    ("--allow-clock-fallback", {"action": "store_true",
-                                "help": "run on a board whose clock differs from its profile (an HSE or PLL that "
-                                        "did not start); its runs are recorded under their own board key and "
-                                        "never gated. Default: such a board fails the handshake"}),
-    ("--repeats", {"type": int, "default": None, "metavar": "N",
-                   "help": "runs per image, so noisy latency has a median and a spread. Default: 1 on emulators "
-                           "(their instruction counts are exact), 3 on real boards"}),
-    ("--history", {"default": None, "metavar": "PATH|URL",
-                   "help": "history store the session's run is recorded in: a SQLite file or postgresql://… "
-                           "Default: .harness/history.sqlite"}),
-    ("--no-history", {"action": "store_true", "help": "do not record the run"}),
-    ("--baseline", {"default": "auto", "metavar": "SPEC",
-                    "help": "gate the run against: auto (the committed fixtures/baselines/<board>/<model>.json "
-                            "when there is one), file (that file, required), none, a baseline .json, or a git ref "
-                            "whose latest recorded run is the baseline. Thresholds: pyproject.toml "
-                            "[tool.harness.thresholds]. Default: auto"}),
+# From the table shared with the CLI (harness/options.py); the changes are the plugin's own.
+OPTIONS = pytest_options(
+    ("--board", {"repeat": True, "default": [], "note": "repeat for a pool of boards",
+                 "says_default": "none (device tests are skipped)"}),
+    "--boards-file", "--model", ("--fixtures-dir", {"note": "not --fixtures, which is pytest's own"}),
+    ("--baud", {"type": int}),  # checked in check_options: one "ERROR: --baud …" line, not argparse's usage
+    "--boot-timeout", "--inference-timeout", "--portable", "--latency-margin", "--pyocd-pack",
+    ("--probe", {"note": "with several --board give each its own ,probe=ID"}),
+    "--allow-clock-fallback", "--repeats", "--history", "--no-history", "--baseline",
 )
 
 
@@ -84,9 +48,7 @@ def check_options(config) -> Checked:
         _named("--boards-file", load_boards, get("boards_file"))
     model = None
     if device or get("model") != DEFAULT_MODEL:
-        from harness.model.modelfile import load
-
-        model = _named("--model", load, get("model"))
+        model = _named("--model", load_model, get("model"))
     fixtures = ()
     if device or get("fixtures_dir") != DEFAULT_FIXTURES:
         from harness.scenes.fixtures import load as load_fixtures
@@ -158,7 +120,7 @@ def _check_history(config, choices) -> None:
         return
     if spec == "file":
         root = git_root(config.invocation_params.dir) or config.invocation_params.dir
-        model = Path(get("model")).stem
+        model = model_name(get("model"))
         for choice in choices:
             _named("--baseline=file", read_baseline, baseline_path(choice.board.name, model,
                                                                    root / "fixtures" / "baselines"))

@@ -7,6 +7,7 @@ import sys
 import time
 
 from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, board_from_args, load_model
+from harness.options import add
 
 
 def _status(text: str) -> None:
@@ -65,9 +66,8 @@ def register(sub, bench) -> None:
     c = sub.add_parser("calibrate", help="fit per-layer latency coefficients for a board (least squares over "
                                          "measured layers)")
     add_board_arguments(c)
-    c.add_argument("--model", help="the model whose layers are tabled (also measured at smaller sizes). "
-                                   "Default: the shipped default model")
-    c.add_argument("--portable", action="store_true", help="calibrate the portable-C build. Default: the DSP path")
+    add(c, "--model", note="its layers are tabled (and measured at smaller sizes)")
+    add(c, "--portable", note="calibrate that build")
     c.add_argument("--json", action="store_true", help="print the calibration and the model's layers as JSON")
     c.add_argument("-o", "--output", help="calibration file. Default: fixtures/calibration/<board>.json")
     c.set_defaults(func=cmd_calibrate)

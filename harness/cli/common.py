@@ -6,14 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness import options
 from harness.errors import UsageError
-from harness.preflight import baud_rate
+from harness.options import DEFAULT_MODEL, ROOT, add
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOWN = 20  # detections listed in text output
-DEFAULT_MODEL = ROOT / "fixtures" / "models" / "default.npz"
 DEFAULT_IMAGE = ROOT / "fixtures" / "scenes" / "scene-009.png"
-DEFAULT_BOARD = "qemu-stm32f405"
 MAX_SIDE = 4096  # far above what fits a microcontroller's RAM; a typo such as 32000x240 is refused at once
 
 
@@ -56,15 +54,8 @@ def size(text: str) -> tuple[int, int]:
 
 
 def load_model(path: str | None, fixed: bool = False):
-    """The --model file (default: the shipped one); ``fixed``: it must be quantised (the firmware runs integers)."""
-    from harness.model.modelfile import load
-
-    if path is None:
-        if not DEFAULT_MODEL.is_file():
-            raise UsageError("no --model given and no default model shipped yet; create one with "
-                             "`harness model init -o model.npz` and pass --model model.npz")
-        path = DEFAULT_MODEL
-    model = load(path)
+    """The --model's model (harness/options.py); ``fixed``: it must be quantised (the firmware runs integers)."""
+    model = options.load_model(path or DEFAULT_MODEL)
     if fixed and not model.quantized:
         raise UsageError(f"model file {path} (model {model.model_id}) is float only and the firmware runs the "
                          f"fixed-point model: quantise it with `harness model quantize {path} -o "
@@ -74,22 +65,8 @@ def load_model(path: str | None, fixed: bool = False):
 
 def add_board_arguments(p) -> None:
     """The options every command that talks to a board takes (detect, doctor, calibrate, bench link)."""
-    p.add_argument("--board", default=DEFAULT_BOARD,
-                   help=f"boards.yaml name, NAME@/dev/ttyACM0, NAME@/dev/ttyUSB0,probe=ID, or /dev/ttyACM0. "
-                        f"Default: {DEFAULT_BOARD}")
-    p.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
-    p.add_argument("--probe", metavar="ID", default=None,
-                   help="a real board's debug probe unique id (`pyocd list`), for a serial port that is not the "
-                        "probe's virtual COM port (a USB-serial adapter). Default: boards.yaml probe:, else the "
-                        "probe with the port's USB serial number")
-    p.add_argument("--pyocd-pack", metavar="PATH", default=None,
-                   help="CMSIS pack for a pyOCD target that is not built in (Keil.STM32F4xx_DFP.<ver>.pack). "
-                        "Default: boards.yaml pack:")
-    p.add_argument("--baud", type=baud_rate, default=None,
-                   help="serial baud rate of a real board. Default: boards.yaml")
-    p.add_argument("--allow-clock-fallback", action="store_true",
-                   help="run on a board whose clock differs from its profile (an HSE or PLL that did not start); "
-                        "its runs are recorded under their own board key and never gated. Default: refuse")
+    for name in ("--board", "--boards-file", "--probe", "--pyocd-pack", "--baud", "--allow-clock-fallback"):
+        add(p, name)
 
 
 def board_from_args(args):

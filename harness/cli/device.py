@@ -7,6 +7,7 @@ import json
 import sys
 
 from harness.cli.common import DEFAULT_IMAGE, SHOWN, add_board_arguments, board_from_args, load_model, open_dut
+from harness.options import add, model_name
 
 
 def _check_detect_args(args) -> None:
@@ -68,9 +69,8 @@ def _history_run(args, dut, reference, image, report):
     from harness.history.collect import assemble_run, fixture_result, run_context
     from harness.history.provenance import provenance
 
-    model_name = Path(args.model).stem if args.model else "default"
     fixture = fixture_result(Path(args.image).stem, reference, image, [report])
-    return assemble_run(run_context(dut, model_name, 1), [fixture], provenance(), None)
+    return assemble_run(run_context(dut, model_name(args.model), 1), [fixture], provenance(), None)
 
 
 def _record(args, run) -> str:
@@ -134,21 +134,20 @@ def register(sub, bench) -> None:
     d = sub.add_parser("detect", help="run the model on a board (emulated or real): detections and latency")
     d.add_argument("image", help="input image (any size: letterboxed to the model's input, as `harness reference`)")
     add_board_arguments(d)
-    d.add_argument("--model", help="model file (.npz). Default: fixtures/models/default.npz")
+    add(d, "--model")
     d.add_argument("-o", "--output", help="write the image with the detected boxes drawn (.png)")
     d.add_argument("--json", action="store_true", help="print JSON: detections (as `harness reference --json`), "
                    "latency, memory")
-    d.add_argument("--portable", action="store_true", help="portable C kernels (no DSP instructions)")
+    add(d, "--portable")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-    d.add_argument("--history", nargs="?", const="", default=None, metavar="PATH|URL",
-                   help="record the run in the history (a SQLite file or postgresql://…; without a value "
-                        ".harness/history.sqlite). Default: not recorded")
+    add(d, "--history", nargs="?", const="", note="the run is recorded there (given without a value: "
+        ".harness/history.sqlite)", says_default="not recorded")
     d.set_defaults(func=cmd_detect)
 
     doc = sub.add_parser("doctor", help="check a board end to end: tools, build, probe and port, flashing, handshake, "
                                         "clock, cycle counter, UART, reset cause, an inference, RAM and stack")
     add_board_arguments(doc)
-    doc.add_argument("--model", help="model file (.npz). Default: fixtures/models/default.npz")
+    add(doc, "--model")
     doc.add_argument("--image", help="image for the test inference. Default: fixtures/scenes/scene-009.png")
     doc.add_argument("--json", action="store_true", help='print {"board", "ok", "checks": [{name, status, '
                                                          'detail, fix}]}')

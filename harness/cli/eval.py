@@ -8,8 +8,7 @@ from pathlib import Path
 
 from harness.cli.common import count, load_model, score
 from harness.errors import UsageError
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from harness.options import DEFAULT_FIXTURES, add
 
 
 def _progress(done: int, total: int, what: str = "") -> None:
@@ -37,13 +36,13 @@ def cmd_evaluate(args) -> int:
         check_output_file(args.plot, PLOT_SUFFIXES, "--plot")
     if args.draw and (why := unwritable(Path(args.draw) / "x.png")) is not None:
         raise UsageError(f"--draw {args.draw} cannot be written: {why}; choose another folder")
-    _fixtures_folder(args.fixtures)
+    _fixtures_folder(args.fixtures_dir)
     model = load_model(args.model)
     mode = "fixed" if args.fixed else "float"
     if mode == "fixed" and not model.quantized:
         raise UsageError(f"model {model.model_id} has no fixed-point part; quantise it with "
                          "`harness model quantize` or drop --fixed")
-    ev = evaluate_model(model, Path(args.fixtures), mode, args.threshold, progress=_progress)
+    ev = evaluate_model(model, Path(args.fixtures_dir), mode, args.threshold, progress=_progress)
     if args.plot:
         from harness.compare.plots import save_pr_curve
 
@@ -56,7 +55,7 @@ def cmd_evaluate(args) -> int:
                     "subsets": {k: a.as_dict() for k, a in ev.subsets.items()}})
         print(json.dumps(out))
         return 0
-    print(f"model {ev.model_id} ({mode}) on {args.fixtures}: threshold {ev.threshold:g}, IoU 0.5")
+    print(f"model {ev.model_id} ({mode}) on {args.fixtures_dir}: threshold {ev.threshold:g}, IoU 0.5")
     print(f"  {'set':<8} {'images':>6} {'faces':>6} {'AP@0.5':>7} {'precision':>9} {'recall':>7}")
     for name, a in [*sorted(ev.subsets.items()), ("all", ev.overall)]:
         print(f"  {name:<8} {a.images:>6} {a.faces:>6} {a.ap50:7.3f} {a.precision:9.3f} {a.recall:7.3f}")
@@ -94,13 +93,13 @@ def cmd_fixtures_generate(args) -> int:
 def cmd_fixtures_check(args) -> int:
     from harness.scenes.fixtures import check
 
-    diff = check(_fixtures_folder(args.fixtures))
+    diff = check(_fixtures_folder(args.fixtures_dir))
     if diff:
         shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
         print(f"fixtures differ from what the generator makes: {shown}; regenerate with "
-              f"`harness fixtures generate -o {args.fixtures}`", file=sys.stderr)
+              f"`harness fixtures generate -o {args.fixtures_dir}`", file=sys.stderr)
         return 1
-    print(f"fixtures under {args.fixtures} are byte-for-byte what the generator makes")
+    print(f"fixtures under {args.fixtures_dir} are byte-for-byte what the generator makes")
     return 0
 
 
@@ -129,9 +128,9 @@ def register(sub, bench) -> None:
     from harness.model.archs import ARCHS
 
     e = sub.add_parser("evaluate", help="AP@0.5, precision and recall of a model on the labelled fixtures")
-    e.add_argument("--model", help="model file (.npz). Default: the shipped default model")
+    add(e, "--model")
     e.add_argument("--fixed", action="store_true", help="evaluate the integer reference (default: float)")
-    e.add_argument("--fixtures", default=str(FIXTURES), help="folder of labelled images. Default: fixtures/")
+    add(e, "--fixtures-dir", "--fixtures")
     e.add_argument("--threshold", type=score, help="operating score threshold. Default: the model's (0.5)")
     e.add_argument("--plot", metavar="PR.png", help="also save the precision/recall curve")
     e.add_argument("--draw", metavar="DIR", help="also draw every image with its detections and ground truth")
@@ -141,10 +140,10 @@ def register(sub, bench) -> None:
     f = sub.add_parser("fixtures", help="regenerate or check the labelled fixture images")
     fsub = f.add_subparsers(dest="fixtures_command", required=True)
     g = fsub.add_parser("generate", help="write the fixture scenes and photos (needs the [dev] extra)")
-    g.add_argument("-o", "--output", default=str(FIXTURES), help="Default: fixtures/")
+    g.add_argument("-o", "--output", default=DEFAULT_FIXTURES, help="Default: fixtures/")
     g.set_defaults(func=cmd_fixtures_generate)
     c = fsub.add_parser("check", help="regenerate in a temporary folder and compare byte for byte")
-    c.add_argument("--fixtures", default=str(FIXTURES), help="Default: fixtures/")
+    add(c, "--fixtures-dir", "--fixtures")
     c.set_defaults(func=cmd_fixtures_check)
 
     t = sub.add_parser("train", help="train a detector on copy-paste scenes (needs the [torch] extra; resumable)")

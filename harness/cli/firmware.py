@@ -6,8 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.common import DEFAULT_BOARD, DEFAULT_IMAGE, load_model
+from harness.cli.common import DEFAULT_IMAGE, load_model
 from harness.errors import MismatchError
+from harness.options import DEFAULT_BOARD, add
 
 
 def _status(text: str) -> None:
@@ -114,12 +115,12 @@ def cmd_bench_firmware(args) -> int:
 
 
 def _common(p, image_required: bool) -> None:
-    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board profile from boards.yaml. Default: {DEFAULT_BOARD}")
-    p.add_argument("--model", help="model file (.npz). Default: the shipped default model")
+    add(p, "--board")
+    add(p, "--model")
     if image_required:
         p.add_argument("--image", default=str(DEFAULT_IMAGE),
                        help=f"input image (grey, resized to the model input). Default: {DEFAULT_IMAGE.name}")
-    p.add_argument("--portable", action="store_true", help="portable C kernels (RP_USE_DSP=0) instead of the DSP path")
+    add(p, "--portable")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

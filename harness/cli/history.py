@@ -10,8 +10,7 @@ from pathlib import Path
 from harness.cli.common import count
 from harness.errors import UsageError
 from harness.history.metrics import is_fraction, shown
-
-HISTORY_HELP = "history store: a SQLite file or postgresql://… Default: .harness/history.sqlite"
+from harness.options import add, model_name
 
 
 def _store(args):
@@ -21,13 +20,19 @@ def _store(args):
     return open_store(args.history or None, write=False)
 
 
+def _model(args) -> str | None:
+    """The --model's name in the store: its file's stem (``default`` for default, default.npz or its path)."""
+    return model_name(args.model) if args.model else None
+
+
 def _matching(args, store) -> list[tuple[str, str]]:
     """The (board, model) pairs of the store that --board and --model select; a selection matching none of the
     pairs the store has is a UsageError naming them."""
     keys = store.keys()
-    match = [k for k in keys if (not args.board or k[0] == args.board) and (not args.model or k[1] == args.model)]
+    model = _model(args)
+    match = [k for k in keys if (not args.board or k[0] == args.board) and (not model or k[1] == model)]
     if keys and not match:
-        raise UsageError(f"no recorded runs for {args.board or '*'}/{args.model or '*'} in {store.location}; it has "
+        raise UsageError(f"no recorded runs for {args.board or '*'}/{model or '*'} in {store.location}; it has "
                          f"runs of {', '.join('/'.join(k) for k in keys)}: choose with --board and --model")
     return match
 
@@ -139,7 +144,7 @@ def cmd_regressions(args) -> int:
     from harness.history.thresholds import load_thresholds
 
     with _store(args) as store:
-        runs = store.runs(board=args.board, model=args.model)
+        runs = store.runs(board=args.board, model=_model(args))
     in_range = None
     if args.range:
         in_range = commits_of(args.range, first_parent=False)
@@ -174,7 +179,7 @@ def cmd_report(args) -> int:
 
     check_output_file(args.output, (".html", ".htm"))
     with _store(args) as store:
-        runs = store.runs(board=args.board, model=args.model, limit=args.limit)
+        runs = store.runs(board=args.board, model=_model(args), limit=args.limit)
         location = store.location
     path = write_report(runs, args.output, load_thresholds(), title=f"harness history: {location}")
     print(f"wrote {path} ({len(runs)} run(s); self-contained, opens offline)")
@@ -207,12 +212,10 @@ def cmd_baseline_update(args) -> int:
 
 
 def register(sub, bench) -> None:
-    def common(p, key=True):
-        p.add_argument("--history", default=None, metavar="PATH|URL", help=HISTORY_HELP)
-        if key:
-            p.add_argument("--board", help="board name. Default: the only one recorded")
-            p.add_argument("--model", help="model name (the model file's stem, e.g. default). Default: the only "
-                                           "one recorded")
+    def common(p):
+        add(p, "--history")
+        add(p, "--board", default=None, says_default="the only one recorded")
+        add(p, "--model", default=None, says_default="the only one recorded")
 
     h = sub.add_parser("history", help="recorded runs per commit: latency, memory, accuracy, agreement")
     common(h)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, load_model, open_dut
+from harness.options import add
 
 
 @dataclass
@@ -125,7 +126,7 @@ def register(sub, bench) -> None:
     bl = bench().add_parser("link", help="seconds per image over the serial link, clean and with injected faults; "
                                       "every result checked against the reference")
     add_board_arguments(bl)
-    bl.add_argument("--model", help="model file. Default: the shipped default model")
+    add(bl, "--model")
     bl.add_argument("--images", type=int, default=5, help="images to send (fixture scenes). Default: 5")
     bl.add_argument("--fault", metavar="KIND:RATE[,KIND:RATE…]",
                     help="faults per byte: flip, drop, duplicate, garbage, burst[:BYTES], stall[:SECONDS] "

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from harness.cli.common import DEFAULT_MODEL, SHOWN, count, load_model, score, size
+from harness.cli.common import SHOWN, count, load_model, score, size
+from harness.options import DEFAULT_MODEL, add, model_path, option
 
 
 def cmd_reference(args) -> int:
@@ -128,10 +130,10 @@ def cmd_model_info(args) -> int:
 def cmd_bench_reference(args) -> int:
     from harness.model.bench import bench_single_core
 
-    if args.model:
-        load_model(args.model)  # a missing or damaged file is one line here, not a child's traceback
+    path = args.model if args.model != DEFAULT_MODEL or Path(DEFAULT_MODEL).is_file() else None  # None: random
+    if path:
+        load_model(path)  # a missing or damaged file is one line here, not a child's traceback
     print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
-    path = args.model or (str(DEFAULT_MODEL) if DEFAULT_MODEL.is_file() else None)
     r = bench_single_core(path, args.images)
     if args.json:
         print(json.dumps({"float_ips": r.float_ips, "fixed_ips": r.fixed_ips}))
@@ -153,7 +155,7 @@ def register(sub, bench) -> None:
     from harness.model.archs import ARCHS
 
     r = sub.add_parser("reference", help="run the NumPy reference model on one image")
-    r.add_argument("--model", help=f"model file (.npz). Default: {DEFAULT_MODEL.name} shipped in fixtures/models")
+    add(r, "--model")
     r.add_argument("--image", required=True, help="image file (any size): converted to 8-bit grey and "
                    "letterboxed to the model's input (aspect kept, centred on mid-grey bands)")
     mode = r.add_mutually_exclusive_group()
@@ -179,7 +181,7 @@ def register(sub, bench) -> None:
     _calib_options(i)
     i.set_defaults(func=cmd_model_init)
     q = msub.add_parser("quantize", help="float model + calibration images → fixed-point model")
-    q.add_argument("model", help="model file (.npz)")
+    q.add_argument("model", type=model_path, help=option("--model").meaning)
     q.add_argument("-o", "--output", required=True, help="output model file (.npz)")
     _calib_options(q)
     q.set_defaults(func=cmd_model_quantize)
@@ -192,12 +194,12 @@ def register(sub, bench) -> None:
     _calib_options(e)
     e.set_defaults(func=cmd_model_import)
     n = msub.add_parser("info", help="describe a model file")
-    n.add_argument("model", nargs="?", help="model file (.npz). Default: the shipped default model")
+    n.add_argument("model", nargs="?", type=model_path, default=DEFAULT_MODEL, help=option("--model").help)
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_model_info)
 
     br = bench().add_parser("reference", help="images/s of the float and fixed references on one core")
-    br.add_argument("--model", help="model file. Default: the shipped default model")
+    add(br, "--model")
     br.add_argument("--images", type=count(1), default=20, help="images per reference. Default: 20")
     br.add_argument("--json", action="store_true", help='print {"float_ips": …, "fixed_ips": …}')
     br.set_defaults(func=cmd_bench_reference)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.options import add
+
 DEFAULT_BENCH_BOARD = "virtual-bench-f405"
 
 
@@ -38,8 +40,8 @@ def cmd_virtual_bench(args) -> int:
 def register(sub, bench) -> None:
     v = sub.add_parser("virtual-bench", help="a virtual bench board: pyOCD drives its flash and reset, backed by "
                                              "QEMU; its UART is a pty (printed first)")
-    v.add_argument("--board", default=DEFAULT_BENCH_BOARD,
-                   help=f"a boards.yaml board with emulator: qemu. Default: {DEFAULT_BENCH_BOARD}")
-    v.add_argument("--boards-file", default=None, help="board profiles. Default: boards.yaml")
+    add(v, "--board", default=DEFAULT_BENCH_BOARD, says_default=DEFAULT_BENCH_BOARD,
+        note="one whose boards.yaml profile has emulator: qemu")
+    add(v, "--boards-file")
     v.add_argument("--json", action="store_true", help='print {"pty", "probe", "socket"} instead of the pty alone')
     v.set_defaults(func=cmd_virtual_bench)

@@ -91,6 +91,13 @@ def test_report_and_baseline_update(repo, capsys):
         assert read_baseline(repo / "b.json") == dataclasses.replace(store.get(3), id=None)
 
 
+def test_model_by_name_or_by_file_selects_the_same_runs(repo, capsys):
+    """--model means a model everywhere: here its name in the store is the file's stem."""
+    outs = [_run(capsys, "history", "--history", "h.sqlite", "--model", m) for m in ("face-rnnpool",
+                                                                                   "elsewhere/face-rnnpool.npz")]
+    assert outs[0] == outs[1] and outs[0][0] == 0 and "model face-rnnpool: 4 run(s)" in outs[0][1]
+
+
 def test_errors_are_one_line(repo, capsys, tmp_path):
     code, _, err = _run(capsys, "compare", "no-such-ref", "HEAD", "--history", "h.sqlite")
     assert code == 2 and err.count("\n") == 1 and "no-such-ref" in err
