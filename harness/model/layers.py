@@ -128,14 +128,16 @@ _loaded = False
 
 
 def kinds() -> Mapping[str, LayerKind]:
-    """Every registered kind by name; the built-in ones are imported on first use (they import the references)."""
+    """Every registered kind by name. The built-in ones are imported on first use, not with this module: they import
+    the references, which import this module."""
     global _loaded
     if not _loaded:
-        _loaded = True
         from harness.model.kinds import BUILTIN
 
         for mod in BUILTIN:
-            register(importlib.import_module(f"harness.model.kinds.{mod}").KIND)
+            k = importlib.import_module(f"harness.model.kinds.{mod}").KIND
+            _KINDS.setdefault(k.name, k)
+        _loaded = True
     return MappingProxyType(_KINDS)
 
 
