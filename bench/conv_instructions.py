@@ -142,6 +142,7 @@ def edge_cases(seed: int = 7) -> list[Case]:
 
 MAIN = r"""
 #include "rp_kernels.h"
+#include "internal/rp_nn_conv.h"
 #include "rp_probe.h"
 
 %(arrays)s

@@ -130,16 +130,6 @@ int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims 
 int32_t rp_tanh_q14(int64_t v);
 int32_t rp_sigmoid_q14(int64_t v);
 
-/* The kernels' internals are in include/internal/ (rp_nn_*.h); rp_nn_pointwise_s8, the building block of
- * rp_mbconv_s8, is declared here as bench/conv_instructions.py times it through this header.
- * 1x1 convolution over n_pixels consecutive HWC pixels, int8 -> int8 (the MBConv expand and project layers):
- * out[p][o] = clamp(requantize(bias[o] + sum_i filter[o][i] * in[p][i], q->mult[o], q->shift[o]), act_min, act_max).
- * in [n_pixels][c_in] int8; filter [c_out][c_in] int8; bias [c_out] int32; out [n_pixels][c_out] int8, which must
- * not overlap in. n_pixels >= 0, c_in >= 1, c_out >= 1 (any values; multiples of 4 are fastest);
- * -128 <= act_min <= act_max <= 127. No alignment is required. The caller validates; there is no status.
- * Uses 2 KB of stack. */
-void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pixels, int32_t c_in,
-                        const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int32_t act_max,
-                        int8_t *out);
+/* The kernels' internals (rp_nn_*) are in include/internal/, not here. */
 
 #endif /* RP_KERNELS_H */

@@ -33,19 +33,6 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
                        const rp_dims *out_dims, int8_t *out);
 int32_t rp_mbconv_s8_get_buffer_size(const rp_mbconv_params *p, const rp_dims *in_dims);
 
-/* Internal to the kernels, but declared here as tests/harness/targets/test_qemu_conv.py calls it through this header.
- * One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
- * rows[k] is input row oy * stride + k - 1, each [w][c] int8; out [wo][c] int8.
- * The depthwise implementation (rp_depthwise3x3_s8 calls it for every row); numerics §3, bit-exact.
- * The rows may lie anywhere (e.g. the slots of a ring, in any order) but not overlap out. stride 1 or 2, w >= 1,
- * c >= 1, wo <= (w - 1) / stride + 1 (equal: the whole row).
- * DSP path (RP_USE_DSP): groups of four channels whose shifts are all <= -2, SMLAD on paired taps, weights packed
- * once per row and group; the border pixels and the rows next to a NULL one included. The last c % 4 channels,
- * groups with a shift > -2 and w < 2 take the portable path (the whole kernel without RP_USE_DSP).
- * Uses about 0.5 KB of stack (DSP) or 0.25 KB (portable). */
-void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const rows[3], int32_t w, int32_t c,
-                               int32_t stride, int32_t wo, int8_t *out);
-
 /* A detection candidate: one prior whose face score may reach the threshold, with its raw head values. */
 typedef struct {
     uint16_t prior;             /* index in the raw vector's prior order (head by head, row-major) */

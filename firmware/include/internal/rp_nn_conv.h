@@ -1,11 +1,13 @@
-/* Internals of the convolution kernels (firmware/kernels/conv), not a kernel API: the dense convolution engine
- * behind rp_conv2d_s8 and rp_conv2d_s8_s16, and the helpers the rp_conv2d_* and depthwise kernels share. */
+/* Internals of the convolution kernels (firmware/kernels/conv, kernels/mbconv), not a kernel API: the dense
+ * convolution engine behind rp_conv2d_s8 and rp_conv2d_s8_s16, the helpers the rp_conv2d_* and depthwise kernels
+ * share, and the 1x1 and depthwise-row building blocks of rp_mbconv_s8. */
 #ifndef RP_INTERNAL_NN_CONV_H
 #define RP_INTERNAL_NN_CONV_H
 
 #include <stdint.h>
 
 #include "rp_kernels.h"
+#include "rp_mbconv.h"
 
 /* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
 int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
@@ -19,5 +21,28 @@ int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp
  * out): same arguments and contract, shapes already checked (rp_nn_conv_dims_ok). Uses 4.5 KB of stack. */
 void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims, const int8_t *in,
                    const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes);
+
+/* The building block of rp_conv2d_s8's 1x1 case and rp_mbconv_s8: 1x1 convolution over n_pixels consecutive HWC
+ * pixels, int8 -> int8 (the MBConv expand and project layers):
+ * out[p][o] = clamp(requantize(bias[o] + sum_i filter[o][i] * in[p][i], q->mult[o], q->shift[o]), act_min, act_max).
+ * in [n_pixels][c_in] int8; filter [c_out][c_in] int8; bias [c_out] int32; out [n_pixels][c_out] int8, which must
+ * not overlap in. n_pixels >= 0, c_in >= 1, c_out >= 1 (any values; multiples of 4 are fastest);
+ * -128 <= act_min <= act_max <= 127. No alignment is required. The caller validates; there is no status.
+ * Uses 2 KB of stack. */
+void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pixels, int32_t c_in,
+                        const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int32_t act_max,
+                        int8_t *out);
+
+/* One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
+ * rows[k] is input row oy * stride + k - 1, each [w][c] int8; out [wo][c] int8.
+ * The depthwise implementation (rp_depthwise3x3_s8 calls it for every row); numerics §3, bit-exact.
+ * The rows may lie anywhere (e.g. the slots of a ring, in any order) but not overlap out. stride 1 or 2, w >= 1,
+ * c >= 1, wo <= (w - 1) / stride + 1 (equal: the whole row).
+ * DSP path (RP_USE_DSP): groups of four channels whose shifts are all <= -2, SMLAD on paired taps, weights packed
+ * once per row and group; the border pixels and the rows next to a NULL one included. The last c % 4 channels,
+ * groups with a shift > -2 and w < 2 take the portable path (the whole kernel without RP_USE_DSP).
+ * Uses about 0.5 KB of stack (DSP) or 0.25 KB (portable). */
+void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const rows[3], int32_t w, int32_t c,
+                               int32_t stride, int32_t wo, int8_t *out);
 
 #endif /* RP_INTERNAL_NN_CONV_H */

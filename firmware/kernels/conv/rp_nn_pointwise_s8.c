@@ -7,6 +7,7 @@
  * Channels left over (c_out % 4), c_in above RP_PW_MAX_CIN_4 and groups with a shift > -2 take a plain
  * one-channel loop with the exact rp_requantize. */
 #include "internal/rp_requantize.h"
+#include "internal/rp_nn_conv.h"
 #include "rp_kernels.h"
 
 #define RP_PW_WIDE_WORDS 512                     /* the widened-weights buffer: 2 KB of stack */

@@ -1,4 +1,5 @@
 /* rp_mbconv_s8: see include/rp_mbconv.h. */
+#include "internal/rp_nn_conv.h"
 #include "rp_mbconv.h"
 
 #define RP_MAX_DW_CHANNELS 512

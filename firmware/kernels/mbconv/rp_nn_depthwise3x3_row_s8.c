@@ -18,6 +18,7 @@
  * when packed. Per pixel and group: 9 LDR, 8 PKH, 18 SXTB16, 16 SMLAD + 4 SMLAxy (36 MACs), 11 LDRD of the record
  * at fixed offsets, and rp_requantize_fast (SMMLA, ASR) with a USAT/SSAT. */
 #include "internal/rp_requantize.h"
+#include "internal/rp_nn_conv.h"
 #include "rp_mbconv.h"
 
 /* Channels [c0, c1) of the wo output pixels, any shapes and parameters. Out of line: inlined, its loops get a worse

@@ -58,6 +58,7 @@ ROW_CASES = [  # w, c, stride, missing rows, ring slot of rows 0..2, clamp, shif
 
 ROW_MAIN = r"""
 #include "rp_mbconv.h"
+#include "internal/rp_nn_conv.h"
 #include "rp_probe.h"
 
 %(arrays)s
