@@ -1,6 +1,6 @@
 """One error hierarchy for the whole harness.
 
-    HarnessError                 root; the CLI prints str(err) on one line and exits 2
+    HarnessError                 root; the CLI prints str(err) on one line and exits with its exit_code: 2
     ├── UsageError               bad command-line input (unknown arch, bad option value)
     │   └── BoardsError          boards.yaml breaks its schema, or names no such board
     ├── InputError               a file we were given is missing, unreadable or not what it claims
@@ -18,7 +18,8 @@
     │   │                        arrived: damaged frames, NAKs, retransmissions); never a reason to reset it
     │   └── ClockError           the board runs at another clock than its profile says (names both)
     ├── ProtocolError            what the firmware sent is missing or malformed
-    ├── MismatchError            the firmware computed something other than the reference (names the layer)
+    ├── MismatchError            the firmware computed something other than the reference (names the layer);
+    │                            a test outcome, exit_code 1 (the policy: harness/cli/__init__.py)
     └── HistoryError             the history store is unreachable, corrupt, or from a newer harness
 
 Library exceptions are translated at the boundary with ``raise ... from``.
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 class HarnessError(Exception):
     """Root of every error the harness raises on purpose."""
+
+    exit_code = 2  # a usage or environment error
 
 
 class UsageError(HarnessError):
@@ -89,6 +92,8 @@ class ProtocolError(HarnessError):
 
 class MismatchError(HarnessError):
     """The firmware's result differs from the reference."""
+
+    exit_code = 1  # a test outcome
 
 
 class BuildError(HarnessError):

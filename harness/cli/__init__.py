@@ -1,6 +1,17 @@
 """The ``harness`` command line: a thin front end over the plain functions of each stage, one module per command
 group (model.py, device.py, firmware.py, link.py, history.py, eval.py, calibrate.py, virtual_bench.py), each with
-a ``register(sub, bench)`` that adds its subcommands; what they share is in common.py."""
+a ``register(sub, bench)`` that adds its subcommands; what they share is in common.py, the options it shares with
+the pytest plugin in harness/options.py.
+
+Exit status, one policy for every command (common.py OK, FAILED, USAGE; an error's is its class's ``exit_code``,
+harness/errors.py):
+  0    ok
+  1    a test outcome: the device or the self-test disagrees with the reference (MismatchError), a regression
+       (compare, regressions), a failed check (doctor, fixtures check), a wrong result (bench link, bench firmware)
+  2    a usage or environment error: bad input, a missing file, tool, board or port, a failed build; every
+       HarnessError that is not a test outcome, and argparse's errors
+  130  interrupted (Ctrl-C)
+"""
 
 from __future__ import annotations
 
@@ -9,6 +20,7 @@ import functools
 import sys
 
 from harness.cli import calibrate, device, eval, firmware, history, link, model, virtual_bench
+from harness.cli.common import OK, USAGE, exit_status
 from harness.errors import HarnessError
 
 # The order of `harness --help`; `harness bench` is listed where its first benchmark registers.
@@ -16,10 +28,10 @@ COMMANDS = (model, device, link, history, eval, firmware, calibrate, virtual_ben
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line (the usage is one ``--help`` away), exit status 2 as before."""
+    """argparse with its errors on one line (the usage is one ``--help`` away), exit status USAGE."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.traceback:
             raise
         print(f"harness: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc)
     except BrokenPipeError:  # output piped into `head` and the like
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return OK
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, board_from_args, load_model
+from harness.cli.common import DEFAULT_IMAGE, OK, add_board_arguments, board_from_args, load_model
 from harness.options import add
 
 
@@ -47,7 +47,7 @@ def cmd_calibrate(args) -> int:
                "error": predicted[w.name] / measured[w.name] - 1} for w in works]
     if args.json:
         print(json.dumps(dict(cal.as_dict(), path=str(path), layers=layers)))
-        return 0
+        return OK
     print(f"board {cal.board}  unit {cal.unit}  {'DSP' if cal.dsp else 'portable'} build  {cal.date}  "
           f"models {', '.join(cal.models)}")
     print(f"{'kind':<11} {'samples':>7} {'worst':>7}  coefficients ({cal.unit} per unit)")
@@ -59,7 +59,7 @@ def cmd_calibrate(args) -> int:
     for r in layers:
         print(f"{r['name']:<12} {r['kind']:<11} {r['measured']:>12,} {r['predicted']:>12,} {100 * r['error']:>+6.1f}%")
     print(f"wrote {path}")
-    return 0
+    return OK
 
 
 def register(sub, bench) -> None:

@@ -1,5 +1,5 @@
-"""What the command modules of harness/cli/ share: argument types, the model and the board from the options, and
-the detections shown in text output."""
+"""What the command modules of harness/cli/ share: the exit statuses, argument types, the model and the board from
+the options, and the detections shown in text output."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ import argparse
 from pathlib import Path
 
 from harness import options
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.options import DEFAULT_MODEL, ROOT, add
 
+OK, FAILED, USAGE = 0, 1, 2  # the exit statuses: harness/cli/__init__.py
 SHOWN = 20  # detections listed in text output
 DEFAULT_IMAGE = ROOT / "fixtures" / "scenes" / "scene-009.png"
 MAX_SIDE = 4096  # far above what fits a microcontroller's RAM; a typo such as 32000x240 is refused at once
+
+
+def exit_status(exc: HarnessError) -> int:
+    """FAILED for a test outcome (MismatchError), USAGE for every other HarnessError: the class's exit_code."""
+    return exc.exit_code
 
 
 def count(minimum: int):

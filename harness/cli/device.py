@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
-from harness.cli.common import DEFAULT_IMAGE, SHOWN, add_board_arguments, board_from_args, load_model, open_dut
+from harness.cli.common import (DEFAULT_IMAGE, FAILED, OK, SHOWN, add_board_arguments, board_from_args, load_model,
+                                open_dut)
 from harness.options import add, model_name
 
 
@@ -58,8 +59,8 @@ def cmd_detect(args) -> int:
             print(f"recorded as {recorded}")
     if not verdict.match:
         print(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}", file=sys.stderr)
-        return 1
-    return 0
+        return FAILED
+    return OK
 
 
 def _history_run(args, dut, reference, image, report):
@@ -127,7 +128,7 @@ def cmd_doctor(args) -> int:
                                                                             if c.status == FAIL and c.fix else ""))
         print(f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped; "
               + (f"{len(failed)} failed: {', '.join(c.name for c in failed)}" if failed else "nothing failed"))
-    return 1 if failed else 0
+    return FAILED if failed else OK
 
 
 def register(sub, bench) -> None:

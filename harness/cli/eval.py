@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.common import count, load_model, score
+from harness.cli.common import FAILED, OK, count, load_model, score
 from harness.errors import UsageError
 from harness.options import DEFAULT_FIXTURES, add
 
@@ -54,7 +54,7 @@ def cmd_evaluate(args) -> int:
         out.update({"mode": ev.mode, "model_id": ev.model_id, "threshold": ev.threshold,
                     "subsets": {k: a.as_dict() for k, a in ev.subsets.items()}})
         print(json.dumps(out))
-        return 0
+        return OK
     print(f"model {ev.model_id} ({mode}) on {args.fixtures_dir}: threshold {ev.threshold:g}, IoU 0.5")
     print(f"  {'set':<8} {'images':>6} {'faces':>6} {'AP@0.5':>7} {'precision':>9} {'recall':>7}")
     for name, a in [*sorted(ev.subsets.items()), ("all", ev.overall)]:
@@ -63,7 +63,7 @@ def cmd_evaluate(args) -> int:
         print(f"  precision/recall curve: {args.plot}")
     if args.draw:
         print(f"  pictures (detections green, ground truth orange): {args.draw}/")
-    return 0
+    return OK
 
 
 def _draw(model, ev, folder: Path) -> None:
@@ -87,7 +87,7 @@ def cmd_fixtures_generate(args) -> int:
 
     files = generate(Path(args.output), progress=_progress)
     print(f"wrote {len(files)} files under {args.output}")
-    return 0
+    return OK
 
 
 def cmd_fixtures_check(args) -> int:
@@ -98,9 +98,9 @@ def cmd_fixtures_check(args) -> int:
         shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
         print(f"fixtures differ from what the generator makes: {shown}; regenerate with "
               f"`harness fixtures generate -o {args.fixtures_dir}`", file=sys.stderr)
-        return 1
+        return FAILED
     print(f"fixtures under {args.fixtures_dir} are byte-for-byte what the generator makes")
-    return 0
+    return OK
 
 
 def cmd_train(args) -> int:
@@ -121,7 +121,7 @@ def cmd_train(args) -> int:
     path = export(cfg, state, out, progress=say)
     print(f"wrote {path} and {out / 'train.json'}; install it as the default model with "
           f"`cp {path} fixtures/models/default.npz && cp {out / 'train.json'} fixtures/models/default.train.json`")
-    return 0
+    return OK
 
 
 def register(sub, bench) -> None:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.common import DEFAULT_IMAGE, load_model
+from harness.cli.common import DEFAULT_IMAGE, FAILED, OK, load_model
 from harness.errors import MismatchError
 from harness.options import DEFAULT_BOARD, add
 
@@ -50,13 +50,13 @@ def cmd_build(args) -> int:
     info = b.info
     if args.json:
         print(json.dumps(dict(info, directory=str(b.directory), cached=b.cached)))
-        return 0
+        return OK
     print(f"{'cached' if b.cached else 'built'} {b.elf}")
     print(f"  model {info['model_id']}  board {info['board']}  build id {info['build_id']}")
     print(f"  flash {info['flash_bytes']:,} B   RAM {info['ram_bytes']:,} B (arena {info['arena_bytes']:,}, "
           f"stack reserve {info['stack_reserve']:,})")
     print(f"  {b.json_path}")
-    return 0
+    return OK
 
 
 def _table(outcome) -> None:
@@ -99,7 +99,7 @@ def cmd_selftest(args) -> int:
         raise MismatchError("self-test failed: " + "; ".join(outcome.verdict.problems))
     if not args.json:
         print("self-test passed: every layer bit-exact with the reference")
-    return 0
+    return OK
 
 
 def cmd_bench_firmware(args) -> int:
@@ -111,7 +111,7 @@ def cmd_bench_firmware(args) -> int:
         _table(outcome)
         print(f"instructions per inference: {outcome.report.total_ticks:,} "
               f"({'portable C' if args.portable else 'DSP path'}; QEMU -icount shift=0, TIM2)")
-    return 0 if outcome.verdict.match else 1
+    return OK if outcome.verdict.match else FAILED
 
 
 def _common(p, image_required: bool) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.common import count
+from harness.cli.common import FAILED, OK, count
 from harness.errors import UsageError
 from harness.history.metrics import is_fraction, shown
 from harness.options import add, model_name
@@ -82,17 +82,17 @@ def cmd_history(args) -> int:
         from harness.history.record import run_metrics
 
         print(json.dumps([{**r.as_dict(), "metrics": run_metrics(r)} for runs in groups.values() for r in runs]))
-        return 0
+        return OK
     if not groups:
         missing = "" if "://" in location or Path(location).exists() else " (no such file)"
         print(f"no runs recorded in {location}{missing} yet; `pytest --board=qemu-stm32f405` records one")
-        return 0
+        return OK
     for (board, model), runs in groups.items():
         unit = runs[-1].unit
         print(f"{board} / model {model}: {len(runs)} run(s) in {location} (latency in {unit}; * = dirty tree)")
         for line in history_table(runs):
             print("  " + line)
-    return 0
+    return OK
 
 
 def _resolve(ref: str, key: tuple[str, str], store):
@@ -134,7 +134,7 @@ def cmd_compare(args) -> int:
         for line in gate.table(only_regressions=False):
             print("  " + line)
         print(f"{len(gate.regressions)} regression(s)")
-    return 1 if not gate.ok else 0
+    return FAILED if not gate.ok else OK
 
 
 def cmd_regressions(args) -> int:
@@ -158,18 +158,18 @@ def cmd_regressions(args) -> int:
                            "regressions": [{"metric": f.metric, "baseline": f.baseline, "now": f.now,
                                             "threshold": str(f.threshold)} for f in g.regressions]}
                           for g in found]))
-        return 1 if found else 0
+        return FAILED if found else OK
     scope = f" in {args.range}" if args.range else ""
     if not found:
         print(f"no regressions{scope} among {len(runs)} recorded run(s)")
-        return 0
+        return OK
     print(f"{len(found)} regressing run(s){scope}:")
     for g in found:
         print(f"{g.run.board} / model {g.run.model}: run #{g.run.id} ({short(g.run.commit, g.run.dirty)}) against "
               f"run #{g.baseline.id} ({short(g.baseline.commit, g.baseline.dirty)})")
         for line in g.table():
             print("  " + line)
-    return 1
+    return FAILED
 
 
 def cmd_report(args) -> int:
@@ -183,7 +183,7 @@ def cmd_report(args) -> int:
         location = store.location
     path = write_report(runs, args.output, load_thresholds(), title=f"harness history: {location}")
     print(f"wrote {path} ({len(runs)} run(s); self-contained, opens offline)")
-    return 0
+    return OK
 
 
 def cmd_baseline_update(args) -> int:
@@ -208,7 +208,7 @@ def cmd_baseline_update(args) -> int:
           f"{len(run.fixtures)} fixture(s)")
     if run.dirty:
         print("note: that run was made with uncommitted changes", file=sys.stderr)
-    return 0
+    return OK
 
 
 def register(sub, bench) -> None:

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from harness.cli.common import DEFAULT_IMAGE, add_board_arguments, load_model, open_dut
+from harness.cli.common import DEFAULT_IMAGE, FAILED, OK, add_board_arguments, load_model, open_dut
 from harness.options import add
 
 
@@ -105,8 +105,8 @@ def cmd_bench_link(args) -> int:
             print(f"  error: {message}")
     if per.wrong or clean.wrong:
         print("harness: a result differed from the reference", file=sys.stderr)
-        return 1
-    return 0
+        return FAILED
+    return OK
 
 
 def median(xs: list[float]) -> float | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.cli.common import SHOWN, count, load_model, score, size
+from harness.cli.common import OK, SHOWN, count, load_model, score, size
 from harness.options import DEFAULT_MODEL, add, model_path, option
 
 
@@ -36,7 +36,7 @@ def cmd_reference(args) -> int:
         if run.fingerprints is not None:
             out["fingerprints"] = dict(run.fingerprints)
         print(json.dumps(out))
-        return 0
+        return OK
     print(f"model {run.model_id} ({model.arch}, {run.mode}), image {args.image}: {len(run.detections)} detection(s)")
     for d in run.detections[:SHOWN]:
         print(f"  score {d.score:.3f}  box ({d.x0:.1f}, {d.y0:.1f}) – ({d.x1:.1f}, {d.y1:.1f})")
@@ -46,7 +46,7 @@ def cmd_reference(args) -> int:
         print("  layer fingerprints (CRC-32 of the integer tensor, HWC):")
         for name, fp in run.fingerprints.items():
             print(f"  {name:<12} {fp:08x}")
-    return 0
+    return OK
 
 
 def _calibration(model, paths: list[str], synthetic: int):
@@ -89,7 +89,7 @@ def cmd_model_init(args) -> int:
         m = _quantize_and_report(m, args)
     save(m, args.output)
     print(f"wrote {args.output}: model {m.model_id} ({m.arch}, random weights, seed {args.seed})")
-    return 0
+    return OK
 
 
 def cmd_model_quantize(args) -> int:
@@ -99,7 +99,7 @@ def cmd_model_quantize(args) -> int:
     q = _quantize_and_report(load_model(args.model), args)
     save(q, args.output)
     print(f"wrote {args.output}: model {q.model_id} (fixed point)")
-    return 0
+    return OK
 
 
 def cmd_model_import(args) -> int:
@@ -114,7 +114,7 @@ def cmd_model_import(args) -> int:
         m = _quantize_and_report(m, args)
     save(m, args.output)
     print(f"wrote {args.output}: model {m.model_id} ({m.arch}, imported from {args.checkpoint})")
-    return 0
+    return OK
 
 
 def cmd_model_info(args) -> int:
@@ -124,7 +124,7 @@ def cmd_model_info(args) -> int:
             "threshold": m.config["detection"]["score_thresh"],
             "parameters": int(sum(a.size for k, a in m.float_arrays().items()))}
     print(json.dumps(info) if args.json else "\n".join(f"{k:<13} {v}" for k, v in info.items()))
-    return 0
+    return OK
 
 
 def cmd_bench_reference(args) -> int:
@@ -141,7 +141,7 @@ def cmd_bench_reference(args) -> int:
         print(f"reference throughput at {r.input} on one core (model {r.model_id}, {r.images} images):")
         print(f"  float  {r.float_ips:7.2f} images/s")
         print(f"  fixed  {r.fixed_ips:7.2f} images/s")
-    return 0
+    return OK
 
 
 def _calib_options(p) -> None:

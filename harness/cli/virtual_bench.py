@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.cli.common import OK
 from harness.options import add
 
 DEFAULT_BENCH_BOARD = "virtual-bench-f405"
@@ -34,7 +35,7 @@ def cmd_virtual_bench(args) -> int:
             print(bench.pty, flush=True)
 
     bench.serve(ready)
-    return 0
+    return OK
 
 
 def register(sub, bench) -> None:

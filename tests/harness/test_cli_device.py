@@ -70,7 +70,7 @@ class _FakeDut:
         return {"total": 123_456, "unit": "instructions", "layers": {"stem": 123_456}}
 
 
-def _fake_detect(monkeypatch, timing=None, problems=()):
+def _fake_detect(monkeypatch, timing=None, problems=(), match=True):
     from types import SimpleNamespace
 
     import harness.cli.device as cli_device
@@ -78,7 +78,7 @@ def _fake_detect(monkeypatch, timing=None, problems=()):
     import harness.history.recording as recording
     from tests.harness.history.store_writer import make_run
 
-    verdict = SimpleNamespace(detections=[], match=True, problems=())
+    verdict = SimpleNamespace(detections=[], match=match, problems=() if match else ("layer mb3: crc differs",))
     monkeypatch.setattr(cli_device, "open_dut", lambda *a, **k: _FakeDut(timing))
     monkeypatch.setattr(device, "Reference", lambda *a: SimpleNamespace(check=lambda *a: verdict))
     monkeypatch.setattr(cli_device, "_history_run", lambda *a: make_run(1))
