@@ -1,6 +1,7 @@
-"""Progress for long steps (build, flash, image upload) on stderr: a live line on a terminal, a few plain lines
-otherwise (CI logs), nothing when quiet. ``Eta`` counts steps (the pytest plugin's device tests) and estimates
-the time left."""
+"""The one status printer (stderr) of the CLI and the plugin: status lines (``say``), progress of long steps (build,
+flash, image upload: ``fraction``; images evaluated: ``count``) as a live line on a terminal and a few plain lines
+otherwise (CI logs), nothing when quiet but what must be seen (``warn``). ``Eta`` counts steps (the pytest
+plugin's device tests) and estimates the time left."""
 
 from __future__ import annotations
 
@@ -17,8 +18,18 @@ class Progress:
         self._last = 0.0
 
     def say(self, text: str) -> None:
+        """A status line (``building the firmware …``); none when quiet."""
         if not self.quiet:
             print(text, file=self.stream, flush=True)
+
+    def warn(self, text: str) -> None:
+        """A line to see even when quiet: a test outcome (``harness: the device disagrees …``) or a note."""
+        print(text, file=self.stream, flush=True)
+
+    def count(self, done: int, total: int, what: str = "") -> None:
+        """``done`` of ``total`` items (``3/32 scene-002``), redrawn on a terminal; nothing in a log."""
+        if self.live and not self.quiet:
+            print(f"\r  {done}/{total} {what:<30}", end="" if done < total else "\n", file=self.stream, flush=True)
 
     def fraction(self, what: str, done: float, total: float) -> None:
         """``what`` is ``done`` of ``total`` (bytes, pages, images): redrawn live, or logged every 25 %."""

@@ -22,6 +22,7 @@ import sys
 from harness.cli import calibrate, device, eval, firmware, history, link, model, virtual_bench
 from harness.cli.common import OK, USAGE, exit_status
 from harness.errors import HarnessError
+from harness.progress import Progress
 
 # The order of `harness --help`; `harness bench` is listed where its first benchmark registers.
 COMMANDS = (model, device, link, history, eval, firmware, calibrate, virtual_bench)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         if args.traceback:
             raise
-        print(f"harness: error: {exc}", file=sys.stderr)
+        Progress().warn(f"harness: error: {exc}")
         return exit_status(exc)
     except BrokenPipeError:  # output piped into `head` and the like
         import os
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
     except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
+        Progress().warn("harness: interrupted")
         return 130
 
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from harness.cli.common import DEFAULT_IMAGE, OK, add_board_arguments, board_from_args, load_model
 from harness.options import add
-
-
-def _status(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def cmd_calibrate(args) -> int:
@@ -27,22 +22,23 @@ def cmd_calibrate(args) -> int:
     choice, options = board_from_args(args)
     preflight(choice, options)
     dsp = not args.portable
+    progress = Progress()
     model = load_model(args.model, fixed=True)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     if choice.board.backend == "qemu":  # the self-test firmware: the same counts, no image upload
         measure = latency.selftest_measure(choice.board.name, dsp)
     else:
-        measure = device_measure(choice, dsp, Progress(), baud=args.baud, target_options=options,
+        measure = device_measure(choice, dsp, progress, baud=args.baud, target_options=options,
                                  allow_clock_fallback=args.allow_clock_fallback)
     start = time.perf_counter()
-    _status(f"calibrating {choice} ({'DSP path' if dsp else 'portable C'}): 6 models, each built and run …")
+    progress.say(f"calibrating {choice} ({'DSP path' if dsp else 'portable C'}): 6 models, each built and run …")
     pairs = latency.calibration_set(model, image)
-    cal = latency.calibrate(choice.board.name, measure, pairs, _status, dsp)
+    cal = latency.calibrate(choice.board.name, measure, pairs, progress.say, dsp)
     measured = measure(model, image)  # cached build: the default model's own layers for the table
     works = latency.layer_work(model)
     predicted = latency.predict(cal, works)
     path = latency.save_calibration(cal, args.output)
-    _status(f"calibrated in {time.perf_counter() - start:.0f} s; wrote {path}")
+    progress.say(f"calibrated in {time.perf_counter() - start:.0f} s; wrote {path}")
     layers = [{"name": w.name, "kind": w.kind, "measured": measured[w.name], "predicted": predicted[w.name],
                "error": predicted[w.name] / measured[w.name] - 1} for w in works]
     if args.json:

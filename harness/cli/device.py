@@ -31,7 +31,8 @@ def cmd_detect(args) -> int:
     _check_detect_args(args)
     model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
-    with open_dut(args, model, dsp=not args.portable, progress=Progress(quiet=args.quiet)) as dut:
+    progress = Progress(quiet=args.quiet)
+    with open_dut(args, model, dsp=not args.portable, progress=progress) as dut:
         choice = dut.choice
         report = dut.run(image)
         runs_on = dut.target.describe()
@@ -58,7 +59,7 @@ def cmd_detect(args) -> int:
         if not args.json:
             print(f"recorded as {recorded}")
     if not verdict.match:
-        print(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}", file=sys.stderr)
+        progress.warn(f"harness: the device disagrees with the reference: {'; '.join(verdict.problems)}")
         return FAILED
     return OK
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from harness.cli.common import FAILED, OK, count, load_model, score
 from harness.errors import UsageError
 from harness.options import DEFAULT_FIXTURES, add
-
-
-def _progress(done: int, total: int, what: str = "") -> None:
-    if sys.stderr.isatty():
-        print(f"\r  {done}/{total} {what:<30}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+from harness.progress import Progress
 
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".eps", ".ps")
@@ -42,7 +37,7 @@ def cmd_evaluate(args) -> int:
     if mode == "fixed" and not model.quantized:
         raise UsageError(f"model {model.model_id} has no fixed-point part; quantise it with "
                          "`harness model quantize` or drop --fixed")
-    ev = evaluate_model(model, Path(args.fixtures_dir), mode, args.threshold, progress=_progress)
+    ev = evaluate_model(model, Path(args.fixtures_dir), mode, args.threshold, progress=Progress().count)
     if args.plot:
         from harness.compare.plots import save_pr_curve
 
@@ -85,7 +80,7 @@ def cmd_fixtures_generate(args) -> int:
     if (why := unwritable(Path(args.output) / "x.png")) is not None:
         raise UsageError(f"-o {args.output} cannot be written: {why}; choose another folder")
 
-    files = generate(Path(args.output), progress=_progress)
+    files = generate(Path(args.output), progress=Progress().count)
     print(f"wrote {len(files)} files under {args.output}")
     return OK
 
@@ -96,8 +91,8 @@ def cmd_fixtures_check(args) -> int:
     diff = check(_fixtures_folder(args.fixtures_dir))
     if diff:
         shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
-        print(f"fixtures differ from what the generator makes: {shown}; regenerate with "
-              f"`harness fixtures generate -o {args.fixtures_dir}`", file=sys.stderr)
+        Progress().warn(f"fixtures differ from what the generator makes: {shown}; regenerate with "
+                        f"`harness fixtures generate -o {args.fixtures_dir}`")
         return FAILED
     print(f"fixtures under {args.fixtures_dir} are byte-for-byte what the generator makes")
     return OK
@@ -113,9 +108,7 @@ def cmd_train(args) -> int:
     if (why := unwritable(out / "train.json")) is not None:
         raise UsageError(f"--out {out} cannot be written: {why}; choose another folder")
 
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
+    say = Progress().say
     say(f"training {cfg.arch} ({cfg.nonlinearity}) for {cfg.steps} steps into {out}; interrupt and rerun to resume")
     state = train(cfg, out, progress=say)
     path = export(cfg, state, out, progress=say)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from harness.cli.common import DEFAULT_IMAGE, FAILED, OK, load_model
 from harness.errors import MismatchError
 from harness.options import DEFAULT_BOARD, add
-
-
-def _status(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+from harness.progress import Progress
 
 
 def _board(name: str, emulated: bool):
@@ -45,7 +41,7 @@ def cmd_build(args) -> int:
     model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw) if args.image else None
     what = "self-test" if image is not None else "device"
-    _status(f"building the {what} firmware for {args.board}, model {model.model_id} …")
+    Progress().say(f"building the {what} firmware for {args.board}, model {model.model_id} …")
     b = build_firmware(model, args.board, None, image, args.output, dsp=not args.portable)
     info = b.info
     if args.json:
@@ -79,7 +75,7 @@ def _run(args):
     _board(args.board, emulated=True)
     model = load_model(args.model, fixed=True)
     image = load_image(args.image, *model.input_hw)
-    _status(f"self-test: building firmware for {args.board} (model {model.model_id}, "
+    Progress().say(f"self-test: building firmware for {args.board} (model {model.model_id}, "
             f"{'portable C' if args.portable else 'DSP path'}), then running it on QEMU …")
     return run_selftest(model, image, args.board, dsp=not args.portable)
 

@@ -4,13 +4,13 @@ of accuracy, latency and memory, read back from the history store."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from harness.cli.common import FAILED, OK, count
 from harness.errors import UsageError
 from harness.history.metrics import is_fraction, shown
 from harness.options import add, model_name
+from harness.progress import Progress
 
 
 def _store(args):
@@ -207,7 +207,7 @@ def cmd_baseline_update(args) -> int:
     print(f"wrote {path}: run #{run.id} of {run.board}/{run.model}, commit {short(run.commit, run.dirty)}, "
           f"{len(run.fixtures)} fixture(s)")
     if run.dirty:
-        print("note: that run was made with uncommitted changes", file=sys.stderr)
+        Progress().warn("note: that run was made with uncommitted changes")
     return OK
 
 

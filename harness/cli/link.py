@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -104,7 +103,7 @@ def cmd_bench_link(args) -> int:
         for message in per.errors[:3]:
             print(f"  error: {message}")
     if per.wrong or clean.wrong:
-        print("harness: a result differed from the reference", file=sys.stderr)
+        progress.warn("harness: a result differed from the reference")
         return FAILED
     return OK
 

@@ -4,13 +4,13 @@ files."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from harness.cli.common import OK, SHOWN, count, load_model, score, size
 from harness.options import DEFAULT_MODEL, add, model_path, option
+from harness.progress import Progress
 
 
 def cmd_reference(args) -> int:
@@ -61,15 +61,16 @@ def _calibration(model, paths: list[str], synthetic: int):
 def _quantize_and_report(model, args):
     from harness.model.quantize import agreement, layer_errors, quantize
 
+    say = Progress().say
     calib = _calibration(model, args.calib, args.calib_synthetic if not args.calib else 0)
-    print(f"quantising with {len(calib)} calibration image(s) …", file=sys.stderr)
+    say(f"quantising with {len(calib)} calibration image(s) …")
     q = quantize(model, calib)
-    print(f"{'layer':<14} {'cosine':>9} {'rel L2':>8}", file=sys.stderr)
+    say(f"{'layer':<14} {'cosine':>9} {'rel L2':>8}")
     for e in layer_errors(q, calib[:2]):
-        print(f"{e.name:<14} {e.cosine:9.5f} {e.rel_l2:8.4f}", file=sys.stderr)
+        say(f"{e.name:<14} {e.cosine:9.5f} {e.rel_l2:8.4f}")
     ag = agreement(q, calib[:2])
-    print(f"raw outputs: cosine {ag.cosine:.5f}, relative L2 {ag.rel_l2:.4f}; detections: F1 {ag.detection_f1:.3f} "
-          f"(float {ag.float_detections}, fixed {ag.fixed_detections})", file=sys.stderr)
+    say(f"raw outputs: cosine {ag.cosine:.5f}, relative L2 {ag.rel_l2:.4f}; detections: F1 {ag.detection_f1:.3f} "
+        f"(float {ag.float_detections}, fixed {ag.fixed_detections})")
     return q
 
 
@@ -133,7 +134,7 @@ def cmd_bench_reference(args) -> int:
     path = args.model if args.model != DEFAULT_MODEL or Path(DEFAULT_MODEL).is_file() else None  # None: random
     if path:
         load_model(path)  # a missing or damaged file is one line here, not a child's traceback
-    print(f"benchmarking the references on one core ({args.images} images each) …", file=sys.stderr)
+    Progress().say(f"benchmarking the references on one core ({args.images} images each) …")
     r = bench_single_core(path, args.images)
     if args.json:
         print(json.dumps({"float_ips": r.float_ips, "fixed_ips": r.fixed_ips}))

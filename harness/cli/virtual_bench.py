@@ -6,10 +6,10 @@ SIGTERM or Ctrl-C, or until the process that started it dies."""
 from __future__ import annotations
 
 import json
-import sys
 
 from harness.cli.common import OK
 from harness.options import add
+from harness.progress import Progress
 
 DEFAULT_BENCH_BOARD = "virtual-bench-f405"
 
@@ -30,8 +30,8 @@ def cmd_virtual_bench(args) -> int:
         if args.json:
             print(json.dumps({"pty": bench.pty, "probe": bench.probe_id, "socket": bench.socket_path}), flush=True)
         else:  # the hint first: whoever reads the pty line may stop us at once, and must find the hint written
-            print(f"virtual bench {chosen.name} (QEMU), probe {bench.probe_id}: run the device suite with "
-                  f"--board={chosen.name}@{bench.pty}; Ctrl-C stops it", file=sys.stderr, flush=True)
+            Progress().say(f"virtual bench {chosen.name} (QEMU), probe {bench.probe_id}: run the device suite with "
+                           f"--board={chosen.name}@{bench.pty}; Ctrl-C stops it")
             print(bench.pty, flush=True)
 
     bench.serve(ready)

@@ -1,11 +1,12 @@
 """Progress of a device session: a line per finished device test with the count and the time left, from the
 controller (so it works under xdist), quiet under -qq. The device tests here use no board fixture, so nothing is
-built or booted: ``--board`` only makes them run."""
+built or booted: ``--board`` only makes them run. And the status printer the CLI and the plugin share (Progress)."""
 
+import io
 import subprocess
 import sys
 
-from harness.progress import Eta, duration
+from harness.progress import Eta, Progress, duration
 
 DEVICE_TESTS = '''
 import pytest
@@ -36,6 +37,25 @@ def test_eta_leaves_out_the_first_step_which_carries_the_build_and_boot():
     now[0] = 680.0
     eta.step()
     assert eta.step() == "5/5 done"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_status_printer_says_counts_and_warns_even_when_quiet():
+    log, quiet, live = io.StringIO(), io.StringIO(), _Terminal()
+    for stream, is_quiet in ((log, False), (quiet, True), (live, False)):
+        p = Progress(stream, quiet=is_quiet)
+        p.say("building …")
+        for k in (1, 2):
+            p.count(k, 2, f"scene-{k}")
+        p.warn("harness: the device disagrees")
+    assert log.getvalue() == "building …\nharness: the device disagrees\n"  # a log gets no redrawn counts
+    assert quiet.getvalue() == "harness: the device disagrees\n"
+    assert live.getvalue() == ("building …\n\r  1/2 scene-1" + " " * 23 + "\r  2/2 scene-2" + " " * 23 + "\n"
+                               "harness: the device disagrees\n")
 
 
 def _run(tmp_path, *args):
