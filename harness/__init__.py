@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError  # noqa: F401 - exported (__all__)
 
 __version__ = "0.1.0"
 

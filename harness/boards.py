@@ -58,9 +58,10 @@ import yaml
 from harness.backends import BACKENDS as _BACKENDS
 from harness.backends import Backend
 from harness.errors import BoardsError
+from harness.project import SOURCE
 
-ROOT = Path(__file__).resolve().parents[1]
-BOARDS_YAML = ROOT / "boards.yaml"
+ROOT = SOURCE.root
+BOARDS_YAML = SOURCE.boards_yaml
 
 BACKENDS = tuple(_BACKENDS)  # harness/backends.py: the one table of backends
 CYCLE_COUNTERS = ("tim2-icount", "dwt")

@@ -300,19 +300,18 @@ class HistoryRecorder:
         if not self.fixtures or exitstatus == pytest.ExitCode.INTERRUPTED:
             return
         from harness.history.collect import session_run
-        from harness.history.provenance import git_root
         from harness.history.recording import finish
+        from harness.project import workspace
 
         cfg = self.config
-        # The project is where pytest was started (its git work tree): pytest's rootdir moves to a common
+        # The workspace is where pytest was started (its git work tree): pytest's rootdir moves to a common
         # ancestor when option values are paths, so it cannot say which commit is being measured.
-        root = git_root(cfg.invocation_params.dir) or cfg.invocation_params.dir
-        run = session_run(self.context, self.fixtures, root, Path(cfg.getoption("fixtures_dir")),
+        where = workspace(cfg.invocation_params.dir)
+        run = session_run(self.context, self.fixtures, where.root, Path(cfg.getoption("fixtures_dir")),
                           cfg.getoption("model"))
-        pyproject = root / "pyproject.toml"
         self.outcome = finish(run, cfg.getoption("history"), not cfg.getoption("no_history"),
-                              cfg.getoption("baseline"), pyproject if pyproject.is_file() else None,
-                              root / "fixtures" / "baselines")
+                              cfg.getoption("baseline"), where.pyproject if where.pyproject.is_file() else None,
+                              where.baselines)
         if self.outcome.regressed or (self.outcome.problems and exitstatus == pytest.ExitCode.OK):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

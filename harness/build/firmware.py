@@ -21,13 +21,14 @@ import numpy as np
 from harness import boards
 from harness.build import cross, host_firmware
 from harness.build.elf import build_id, section_sizes  # firmware.section_sizes/build_id: their old home
-from harness.build.host import FIRMWARE, ROOT
+from harness.build.host import FIRMWARE
 from harness.codegen.carray import c_array
 from harness.codegen.generate import GeneratedModel, generate
 from harness.errors import BuildError, UsageError
+from harness.project import SOURCE
 from harness.model.modelfile import Model
 
-CACHE = ROOT / ".harness" / "build"
+CACHE = SOURCE.build_cache
 APP = FIRMWARE / "app"
 APPS = {"selftest": APP / "selftest.c",   # image in flash, report over semihosting, exit status (emulator only)
         "device": APP / "device.c"}       # the framed serial protocol (docs/protocol.md); flashable

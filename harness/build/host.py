@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BuildError, DependencyError
+from harness.project import SOURCE
 
-ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = ROOT / "firmware"
-CACHE = ROOT / ".harness" / "host"
+ROOT = SOURCE.root
+FIRMWARE = SOURCE.firmware
+CACHE = SOURCE.host_cache
 CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.history.record import FORMAT, Run
+from harness.project import SOURCE
 
-BASELINES = Path(__file__).resolve().parents[2] / "fixtures" / "baselines"
+BASELINES = SOURCE.root / "fixtures" / "baselines"  # the harness's own; a session uses its workspace's
 
 
 def baseline_path(board: str, model: str, root: Path | None = None) -> Path:

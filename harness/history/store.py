@@ -64,9 +64,9 @@ class HistoryStore(abc.ABC):
 def default_location() -> Path:
     """``.harness/history.sqlite`` at the top of the git work tree holding the cwd (else in the cwd): one history
     per checkout, wherever in it a command runs."""
-    from harness.history.provenance import git_root
+    from harness.project import workspace
 
-    return (git_root() or Path.cwd()) / DEFAULT_PATH
+    return workspace().history
 
 
 def open_store(spec: str | os.PathLike | None = None, *, write: bool = True) -> HistoryStore:

@@ -131,13 +131,12 @@ def parse_table(table: dict, source: str) -> Thresholds:
 
 
 def project_pyproject(cwd: Path | None = None) -> Path | None:
-    """The project's pyproject.toml: at the git toplevel of ``cwd``, else the first one walking up from ``cwd``."""
-    from harness.history.provenance import git_root
+    """The workspace's pyproject.toml (harness/project.py), else the first one walking up from ``cwd``."""
+    from harness.project import workspace
 
     cwd = Path.cwd() if cwd is None else Path(cwd)
-    top = git_root(cwd)
-    if top is not None and (top / "pyproject.toml").is_file():
-        return top / "pyproject.toml"
+    if workspace(cwd).pyproject.is_file():
+        return workspace(cwd).pyproject
     for folder in (cwd.resolve(), *cwd.resolve().parents):
         if (folder / "pyproject.toml").is_file():
             return folder / "pyproject.toml"
