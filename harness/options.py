@@ -123,7 +123,7 @@ def pytest_options(*entries) -> tuple[tuple[str, dict], ...]:
     return tuple((name, option(name, **changes).kwargs()) for name, changes in pairs)
 
 
-def load_model(path: str):
+def read_model(path: str):
     """The model a ``--model`` value names (harness.model.modelfile.load); a name with no file lists the names."""
     from harness.errors import InputError, UsageError
     from harness.model.modelfile import load

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, UsageError
-from harness.options import DEFAULT_FIXTURES, DEFAULT_MODEL, load_model, model_name, pytest_options
+from harness.options import DEFAULT_FIXTURES, DEFAULT_MODEL, model_name, pytest_options, read_model
 
 GROUP = ("harness", "harness: firmware-in-the-loop device tests")  # name, title in `pytest --help`
 
@@ -48,7 +48,7 @@ def check_options(config) -> Checked:
         _named("--boards-file", load_boards, get("boards_file"))
     model = None
     if device or get("model") != DEFAULT_MODEL:
-        model = _named("--model", load_model, get("model"))
+        model = _named("--model", read_model, get("model"))
     fixtures = ()
     if device or get("fixtures_dir") != DEFAULT_FIXTURES:
         from harness.scenes.fixtures import load as load_fixtures

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness import options
 from harness.errors import HarnessError, UsageError
-from harness.options import DEFAULT_MODEL, ROOT, add
+from harness.options import DEFAULT_MODEL, ROOT, add, read_model
 
 OK, FAILED, USAGE = 0, 1, 2  # the exit statuses: harness/cli/__init__.py
 SHOWN = 20  # detections listed in text output
@@ -61,7 +60,8 @@ def size(text: str) -> tuple[int, int]:
 
 def load_model(path: str | None, fixed: bool = False):
     """The --model's model (harness/options.py); ``fixed``: it must be quantised (the firmware runs integers)."""
-    model = options.load_model(path or DEFAULT_MODEL)
+    path = path or DEFAULT_MODEL
+    model = read_model(path)
     if fixed and not model.quantized:
         raise UsageError(f"model file {path} (model {model.model_id}) is float only and the firmware runs the "
                          f"fixed-point model: quantise it with `harness model quantize {path} -o "

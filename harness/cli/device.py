@@ -1,5 +1,5 @@
 """``harness detect``: the main job. Build (cached), start or flash, stream one image over the serial protocol,
-print the device's detections and latency, draw the boxes."""
+print the device's detections and latency, draw the boxes. And ``harness doctor``: a board checked end to end."""
 
 from __future__ import annotations
 
