@@ -18,11 +18,11 @@ from pathlib import Path
 from collections.abc import Callable
 
 from harness.preflight import baud_rate
+from harness.project import SOURCE
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "fixtures" / "models"
+MODELS = SOURCE.models
 DEFAULT_MODEL = str(MODELS / "default.npz")
-DEFAULT_FIXTURES = str(ROOT / "fixtures")
+DEFAULT_FIXTURES = str(SOURCE.fixtures)
 DEFAULT_BOARD = "qemu-stm32f405"
 
 

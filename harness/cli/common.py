@@ -7,11 +7,12 @@ import argparse
 from pathlib import Path
 
 from harness.errors import HarnessError, UsageError
-from harness.options import DEFAULT_MODEL, ROOT, add, read_model
+from harness.options import DEFAULT_MODEL, add, read_model
+from harness.project import SOURCE
 
 OK, FAILED, USAGE = 0, 1, 2  # the exit statuses: harness/cli/__init__.py
 SHOWN = 20  # detections listed in text output
-DEFAULT_IMAGE = ROOT / "fixtures" / "scenes" / "scene-009.png"
+DEFAULT_IMAGE = SOURCE.fixtures / "scenes" / "scene-009.png"
 MAX_SIDE = 4096  # far above what fits a microcontroller's RAM; a typo such as 32000x240 is refused at once
 
 
