@@ -69,17 +69,17 @@ def test_a_bare_port_that_is_no_st_link_is_a_one_line_error():
 
 
 def _freeze(dut: Dut) -> None:
-    os.kill(dut.target.proc.pid, signal.SIGSTOP)  # the emulator stops dead: a hung firmware
+    os.kill(dut.target.proc.pid, signal.SIGSTOP)  # the firmware's process stops dead: a hung firmware
 
 
 @pytest.fixture
 def dut():
-    choice = parse_board("qemu-stm32f405").with_timeouts(boot=2.0, inference=10.0)
+    """The host board: the Dut's recovery and checks are the same on every board, and it starts in a second."""
+    choice = parse_board("host").with_timeouts(boot=2.0, inference=10.0)
     with Dut(choice, load(ROOT / "fixtures" / "models" / "default.npz"), link_budget=2.0) as dut:
         yield dut
 
 
-@needs_emulator
 def test_a_hung_firmware_is_reset_once_and_the_run_retried(dut):
     image = cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
     first = dut.run(image)
@@ -87,10 +87,9 @@ def test_a_hung_firmware_is_reset_once_and_the_run_retried(dut):
     _freeze(dut)
     again = dut.run(image)
     assert dut.target.proc.pid != old_pid  # restarted, not waited out
-    assert again.layers == first.layers
+    assert [(x.name, x.crc) for x in again.layers] == [(x.name, x.crc) for x in first.layers]  # host ticks vary
 
 
-@needs_emulator
 def test_a_firmware_that_hangs_again_after_the_reset_fails_saying_so(dut, monkeypatch):
     reset = dut.target.reset
 
@@ -104,7 +103,6 @@ def test_a_firmware_that_hangs_again_after_the_reset_fails_saying_so(dut, monkey
         dut.run(cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE))
 
 
-@needs_emulator
 def test_a_firmware_of_another_model_is_refused_naming_both(dut):
     from harness.model.random_init import random_model
 
