@@ -1,7 +1,7 @@
 """The registry of run metrics: one frozen record per metric, one flat namespace shared by the store, gate, CLI and
 report. Everything else derives from ``METRICS``: a run's metrics (record.run_metrics), the gated metrics and the
 threshold defaults (thresholds.py), what the gate compares and in which order (gate.py), the report's plots
-(report.py) and the columns of ``harness history`` (harness/cli_history.py).
+(report.py) and the columns of ``harness history`` (harness/cli/history.py).
 
 Adding a gated metric: append a ``Metric`` to ``METRICS`` with its ``value`` (how a Run gives it); a new threshold
 family also needs ``default``. Besides, only the value's source may change (e.g. a Run field that collect.py fills);

@@ -43,7 +43,7 @@ _QVGA = {
 
 _COMMON = {
     "input": {"channels": 1},
-    # EdgeML subtracts the BGR means then converts to grey: x = Y - 117.312 (edgeml-checkpoint.md).
+    # EdgeML subtracts the BGR means then converts to grey: x = Y - 117.312 (docs/notes/edgeml-checkpoint.md).
     "normalization": {"mean": 117.312, "scale": 1.0},
     "stem": {"out": 4, "kernel": 3, "stride": 2, "act": "relu6"},
     "rnnpool": {"patch": 8, "stride": 4, "hidden1": 16, "hidden2": 16},

@@ -2,7 +2,7 @@
 
 EdgeML's ``train.py`` saves ``net.state_dict()`` (keys prefixed ``module.`` when trained under ``nn.DataParallel``);
 the models' own ``load_weights`` expects ``{'weight': state_dict, 'epoch': n}``. All three forms are accepted.
-Key names and layouts: the shared note edgeml-checkpoint.md. Every BatchNorm (eval mode, eps 1e-5) is folded
+Key names and layouts: docs/notes/edgeml-checkpoint.md. Every BatchNorm (eval mode, eps 1e-5) is folded
 into the bias-free convolution before it; FastGRNN matrices are transposed to the (out, in) layout of the model
 file (see ``harness.model.modelfile``). zeta and nu are kept raw: the reference applies the sigmoid. The keys and
 their conversion are each layer kind's (``edgeml_keys``, ``from_edgeml`` in harness/model/kinds/).

@@ -1,4 +1,4 @@
-"""Float32 reference of the RNNPool face detectors, EdgeML-exact (notes: edgeml-rnnpool.md §1–2).
+"""Float32 reference of the RNNPool face detectors, EdgeML-exact (notes: docs/notes/edgeml-rnnpool.md §1–2).
 
 All tensors are HWC float32. ``run_float`` returns every layer's output plus EdgeML's raw output vector.
 The RNN nonlinearities are the exact sigmoid/tanh by default; ``hard=True`` (or ``"nonlinearity": "hard"`` in

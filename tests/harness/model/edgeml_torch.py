@@ -4,7 +4,7 @@ The module tree mirrors EdgeML's (``examples/pytorch/vision/Face_Detection/model
 ``edgeml_pytorch/graph/{rnnpool,rnn}.py``) so that ``state_dict()`` has EdgeML's exact keys, including the
 FastGRNN cells registered twice (``cell`` and ``unrollRNN.RNNCell``/``RNNCell_reverse``) and the BatchNorm buffers.
 The forward pass is written afresh (vectorised RNNPool, no unfold/fold round trip); it follows the semantics in
-/work/shared/notes/edgeml-rnnpool.md and was checked against EdgeML's own classes.
+docs/notes/edgeml-rnnpool.md and was checked against EdgeML's own classes.
 """
 
 from __future__ import annotations
