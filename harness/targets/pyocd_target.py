@@ -1,7 +1,7 @@
 """A real board: flashed and reset through pyOCD, talked to over the ST-LINK's virtual COM port.
 
 The probe is the one whose unique id equals the port's USB serial number (an ST-LINK's VCP and debug interface
-are one USB device), so a port never drives a different board's probe. Facts used (shared notes pyocd-serial.md):
+are one USB device), so a port never drives a different board's probe. Facts used (docs/notes/pyocd-serial.md):
 ``Session`` builds the target in its constructor (an unknown target type fails there) and ``chdir``s to
 ``project_dir``, so we pin that to an empty directory and restore the cwd; ``FileProgrammer`` neither verifies
 nor resets, and only logs a segment it cannot place, so we treat that warning as a failure and read the flash
@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import usb.core
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 from pyocd.core import exceptions
 from pyocd.core.helpers import ConnectHelper
 from pyocd.core.session import Session
@@ -35,12 +33,12 @@ from pyocd.flash.file_programmer import FileProgrammer
 from pyocd.probe.debug_probe import DebugProbe
 
 from harness.boards import DEFAULT_SWD_HZ, Board, MemoryRegion
+from harness.build.elf import build_id_note, load_segments
 from harness.errors import TargetError, UsageError
 from harness.targets.base import Target
 from harness.targets.serial_port import describe_holders, open_port, probe_serial_for_port, usb_device_node
 from harness.targets.virtual_probe import VirtualProbe  # noqa: F401 - registers virtual bench boards with pyOCD
 
-BUILD_ID_SECTION = ".note.gnu.build-id"
 NT_GNU_BUILD_ID = 3
 UDEV_HINT = ("is the board plugged in, and may this user open the ST-LINK? install its udev rules "
              "(49-stlinkv2-1.rules, 49-stlinkv3.rules; pyOCD's udev/ folder) and replug")
@@ -113,22 +111,6 @@ def create_session(probe: DebugProbe, board: Board, project_dir: str | os.PathLi
 
 # ---- the ELF and the flash -----------------------------------------------------------------------------------
 
-@contextmanager
-def _open_elf(elf: Path) -> Iterator[ELFFile]:
-    try:
-        with open(elf, "rb") as stream:
-            yield ELFFile(stream)
-    except (OSError, ELFError) as exc:
-        raise UsageError(f"cannot read firmware ELF {elf}: {_one_line(exc)}") from exc
-
-
-def build_id_note(elf: Path) -> tuple[int, bytes] | None:
-    """Address and bytes of the ELF's GNU build-id note (the linker script keeps it in flash), or None."""
-    with _open_elf(elf) as parsed:
-        section = parsed.get_section_by_name(BUILD_ID_SECTION)
-        return (section["sh_addr"], section.data()) if section is not None and section["sh_addr"] else None
-
-
 def parse_build_id(note: bytes) -> str:
     """The hex build id in a raw GNU note (namesz, descsz, type, name padded to 4, desc); "" if it is not one
     (erased flash reads 0xFF)."""
@@ -143,9 +125,7 @@ def parse_build_id(note: bytes) -> str:
 
 def flash_segments(elf: Path, flash: MemoryRegion) -> list[tuple[int, bytes]]:
     """``(load address, bytes)`` of every PT_LOAD segment with data that loads into ``flash``."""
-    with _open_elf(elf) as parsed:
-        return [(seg["p_paddr"], seg.data()[:seg["p_filesz"]]) for seg in parsed.iter_segments()
-                if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] and flash.origin <= seg["p_paddr"] < flash.end]
+    return [(seg.address, seg.data) for seg in load_segments(elf) if flash.origin <= seg.address < flash.end]
 
 
 def verify_flash(memory, elf: Path, flash: MemoryRegion) -> int:
@@ -169,10 +149,7 @@ def verify_flash(memory, elf: Path, flash: MemoryRegion) -> int:
 def check_fits(memory_map, elf: Path, target_type: str) -> None:
     """Every loadable segment of ``elf`` lies in ``memory_map`` (pyOCD's, for the session's target; a segment may
     span neighbouring regions, such as flash sectors); TargetError naming the first byte outside otherwise."""
-    with _open_elf(elf) as parsed:
-        segments = [(seg["p_paddr"], seg["p_filesz"]) for seg in parsed.iter_segments()
-                    if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
-    for start, size in segments:
+    for start, size in ((seg.address, len(seg.data)) for seg in load_segments(elf)):
         address = start
         while address < start + size:
             region = memory_map.get_region_for_address(address)
