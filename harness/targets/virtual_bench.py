@@ -8,7 +8,7 @@ and reset (the flash image written out and QEMU booted on it at 0x08000000). A r
 pty master and QEMU's USART1 socket. The bench registers itself (``registry_dir()/<pts name>.json``: pty, probe id,
 control socket, board layout) so the port leads to its probe, as an ST-LINK's virtual COM port does.
 
-It models the silicon fact of shared notes stm32-silicon.md: the F4 flash algorithm's Init writes FLASH_ACR = 0, so
+It models the silicon fact of docs/notes/stm32-silicon.md: the F4 flash algorithm's Init writes FLASH_ACR = 0, so
 while the core is still on the firmware's PLL (halted without a reset, or running) every flash read returns garbage
 (here: each byte inverted) until the next reset. Flashing from reset-and-halt, as ``pyocd load`` does, is right.
 """
@@ -163,7 +163,7 @@ class VirtualBench:
 
     @property
     def on_pll(self) -> bool:
-        """A core that booted its firmware runs on the PLL until reset (shared notes stm32-silicon.md)."""
+        """A core that booted its firmware runs on the PLL until reset (docs/notes/stm32-silicon.md)."""
         return self.state in (RUNNING, HALTED)
 
     def _flash_range(self, address: int, length: int) -> int:

@@ -187,7 +187,7 @@ def test_a_timeout_quotes_what_the_device_printed_outside_frames(link):
     ({"rx": "x"}, r"HELLO_REPLY rx='x' is not a number"),
     ({"input": "240"}, r"HELLO_REPLY input='240': expected HxW"),
     ({"layers": None}, r"HELLO_REPLY has no layers="),
-    ({"ticks": "sundial"}, r"HELLO_REPLY ticks='sundial': expected tim2 or dwt"),
+    ({"ticks": "sundial"}, r"HELLO_REPLY ticks='sundial': expected one of tim2, dwt, host"),
 ])
 def test_every_hello_field_is_checked_and_a_bad_one_named(field, message):
     with pytest.raises(ProtocolError, match=message) as err:
