@@ -4,7 +4,7 @@ build), a larger arena (mb1's output no longer written over its input: +1,920 B,
 128 KiB, where turning every in-place output off would not) and a lower-accuracy model (its box-regression
 head damaged) each fail the session naming the metric, while an unchanged rerun passes. The history then lists
 every regression, not only the latest. Also: two xdist workers and two concurrent sessions lose nothing, and a
-session killed with SIGKILL records nothing."""
+session killed with SIGKILL records nothing (on the host board)."""
 
 import copy
 import json
@@ -22,9 +22,7 @@ import pytest
 
 from harness.history.store import open_store
 from harness.model.modelfile import load, save
-from tests.harness.targets.needs import EMULATOR
-
-pytestmark = EMULATOR
+from tests.harness.targets.needs import needs_emulator
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENES = ("scene-001", "scene-002")
@@ -79,8 +77,9 @@ def _worse_boxes(project: Path) -> Path:
     return _variant(project, "worse", arrays=arrays)
 
 
-def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True, history: str | None = None):
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--board=qemu-stm32f405",
+def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True, history: str | None = None,
+             board: str = "qemu-stm32f405"):
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--board={board}",
            "--fixtures-dir", str(project / "images"), "--history", history or str(project / "history.sqlite"),
            "--model", str(model or ROOT / "fixtures" / "models" / "default.npz"), *args]
     if not wait:
@@ -102,6 +101,7 @@ def _regressed_metrics(out: str) -> set[str]:
 
 
 @pytest.mark.slow  # five pytest sessions on QEMU, about two minutes: .ci/run runs it with -m slow
+@needs_emulator
 def test_the_gate_catches_each_regression_and_passes_an_unchanged_rerun(tmp_path):
     project = _project(tmp_path)
     first = _session(project, "--baseline=none")
@@ -150,6 +150,7 @@ def _runs(store: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.slow  # four pytest sessions on QEMU per backend: .ci/run runs it with -m slow
+@needs_emulator
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path, backend, request):
     """One session with two xdist workers and another with two repeats per image, at once, into one store."""
@@ -169,15 +170,16 @@ def test_two_workers_and_two_concurrent_sessions_lose_nothing(tmp_path, backend,
 
 
 def test_a_session_killed_midway_records_nothing(tmp_path):
+    """On the host board: what is tested is the plugin's recording, which is the same on every board."""
     project = _project(tmp_path)
-    done = _session(project, "--baseline=none")
+    done = _session(project, "--baseline=none", board="host")
     assert done.returncode == 0, done.stdout[-3000:]
-    killed = _session(project, "--baseline=none", "-vv", wait=False)  # -q -vv: one line per test
+    killed = _session(project, "--baseline=none", "-vv", wait=False, board="host")  # -q -vv: one line per test
     deadline, line = time.monotonic() + 300, ""
     while time.monotonic() < deadline and "PASSED" not in line and killed.poll() is None:
         line = killed.stdout.readline()  # the first fixture passed: the session is midway
     assert "PASSED" in line, "the session never finished its first test"
-    os.kill(killed.pid, signal.SIGKILL)  # QEMU dies with it (PR_SET_PDEATHSIG)
+    os.kill(killed.pid, signal.SIGKILL)  # the firmware's process dies with it (PR_SET_PDEATHSIG)
     killed.wait(timeout=30)
     with sqlite3.connect(project / "history.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
