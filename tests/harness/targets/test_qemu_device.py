@@ -1,4 +1,5 @@
-"""The device firmware on QEMU over the framed protocol (docs/protocol.md): the handshake, images crossing a real
+"""The device firmware over the framed protocol, on the host board for what every board does alike and on QEMU
+for what only the M4 shows (docs/protocol.md): the handshake, images crossing a real
 socket into USART1's receive ring, results bit-exact with the reference, a layer's whole tensor on request,
 refusals, recovery from damaged bytes in both directions (harness/targets/faulty_link.py), instruction counts that
 bytes arriving mid-run cannot change, and NAKs that garbage cannot multiply."""
@@ -22,10 +23,9 @@ from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
 from harness.protocol.messages import OFFSET_BYTES, pack_chunk
 from harness.protocol.session import Session
 from harness.targets.faulty_link import FaultyLink, parse_faults
+from harness.targets.host import HostTarget
 from harness.targets.qemu import QemuTarget
-from tests.harness.targets.needs import EMULATOR
-
-pytestmark = EMULATOR
+from tests.harness.targets.needs import needs_emulator
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
@@ -45,8 +45,22 @@ def build(model):
 
 @pytest.fixture
 def target(build):
+    """QEMU: for what only the M4 shows (instruction counts that bytes on the line cannot change, TIM2's rate)."""
     with QemuTarget(board("qemu-stm32f405")) as target:
         target.load(build.elf, build.info["build_id"])
+        yield target
+
+
+@pytest.fixture(scope="module")
+def host_build(model):
+    return build_firmware(model, "host")
+
+
+@pytest.fixture
+def host(host_build):
+    """The host board: the same application and protocol code, for what every board does alike."""
+    with HostTarget(board("host")) as target:
+        target.load(host_build.elf, host_build.info["build_id"])
         yield target
 
 
@@ -54,6 +68,7 @@ def scene() -> np.ndarray:
     return cv2.imread(str(SCENE), cv2.IMREAD_GRAYSCALE)
 
 
+@needs_emulator
 def test_handshake_says_what_runs(target, build, model):
     info = Session(target.link).hello()
     assert (info.model_id, info.build_id, info.board) == (model.model_id, build.info["build_id"], "qemu-stm32f405")
@@ -63,27 +78,27 @@ def test_handshake_says_what_runs(target, build, model):
     assert len(encode_frame(Frame(Kind.IMAGE_CHUNK, 0, bytes(OFFSET_BYTES + info.chunk)))) <= info.rx_bytes // 2
 
 
-def test_images_over_the_uart_are_bit_exact(target, build, model):
-    session, sent = Session(target.link), []
+def test_images_over_the_uart_are_bit_exact(host, host_build, model):
+    session, sent = Session(host.link), []
     session.hello()
     for image in (scene(), adversarial_images(240, 320)["noise"]):  # image after image on one boot
         report = session.run(image, progress=lambda done, total: sent.append(done))
-        verdict = check_report(model, build.generated, image, report)
+        verdict = check_report(model, host_build.generated, image, report)
         assert verdict.match, verdict.problems
     assert sent[-1] == 240 * 320 and session.stats.retransmits <= session.stats.frames_sent // 100  # a hiccup at most
 
 
-def test_a_layers_whole_tensor_on_request(target, build, model):
-    session = Session(target.link)
+def test_a_layers_whole_tensor_on_request(host, host_build, model):
+    session = Session(host.link)
     image = scene()
     data, report = session.dump_layer(image, "mb1")
     want = run_fixed(model, image).layers["mb1"]
     assert np.array_equal(np.frombuffer(data, want.dtype).reshape(want.shape), want)
-    assert check_report(model, build.generated, image, report).match  # the paused run still finishes right
+    assert check_report(model, host_build.generated, image, report).match  # the paused run still finishes right
 
 
-def test_refusals_are_errors_not_hangs(target):
-    session = Session(target.link)
+def test_refusals_are_errors_not_hangs(host):
+    session = Session(host.link)
     session.hello()
     with pytest.raises(ProtocolError, match="no image"):
         session.exchange(Kind.RUN, struct.pack("<HIH", 0xFFFF, 0, 2), set())
@@ -95,6 +110,7 @@ def test_refusals_are_errors_not_hangs(target):
         session.exchange(Kind.IMAGE_CHUNK, pack_chunk(240 * 320, b"x"), set())
 
 
+@needs_emulator
 def test_a_link_damaged_both_ways_still_gives_exact_results_and_counts(target, build, model):
     clean_session = Session(target.link)
     image = scene()
@@ -110,6 +126,7 @@ def test_a_link_damaged_both_ways_still_gives_exact_results_and_counts(target, b
     assert session.stats.retransmits >= 20 and session.stats.naks >= 5, session.stats
 
 
+@needs_emulator
 def test_bytes_arriving_while_layers_are_timed_do_not_change_their_counts(target):
     session = Session(target.link)
     image = scene()
@@ -123,6 +140,7 @@ def test_bytes_arriving_while_layers_are_timed_do_not_change_their_counts(target
     assert session._report(result).layers == clean.layers
 
 
+@needs_emulator
 def test_garbage_cannot_make_the_device_flood_the_link_with_naks(target):
     session = Session(target.link)
     session.hello()
@@ -143,10 +161,10 @@ def test_garbage_cannot_make_the_device_flood_the_link_with_naks(target):
     assert 1 <= len(again) <= 50 and struct.unpack("<I", again[-1].payload)[0] >= 501  # every drop counted
 
 
-def test_a_line_too_noisy_for_any_answer_is_a_link_error_not_a_hang(target):
-    session = Session(target.link)
+def test_a_line_too_noisy_for_any_answer_is_a_link_error_not_a_hang(host):
+    session = Session(host.link)
     session.hello()
-    noisy = Session(FaultyLink(target.link, parse_faults("flip:0.3"), seed=1, directions=("from-device",)),
+    noisy = Session(FaultyLink(host.link, parse_faults("flip:0.3"), seed=1, directions=("from-device",)),
                     budget=3.0)
     noisy.info = session.info
     start = time.monotonic()
