@@ -32,9 +32,11 @@ def _save(tmp_path, model, name="ckpt.pth", wrap=lambda sd: sd):
     return path
 
 
+# Each architecture at full size with set ζ/ν, and the default ζ/ν on a small input, by default; the default ζ/ν at
+# full size too under -m slow.
 @pytest.mark.parametrize("arch, h, w, zeta_nu", [
-    (M4, 240, 320, None),
-    (QVGA, 240, 320, None),
+    pytest.param(M4, 240, 320, None, marks=pytest.mark.slow),
+    pytest.param(QVGA, 240, 320, None, marks=pytest.mark.slow),
     (M4, 128, 160, None),
     (M4, 240, 320, (1.5, -2.0)),
     (QVGA, 240, 320, (1.5, -2.0)),
