@@ -123,7 +123,9 @@ def test_a_link_damaged_both_ways_still_gives_exact_results_and_counts(target, b
     assert report.layers == clean.layers  # fingerprints and instruction counts: bytes resent during a run add none
     injected = faulty.counts
     assert sum(injected["to-device"].values()) >= 50 and sum(injected["from-device"].values()) >= 2, injected
-    assert session.stats.retransmits >= 20 and session.stats.naks >= 5, session.stats
+    # NAKs wait for a quiet line (firmware/app/device.c), so in a stream of chunks most losses are told by the next
+    # ACK instead: a few NAKs, their number depending on timing (3 to 6 in runs here)
+    assert session.stats.retransmits >= 20 and session.stats.naks >= 1, session.stats
 
 
 @needs_emulator
