@@ -68,9 +68,14 @@ def diagnose(choice, model, image: np.ndarray, *, progress=None, **dut_options) 
     from harness.dut import Dut
     from harness.progress import Progress
 
+    board = choice.board
+    if not board.spec.chip:
+        from harness.errors import UsageError
+
+        raise UsageError(f"board {board.name} has no chip to diagnose (no clock, flash or probe): doctor checks an "
+                         f"STM32 board or its emulator, e.g. --board=qemu-stm32f405")
     progress = progress or Progress(quiet=True)
     steps = _Steps(progress.say)
-    board = choice.board
     steps.run("board profile", lambda: _profile(board, dut_options.get("baud")))
     steps.run("tools", lambda: _tools(board), fix="install what is named")
     # The clock gets its own line below, so the handshake itself does not refuse a board on its fallback clock.

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from harness.boards import board
-from harness.doctor import FAIL, PASS, SKIP, _memory, _reset, _uart, _clock
+from harness.doctor import FAIL, PASS, SKIP, _clock, _memory, _reset, _uart, diagnose
 from harness.protocol.session import DeviceInfo, LinkStats
 from tests.harness.protocol.test_session import hello_payload
 from tests.harness.targets.needs import needs_emulator
@@ -59,3 +61,11 @@ def test_a_stack_near_its_reserve_fails():
     deep = SimpleNamespace(stack_bytes=8000, arena_bytes=1000)
     assert _memory(dut, deep)[0] == FAIL
     assert _memory(dut, SimpleNamespace(stack_bytes=5360, arena_bytes=1000))[0] == PASS
+
+
+def test_the_host_board_is_refused_in_one_line_before_any_build():
+    from harness.dut import parse_board
+    from harness.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^board host has no chip to diagnose .* e\.g\. --board=qemu-stm32f405$"):
+        diagnose(parse_board("host"), None, None)
