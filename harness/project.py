@@ -3,7 +3,8 @@ checkout or editable:
 
 * the **source**: the harness's own tree — ``firmware/``, ``fixtures/`` (models, scenes, calibration),
   ``boards.yaml``, ``Renode/`` — and the build caches under its ``.harness/`` (keyed by content, shared by every
-  workspace). It is ``$HARNESS_SOURCE`` if set, else the checkout this package was installed from.
+  workspace). It is ``$HARNESS_SOURCE`` if set, else the checkout an editable package runs from, else
+  ``<prefix>/share/harness``, where a wheel installs the same tree (pyproject.toml's data-files).
 * the **workspace**: where a session's results go — the history (``.harness/history.sqlite``), the committed
   baselines (``fixtures/baselines/``) and the thresholds (``pyproject.toml``). It is ``$HARNESS_WORKSPACE`` if set,
   else the top of the git work tree holding the current directory, else the current directory. In the harness's own
@@ -13,12 +14,25 @@ checkout or editable:
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DependencyError
 
 _PACKAGE_CHECKOUT = Path(__file__).resolve().parents[1]
+_INSTALLED = Path(sys.prefix) / "share" / "harness"
+
+
+def _is_source(root: Path) -> bool:
+    return (root / "firmware").is_dir() and (root / "boards.yaml").is_file()
+
+
+def _source_root() -> Path:
+    env = os.environ.get("HARNESS_SOURCE")
+    if env:
+        return Path(env)
+    return _PACKAGE_CHECKOUT if _is_source(_PACKAGE_CHECKOUT) or not _is_source(_INSTALLED) else _INSTALLED
 
 
 @dataclass(frozen=True)
@@ -48,8 +62,8 @@ class Workspace:
 
 def source() -> Source:
     """The harness's own tree (module docstring); a one-line DependencyError if it is not there."""
-    root = Path(os.environ.get("HARNESS_SOURCE") or _PACKAGE_CHECKOUT)
-    if not (root / "firmware").is_dir() or not (root / "boards.yaml").is_file():
+    root = _source_root()
+    if not _is_source(root):
         raise DependencyError(f"the harness's source tree (firmware/, fixtures/, boards.yaml) is not at {root}: "
                               f"install the package from a checkout (pip install -e .) or set HARNESS_SOURCE to one")
     return Source(root)
@@ -66,4 +80,4 @@ def workspace(cwd: Path | None = None) -> Workspace:
     return Workspace(git_root(cwd) or cwd)
 
 
-SOURCE = Source(Path(os.environ.get("HARNESS_SOURCE") or _PACKAGE_CHECKOUT))  # for module-level constants
+SOURCE = Source(_source_root())  # for module-level constants
