@@ -269,7 +269,7 @@ def worker_index() -> int:
 
 
 def device_measure(choice: BoardChoice, dsp: bool = True, progress: Progress | None = None, **dut_options):
-    """A latency ``Measure`` (harness.compare.latency) for any board: each model's device firmware is built,
+    """A latency ``Measure`` (harness.latency) for any board: each model's device firmware is built,
     started or flashed, and run on the image over the serial protocol; per-layer ticks come back. ``dut_options``
     go to every ``Dut`` (baud, target_options, allow_clock_fallback)."""
     def measure(model: Model, image: np.ndarray) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """The pytest plugin (entry point ``pytest11: harness``): ``pytest --board=qemu-stm32f405`` runs the tests marked
 ``device`` on that board; without ``--board`` they are skipped, with the reason.
 
-Fixtures (thin: the work is in harness.dut, harness.compare.device and harness.compare.latency):
+Fixtures (thin: the work is in harness.dut, harness.compare.device and harness.latency):
   ``dut``             the board, built, started or flashed and handshaken once per session (per xdist worker),
                       resynchronised before each test; ``dut.run(image)`` → RunReport
   ``reference``       the fixed-point reference of the same model: ``reference.check(image, report)``

@@ -1,1 +1,2 @@
-"""Building the C kernels and firmware: the host shared library (ctypes) and, later, the STM32 images."""
+"""Building the C kernels and firmware: the host shared library (run through ctypes by harness/native) and the
+firmware images."""

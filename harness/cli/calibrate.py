@@ -12,7 +12,7 @@ from harness.options import add
 def cmd_calibrate(args) -> int:
     from harness.dut import device_measure
     from harness.progress import Progress
-    from harness.compare import latency
+    from harness import latency
     from harness.model.image import load_image
 
     from harness.preflight import check_output_file, preflight

@@ -44,7 +44,7 @@ def cmd_detect(args) -> int:
                   "ram_bytes": dut.build.info["ram_bytes"], "flash_bytes": dut.build.info["flash_bytes"]}
         run = _history_run(args, dut, reference, image, report) if args.history is not None else None
     if args.output:
-        from harness.compare.draw import draw_detections, save_picture
+        from harness.pictures.draw import draw_detections, save_picture
 
         save_picture(draw_detections(image, list(verdict.detections)), args.output)
     if args.json:

@@ -24,7 +24,7 @@ def _fixtures_folder(path: str) -> Path:
 
 
 def cmd_evaluate(args) -> int:
-    from harness.compare.accuracy import evaluate_model
+    from harness.accuracy.evaluation import evaluate_model
     from harness.preflight import check_output_file, unwritable
 
     if args.plot:
@@ -39,7 +39,7 @@ def cmd_evaluate(args) -> int:
                          "`harness model quantize` or drop --fixed")
     ev = evaluate_model(model, Path(args.fixtures_dir), mode, args.threshold, progress=Progress().count)
     if args.plot:
-        from harness.compare.plots import save_pr_curve
+        from harness.pictures.plots import save_pr_curve
 
         save_pr_curve(ev, args.plot)
     if args.draw:
@@ -62,7 +62,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _draw(model, ev, folder: Path) -> None:
-    from harness.compare.draw import draw_detections, save_picture
+    from harness.pictures.draw import draw_detections, save_picture
     from harness.model.detect import Detection
     from harness.model.image import load_image
 

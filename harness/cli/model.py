@@ -28,7 +28,7 @@ def cmd_reference(args) -> int:
     if args.raw_out:
         np.save(args.raw_out, run.raw.astype(np.float32))
     if args.draw:
-        from harness.compare.draw import draw_detections, save_picture
+        from harness.pictures.draw import draw_detections, save_picture
 
         save_picture(draw_detections(image, run.detections), args.draw)
     if args.json:

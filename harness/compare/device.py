@@ -82,7 +82,7 @@ class Reference:
 
 @dataclass(frozen=True)
 class LatencyBudget:
-    """Per-layer predictions from the board's calibration (harness.compare.latency), and the margin a layer may
+    """Per-layer predictions from the board's calibration (harness.latency), and the margin a layer may
     exceed them by. ``predicted`` is None when there is nothing to compare with; ``why_not`` says why."""
 
     predicted: dict[str, int] | None
@@ -92,7 +92,7 @@ class LatencyBudget:
 
     def over(self, report: RunReport) -> list[str]:
         """One line per layer slower than its prediction by more than the margin, naming it."""
-        from harness.compare.latency import check
+        from harness.latency import check
 
         if not self.predicted:
             return []
@@ -101,7 +101,7 @@ class LatencyBudget:
 
 
 def latency_budget(board_name: str, model: Model, dsp: bool, margin: float) -> LatencyBudget:
-    from harness.compare.latency import layer_work, load_calibration, predict, tick_unit
+    from harness.latency import layer_work, load_calibration, predict, tick_unit
     from harness.errors import UsageError
 
     unit = tick_unit(board_name)

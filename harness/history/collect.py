@@ -20,7 +20,7 @@ def _box(d) -> tuple[float, ...]:
 
 def fixed_float_agreement(reference: Reference, image: np.ndarray, fixed) -> tuple[int, int, int]:
     """(matched, fixed, float): the fixed-point detections against the float model's, one-to-one at IoU ≥ 0.5."""
-    from harness.compare.metrics import match_detections
+    from harness.accuracy.metrics import match_detections
     from harness.model.run import run_reference
 
     model = reference.model
@@ -53,8 +53,8 @@ def device_ap50(fixtures: Sequence[FixtureResult], fixtures_dir: Path | None, in
                 ) -> float | None:
     """AP@0.5 of the device's detections against the labels of exactly these fixtures; None when a fixture has
     no label here or there is no face to find."""
-    from harness.compare.accuracy import scaled_truths
-    from harness.compare.metrics import evaluate
+    from harness.accuracy.evaluation import scaled_truths
+    from harness.accuracy.metrics import evaluate
     from harness.scenes.fixtures import load
 
     if not fixtures or fixtures_dir is None:

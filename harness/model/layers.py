@@ -76,7 +76,7 @@ def block_name(cfg: dict, i: int) -> str:
 @dataclass(frozen=True)
 class Kernel:
     """A fixed-point primitive a kind's ``fixed`` op calls: the NumPy reference and the same function on the host-built
-    C kernel (harness/build/host_kernels.py), so one schedule runs either (``kernels``)."""
+    C kernel (harness/native/kernels.py), so one schedule runs either (``kernels``)."""
 
     reference: Callable
     host: Callable

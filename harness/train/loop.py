@@ -174,7 +174,7 @@ def export(cfg: TrainConfig, state: dict, out: Path, progress=print, validation_
               "history": state["history"]}
     (Path(out) / "train.json").write_text(json.dumps(record, indent=1) + "\n")
     if state["history"]:
-        from harness.compare.plots import save_training_curve
+        from harness.pictures.plots import save_training_curve
 
         save_training_curve(state["history"], Path(out) / "train.png")
     return path

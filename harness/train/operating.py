@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 
-from harness.compare.metrics import Accuracy, evaluate
+from harness.accuracy.metrics import Accuracy, evaluate
 from harness.model.detect import detect
 from harness.model.float_ref import run_float
 from harness.model.modelfile import Model

@@ -116,7 +116,7 @@ def test_a_firmware_of_another_model_is_refused_naming_both(dut):
 
 @needs_emulator
 def test_the_device_measure_for_calibration_equals_the_self_test_counts():
-    from harness.compare.latency import resized, selftest_measure
+    from harness.latency import resized, selftest_measure
     from harness.dut import device_measure
 
     model = resized(load(ROOT / "fixtures" / "models" / "default.npz"), 96, 128)

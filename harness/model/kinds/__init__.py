@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pkgutil
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.model import fixed_ref as fx
 from harness.model.layers import Kernel
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.model import fixed_ref as fx
 from harness.model import float_ref as fr
 from harness.model.archs import conv_out

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from harness.build.host_generated import HostModel
+from harness.native.generated import HostModel
 from harness.compare.selftest import check_report
 from harness.model.modelfile import load
 from harness.protocol.report import LayerReport, RunReport, parse_report

@@ -15,11 +15,11 @@ import shutil
 import numpy as np
 import pytest
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.build.host import build_host_library
 from harness.codegen.generate import generate
 from harness.codegen.plan import overlaps
-from harness.compare import latency
+from harness import latency
 from harness.errors import UsageError
 from harness.model import layers
 from harness.model.archs import ARCHS
@@ -203,8 +203,8 @@ def test_a_new_kind_goes_through_codegen_and_the_latency_model(toy, tmp_path):
 def test_a_new_kind_runs_in_c_on_the_host(toy, tmp_path):
     """The toy kernel compiled beside the generated model (as firmware/kernels/ would hold it): the generated C and
     the per-kernel host schedule both match the fixed-point reference bit for bit."""
-    from harness.build.host_generated import HostModel
-    from harness.build.host_model import run_host
+    from harness.native.generated import HostModel
+    from harness.native.model import run_host
 
     src, _, model = toy
     for f in src.iterdir():

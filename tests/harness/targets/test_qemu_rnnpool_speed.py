@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.model.qmath import TANH_LUT
 from tests.harness.targets.needs import EMULATOR
 

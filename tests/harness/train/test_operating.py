@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare.metrics import evaluate
+from harness.accuracy.metrics import evaluate
 from harness.model.detect import detect
 from harness.model.float_ref import run_float
 from harness.model.modelfile import load

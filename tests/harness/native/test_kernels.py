@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.model import fixed_ref
 from harness.model.fixed_ref import _p, run_fixed
 from harness.model.layers import network, sub

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.compare.metrics import Accuracy, evaluate
+from harness.accuracy.metrics import Accuracy, evaluate
 from harness.model.detect import Detection
 from harness.model.image import load_image
 from harness.model.modelfile import Model

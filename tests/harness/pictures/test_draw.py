@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.compare.draw import GREEN, draw_detections, put_label, save_picture
+from harness.pictures.draw import GREEN, draw_detections, put_label, save_picture
 from harness.errors import InputError
 from harness.model.detect import Detection
 

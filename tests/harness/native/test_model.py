@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.build.host_model import host_fingerprints, run_host
+from harness.native.model import host_fingerprints, run_host
 from harness.model.fixed_ref import device_layers, run_fixed
 from harness.model.modelfile import load
 from harness.model.quantize import quantize

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare.accuracy import evaluate_model
+from harness.accuracy.evaluation import evaluate_model
 from harness.model.modelfile import load
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.build.host_generated import HostModel
+from harness.native.generated import HostModel
 from harness.codegen.graph import candidate_capacity
 from harness.model.candidates import candidates, detect_candidates
 from harness.model.detect import detect

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from harness.build import host_kernels as hk
+from harness.native import kernels as hk
 from harness.model import ops
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed
 from harness.model.modelfile import load

@@ -7,8 +7,8 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from harness.compare import latency
-from harness.compare.latency import LayerWork, check, fit, layer_work, load_calibration, predict, save_calibration
+from harness import latency
+from harness.latency import LayerWork, check, fit, layer_work, load_calibration, predict, save_calibration
 from harness.errors import InputError, ProtocolError, UsageError
 from harness.model.kinds.rnnpool import rnnpool_fast
 from harness.model.modelfile import load

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.compare.metrics import Accuracy, evaluate, match_detections, voc_ap
+from harness.accuracy.metrics import Accuracy, evaluate, match_detections, voc_ap
 from harness.model.detect import Detection
 
 FACE = (0.0, 0.0, 10.0, 10.0)

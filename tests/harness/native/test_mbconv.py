@@ -6,7 +6,7 @@ import ctypes as C
 import numpy as np
 import pytest
 
-from harness.build.host_kernels import AddParams, Context, Dims, QuantParams, library
+from harness.native.kernels import AddParams, Context, Dims, QuantParams, library
 from harness.model.fixed_ref import add_s8, conv_s8, depthwise_s8
 
 

@@ -1,0 +1,48 @@
+"""The latency model: each device layer's work features, per-kind cost coefficients calibrated on a board's
+measured ticks, the prediction and the check that names the layers running slower than predicted (model.py)."""
+
+from harness.latency.model import (
+    FEATURES,
+    Calibration,
+    KindFit,
+    LatencyCheck,
+    LayerWork,
+    Measure,
+    WorkCtx,
+    calibrate,
+    calibration_path,
+    calibration_set,
+    check,
+    fit,
+    fit_kind,
+    layer_work,
+    load_calibration,
+    predict,
+    resized,
+    save_calibration,
+    selftest_measure,
+    tick_unit,
+)
+
+__all__ = [
+    "FEATURES",
+    "Calibration",
+    "KindFit",
+    "LatencyCheck",
+    "LayerWork",
+    "Measure",
+    "WorkCtx",
+    "calibrate",
+    "calibration_path",
+    "calibration_set",
+    "check",
+    "fit",
+    "fit_kind",
+    "layer_work",
+    "load_calibration",
+    "predict",
+    "resized",
+    "save_calibration",
+    "selftest_measure",
+    "tick_unit",
+]
