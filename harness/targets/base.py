@@ -40,6 +40,11 @@ class Target(ABC):
         """What ``choice`` (a ``harness.dut.BoardChoice``) needs that can be checked before any build: the emulator
         on PATH, a bench board's port and pack (harness.preflight). One-line HarnessError otherwise."""
 
+    def _drop_link(self) -> None:
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
     @property
     def link(self) -> serial.SerialBase:
         if self._link is None:

@@ -19,7 +19,7 @@ from harness.boards import Board
 from harness.build.host import _compiler
 from harness.errors import TargetError
 from harness.targets.base import Target
-from harness.targets.emulator import log_tail, spawn, stop
+from harness.targets.emulator import spawn, stop
 
 
 class HostTarget(Target):
@@ -62,16 +62,8 @@ class HostTarget(Target):
             raise TargetError("host board: nothing loaded to reset")
         self._start()
 
-    def exited(self) -> str:
-        """Why the process ended ("" while it runs): its status and the last lines it logged."""
-        if self.proc is None or self.proc.poll() is None:
-            return ""
-        return f"exit status {self.proc.returncode}; {log_tail(self.dir / 'firmware.log')}".rstrip("; ")
-
     def _stop(self) -> None:
-        if self._link is not None:
-            self._link.close()
-            self._link = None
+        self._drop_link()
         stop(self.proc)
         self.proc = None
 

@@ -122,9 +122,7 @@ class QemuTarget(Target):
         return code, (self.dir / "qemu.log").read_text(errors="replace")
 
     def _stop(self) -> None:
-        if self._link is not None:
-            self._link.close()
-            self._link = None
+        self._drop_link()
         stop(self.proc)
         self.proc = None
         release_ports(self.ports)
