@@ -15,7 +15,7 @@ The schema, per board:
     clock_hz       required   the PLL's system clock: whole MHz, at least 50 MHz (PLL N >= 50 at a 2 MHz input),
                               at most the part's maximum
     cycle_counter  required   tim2-icount | dwt
-    uart           optional   {index, name}
+    uart           optional   {index, name}: default index 0 (QEMU's first -serial), name USART1
     timeouts       optional   {boot, inference} in seconds; defaults in ``DEFAULT_TIMEOUTS``
     baud           optional   positive integer, default 115200
     hse            optional   {mode, hz}: ``bypass`` (an external clock on OSC_IN, such as the Nucleo-144's ST-LINK
@@ -80,6 +80,7 @@ MCU_MAX_HZ = (("STM32F405", 168_000_000), ("STM32F407", 168_000_000), ("STM32F41
 PLL_MIN_HZ = 50_000_000
 WATCHDOG_MAX_S = 32.0  # the IWDG's longest timeout at the nominal 32 kHz LSI (prescaler 256, reload 4096)
 UART_KEYS = ("index", "name")
+DEFAULT_UART = MappingProxyType({"index": 0, "name": "USART1"})  # QEMU's first -serial; USART1 on PA9/PA10
 DEFAULT_SWD_HZ = 4_600_000  # the lowest request ST-LINK/V2-1 serves at 4.6 MHz (docs/notes/pyocd-serial.md §4)
 
 
@@ -329,6 +330,7 @@ def _board(file: str, name: str, profile) -> Board:
         check.integer("uart.index", uart["index"], minimum=0)
     if "name" in uart:
         check.string("uart.name", uart["name"])
+    uart = {**DEFAULT_UART, **uart}  # defaults applied here once; nothing downstream re-applies them
 
     timeouts = _timeouts(check, profile)
     setting = _platform(check, profile[own]) if own == "platform" else check.string(own, profile[own])

@@ -119,10 +119,10 @@ def diagnose(choice, model, image: np.ndarray, *, progress=None, **dut_options) 
 def _profile(board, baud) -> tuple[str, str]:
     from harness.build.cross import check_baud
 
-    check_baud(board.name, board.profile, baud or board.baud)
+    check_baud(board, baud or board.baud)
     watchdog = f", watchdog {board.watchdog_s:g} s" if board.watchdog_s else ""
     return PASS, (f"{board.mcu} at {board.clock_hz / 1e6:g} MHz (HSE {board.hse.mode} {board.hse.hz / 1e6:g} MHz), "
-                  f"{board.uart.get('name', 'USART1')} at {baud or board.baud:,} baud, ticks {board.tick_unit}"
+                  f"{board.uart['name']} at {baud or board.baud:,} baud, ticks {board.tick_unit}"
                   f"{watchdog}")
 
 

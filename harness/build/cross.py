@@ -56,19 +56,19 @@ APB_DIVIDER = {1: 4, 2: 2}
 BAUD_TOLERANCE = 0.02  # a UART receiver tolerates ~3-4 % in all; 2 % leaves the host's side its share
 
 
-def uart_name(board: str, profile: dict) -> str:
-    name = str((profile.get("uart") or {}).get("name", "USART1")).upper()
+def uart_name(spec: boards.Board) -> str:
+    name = str(spec.uart["name"]).upper()
     if name not in UART_APB:
-        raise BoardsError(f"board {board}: uart.name {name} is not one the firmware runtime drives "
+        raise BoardsError(f"board {spec.name}: uart.name {name} is not one the firmware runtime drives "
                           f"(USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9)")
     return name
 
 
-def check_baud(board: str, profile: dict, baud: int) -> None:
+def check_baud(spec: boards.Board, baud: int) -> None:
     """Refuse a baud rate the UART cannot make at the board's clock: BRR = PCLK / baud (16x oversampling) below 16
     (a divisor under 1) or a rate more than 2 % off."""
-    uart = uart_name(board, profile)
-    pclk = int(profile["clock_hz"]) // APB_DIVIDER[UART_APB[uart]]
+    board, uart = spec.name, uart_name(spec)
+    pclk = spec.clock_hz // APB_DIVIDER[UART_APB[uart]]
     brr = round(pclk / baud) if baud > 0 else 0
     if brr < 16:
         raise UsageError(f"baud {baud:,} is too fast for {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz): "
@@ -85,20 +85,18 @@ def board_defines(board: str, semihosting: bool | None = None) -> list[str]:
     frequency, cycle counter, the UART wired to the host (``uart.name``, default USART1) and its ``baud`` (checked
     against the clock), the watchdog, and (QEMU by default) semihosting. Semihosting is off elsewhere because its
     BKPT HardFaults a board with no debugger attached."""
-    profile = board_profile(board)
-    spec = boards.board(board)
-    uart = uart_name(board, profile)
-    baud = int(profile.get("baud", boards.DEFAULT_BAUD))
-    check_baud(board, profile, baud)
+    spec = boards.board(board)  # checked, its defaults applied (harness/boards.py)
+    uart, baud = uart_name(spec), spec.baud
+    check_baud(spec, baud)
     out = [f"RP_SYSCLK_HZ={spec.clock_hz}u", f"RP_MCU_MAX_HZ={spec.max_clock_hz}u", f'RP_BOARD_NAME="{board}"',
            f"RP_HSE_HZ={spec.hse.hz}u", f"RP_HSE_BYPASS={int(spec.hse.mode == 'bypass')}",
            f"RP_UART_USART={uart[-1]}", f"RP_UART_BAUD={baud}u"]
     if spec.watchdog_s:
         out.append(f"RP_WATCHDOG_MS={round(spec.watchdog_s * 1000)}u")
-    if profile.get("cycle_counter") == "dwt":
+    if spec.cycle_counter == "dwt":
         out.append("RP_TICKS_DWT=1")
     if semihosting is None:
-        semihosting = profile.get("backend") == "qemu"
+        semihosting = spec.backend == "qemu"
     out.append(f"RP_SEMIHOSTING={int(semihosting)}")
     return out
 

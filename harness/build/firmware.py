@@ -107,7 +107,7 @@ def build_firmware(model: Model, board: str = "qemu-stm32f405", variant: str | N
     if variant == "device":
         defines.append(f"RP_FRAME_MAX_PAYLOAD={DEVICE_MAX_PAYLOAD}")
     if baud is not None and not host:  # overrides the board profile's (the host opens its port at the same rate)
-        cross.check_baud(board, profile, int(baud))
+        cross.check_baud(boards.board(board), int(baud))
         defines.append(f"RP_UART_BAUD={int(baud)}u")
     defines += list(extra_defines)
     if host:

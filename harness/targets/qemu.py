@@ -87,11 +87,11 @@ class QemuTarget(Target):
 
     def _start(self) -> None:
         self._stop()
-        machine = self.board.settings.get("machine", "netduinoplus2")
+        machine = self.board.settings["machine"]
         for attempt in range(3):
             (port,) = self.ports = claim_ports(1)
             # QEMU's -serial options map in order onto USART1, USART2, USART3, …: the board's uart.index picks ours.
-            unused = ["-serial", "null"] * int(self.board.uart.get("index", 0))
+            unused = ["-serial", "null"] * int(self.board.uart["index"])
             cmd = [require_qemu(), "-M", machine, *MACHINE[2:], "-chardev",
                    f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on,nodelay=on", *unused,
                    "-serial", "chardev:s0",
@@ -133,7 +133,7 @@ class QemuTarget(Target):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def describe(self) -> str:
-        return f"QEMU {qemu_version()} {self.board.settings.get('machine', 'netduinoplus2')}, -icount shift=0"
+        return f"QEMU {qemu_version()} {self.board.settings['machine']}, -icount shift=0"
 
 
 def qemu_version() -> str:

@@ -161,7 +161,7 @@ class RenodeTarget(Target):
     def __init__(self, board: Board):
         super().__init__(board)
         self.platform = ROOT / str(board.settings["platform"])
-        self.uart = str(board.uart.get("name", "usart1")).lower()
+        self.uart = str(board.uart["name"]).lower()
         self.dir = Path(tempfile.mkdtemp(prefix="harness-renode-"))
         self.proc: subprocess.Popen | None = None   # what was spawned: ``renode`` itself or its wrapper script
         self.group: ProcessGroup | None = None     # its process group and the watchdog that kills it

@@ -97,5 +97,5 @@ def test_a_baud_the_uart_cannot_make_is_refused_before_building(baud, message):
     from harness.boards import board
 
     with pytest.raises(UsageError, match=message):
-        check_baud("nucleo-f429zi", board("nucleo-f429zi").profile, baud)
-    check_baud("nucleo-f429zi", board("nucleo-f429zi").profile, 921_600)
+        check_baud(board("nucleo-f429zi"), baud)
+    check_baud(board("nucleo-f429zi"), 921_600)
