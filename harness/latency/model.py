@@ -25,9 +25,9 @@ import numpy as np
 from harness.errors import InputError, ProtocolError, UsageError
 from harness.model.layers import kind, kinds, qkey
 from harness.model.modelfile import Model
+from harness.project import SOURCE
 
-ROOT = Path(__file__).resolve().parents[2]
-CALIBRATION_DIR = ROOT / "fixtures" / "calibration"
+CALIBRATION_DIR = SOURCE.calibration
 FORMAT = "harness-calibration/1"
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.build.host import ROOT, build_host_library
+from harness.build.host import build_host_library
 from harness.codegen.generate import GeneratedModel, generate
 from harness.errors import BuildError
+from harness.project import SOURCE
 from harness.model.candidates import CANDIDATE
 from harness.model.modelfile import Model
 
-GENERATED = ROOT / ".harness" / "generated"
+GENERATED = SOURCE.cache / "generated"
 HOOK = C.CFUNCTYPE(None, C.c_void_p, C.c_int32, C.c_int32, C.c_void_p, C.c_int32)
 DTYPES = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16}
 

@@ -26,7 +26,8 @@ import warnings
 from pathlib import Path
 
 
-from harness.boards import ROOT, Board
+from harness.boards import Board
+from harness.project import SOURCE
 from harness.errors import InputError, TargetError, UsageError
 from harness.targets.base import Target
 from harness.targets.emulator import (
@@ -160,7 +161,7 @@ class RenodeTarget(Target):
 
     def __init__(self, board: Board):
         super().__init__(board)
-        self.platform = ROOT / str(board.settings["platform"])
+        self.platform = SOURCE.root / str(board.settings["platform"])
         self.uart = str(board.uart["name"]).lower()
         self.dir = Path(tempfile.mkdtemp(prefix="harness-renode-"))
         self.proc: subprocess.Popen | None = None   # what was spawned: ``renode`` itself or its wrapper script
