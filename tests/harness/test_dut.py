@@ -190,6 +190,7 @@ def test_a_fault_in_a_layer_fails_the_run_at_once_naming_the_layer_and_the_cause
     assert str(err.value).endswith("; pc is in hook (rp_app.c)")  # named from the ELF by addr2line (inlined)
 
 
+@pytest.mark.slow  # the host board's reboot runs by default (tests/harness/targets/test_host.py)
 @needs_emulator
 def test_a_reboot_mid_run_fails_at_once_with_the_reset_cause():
     choice = parse_board("qemu-stm32f405").with_timeouts(boot=5.0, inference=LONG)

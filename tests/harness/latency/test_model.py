@@ -109,6 +109,7 @@ def emulator(test):
     return test
 
 
+@pytest.mark.slow  # seven self-test runs on QEMU; the device suite checks every layer against its prediction
 @emulator
 def test_fit_on_small_models_predicts_a_held_out_size():
     """Fit from the default weights at three small sizes plus a random-weight model, then predict the default

@@ -74,7 +74,8 @@ def _program(model, image) -> tuple[str, dict]:
     return MAIN % values, expected
 
 
-@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+# The portable C on the M4 under -m slow: the same C is held bit-exact on the host (tests/harness/native).
+@pytest.mark.parametrize("dsp", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["dsp", "portable"])
 def test_stem_and_rnnpool_on_the_emulated_stm32f405_match_the_reference(tmp_path, dsp):
     model = load(ROOT / "fixtures" / "models" / "default.npz")
     image = cv2.imread(str(ROOT / "fixtures" / "scenes" / "scene-009.png"), cv2.IMREAD_GRAYSCALE)

@@ -53,7 +53,8 @@ def test_edge_layers_are_bit_exact_on_the_host(case):
 @EMULATOR[0]
 @EMULATOR[1]
 @EMULATOR[2]
-@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+# The portable C on the M4 under -m slow: the same C is held bit-exact on the host (tests/harness/native).
+@pytest.mark.parametrize("dsp", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["dsp", "portable"])
 def test_rnnpool_on_the_emulated_stm32f405_is_bit_exact_and_within_budget(tmp_path, dsp):
     cases = bench.model_cases() + bench.edge_cases()
     got = bench.measure(cases, dsp, tmp_path)
