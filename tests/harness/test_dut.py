@@ -114,6 +114,7 @@ def test_a_firmware_of_another_model_is_refused_naming_both(dut):
     assert running in str(err.value) and other.model_id in str(err.value)
 
 
+@pytest.mark.slow  # two QEMU runs of the same image; `harness calibrate` takes either
 @needs_emulator
 def test_the_device_measure_for_calibration_equals_the_self_test_counts():
     from harness.latency import resized, selftest_measure
