@@ -49,5 +49,23 @@ def pg_url(server_url):
     try:
         yield with_database(server_url, name)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:  # FORCE: also a killed writer's session
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _drop(server_url, name)
+
+
+def _drop(server_url: str, name: str, tries: int = 20) -> None:
+    """DROP … WITH (FORCE) ends a killed writer's session too. A session still starting up has no role yet, and
+    PostgreSQL refuses to end it (InsufficientPrivilege: a run here failed so at teardown): wait and try again."""
+    import time
+
+    import psycopg
+    from psycopg import sql
+
+    for attempt in range(tries):
+        try:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.25)
