@@ -113,7 +113,7 @@ def flags(dsp: bool = True, defines: Iterable[str] = (), board: str | None = Non
     return [*CPU_FLAGS, *CFLAGS, *(f"-D{d}" for d in defs)]
 
 
-def _summary(log: str) -> str:
+def log_summary(log: str) -> str:
     """The first compiler errors or linker messages (e.g. the RAM ASSERT), not collect2's summary line."""
     lines = [ln.strip() for ln in log.strip().splitlines()]
     key = [ln for ln in lines if ("error" in ln or "/ld: " in ln) and "collect2" not in ln
@@ -140,5 +140,5 @@ def build_elf(main_c: Path, out: Path, board: str = DEFAULT_BOARD, dsp: bool = T
            *LDFLAGS, f"-Wl,-Map={out.with_suffix('.map')}", f"-T{script}", "-o", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
-        raise BuildError(f"firmware build failed ({cc} exit {run.returncode}): {_summary(run.stderr or run.stdout)}")
+        raise BuildError(f"firmware build failed ({cc} exit {run.returncode}): {log_summary(run.stderr or run.stdout)}")
     return out

@@ -32,7 +32,7 @@ def kernel_sources() -> list[Path]:
     return sorted((FIRMWARE / "kernels").rglob("*.c"))
 
 
-def _compiler(cc: str | None) -> tuple[str, str]:
+def host_compiler(cc: str | None) -> tuple[str, str]:
     cc = cc or os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise DependencyError(f"C compiler {cc!r} not found; install one with `apt-get install gcc` or set CC")
@@ -42,7 +42,7 @@ def _compiler(cc: str | None) -> tuple[str, str]:
 
 def build_host_library(cache: Path = CACHE, cc: str | None = None, extra: Path | None = None) -> HostLibrary:
     """The kernels as ``librp-<key>.so``; with ``extra`` (a generated model directory), its ``*.c`` files too."""
-    cc, version = _compiler(cc)
+    cc, version = host_compiler(cc)
     sources = kernel_sources()
     headers = sorted((FIRMWARE / "include").rglob("*.h"))  # internal/ too
     extras = sorted(Path(extra).glob("*.[ch]")) if extra else []

@@ -9,8 +9,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.build.cross import _summary as cross_summary
-from harness.build.host import FIRMWARE, _compiler, kernel_sources
+from harness.build.cross import log_summary
+from harness.build.host import FIRMWARE, host_compiler, kernel_sources
 from harness.errors import BuildError
 
 RUNTIME = FIRMWARE / "platform" / "host" / "runtime.c"
@@ -21,7 +21,7 @@ LDFLAGS = ("-no-pie", "-Wl,--build-id=sha1")  # -no-pie: a fault's pc is the ELF
 
 
 def compiler_version(cc: str | None = None) -> str:
-    return _compiler(cc)[1]
+    return host_compiler(cc)[1]
 
 
 DEFINES = ('RP_TICKS_NAME="host"',)  # its ticks are CLOCK_MONOTONIC nanoseconds (firmware/platform/host/runtime.c)
@@ -34,7 +34,7 @@ def flags(defines: Iterable[str] = ()) -> list[str]:
 def build_elf(main_c: Path, out: Path, *, extra_sources: Iterable[Path] = (), include_dirs: Iterable[Path] = (),
               defines: Iterable[str] = (), cc: str | None = None) -> Path:
     """Kernels + the host runtime + ``main_c`` + ``extra_sources`` → the executable ``out``."""
-    cc, _ = _compiler(cc)
+    cc, _ = host_compiler(cc)
     out = Path(out)
     sources = [*kernel_sources(), *SHARED_RUNTIME, RUNTIME, Path(main_c), *map(Path, extra_sources)]
     includes = [FIRMWARE / "include", FIRMWARE / "runtime", *map(Path, include_dirs)]
@@ -43,7 +43,7 @@ def build_elf(main_c: Path, out: Path, *, extra_sources: Iterable[Path] = (), in
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise BuildError(f"host board build failed ({cc} exit {run.returncode}): "
-                         f"{cross_summary(run.stderr or run.stdout)}")
+                         f"{log_summary(run.stderr or run.stdout)}")
     return out
 
 

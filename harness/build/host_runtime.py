@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.build.host import CACHE, CFLAGS, FIRMWARE, HostLibrary, _compiler
+from harness.build.host import CACHE, CFLAGS, FIRMWARE, HostLibrary, host_compiler
 from harness.errors import BuildError
 
 RUNTIME = FIRMWARE / "runtime"
@@ -43,7 +43,7 @@ def runtime_model_sources() -> list[Path]:
 def build_runtime_model_library(defines: Sequence[str], cache: Path = CACHE, cc: str | None = None) -> HostLibrary:
     """``MODELLED_SOURCES`` with ``-DRP_REG_MODEL`` and ``defines`` (``NAME=value`` strings, e.g. a board's
     ``harness.build.cross.board_defines``) as ``librp-runtime-<key>.so``."""
-    cc, version = _compiler(cc)
+    cc, version = host_compiler(cc)
     defs = ["RP_REG_MODEL", *defines]
     flags = [*CFLAGS, "-fno-toplevel-reorder", *(f"-D{d}" for d in defs)]
     h = hashlib.sha256("\0".join([version, *flags, ATTACH_C, HOST_ASM_H]).encode())

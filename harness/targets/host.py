@@ -16,7 +16,7 @@ from pathlib import Path
 import serial
 
 from harness.boards import Board
-from harness.build.host import _compiler
+from harness.build.host import host_compiler
 from harness.errors import TargetError
 from harness.targets.base import Target
 from harness.targets.emulator import spawn, stop
@@ -35,7 +35,7 @@ class HostTarget(Target):
 
     @classmethod
     def preflight(cls, choice, options: dict) -> None:
-        _compiler(None)  # the host's cc builds this board's firmware
+        host_compiler(None)  # the host's cc builds this board's firmware
 
     def load(self, elf: Path, build_id: str = "") -> None:
         self.elf = Path(elf)
