@@ -96,7 +96,10 @@ static void receive(rp_frame *frame) {
             }
             if (nak_pending) last_byte = rp_ticks();
         }
-        if (!nak_pending) continue;
+        if (!nak_pending) { /* nothing to time: sleep until a byte comes (a NAK's quiet time needs the timer) */
+            rp_uart_wait();
+            continue;
+        }
         const uint32_t now = rp_ticks(), hz = rp_ticks_hz();
         const int32_t due = now - last_byte > NAK_QUIET(hz) || now - pending_since > hz / 10u;
         if (due && (nak_armed || now - last_nak > hz / 10u)) {

@@ -37,6 +37,9 @@
 #ifndef RP_UART_RX_SIZE
 #define RP_UART_RX_SIZE 1024
 #endif
+#ifndef RP_WATCHDOG_MS
+#define RP_WATCHDOG_MS 0u /* off */
+#endif
 #ifndef RP_UART_BAUD
 #define RP_UART_BAUD 115200u
 #endif
@@ -103,6 +106,10 @@ void rp_uart_init(uint32_t baud);
 int32_t rp_uart_read(uint8_t *dst, int32_t max);
 /* Bytes waiting in the receive ring. */
 int32_t rp_uart_rx_available(void);
+/* Sleeps (WFI) until the receive interrupt may have brought a byte; returns at once if one is waiting. A waiting
+ * board then leaves the core idle: QEMU stops using a host core, silicon draws sleep-mode current. With the
+ * watchdog on it returns at once instead (nothing would wake the core to feed the IWDG), and callers spin. */
+void rp_uart_wait(void);
 /* hold = 1: no receive interrupt until rp_uart_rx_hold(0) (bytes wait in the USART; on silicon all but the first
  * are lost to overrun). Held while a layer is timed, so a byte arriving then cannot add to the layer's count. */
 void rp_uart_rx_hold(int hold);

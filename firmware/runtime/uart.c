@@ -11,7 +11,10 @@ _Static_assert(RP_UART_RX_SIZE >= 2 && (RP_UART_RX_SIZE & (RP_UART_RX_SIZE - 1))
 /* Single producer (the ISR advances head) and single consumer (rp_uart_read advances tail); free-running
  * counters, so head - tail is the fill level even across wrap-around. */
 static uint8_t rx_ring[RP_UART_RX_SIZE] RP_CCMRAM; /* CPU-only: core-coupled RAM where the board has it */
-static volatile uint32_t rx_head, rx_tail, rx_dropped, rx_errors;
+/* One struct: the four counters share a base address, so each function loads one literal, not four. */
+static volatile struct {
+    uint32_t head, tail, dropped, errors;
+} rx;
 
 #define BARRIER() __asm volatile("" ::: "memory")
 
@@ -47,7 +50,7 @@ void rp_uart_init(uint32_t baud) {
     RP_WRITE(USART_BRR(RP_UART_BASE), (uart_kernel_hz() + baud / 2u) / baud);
     RP_WRITE(USART_CR2(RP_UART_BASE), 0); /* 1 stop bit */
     RP_WRITE(USART_CR3(RP_UART_BASE), 0); /* no flow control, no DMA */
-    rx_head = rx_tail = rx_dropped = rx_errors = 0;
+    rx.head = rx.tail = rx.dropped = rx.errors = 0;
     RP_WRITE(USART_CR1(RP_UART_BASE), USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE); /* 8N1 */
     RP_WRITE(NVIC_ISER(RP_UART_IRQN / 32u), 1u << (RP_UART_IRQN % 32u));
 }
@@ -59,31 +62,42 @@ void RP_UART_IRQHandler(void) {
     /* Reading SR then DR clears RXNE and the error flags (ORE, NF, FE, PE) together. */
     while ((sr = RP_READ(USART_SR(RP_UART_BASE))) & (USART_SR_RXNE | USART_SR_ORE)) {
         const uint8_t byte = (uint8_t)RP_READ(USART_DR(RP_UART_BASE));
-        if (sr & USART_SR_ORE) rx_dropped = rx_dropped + 1u; /* the shift register lost at least one byte */
-        if (sr & (USART_SR_PE | USART_SR_FE | USART_SR_NF)) rx_errors = rx_errors + 1u; /* line noise */
-        const uint32_t head = rx_head;
-        if (head - rx_tail < RP_UART_RX_SIZE) {
+        if (sr & USART_SR_ORE) rx.dropped = rx.dropped + 1u; /* the shift register lost at least one byte */
+        if (sr & (USART_SR_PE | USART_SR_FE | USART_SR_NF)) rx.errors = rx.errors + 1u; /* line noise */
+        const uint32_t head = rx.head;
+        if (head - rx.tail < RP_UART_RX_SIZE) {
             rx_ring[head & (RP_UART_RX_SIZE - 1u)] = byte;
             BARRIER(); /* the byte is stored before the reader can see the new head */
-            rx_head = head + 1u;
+            rx.head = head + 1u;
         } else {
-            rx_dropped = rx_dropped + 1u;
+            rx.dropped = rx.dropped + 1u;
         }
     }
 }
 
 int32_t rp_uart_read(uint8_t *dst, int32_t max) {
-    const uint32_t head = rx_head;
+    const uint32_t head = rx.head;
     BARRIER(); /* no ring read may move above the head read */
-    uint32_t tail = rx_tail;
+    uint32_t tail = rx.tail;
     int32_t n = 0;
     while (n < max && tail != head) dst[n++] = rx_ring[tail++ & (RP_UART_RX_SIZE - 1u)];
     BARRIER(); /* copied before the slots go back to the ISR */
-    rx_tail = tail;
+    rx.tail = tail;
     return n;
 }
 
-int32_t rp_uart_rx_available(void) { return (int32_t)(rx_head - rx_tail); }
+int32_t rp_uart_rx_available(void) { return (int32_t)(rx.head - rx.tail); }
+
+void rp_uart_wait(void) {
+#if RP_WATCHDOG_MS == 0
+    /* Interrupts masked across the check and the sleep: a byte landing between them leaves its interrupt pending,
+     * and a pending interrupt ends WFI even while PRIMASK masks it (ARMv7-M ARM B1.5.19); unmasking then runs the
+     * ISR. Without the mask that byte's ISR could run just before WFI and the core would sleep past it. */
+    __asm volatile("cpsid i" ::: "memory");
+    if (rx.head == rx.tail) __asm volatile("wfi");
+    __asm volatile("cpsie i" ::: "memory");
+#endif
+}
 
 void rp_uart_rx_hold(int hold) {
     if (!rp_uart_enabled()) return; /* the self-test firmware never starts the UART */
@@ -91,9 +105,9 @@ void rp_uart_rx_hold(int hold) {
     else RP_SET(USART_CR1(RP_UART_BASE), USART_CR1_RXNEIE);
 }
 
-uint32_t rp_uart_rx_dropped(void) { return rx_dropped; }
+uint32_t rp_uart_rx_dropped(void) { return rx.dropped; }
 
-uint32_t rp_uart_rx_errors(void) { return rx_errors; }
+uint32_t rp_uart_rx_errors(void) { return rx.errors; }
 
 void rp_uart_write(const void *data, int32_t n) {
     const uint8_t *p = data;

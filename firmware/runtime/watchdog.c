@@ -5,10 +5,6 @@
 #include "rp_runtime.h"
 #include "rp_stm32f4_regs.h"
 
-#ifndef RP_WATCHDOG_MS
-#define RP_WATCHDOG_MS 0u /* off */
-#endif
-
 #define LSI_HZ 32000u /* nominal; the part's LSI runs at 17-47 kHz, so the real timeout is 0.68x to 1.9x this */
 
 #if RP_WATCHDOG_MS

@@ -31,9 +31,10 @@ void rp_reg_model_attach(rp_reg_read_fn read, rp_reg_write_fn write) { model_rea
 uint32_t rp_reg_model_read(uint32_t addr) { return model_read ? model_read(addr) : 0u; }
 void rp_reg_model_write(uint32_t addr, uint32_t value) { if (model_write) model_write(addr, value); }
 """
-# The host's assembler has no ARM barriers: rp_board_reset's "dsb" becomes an empty assembler macro. The host
-# never calls rp_board_reset (it would spin for ever); the rest of the runtime has no ARM instructions.
-HOST_ASM_H = '__asm__(".macro dsb\\n.endm");\n'
+# The host's assembler has no ARM system instructions: rp_board_reset's "dsb" and rp_uart_wait's "cpsid i", "wfi"
+# and "cpsie i" become empty assembler macros. The host never calls rp_board_reset (it would spin for ever), and
+# rp_uart_wait without the sleep returns at once; the rest of the runtime has no ARM instructions.
+HOST_ASM_H = '__asm__(".macro dsb\\n.endm\\n.macro wfi\\n.endm\\n.macro cpsid m\\n.endm\\n.macro cpsie m\\n.endm");\n'
 
 
 def runtime_model_sources() -> list[Path]:

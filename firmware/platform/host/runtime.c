@@ -142,6 +142,12 @@ int32_t rp_uart_read(uint8_t *dst, int32_t max) {
 }
 
 int32_t rp_uart_rx_available(void) { return rx_head - rx_tail; }
+
+void rp_uart_wait(void) {
+    if (rx_head != rx_tail) return;
+    struct pollfd p = {UART_FD, POLLIN, 0};
+    poll(&p, 1, 100); /* bounded: a caller that also watches a timer still gets to look at it */
+}
 void rp_uart_rx_hold(int hold) { (void)hold; } /* nothing interrupts a layer here */
 uint32_t rp_uart_rx_dropped(void) { return 0u; }
 uint32_t rp_uart_rx_errors(void) { return 0u; }

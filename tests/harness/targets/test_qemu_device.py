@@ -4,6 +4,7 @@ socket into USART1's receive ring, results bit-exact with the reference, a layer
 refusals, recovery from damaged bytes in both directions (harness/targets/faulty_link.py), instruction counts that
 bytes arriving mid-run cannot change, and NAKs that garbage cannot multiply."""
 
+import os
 import struct
 import time
 from pathlib import Path
@@ -76,6 +77,24 @@ def test_handshake_says_what_runs(target, build, model):
     assert info.ticks == "tim2" and info.input_hw == (240, 320) and info.arena_bytes == build.info["arena_bytes"]
     # a chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring
     assert len(encode_frame(Frame(Kind.IMAGE_CHUNK, 0, bytes(OFFSET_BYTES + info.chunk)))) <= info.rx_bytes // 2
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system time a process has used (proc(5): fields 14 and 15 of /proc/<pid>/stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@needs_emulator
+def test_waiting_for_the_host_the_board_sleeps_instead_of_spinning_a_core(target):
+    """The firmware sleeps (WFI) while no byte is due, so an idle QEMU leaves the core to the host's Python (two
+    workers, two emulators, two cores: a spinning wait made every device test twice as slow)."""
+    Session(target.link).hello()
+    before, start = cpu_seconds(target.proc.pid), time.monotonic()
+    time.sleep(2.0)
+    used = cpu_seconds(target.proc.pid) - before
+    assert used < 0.25 * (time.monotonic() - start), f"QEMU used {used:.2f} s of CPU in 2 s of waiting"
+    assert Session(target.link).hello().board == "qemu-stm32f405"  # a byte still wakes it
 
 
 def test_images_over_the_uart_are_bit_exact(host, host_build, model):
