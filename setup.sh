@@ -35,7 +35,9 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv || { rm -rf .venv; echo "setup: could not create .venv with $py" >&2; exit 1; }
 fi
 echo "setup: installing the harness into .venv (first run takes a few minutes: PyTorch CPU) …" >&2
-if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[dev,torch]' > .venv/setup.log 2>&1; then
+# --no-compile: Python compiles a module's bytecode when it is first imported; compiling every installed module up
+# front (all of PyTorch) took longer than the install itself.
+if ! .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e '.[dev,torch]' > .venv/setup.log 2>&1; then
   tail -n 20 .venv/setup.log >&2
   echo "setup: pip install failed; the whole log is in .venv/setup.log" >&2
   exit 1
