@@ -13,6 +13,7 @@ import re
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,10 +211,13 @@ def materials(tmp_path_factory) -> Path:
         for seed in range(3):
             store.add(make_run(seed))
     shutil.copy(folder / "runs.sqlite", folder / "newer.sqlite")
-    with sqlite3.connect(folder / "newer.sqlite") as db:
+    # closed, not just committed: an open connection keeps the store's WAL files until the garbage collector ends
+    # it, which may happen during a case and change the files that case must leave alone
+    with closing(sqlite3.connect(folder / "newer.sqlite")) as db, db:
         db.execute("UPDATE schema_version SET version = 99")
     data = (folder / "runs.sqlite").read_bytes()
-    page = sqlite3.connect(folder / "runs.sqlite").execute("PRAGMA page_size").fetchone()[0]
+    with closing(sqlite3.connect(folder / "runs.sqlite")) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
     (folder / "truncated.sqlite").write_bytes(data[:-page])
     model = MODEL.read_bytes()
     for kind, (offset, mask) in FLIPS.items():
