@@ -23,6 +23,8 @@ from harness.boards import Board, Timeouts, board, load_boards
 from harness.build.firmware import FirmwareBuild, build_firmware
 from harness.errors import (ClockError, DeviceFault, DeviceRebooted, LinkError, MismatchError, ProtocolError,
                             TargetError, TargetTimeout, UsageError)
+from harness.farm.lease import PREFIX as FARM_PREFIX
+from harness.farm.lease import FarmRequest
 from harness.model.modelfile import Model
 from harness.progress import Progress
 from harness.protocol.report import RunReport
@@ -36,8 +38,12 @@ class BoardChoice:
     board: Board
     port: str | None = None        # the serial device of a real board
     probe: str | None = None       # its debug probe's unique id, when the port cannot lead to it
+    farm: FarmRequest | None = None  # a place in a labgrid farm (harness/farm/lease.py)
+    coordinator: str | None = None   # the farm's labgrid coordinator, host:port
 
     def __str__(self) -> str:
+        if self.farm is not None:
+            return str(self.farm)
         return f"{self.board.name}@{self.port}" if self.port else self.board.name
 
     @property
@@ -52,11 +58,19 @@ class BoardChoice:
         return dataclasses.replace(self, board=dataclasses.replace(self.board, timeouts=timeouts))
 
 
-def parse_board(spec: str, boards_file: str | Path | None = None, probe: str | None = None) -> BoardChoice:
+def parse_board(spec: str, boards_file: str | Path | None = None, probe: str | None = None,
+                coordinator: str | None = None) -> BoardChoice:
     """``NAME`` (boards.yaml), ``NAME@/dev/tty…`` or a bare ``/dev/tty…`` (the board is recognised from its
     probe when boards.yaml has exactly one real board whose name the probe reports). A real board's spec may end in
     ``,probe=ID`` (``pyocd list`` shows the ids) for a port that is not its probe's virtual COM port, such as a
-    USB-serial adapter; ``probe`` (``--probe``) does the same for a spec without one."""
+    USB-serial adapter; ``probe`` (``--probe``) does the same for a spec without one. ``labgrid:PLACE`` or
+    ``labgrid:TAG=VALUE,…`` is a place in a labgrid farm, found on ``coordinator`` (--lg-coordinator,
+    LG_COORDINATOR)."""
+    if spec.startswith(FARM_PREFIX):
+        from harness.farm.choice import farm_board
+
+        chosen, request, address = farm_board(spec, boards_file, coordinator)
+        return BoardChoice(chosen, farm=request, coordinator=address)
     spec, _, options = spec.partition(",")
     probe = _probe_option(spec, options) or probe
     name, _, port = spec.partition("@") if "@" in spec else ("", "", spec) if spec.startswith("/") else (spec, "", "")
@@ -148,6 +162,8 @@ class Dut:
         """Start the emulator on the build, or flash the board (skipped when its build id is there) and reset it."""
         board_ = self.board
         opts = dict(self.target_options)
+        if self.choice.farm is not None:
+            opts.update(farm=self.choice.farm, coordinator=self.choice.coordinator, say=self.progress.say)
         if board_.on_serial_port:
             opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
             if self.choice.probe_id:

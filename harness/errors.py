@@ -10,6 +10,8 @@
     ├── CodegenError             a model cannot be turned into C (e.g. an inconsistent memory plan)
     ├── BuildError               a compiler run failed (message: command, exit status, last lines of its output)
     ├── DependencyError          an optional package or a tool is missing (message names the install command)
+    ├── FarmError                the board farm (labgrid coordinator, exporter, flash agent, a network serial
+    │                            port) is unreachable, or the place was lost: infrastructure, not a test outcome
     ├── TargetError              the board or emulator misbehaved (did not start, crashed, hung)
     │   ├── TargetTimeout        no answer within the time allowed
     │   ├── DeviceFault          the firmware reported a fault (HardFault: names the layer and the cause)
@@ -60,6 +62,11 @@ class CheckpointError(ModelError):
 
 class DependencyError(HarnessError):
     """An optional dependency or external tool is missing."""
+
+
+class FarmError(HarnessError):
+    """The board farm failed: the labgrid coordinator or an exporter is unreachable, the flash agent beside the probe
+    or a network serial port is, or the place was taken away mid-session."""
 
 
 class TargetError(HarnessError):

@@ -93,7 +93,10 @@ def board_choices(config) -> list:
     if probe and len(specs) > 1:
         raise UsageError("--probe names one board's probe; with several --board give each its own "
                          ",probe=ID (e.g. --board=stm32f4-discovery@/dev/ttyUSB0,probe=066DFF…)")
-    return [_named(f"--board={spec}", parse_board, spec, config.getoption("boards_file"), probe).with_timeouts(
+    # --lg-coordinator is labgrid's own pytest option (present when the [farm] extra is installed)
+    coordinator = config.getoption("lg_coordinator", None)
+    return [_named(f"--board={spec}", parse_board, spec, config.getoption("boards_file"), probe,
+                   coordinator).with_timeouts(
         config.getoption("boot_timeout"), config.getoption("inference_timeout")) for spec in specs]
 
 

@@ -1,7 +1,7 @@
 """The ``harness`` command line: a thin front end over the plain functions of each stage, one module per command
-group (model.py, device.py, firmware.py, link.py, history.py, eval.py, calibrate.py, virtual_bench.py), each with
-a ``register(sub, bench)`` that adds its subcommands; what they share is in common.py, the options it shares with
-the pytest plugin in harness/options.py.
+group (model.py, device.py, firmware.py, link.py, history.py, eval.py, calibrate.py, virtual_bench.py, farm.py),
+each with a ``register(sub, bench)`` that adds its subcommands; what they share is in common.py, the options it
+shares with the pytest plugin in harness/options.py.
 
 Exit status, one policy for every command (common.py OK, FAILED, USAGE; an error's is its class's ``exit_code``,
 harness/errors.py):
@@ -19,13 +19,13 @@ import argparse
 import functools
 import sys
 
-from harness.cli import calibrate, device, eval, firmware, history, link, model, virtual_bench
+from harness.cli import calibrate, device, eval, farm, firmware, history, link, model, virtual_bench
 from harness.cli.common import OK, USAGE, exit_status
 from harness.errors import HarnessError
 from harness.progress import Progress
 
 # The order of `harness --help`; `harness bench` is listed where its first benchmark registers.
-COMMANDS = (model, device, link, history, eval, firmware, calibrate, virtual_bench)
+COMMANDS = (model, device, link, history, eval, firmware, calibrate, virtual_bench, farm)
 
 
 class Parser(argparse.ArgumentParser):

@@ -12,4 +12,11 @@ from harness.targets.base import Target
 
 
 def open_target(board: Board, port: str | None = None, **options) -> Target:
+    """The board's backend's target; with ``farm=`` (a harness.farm.lease.FarmRequest) a place in a labgrid farm,
+    whose board is flashed by the agent beside its probe with the same pyOCD code."""
+    if options.get("farm") is not None:
+        from harness.targets.labgrid_target import LabgridTarget
+
+        return LabgridTarget.open(board, port, **options)
+    options.pop("farm", None)
     return board.spec.target_class().open(board, port, **options)

@@ -32,8 +32,9 @@ class BoardLock:
 
 
 def lock_key(choice) -> str | None:
-    """What identifies a physical board (its serial port), or None for an emulator."""
-    if not choice.board.on_serial_port:
+    """What identifies a physical board (its serial port), or None for an emulator and for a farm's place (labgrid's
+    coordinator does the locking, one place per worker: harness/farm/lease.py)."""
+    if not choice.board.on_serial_port or getattr(choice, "farm", None) is not None:
         return None
     return re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.realpath(choice.port))
 

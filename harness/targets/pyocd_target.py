@@ -237,10 +237,17 @@ class PyocdTarget(Target):
         return f"pyOCD {probe} ({self.board.name}) on {self.port}"
 
     def load(self, elf: Path, build_id: str) -> None:
-        elf = Path(elf)
-        self._check_build_id(elf, build_id)
+        self._check_build_id(Path(elf), build_id)
         if self._link is None:
             self._link = open_port(self.port, self.board.baud, timeout=1.0)
+        self.flash(elf, build_id, self._link.reset_input_buffer)
+
+    def flash(self, elf: Path, build_id: str, flush: Callable[[], None] | None) -> bool:
+        """Flash ``elf`` unless ``build_id`` is on the board already, verify it, reset into it; ``flush`` runs while
+        the core is halted just before that reset (it empties the serial link wherever that is: here, or on a
+        farm client across the network, harness/farm/agent.py). True if it flashed."""
+        elf = Path(elf)
+        self._check_build_id(elf, build_id)
         note = build_id_note(elf)
         with self._connected() as (session, target):
             target.reset_and_halt()  # back on the HSI with interrupts off before any flash operation (module doc)
@@ -252,11 +259,16 @@ class PyocdTarget(Target):
             else:
                 logging.getLogger(__name__).info("%s: build id %s already flashed; not reflashing",
                                                  self.board.name, build_id)
-            self._restart(target)
+            self._restart(target, flush)
+        return self.flashed
 
     def reset(self) -> None:
+        self.restart(self._link.reset_input_buffer if self._link is not None else None)
+
+    def restart(self, flush: Callable[[], None] | None) -> None:
+        """Reset into the loaded firmware; ``flush`` runs while the core is halted (see ``flash``)."""
         with self._connected() as (_, target):
-            self._restart(target)
+            self._restart(target, flush)
 
     def close(self) -> None:
         link, self._link = self._link, None
@@ -279,12 +291,12 @@ class PyocdTarget(Target):
         if build_id and in_elf and in_elf != build_id:
             raise UsageError(f"{elf.name} has build id {in_elf}, not the {build_id} it was given with")
 
-    def _restart(self, target) -> None:
+    def _restart(self, target, flush: Callable[[], None] | None) -> None:
         """Reset into the firmware with stale input flushed while the core is halted, so the boot banner is the
         first thing the port reads."""
         target.reset_and_halt()
-        if self._link is not None:
-            self._link.reset_input_buffer()
+        if flush is not None:
+            flush()
         target.reset()
 
     def _program(self, session: Session, elf: Path) -> None:
