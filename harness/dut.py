@@ -175,6 +175,12 @@ class Dut:
         self.target.load(self.build.elf, self.build.info["build_id"])
         return self.target
 
+    def check_target(self) -> None:
+        """FarmError if the board is no longer this session's (a farm place lost mid-session); else nothing."""
+        check = getattr(self.target, "check", None)
+        if check is not None:
+            check()
+
     def _handshake(self) -> None:
         link = self.link_filter(self.target.link) if self.link_filter else self.target.link
         self.session = Session(link, run_timeout=self.board.timeouts.inference, budget=self.link_budget)

@@ -31,10 +31,11 @@ def fixed_float_agreement(reference: Reference, image: np.ndarray, fixed) -> tup
     return sum(1 for f in flags if f), len(fixed), len(floats)
 
 
-def fixture_result(name: str, reference: Reference, image: np.ndarray, reports: Sequence[RunReport]
-                   ) -> FixtureResult:
+def fixture_result(name: str, reference: Reference, image: np.ndarray, reports: Sequence[RunReport],
+                   ran_on: dict[str, str] | None = None) -> FixtureResult:
     """One fixture's repeats (at least one report) checked against the reference; the first report's
-    fingerprints and detections are kept, and every report's ticks."""
+    fingerprints and detections are kept, and every report's ticks. ``ran_on``: which physical board (a farm's
+    place, exporter and probe)."""
     first = reports[0]
     verdict = reference.check(image, first)
     same = all([x.crc for x in r.layers] == [x.crc for x in first.layers] for r in reports[1:])
@@ -46,7 +47,7 @@ def fixture_result(name: str, reference: Reference, image: np.ndarray, reports: 
         fingerprints={x.name: f"{x.crc:08x}" for x in first.layers},
         detections=tuple(_box(d) for d in verdict.detections),
         latency=latency, stack_bytes=max(r.stack_bytes for r in reports),
-        fixed_float=fixed_float_agreement(reference, image, verdict.reference))
+        fixed_float=fixed_float_agreement(reference, image, verdict.reference), ran_on=dict(ran_on or {}))
 
 
 def device_ap50(fixtures: Sequence[FixtureResult], fixtures_dir: Path | None, input_hw: tuple[int, int]

@@ -29,6 +29,7 @@ class FixtureResult:
     latency: dict[str, tuple[float, ...]]        # "total" and each layer → one sample per repeat (ticks)
     stack_bytes: int
     fixed_float: tuple[int, int, int] = (0, 0, 0)  # (matched, fixed, float) reference detections at IoU ≥ 0.5
+    ran_on: dict[str, str] = field(default_factory=dict)  # a farm's place, exporter, exporter_host, probe
 
     def median(self, key: str = "total") -> float:
         return float(np.median(self.latency[key]))
@@ -38,7 +39,8 @@ class FixtureResult:
         """The inverse of dataclasses.asdict (JSON turns the tuples into lists)."""
         return FixtureResult(**{**f, "detections": tuple(tuple(x) for x in f["detections"]),
                                 "latency": {k: tuple(v) for k, v in f["latency"].items()},
-                                "fixed_float": tuple(f.get("fixed_float", (0, 0, 0)))})
+                                "fixed_float": tuple(f.get("fixed_float", (0, 0, 0))),
+                                "ran_on": dict(f.get("ran_on") or {})})
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ RUN_COLUMNS = ("board", "backend", "runs_on", "unit", "model", "model_id", "buil
                "repeats", "extra")
 RUN_JSON = ("packages", "extra")
 RUN_BOOL = ("dsp", "dirty")
-FIXTURE_COLUMNS = ("name", "matched", "stack_bytes", "fingerprints", "detections", "latency", "fixed_float")
-FIXTURE_JSON = ("fingerprints", "detections", "latency", "fixed_float")
+FIXTURE_COLUMNS = ("name", "matched", "stack_bytes", "fingerprints", "detections", "latency", "fixed_float", "ran_on")
+FIXTURE_JSON = ("fingerprints", "detections", "latency", "fixed_float", "ran_on")
+FIXTURE_ADDED = {"ran_on": 3}  # columns a later migration added (an older store, read as it is, has not got them)
 CHUNK = 500  # runs loaded per query when backfilling
 
 
@@ -99,6 +100,9 @@ MIGRATIONS = (
             PRIMARY KEY (run_id, name))""",
         "CREATE INDEX metrics_name ON metrics (name)",
     ), backfill_metrics=True),
+    Migration(3, "which physical board ran each fixture (a farm's place, exporter and probe)", (
+        "ALTER TABLE fixtures ADD COLUMN ran_on TEXT NOT NULL DEFAULT '{{}}'",
+    )),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -134,40 +138,48 @@ def migrate(cur: Cursor, dialect: Dialect, current: int, upto: int = LATEST_VERS
             for statement in m.statements:
                 cur.execute(dialect.ddl(statement))
             if m.backfill_metrics:
-                _backfill_metrics(cur, dialect)
+                _backfill_metrics(cur, dialect, current)
             current = m.version
     cur.execute("DELETE FROM schema_version")
     cur.execute(dialect.sql("INSERT INTO schema_version (version) VALUES (?)"), (current,))
     return current
 
 
-def _backfill_metrics(cur: Cursor, dialect: Dialect) -> None:
+def _backfill_metrics(cur: Cursor, dialect: Dialect, version: int) -> None:
     cur.execute("SELECT id FROM runs ORDER BY id")
     ids = [r[0] for r in cur.fetchall()]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        for run in select_runs(cur, dialect, [dialect.one_of("r.id", "bigint")], [dialect.values(chunk)]):
+        for run in select_runs(cur, dialect, [dialect.one_of("r.id", "bigint")], [dialect.values(chunk)],
+                               version=version):
             insert_metrics(cur, dialect, run.id, run)
 
 
 # --- rows <-> Run ------------------------------------------------------------------------------------------------
 
-def insert_run(cur: Cursor, dialect: Dialect, run: Run, with_metrics: bool = True) -> int:
-    """Insert the run, its fixtures and (from schema 2) its metrics; the caller commits. The new id."""
+def fixture_columns(version: int) -> tuple[str, ...]:
+    """The fixtures table's columns at schema ``version``."""
+    return tuple(c for c in FIXTURE_COLUMNS if FIXTURE_ADDED.get(c, 1) <= version)
+
+
+def insert_run(cur: Cursor, dialect: Dialect, run: Run, version: int = LATEST_VERSION) -> int:
+    """Insert the run, its fixtures and (from schema 2) its metrics into a store at schema ``version``; the caller
+    commits. The new id."""
+    columns = fixture_columns(version)
     values = [getattr(run, c) for c in RUN_COLUMNS]
     values = [json.dumps(v) if c in RUN_JSON else v for c, v in zip(RUN_COLUMNS, values)]
     marks = ", ".join("?" * (len(RUN_COLUMNS) + 1))
     cur.execute(dialect.sql(f"INSERT INTO runs ({_columns(RUN_COLUMNS)}, n_fixtures) VALUES ({marks}) RETURNING id"),
                 (*values, len(run.fixtures)))
     run_id = cur.fetchone()[0]
-    rows = [(run_id, position, f.name, f.matched, f.stack_bytes, json.dumps(f.fingerprints),
-             json.dumps(f.detections), json.dumps(f.latency), json.dumps(f.fixed_float))
+    rows = [(run_id, position, *(json.dumps(getattr(f, c)) if c in FIXTURE_JSON else getattr(f, c)
+                                 for c in columns))
             for position, f in enumerate(run.fixtures)]
     if rows:
-        marks = ", ".join("?" * (len(FIXTURE_COLUMNS) + 2))
-        cur.executemany(dialect.sql(f'INSERT INTO fixtures (run_id, "position", {_columns(FIXTURE_COLUMNS)}) '
+        marks = ", ".join("?" * (len(columns) + 2))
+        cur.executemany(dialect.sql(f'INSERT INTO fixtures (run_id, "position", {_columns(columns)}) '
                                     f"VALUES ({marks})"), rows)
-    if with_metrics:
+    if version >= 2:
         insert_metrics(cur, dialect, run_id, run)
     return run_id
 
@@ -179,7 +191,7 @@ def insert_metrics(cur: Cursor, dialect: Dialect, run_id: int, run: Run) -> None
 
 
 def select_runs(cur: Cursor, dialect: Dialect, where: Sequence[str], params: Sequence,
-                limit: int | None = None) -> list[Run]:
+                limit: int | None = None, version: int = LATEST_VERSION) -> list[Run]:
     """Whole runs matching every condition in ``where`` (SQL on ``runs r``), oldest first; ``limit``: the newest."""
     whole = 'r.n_fixtures = (SELECT COUNT(*) FROM fixtures f WHERE f.run_id = r.id)'
     sql = (f"SELECT r.id, {_columns(RUN_COLUMNS, 'r.')} FROM runs r "
@@ -192,12 +204,13 @@ def select_runs(cur: Cursor, dialect: Dialect, where: Sequence[str], params: Seq
     if not heads:
         return []
     fixtures: dict[int, list[dict]] = {h[0]: [] for h in heads}
-    cur.execute(dialect.sql(f"SELECT run_id, {_columns(FIXTURE_COLUMNS)} FROM fixtures "
+    columns = fixture_columns(version)
+    cur.execute(dialect.sql(f"SELECT run_id, {_columns(columns)} FROM fixtures "
                             f'WHERE {dialect.one_of("run_id", "bigint")} ORDER BY run_id, "position"'),
                 (dialect.values(list(fixtures)),))
     for run_id, *values in cur.fetchall():
-        f = dict(zip(FIXTURE_COLUMNS, values))
-        f.update({k: json.loads(f[k]) for k in FIXTURE_JSON}, matched=bool(f["matched"]))
+        f = dict(zip(columns, values))
+        f.update({k: json.loads(f[k]) for k in FIXTURE_JSON if k in f}, matched=bool(f["matched"]))
         fixtures[run_id].append(f)
     runs = []
     for run_id, *values in heads:
@@ -226,7 +239,7 @@ class SqlStore(HistoryStore):
     def add(self, run: Run) -> int:
         if not getattr(self, "write", True):
             raise HistoryError(f"the history {self.location} was opened for reading: open it with write=True")
-        return self._write(lambda cur: insert_run(cur, self.dialect, run, with_metrics=self.version >= 2))
+        return self._write(lambda cur: insert_run(cur, self.dialect, run, self.version))
 
     def runs(self, board: str | None = None, model: str | None = None, commits: Sequence[str] | None = None,
              limit: int | None = None) -> list[Run]:
@@ -244,10 +257,11 @@ class SqlStore(HistoryStore):
             params.append(self.dialect.values(commits))
         if not self.version:  # opened for reading where nothing was recorded yet
             return []
-        return self._read(lambda cur: select_runs(cur, self.dialect, where, params, limit))
+        return self._read(lambda cur: select_runs(cur, self.dialect, where, params, limit, self.version))
 
     def get(self, run_id: int) -> Run:
-        found = self._read(lambda cur: select_runs(cur, self.dialect, ["r.id = ?"], [int(run_id)])) \
+        found = self._read(lambda cur: select_runs(cur, self.dialect, ["r.id = ?"], [int(run_id)],
+                                                   version=self.version)) \
             if self.version else []
         if not found:
             raise HistoryError(f"no run {run_id} in the history at {self.location}: pass the id of a recorded run")

@@ -64,13 +64,13 @@ def test_a_version_1_history_is_migrated_and_its_metrics_backfilled(pg_url):
         ids = [old.add(run) for run in runs]
     assert query(pg_url, "SELECT to_regclass('metrics') IS NULL, version FROM schema_version") == [(True, 1)]
     with open_store(pg_url) as store:
-        assert store.version == 2
+        assert store.version == LATEST_VERSION == 3
         assert store.runs() == [dataclasses.replace(r, id=i) for r, i in zip(runs, ids)]
-    assert query(pg_url, "SELECT version FROM schema_version") == [(2,)]
+    assert query(pg_url, "SELECT version FROM schema_version") == [(LATEST_VERSION,)]
     for run_id, run in zip(ids, runs):
         assert dict(query(pg_url, "SELECT name, value FROM metrics WHERE run_id = %s", (run_id,))) == run_metrics(run)
-    query(pg_url, "UPDATE schema_version SET version = 3 RETURNING version")
-    with pytest.raises(HistoryError, match=r"was written by a newer harness \(schema 3, .*upgrade harness"):
+    query(pg_url, "UPDATE schema_version SET version = %s RETURNING version", (LATEST_VERSION + 1,))
+    with pytest.raises(HistoryError, match=r"was written by a newer harness \(schema 4, .*upgrade harness"):
         open_store(pg_url)
 
 

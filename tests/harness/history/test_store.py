@@ -135,11 +135,11 @@ def test_a_version_1_history_is_migrated_and_its_metrics_backfilled(tmp_path):
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'metrics'").fetchall() == []
 
     with open_store(path) as store:
-        assert store.version == LATEST_VERSION == 2
+        assert store.version == LATEST_VERSION == 3
         assert store.runs() == [dataclasses.replace(r, id=i) for r, i in zip(runs, ids)]
         new_id = store.add(make_run(5))
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'metrics_name'").fetchall() == [
             ("metrics_name",)]
     for run_id, run in zip(ids, runs):
@@ -165,7 +165,7 @@ def test_a_history_from_a_newer_harness_is_refused(tmp_path):
         store.add(make_run(1))
     with sqlite3.connect(path) as db:
         db.execute("UPDATE schema_version SET version = ?", (LATEST_VERSION + 1,))
-    with pytest.raises(HistoryError, match=rf"{path} was written by a newer harness \(schema 3.*upgrade harness"):
+    with pytest.raises(HistoryError, match=rf"{path} was written by a newer harness \(schema 4.*upgrade harness"):
         open_store(path)
 
 
