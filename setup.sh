@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything the harness needs on a fresh Debian 12 machine: C compilers (host and arm-none-eabi), QEMU,
-# and a virtual environment in .venv with the package, its dev tools and the [torch] extra. Safe to run again; it only installs what is missing.
+# and a virtual environment in .venv with the package, its dev tools and the [torch] and [farm] extras. Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +22,8 @@ apt_install() {
 # The C kernels are compiled for the host (tests check them against the NumPy reference), and for the Cortex-M4,
 # whose firmware runs on QEMU's STM32F405 (netduinoplus2).
 command -v "${CC:-cc}" >/dev/null || apt_install gcc libc6-dev
-apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# ser2net: a labgrid exporter serves its boards' serial ports through it (RFC 2217); the farm tests use it too.
+apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm ser2net
 
 py=${PYTHON:-python3}
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -37,9 +38,16 @@ fi
 echo "setup: installing the harness into .venv (first run takes a few minutes: PyTorch CPU) …" >&2
 # --no-compile: Python compiles a module's bytecode when it is first imported; compiling every installed module up
 # front (all of PyTorch) took longer than the install itself.
-if ! .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e '.[dev,torch]' > .venv/setup.log 2>&1; then
+if ! .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e '.[dev,torch,farm]' > .venv/setup.log 2>&1; then
   tail -n 20 .venv/setup.log >&2
   echo "setup: pip install failed; the whole log is in .venv/setup.log" >&2
   exit 1
+fi
+# pyserial and labgrid's pyserial-labgrid install the same `serial` package: uninstalling either one (by hand, or a
+# pip resolving another project) deletes files the other still lists, and `pip check` does not notice. Repair it.
+if ! .venv/bin/python -c 'import serial.rfc2217, serial.urlhandler.protocol_socket' 2>/dev/null; then
+  echo "setup: the serial package is broken (pyserial / pyserial-labgrid overlap); reinstalling it …" >&2
+  .venv/bin/python -m pip install --disable-pip-version-check --no-compile --force-reinstall --no-deps \
+    pyserial-labgrid >> .venv/setup.log 2>&1
 fi
 echo "setup: done; the command is .venv/bin/harness" >&2

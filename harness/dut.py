@@ -51,6 +51,12 @@ class BoardChoice:
         """The probe to use: this choice's, else the profile's ``probe:``, else None (found from the port)."""
         return self.probe or self.board.settings.get("probe")
 
+    def with_farm_times(self, lease: float, wait: float) -> BoardChoice:
+        """A farm place's lease time and how long to wait for one (harness/farm/lease.py); others unchanged."""
+        if self.farm is None:
+            return self
+        return dataclasses.replace(self, farm=dataclasses.replace(self.farm, lease=lease, wait=wait))
+
     def with_timeouts(self, boot: float | None = None, inference: float | None = None) -> BoardChoice:
         """The same board with other timeouts (None keeps the profile's)."""
         t = self.board.timeouts
@@ -163,7 +169,7 @@ class Dut:
         board_ = self.board
         opts = dict(self.target_options)
         if self.choice.farm is not None:
-            opts.update(farm=self.choice.farm, coordinator=self.choice.coordinator, say=self.progress.say)
+            opts.update(farm=self.choice.farm, coordinator=self.choice.coordinator, say=self.progress.warn)
         if board_.on_serial_port:
             opts.setdefault("progress", lambda fraction: self.progress.fraction("flashing", fraction, 1.0))
             if self.choice.probe_id:

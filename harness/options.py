@@ -68,7 +68,9 @@ class Option:
 
 TABLE = {o.name: o for o in (
     Option("--board", "the board: a boards.yaml name (qemu-stm32f405, renode-stm32f4), NAME@/dev/ttyACM0 for a "
-           "real board (NAME@PORT,probe=ID with its probe), or the port /dev/ttyACM0", DEFAULT_BOARD, DEFAULT_BOARD,
+           "real board (NAME@PORT,probe=ID with its probe), the port /dev/ttyACM0, or a labgrid farm's place: "
+           "labgrid:PLACE or labgrid:TAG=VALUE[,…] (coordinator: --lg-coordinator or LG_COORDINATOR)", DEFAULT_BOARD,
+           DEFAULT_BOARD,
            metavar="BOARD"),
     Option("--boards-file", "board profiles", None, "boards.yaml", metavar="PATH"),
     Option("--model", "the model: a .npz file, or the name of one in fixtures/models/; its name in the history is "
@@ -94,6 +96,11 @@ TABLE = {o.name: o for o in (
            says_default="such a board fails the handshake", flag=True),
     Option("--repeats", "runs per image, so noisy latency has a median and a spread", None,
            "1 on emulators (their instruction counts are exact), 3 on real boards", type=int, metavar="N"),
+    Option("--farm-lease", "seconds a labgrid farm place stays ours without renewal (renewed every sixth of it): a "
+           "session killed longer ago than this loses its place to the next one that waits for it", 60.0,
+           "60 (labgrid's reservation timeout)", type=float, metavar="S"),
+    Option("--farm-wait", "seconds to wait for a free labgrid farm place before giving up, naming the holders",
+           3600.0, "3600", type=float, metavar="S"),
     Option("--history", "history store: postgresql://… or a SQLite file", None, ".harness/history.sqlite",
            metavar="PATH|URL"),
     Option("--no-history", "do not record the run", says_default="record it", flag=True),

@@ -39,6 +39,9 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "device: runs on the board given with --board; skipped without one")
+    # pyserial's RFC 2217 client (a farm's ser2net ports) still calls Thread.setDaemon/setName
+    for old_api in ("setDaemon", "setName"):
+        config.addinivalue_line("filterwarnings", rf"ignore:{old_api}\(\) is deprecated:DeprecationWarning:serial")
     if hasattr(config, "workerinput") or config.getoption("help", False):
         return  # xdist workers get options the controller has checked
     from harness.errors import HarnessError
@@ -93,7 +96,18 @@ def pytest_runtest_makereport(item, call):
     total = item.config.stash.get(DEVICE_TESTS, 0)
     if total and item.config.getoption("board") and "device" in item.keywords:
         report.harness_device_tests = total
+    if call.excinfo is not None and call.excinfo.errisinstance(_farm_error()):
+        # the farm failed (a place taken away, its port or the coordinator gone): infrastructure, said in one
+        # line, and the session stops rather than every later test failing the same way
+        report.longrepr = f"{item.config.getoption('board')[0]}: {call.excinfo.value}"
+        item.session.shouldstop = report.longrepr
     return report
+
+
+def _farm_error():
+    from harness.errors import FarmError
+
+    return FarmError
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------------------
@@ -128,8 +142,10 @@ def harness_dut(request, pytestconfig, harness_model):
               baud=pytestconfig.getoption("baud"), progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
               target_options={k: v for k, v in options.items() if v is not None},
               allow_clock_fallback=pytestconfig.getoption("allow_clock_fallback"))
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     try:
-        dut.start()
+        with capture.global_and_fixture_disabled():  # building, flashing, waiting for a farm place: said live
+            dut.start()
     except HarnessError as exc:
         lock.release()
         _stop(request, f"{choice}: {exc}")
@@ -154,9 +170,14 @@ def dut(request, harness_dut):
 
     try:
         harness_dut.check_target()
-    except FarmError as exc:  # the place was taken away or the coordinator is gone: one line, and stop
-        _stop(request, f"{harness_dut.choice}: {exc}")
-    harness_dut.resync()
+        harness_dut.resync()
+    except FarmError as exc:  # the place was taken away, its port or the coordinator is gone: one line, and stop
+        why = str(exc)
+        try:
+            harness_dut.check_target()  # a lost place is the reason a port of the farm closed
+        except FarmError as lost:
+            why = str(lost)
+        _stop(request, f"{harness_dut.choice}: {why}")
     return harness_dut
 
 

@@ -25,7 +25,7 @@ OPTIONS = pytest_options(
     ("--baud", {"type": int}),  # checked in check_options: one "ERROR: --baud …" line, not argparse's usage
     "--boot-timeout", "--inference-timeout", "--portable", "--latency-margin", "--pyocd-pack",
     ("--probe", {"note": "with several --board give each its own ,probe=ID"}),
-    "--allow-clock-fallback", "--repeats", "--history", "--no-history", "--baseline",
+    "--allow-clock-fallback", "--repeats", "--farm-lease", "--farm-wait", "--history", "--no-history", "--baseline",
 )
 
 
@@ -97,7 +97,8 @@ def board_choices(config) -> list:
     coordinator = config.getoption("lg_coordinator", None)
     return [_named(f"--board={spec}", parse_board, spec, config.getoption("boards_file"), probe,
                    coordinator).with_timeouts(
-        config.getoption("boot_timeout"), config.getoption("inference_timeout")) for spec in specs]
+        config.getoption("boot_timeout"), config.getoption("inference_timeout")).with_farm_times(
+        config.getoption("farm_lease"), config.getoption("farm_wait")) for spec in specs]
 
 
 def _check_packs(choices, pack: str | None) -> None:

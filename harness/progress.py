@@ -12,10 +12,18 @@ from typing import TextIO
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, quiet: bool = False):
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self.quiet = quiet
-        self.live = self.stream.isatty()
         self._last = 0.0
+
+    @property
+    def stream(self) -> TextIO:
+        """The stream given, else stderr as it is now (pytest swaps it while capturing, and back)."""
+        return self._stream or sys.stderr
+
+    @property
+    def live(self) -> bool:
+        return self.stream.isatty()
 
     def say(self, text: str) -> None:
         """A status line (``building the firmware …``); none when quiet."""

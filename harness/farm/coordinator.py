@@ -121,6 +121,11 @@ class Coordinator:
         self.close()
 
     @property
+    def identity(self) -> str:
+        """Who this client acquires places as: labgrid's ``host/user`` (LG_HOSTNAME, LG_USERNAME override it)."""
+        return f"{self.session.gethostname()}/{self.session.getuser()}"
+
+    @property
     def connected(self) -> bool:
         return not self.session.stopping.is_set()
 

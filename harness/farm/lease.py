@@ -33,6 +33,8 @@ class FarmRequest:
     """What ``--board=labgrid:…`` asks for: one named place, or any place carrying all ``tags``."""
     place: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    lease: float = TTL     # seconds our lease lasts without renewal
+    wait: float = 3600.0   # seconds to wait for a free place
 
     def __str__(self) -> str:
         return PREFIX + (self.place or ",".join(f"{k}={v}" for k, v in self.tags.items()))
@@ -76,9 +78,9 @@ def holder_name() -> str:
 class Lease:
     """Reserve, acquire and keep one place; ``release`` (also on ``__exit__``) gives it back."""
 
-    def __init__(self, coordinator: Coordinator, request: FarmRequest, *, ttl: float = TTL,
-                 wait: float = 3600.0, say=None):
-        self.coordinator, self.request, self.ttl, self.wait = coordinator, request, ttl, wait
+    def __init__(self, coordinator: Coordinator, request: FarmRequest, say=None):
+        self.coordinator, self.request = coordinator, request
+        self.ttl, self.wait = request.lease, request.wait
         self.say = say or (lambda text: None)
         self.place: PlaceInfo | None = None
         self.token: str | None = None
@@ -137,27 +139,44 @@ class Lease:
         until = time.time() + self.ttl
         self.coordinator.set_comment(name, f"harness lease {holder_name()} token {self.token} until {until:.0f}")
 
-    def _keep(self) -> None:
+    def _verify(self) -> str | None:
+        """Why the place is no longer ours, asked of the coordinator now; None while it is."""
         name = self.place.name
+        try:
+            place = self.coordinator.places().get(name)
+        except FarmError as exc:
+            return f"place {name} lost: {exc}"
+        lease = lease_of(place) if place else None
+        if place is None or place.acquired != self.coordinator.identity or lease is None or lease[1] != self.token:
+            holder = f"by {place.acquired}" if place is not None and place.acquired else "by nobody"
+            return f"place {name} was taken away mid-session (now held {holder})"
+        return None
+
+    def _keep(self) -> None:
         while not self._stop.wait(self.ttl / 6):
+            self.lost = self.lost or self._verify()
+            if self.lost:
+                return
             try:
-                place = self.coordinator.places().get(name)
-                lease = lease_of(place) if place else None
-                if place is None or not place.acquired or lease is None or lease[1] != self.token:
-                    holder = f"by {place.acquired}" if place is not None and place.acquired else "by nobody"
-                    self.lost = f"place {name} was taken away mid-session (now held {holder})"
-                    return
-                self._renew(name)
+                self._renew(self.place.name)
             except FarmError as exc:
-                self.lost = f"place {name} lost: {exc}"
+                self.lost = f"place {self.place.name} lost: {exc}"
                 return
 
+    def why_lost(self, settle: float = 0.0) -> str | None:
+        """Why the place is no longer ours, or None; asked again for up to ``settle`` seconds (the coordinator
+        has the exporter stop a released place's ser2net before it records the release)."""
+        deadline = time.monotonic() + settle
+        while True:
+            self.lost = self.lost or self._verify()
+            if self.lost or time.monotonic() >= deadline:
+                return self.lost
+            time.sleep(0.2)
+
     def check(self) -> None:
-        """FarmError if the place is no longer ours (say it once per failing test)."""
+        """FarmError unless the place is still ours, as the coordinator says now (one request)."""
+        self.lost = self.lost or self._verify()
         if self.lost:
-            raise FarmError(self.lost)
-        if not self.coordinator.connected:
-            self.lost = f"place {self.place.name} lost: the labgrid coordinator at {self.coordinator.address} is gone"
             raise FarmError(self.lost)
 
     # -- giving it back --

@@ -37,8 +37,10 @@ def serial_url(params: dict) -> str:
 class NetworkLink:
     """The place's serial port across the network: a pyserial object whose transport failures are FarmErrors."""
 
-    def __init__(self, url: str, baud: int, timeout: float, place: str):
-        self.url, self.place = url, place
+    def __init__(self, url: str, baud: int, timeout: float, place: str, why_lost: Callable[[], str | None]):
+        """``why_lost`` says why the place is no longer ours, or None: a port that fails because the place was
+        taken away (its exporter stops ser2net) is reported as that."""
+        self.url, self.place, self.why_lost = url, place, why_lost
         try:
             self._port = serial.serial_for_url(url, baudrate=baud, timeout=timeout)
         except (serial.SerialException, OSError, ValueError) as exc:
@@ -48,7 +50,8 @@ class NetworkLink:
         try:
             return fn(*args)
         except (serial.SerialException, OSError) as exc:
-            raise FarmError(f"place {self.place}: its serial port {self.url} failed: {exc}") from exc
+            lost = self.why_lost()
+            raise FarmError(lost or f"place {self.place}: its serial port {self.url} failed: {exc}") from exc
 
     def read(self, n: int = 1) -> bytes:
         return self._guard(self._port.read, n)
@@ -133,7 +136,8 @@ class LabgridTarget(Target):
     def load(self, elf: Path, build_id: str) -> None:
         self.lease.check()
         if self._link is None:
-            self._link = NetworkLink(self.url, self.board.baud, 1.0, self.place)
+            self._link = NetworkLink(self.url, self.board.baud, 1.0, self.place,
+                                     lambda: self.lease.why_lost(settle=3.0))
         remote_flash(self.agent, self.board.name, self.probe, Path(elf), build_id, self._link.reset_input_buffer,
                      self.progress)
         self.lease.check()

@@ -1,0 +1,121 @@
+"""The device suite over a labgrid farm of real processes on loopback (tests/harness/farm/loopback.py): places on
+two exporters, one serial port through the exporter's ser2net (RFC 2217) and one raw TCP, flashing by the agent
+beside each probe; sessions taking turns on one place, a killed session's place coming back after its lease, a
+place taken away mid-session failing that session in one line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.farm.coordinator import Coordinator
+from harness.farm.lease import lease_of
+from harness.history.store import open_store
+from tests.harness.farm.loopback import BIN, BOARD, ROOT, LoopbackFarm
+from tests.harness.targets.needs import EMULATOR
+
+pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
+pytestmark = [*EMULATOR, pytest.mark.slow,
+              pytest.mark.skipif(not (shutil.which("ser2net") or Path("/usr/sbin/ser2net").exists()),
+                                 reason="ser2net not installed: apt-get install ser2net")]
+
+TWO = "scene-000 or scene-009"
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    with LoopbackFarm(tmp_path_factory.mktemp("farm")) as farm:
+        yield farm
+
+
+def session(farm, tmp_path: Path, board: str, select: str, *extra: str, name: str = "s") -> subprocess.Popen:
+    """A pytest session running the device suite (``select``: a -k expression) on ``board`` of the farm."""
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/device", "-k", select,
+            f"--board={board}", "--lg-coordinator", farm.address, "--history", str(tmp_path / f"{name}.sqlite"),
+            *extra]
+    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def fixtures_ran_on(history: Path) -> list[dict]:
+    with open_store(history) as store:
+        return [f.ran_on for run in store.runs() for f in run.fixtures]
+
+
+def wait_acquired(farm, place: str, timeout: float = 60) -> None:
+    with Coordinator(farm.address) as client:
+        deadline = time.monotonic() + timeout
+        while not lease_of(client.places()[place]):
+            assert time.monotonic() < deadline, f"{place} was never acquired"
+            time.sleep(0.2)
+
+
+def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
+    code, out = finish(session(farm, tmp_path, f"labgrid:board={BOARD}", f"{TWO} or scene-001 or scene-002",
+                               "-n", "2"))
+    assert code == 0, out
+    ran_on = fixtures_ran_on(tmp_path / "s.sqlite")
+    assert len(ran_on) == 4 and {r["place"] for r in ran_on} == {"farm-a", "farm-b"}
+    assert {(r["exporter"], r["probe"]) for r in ran_on} == {
+        ("host-a", farm.places["a"]["probe"]), ("host-b", farm.places["b"]["probe"])}
+    assert "ran on (place, exporter, probe)" in out and "farm-a, host-a" in out  # the summary names the boards
+    assert "rfc2217://" in out or "socket://" in out
+    with Coordinator(farm.address) as client:  # both given back
+        assert all(p.acquired is None for p in client.places().values())
+
+
+def test_two_sessions_for_one_tag_take_turns(farm, tmp_path):
+    first = session(farm, tmp_path, "labgrid:host=a", TWO, name="first")
+    wait_acquired(farm, "farm-a")
+    second = session(farm, tmp_path, "labgrid:host=a", TWO, name="second")
+    (code1, out1), (code2, out2) = finish(first), finish(second)
+    assert code1 == 0 and code2 == 0, out1 + out2
+    assert "waiting for a place for labgrid:host=a: held by farm-a" in out2
+    assert {r["place"] for r in fixtures_ran_on(tmp_path / "second.sqlite")} == {"farm-a"}
+
+
+def test_a_killed_session_frees_its_place_once_its_lease_runs_out(farm, tmp_path):
+    doomed = session(farm, tmp_path, "labgrid:host=b", "scene", "--farm-lease", "4", name="doomed")
+    wait_acquired(farm, "farm-b")
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    start = time.monotonic()
+    code, out = finish(session(farm, tmp_path, "labgrid:host=b", "scene-000", name="next"))
+    assert code == 0, out
+    assert "the lease of" in out and "ran out" in out and time.monotonic() - start < 90
+
+
+def test_a_place_taken_away_mid_session_fails_that_session_in_one_line(farm, tmp_path):
+    victim = session(farm, tmp_path, "labgrid:host=a", "scene", "--farm-lease", "3", name="victim")
+    wait_acquired(farm, "farm-a")
+    with Coordinator(farm.address) as client:
+        token = lease_of(client.places()["farm-a"])[1]
+    thief = {**os.environ, "LG_USERNAME": "thief", "LG_COORDINATOR": farm.address}
+    def client(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "labgrid-client"), *command], env=thief, capture_output=True, text=True,
+                              timeout=30)
+
+    assert client("-p", "farm-a", "release", "--kick").returncode == 0
+    client("cancel-reservation", token)  # unless the victim, seeing the place gone, has cancelled it already
+    assert client("-p", "farm-a", "acquire").returncode == 0
+    try:
+        code, out = finish(victim)
+    finally:
+        subprocess.run([str(BIN / "labgrid-client"), "-p", "farm-a", "release"], env=thief, capture_output=True,
+                       timeout=30)
+    assert code != 0
+    lines = out.splitlines()
+    assert "! Interrupted: labgrid:host=a: place farm-a was taken away mid-session (now held by" in out, out
+    assert not any(line.startswith("E  ") or "Traceback" in line for line in lines), out  # one line, no traceback
