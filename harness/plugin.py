@@ -15,6 +15,7 @@ its baseline (``--baseline``); a regression fails the session with a table (harn
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -143,8 +144,9 @@ def harness_dut(request, pytestconfig, harness_model):
               target_options={k: v for k, v in options.items() if v is not None},
               allow_clock_fallback=pytestconfig.getoption("allow_clock_fallback"))
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    live = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
     try:
-        with capture.global_and_fixture_disabled():  # building, flashing, waiting for a farm place: said live
+        with live:  # building, flashing, waiting for a farm place: said as it happens, not after the test
             dut.start()
     except HarnessError as exc:
         lock.release()

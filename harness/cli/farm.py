@@ -1,6 +1,6 @@
 """``harness farm``: a labgrid board farm (docs/farm.md). ``agent`` serves flashing beside this host's probes;
-``exporter-config`` writes the labgrid exporter configuration for the boards attached here; ``places`` creates and
-tags a place per board; ``list`` shows the farm's places with their board, state and holder."""
+``list`` shows the farm's places with their board, probe, state and holder. Writing an exporter configuration and
+creating places is labgrid-client's work for now (docs/farm.md has the commands)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,32 @@ def cmd_agent(args) -> int:
     return OK
 
 
+def cmd_list(args) -> int:
+    import time
+
+    from harness.farm.choice import require_labgrid
+    from harness.farm.coordinator import Coordinator, coordinator_address
+    from harness.farm.lease import lease_of
+
+    require_labgrid()
+    address = coordinator_address(args.lg_coordinator)
+    with Coordinator(address) as client:
+        places = client.places()
+    print(f"{'place':<20} {'board':<22} {'probe':<26} {'state':<10} holder")
+    for name, place in sorted(places.items()):
+        lease = lease_of(place)
+        state = "acquired" if place.acquired else "reserved" if place.reservation else "free"
+        holder = place.acquired or ""
+        if place.acquired and lease:
+            left = lease[2] - time.time()
+            holder += f" (harness {lease[0]}, lease {'ran out' if left < 0 else f'{left:.0f} s left'})"
+        print(f"{name:<20} {place.tags.get('board', '?'):<22} {place.tags.get('probe', '?'):<26} {state:<10} "
+              f"{holder}")
+    if not places:
+        Progress().warn(f"no places on the labgrid coordinator at {address}")
+    return OK
+
+
 def register(sub, bench) -> None:
     farm = sub.add_parser("farm", help="a labgrid board farm: the flash agent, exporter configuration, places")
     fsub = farm.add_subparsers(dest="farm_command", required=True)
@@ -50,3 +76,7 @@ def register(sub, bench) -> None:
     add(a, "--boards-file")
     a.add_argument("--json", action="store_true", help='print {"host", "port"} once listening')
     a.set_defaults(func=cmd_agent)
+    ls = fsub.add_parser("list", help="the farm's places: board, probe, state and holder (with a harness lease)")
+    ls.add_argument("--lg-coordinator", metavar="HOST:PORT",
+                    help="the labgrid coordinator. Default: LG_COORDINATOR, else 127.0.0.1:20408")
+    ls.set_defaults(func=cmd_list)

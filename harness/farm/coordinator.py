@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Coroutine
@@ -56,6 +57,9 @@ class Coordinator:
 
         self.address = address
         self._errors = (Error,)
+        root = logging.getLogger()
+        if not root.handlers:  # labgrid logs its failures on the root logger; ours are one-line FarmErrors
+            root.addHandler(logging.NullHandler())
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="labgrid-client", daemon=True)

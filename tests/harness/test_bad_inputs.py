@@ -63,6 +63,9 @@ CASES = [
          "history", "--limit", "-1", "--history", "runs.sqlite"),
     case("history-limit-not-a-number", 2, r"argument --limit: 'many' is not a whole number",
          "history", "--limit", "many", "--history", "runs.sqlite"),
+    case("farm-list-no-coordinator", 2, r"cannot connect to the labgrid coordinator at 127\.0\.0\.1:1: .*start one "
+         r"with `labgrid-coordinator -l 127\.0\.0\.1:1`", "farm", "list", "--lg-coordinator", "127.0.0.1:1"),
+    case("farm-agent-bad-listen", 2, r"--listen nonsense: give HOST:PORT", "farm", "agent", "--listen", "nonsense"),
     case("history-newer-store", 2, r"newer\.sqlite was written by a newer harness \(schema 99.*upgrade harness",
          "history", "--history", "newer.sqlite"),
     case("history-truncated-store", 2, r"truncated\.sqlite is (corrupt|damaged).*restore it from a backup",
