@@ -101,6 +101,16 @@ def _probe_option(spec: str, options: str) -> str | None:
     return value.strip()
 
 
+def board_of_probe(probe, real: dict[str, Board]) -> Board | None:
+    """The profile among ``real`` (boards on a probe) of the board on ``probe``: its ST-LINK's board name
+    (``NUCLEO-F429ZI``) or target type, as pyOCD reports them; None if none matches."""
+    info = probe.associated_board_info
+    for name, b in real.items():
+        if info is not None and (info.name.lower() == name or info.target == b.settings["pyocd_target"]):
+            return b
+    return None
+
+
 def _board_for_port(port: str, boards_file, probe_id: str | None = None) -> Board:
     """The boards.yaml profile of the board behind ``port``: its ST-LINK's board name (``NUCLEO-F429ZI``) or
     target type, as pyOCD reports them for the probe with the port's USB serial number (or ``probe_id``)."""
@@ -108,10 +118,10 @@ def _board_for_port(port: str, boards_file, probe_id: str | None = None) -> Boar
 
     real = {n: b for n, b in load_boards(boards_file).items() if b.on_serial_port}
     probe = probe_for(port, probe_id)
+    found = board_of_probe(probe, real)
+    if found is not None:
+        return found
     info = probe.associated_board_info
-    for name, b in real.items():
-        if info is not None and (info.name.lower() == name or info.target == b.settings["pyocd_target"]):
-            return b
     said = f"{info.name} ({info.target})" if info is not None else "no board name"
     raise UsageError(f"the probe on {port} reports {said}, which matches no board in boards.yaml; name it: "
                      f"--board=<name>@{port} (one of: {', '.join(real)})")

@@ -72,19 +72,30 @@ class LoopbackFarm:
                 time.sleep(0.2)
                 client.sync()
             for host, info in self.places.items():
-                client.create_place(info["place"])
-                client.add_match(info["place"], f"host-{host}/bench/*")
-                client.set_tags(info["place"], {"board": BOARD, "probe": info["probe"], "host": host})
+                if host == "a":  # as docs/farm.md sets a bench host up
+                    subprocess.run([sys.executable, "-m", "harness", "farm", "places", info["config"], "--exporter",
+                                    "host-a", "--lg-coordinator", self.address], cwd=self.workdir, check=True,
+                                   capture_output=True)
+                else:
+                    client.create_place(info["place"])
+                    client.add_match(info["place"], f"host-{host}/bench/*")
+                    client.set_tags(info["place"], {"board": BOARD, "probe": info["probe"]})
+                client.set_tags(info["place"], {"host": host})
         return self
 
     def _start_host(self, host: str) -> None:
         python = [sys.executable, "-m", "harness"]
         bench = self._json_line([*python, "virtual-bench", "--json"])
         agent = self._json_line([*python, "farm", "agent", "--listen", "127.0.0.1:0", "--json"])
-        group = {"NetworkService": {"address": "127.0.0.1", "username": "harness", "port": agent["port"]}}
-        if host == "a":
-            group["RawSerialPort"] = {"port": bench["pty"], "speed": 115200}
-        else:
+        config = self.workdir / f"exporter-{host}.yaml"
+        if host == "a":  # written by the command a bench host runs (docs/farm.md)
+            subprocess.run([*python, "farm", "exporter-config", "--probe", bench["probe"], "--agent",
+                            f"127.0.0.1:{agent['port']}", "-o", str(config)], cwd=self.workdir, check=True,
+                           capture_output=True)
+            place = next(line.split()[2][len("place="):] for line in config.read_text().splitlines()
+                         if line.startswith("## harness:"))
+        else:  # raw TCP from a ser2net of its own, as a NetworkSerialPort
+            group = {"NetworkService": {"address": "127.0.0.1", "username": "harness", "port": agent["port"]}}
             (raw,) = claim_ports(1)
             ser2net = self._spawn([shutil.which("ser2net") or "/usr/sbin/ser2net", "-d", "-n",
                                    "-Y", f"connection: &raw{host}#  accepter: tcp,127.0.0.1,{raw}",
@@ -92,13 +103,13 @@ class LoopbackFarm:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_for_port(raw, ser2net, "ser2net (raw)")
             group["NetworkSerialPort"] = {"host": "127.0.0.1", "port": raw, "speed": 115200, "protocol": "raw"}
-        config = self.workdir / f"exporter-{host}.yaml"
-        config.write_text("## written by tests/harness/farm/loopback.py\n" + json.dumps({"bench": group}) + "\n")
+            config.write_text("## written by tests/harness/farm/loopback.py\n" + json.dumps({"bench": group}) + "\n")
+            place = f"farm-{host}"
         self._spawn([str(BIN / "labgrid-exporter"), "-c", self.address, "-n", f"host-{host}", "--hostname",
                      "127.0.0.1", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     env={**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}:/usr/sbin"})
-        self.places[host] = {"place": f"farm-{host}", "probe": bench["probe"], "pty": bench["pty"],
-                             "agent": agent["port"]}
+        self.places[host] = {"place": place, "probe": bench["probe"], "pty": bench["pty"], "agent": agent["port"],
+                             "config": str(config)}
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -67,10 +67,10 @@ def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
                                "-n", "2"))
     assert code == 0, out
     ran_on = fixtures_ran_on(tmp_path / "s.sqlite")
-    assert len(ran_on) == 4 and {r["place"] for r in ran_on} == {"farm-a", "farm-b"}
+    assert len(ran_on) == 4 and {r["place"] for r in ran_on} == {farm.places["a"]["place"], "farm-b"}
     assert {(r["exporter"], r["probe"]) for r in ran_on} == {
         ("host-a", farm.places["a"]["probe"]), ("host-b", farm.places["b"]["probe"])}
-    assert "ran on (place, exporter, probe)" in out and "farm-a, host-a" in out  # the summary names the boards
+    assert "ran on (place, exporter, probe)" in out and f"{farm.places['a']['place']}, host-a" in out  # summary
     assert "rfc2217://" in out or "socket://" in out
     with Coordinator(farm.address) as client:  # both given back
         assert all(p.acquired is None for p in client.places().values())
@@ -78,12 +78,13 @@ def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
 
 def test_two_sessions_for_one_tag_take_turns(farm, tmp_path):
     first = session(farm, tmp_path, "labgrid:host=a", TWO, name="first")
-    wait_acquired(farm, "farm-a")
+    place = farm.places["a"]["place"]
+    wait_acquired(farm, place)
     second = session(farm, tmp_path, "labgrid:host=a", TWO, name="second")
     (code1, out1), (code2, out2) = finish(first), finish(second)
     assert code1 == 0 and code2 == 0, out1 + out2
-    assert "waiting for a place for labgrid:host=a: held by farm-a" in out2
-    assert {r["place"] for r in fixtures_ran_on(tmp_path / "second.sqlite")} == {"farm-a"}
+    assert f"waiting for a place for labgrid:host=a: held by {place}" in out2
+    assert {r["place"] for r in fixtures_ran_on(tmp_path / "second.sqlite")} == {place}
 
 
 def test_a_killed_session_frees_its_place_once_its_lease_runs_out(farm, tmp_path):
@@ -99,23 +100,24 @@ def test_a_killed_session_frees_its_place_once_its_lease_runs_out(farm, tmp_path
 
 def test_a_place_taken_away_mid_session_fails_that_session_in_one_line(farm, tmp_path):
     victim = session(farm, tmp_path, "labgrid:host=a", "scene", "--farm-lease", "3", name="victim")
-    wait_acquired(farm, "farm-a")
+    place = farm.places["a"]["place"]
+    wait_acquired(farm, place)
     with Coordinator(farm.address) as client:
-        token = lease_of(client.places()["farm-a"])[1]
+        token = lease_of(client.places()[place])[1]
     thief = {**os.environ, "LG_USERNAME": "thief", "LG_COORDINATOR": farm.address}
-    def client(*command: str) -> subprocess.CompletedProcess:
+
+    def as_thief(*command: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "labgrid-client"), *command], env=thief, capture_output=True, text=True,
                               timeout=30)
 
-    assert client("-p", "farm-a", "release", "--kick").returncode == 0
-    client("cancel-reservation", token)  # unless the victim, seeing the place gone, has cancelled it already
-    assert client("-p", "farm-a", "acquire").returncode == 0
+    assert as_thief("-p", place, "release", "--kick").returncode == 0
+    as_thief("cancel-reservation", token)  # unless the victim, seeing the place gone, has cancelled it already
+    assert as_thief("-p", place, "acquire").returncode == 0
     try:
         code, out = finish(victim)
     finally:
-        subprocess.run([str(BIN / "labgrid-client"), "-p", "farm-a", "release"], env=thief, capture_output=True,
-                       timeout=30)
+        as_thief("-p", place, "release")
     assert code != 0
     lines = out.splitlines()
-    assert "! Interrupted: labgrid:host=a: place farm-a was taken away mid-session (now held by" in out, out
+    assert f"! Interrupted: labgrid:host=a: place {place} was taken away mid-session (now held by" in out, out
     assert not any(line.startswith("E  ") or "Traceback" in line for line in lines), out  # one line, no traceback
