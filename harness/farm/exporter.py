@@ -25,7 +25,9 @@ class Attached:
 
     @property
     def place(self) -> str:
-        return f"{self.board}-{self.probe[-6:].lower()}"
+        """The board and its probe: an ST-LINK's 24-digit id by its last 6 digits, a short id whole."""
+        probe = re.sub(r"[^a-z0-9]", "", self.probe.lower())
+        return f"{self.board}-{probe if len(probe) <= 12 else probe[-6:]}"
 
 
 def attached_boards(boards_file=None, probes: tuple[str, ...] = ()) -> list[Attached]:
