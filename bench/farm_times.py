@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,23 +36,31 @@ def acquire_seconds(address: str) -> float:
     return took
 
 
+WAITER = """
+import sys, time
+from harness.farm.coordinator import Coordinator
+from harness.farm.lease import FarmRequest, Lease
+with Coordinator(sys.argv[1]) as client:
+    lease = Lease(client, FarmRequest(tags={"host": "a"}))
+    lease.acquire()
+    print(time.time(), flush=True)
+    lease.release()
+"""
+
+
 def hand_over_seconds(address: str) -> float:
-    """From the holder's release to the waiting session holding the place."""
-    with Coordinator(address) as holder_client, Coordinator(address) as waiter_client:
-        holder = Lease(holder_client, FarmRequest(tags={"host": "a"}))
+    """From the holder's release to the waiting session (another process, as it would be) holding the place."""
+    with Coordinator(address) as client:
+        holder = Lease(client, FarmRequest(tags={"host": "a"}))
         holder.acquire()
-        waiter = Lease(waiter_client, FarmRequest(tags={"host": "a"}))
-        got = threading.Event()
-        thread = threading.Thread(target=lambda: (waiter.acquire(), got.set()))
-        thread.start()
-        time.sleep(3)  # the waiter is polling its reservation by now
-        start = time.monotonic()
+        waiter = subprocess.Popen([sys.executable, "-c", WAITER, address], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        time.sleep(5)  # the waiter is polling its reservation by now
+        start = time.time()
         holder.release()
-        got.wait(120)
-        took = time.monotonic() - start
-        thread.join()
-        waiter.release()
-    return took
+        acquired = float(waiter.stdout.readline())
+        waiter.wait(30)
+    return acquired - start
 
 
 def upload_seconds(spec: str, address: str, model, images) -> float:

@@ -102,6 +102,8 @@ class Lease:
             if state not in ("waiting",):
                 raise FarmError(f"reservation for {self.request} is {state}")
             self._reclaim_stale()
+            if any(self.request.matches(p) and not p.acquired for p in self.coordinator.places().values()):
+                self.coordinator.nudge()  # a matching place is free but not yet allocated: schedule now
             if time.monotonic() - start > self.wait:
                 self.coordinator.cancel(self.token)
                 raise FarmError(f"no place for {self.request} became free in {self.wait:g} s "
@@ -132,6 +134,7 @@ class Lease:
                          f"ago; releasing it")
                 self.coordinator.release(place.name, holder=place.acquired)
                 self.coordinator.cancel(lease[1])
+                self.coordinator.nudge()
 
     # -- keeping it --
 
@@ -191,6 +194,7 @@ class Lease:
                 self.coordinator.release(self.place.name)
             if self.token is not None:
                 self.coordinator.cancel(self.token)
+                self.coordinator.nudge()  # so a session waiting for the place gets it now, not at the next tick
         except FarmError:
             pass  # the coordinator is gone or the place was taken: nothing of ours is left to give back
         finally:

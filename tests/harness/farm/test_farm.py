@@ -22,12 +22,9 @@ from tests.harness.farm.loopback import BIN, BOARD, ROOT, LoopbackFarm
 from tests.harness.targets.needs import EMULATOR
 
 pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
-pytestmark = [*EMULATOR, pytest.mark.slow,
+pytestmark = [*EMULATOR,
               pytest.mark.skipif(not (shutil.which("ser2net") or Path("/usr/sbin/ser2net").exists()),
                                  reason="ser2net not installed: apt-get install ser2net")]
-
-TWO = "scene-000 or scene-009"
-
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
@@ -63,8 +60,8 @@ def wait_acquired(farm, place: str, timeout: float = 60) -> None:
 
 
 def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
-    code, out = finish(session(farm, tmp_path, f"labgrid:board={BOARD}", f"{TWO} or scene-001 or scene-002",
-                               "-n", "2"))
+    code, out = finish(session(farm, tmp_path, f"labgrid:board={BOARD}",
+                               "scene-000 or scene-001 or scene-002 or scene-009", "-n", "2"))
     assert code == 0, out
     ran_on = fixtures_ran_on(tmp_path / "s.sqlite")
     assert len(ran_on) == 4 and {r["place"] for r in ran_on} == {farm.places["a"]["place"], "farm-b"}
@@ -77,10 +74,10 @@ def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
 
 
 def test_two_sessions_for_one_tag_take_turns(farm, tmp_path):
-    first = session(farm, tmp_path, "labgrid:host=a", TWO, name="first")
+    first = session(farm, tmp_path, "labgrid:host=a", "scene-009", name="first")
     place = farm.places["a"]["place"]
     wait_acquired(farm, place)
-    second = session(farm, tmp_path, "labgrid:host=a", TWO, name="second")
+    second = session(farm, tmp_path, "labgrid:host=a", "scene-009", name="second")
     (code1, out1), (code2, out2) = finish(first), finish(second)
     assert code1 == 0 and code2 == 0, out1 + out2
     assert f"waiting for a place for labgrid:host=a: held by {place}" in out2
