@@ -43,10 +43,11 @@ if ! .venv/bin/python -m pip install --disable-pip-version-check --no-compile -e
   echo "setup: pip install failed; the whole log is in .venv/setup.log" >&2
   exit 1
 fi
-# pyserial and labgrid's pyserial-labgrid install the same `serial` package: uninstalling either one (by hand, or a
-# pip resolving another project) deletes files the other still lists, and `pip check` does not notice. Repair it.
-if ! .venv/bin/python -c 'import serial.rfc2217, serial.urlhandler.protocol_socket' 2>/dev/null; then
-  echo "setup: the serial package is broken (pyserial / pyserial-labgrid overlap); reinstalling it …" >&2
+# pyserial and labgrid's pyserial-labgrid install the same `serial` package, and whichever pip installed last owns
+# its files. The farm's RFC 2217 ports need the fork's (plain pyserial 3.5 renegotiates the port on every timeout
+# change and loses bytes through ser2net); uninstalling either breaks `serial` while `pip check` stays silent.
+if ! .venv/bin/python -m harness.farm.serial_package --check 2>/dev/null; then
+  echo "setup: reinstalling pyserial-labgrid's serial package (it shares its files with pyserial) …" >&2
   .venv/bin/python -m pip install --disable-pip-version-check --no-compile --force-reinstall --no-deps \
     pyserial-labgrid >> .venv/setup.log 2>&1
 fi

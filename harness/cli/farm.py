@@ -45,7 +45,7 @@ def cmd_exporter_config(args) -> int:
 
     from harness.farm.exporter import attached_boards, exporter_config
 
-    boards = attached_boards(args.boards_file, tuple(args.probe or ()))
+    boards = attached_boards(args.boards_file, tuple(args.only_probe or ()))
     if not boards:
         raise UsageError("no board on this host: no debug probe pyOCD sees here belongs to a board in boards.yaml "
                          "(`pyocd list`; a probe's board name or target type must match a profile)")
@@ -122,7 +122,8 @@ def register(sub, bench) -> None:
                    help="where to write it (- for stdout). Default: exporter.yaml")
     e.add_argument("--agent", metavar="HOST:PORT", help="the flash agent's address as clients reach it. Default: "
                                                         "this host's name, port 20500")
-    e.add_argument("--probe", action="append", metavar="ID", help="only this probe (repeat for more). Default: all")
+    e.add_argument("--only-probe", action="append", metavar="ID",
+                   help="only the board on this probe (repeat for more). Default: every board attached here")
     add(e, "--boards-file")
     e.set_defaults(func=cmd_exporter_config)
     pl = fsub.add_parser("places", help="create and tag a place per board of an exporter configuration")

@@ -13,6 +13,7 @@ Failures of the farm itself — the coordinator, the agent, the network port, a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,14 +36,28 @@ def serial_url(params: dict) -> str:
 
 
 class NetworkLink:
-    """The place's serial port across the network: a pyserial object whose transport failures are FarmErrors."""
+    """The place's serial port across the network: a pyserial object whose transport failures are FarmErrors.
+
+    Its read timeout is kept here: the port itself polls with a fixed short timeout, because plain pyserial 3.5
+    renegotiates every port setting with the RFC 2217 server each time the timeout changes (the session changes it
+    per request), which ser2net answers slowly enough to lose the conversation; pyserial-labgrid's fork does not.
+    Which of the two owns ``serial`` depends on the order pip installed them (docs/notes/labgrid.md)."""
+
+    POLL = 0.05
 
     def __init__(self, url: str, baud: int, timeout: float, place: str, why_lost: Callable[[], str | None]):
         """``why_lost`` says why the place is no longer ours, or None: a port that fails because the place was
         taken away (its exporter stops ser2net) is reported as that."""
-        self.url, self.place, self.why_lost = url, place, why_lost
+        self.url, self.place, self.why_lost, self.timeout = url, place, why_lost, timeout
+        if url.startswith("rfc2217://"):
+            from harness.errors import DependencyError
+            from harness.farm.serial_package import farm_serial_problem
+
+            problem = farm_serial_problem()
+            if problem:
+                raise DependencyError(f"place {place}: {problem}")
         try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=timeout)
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=self.POLL)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise FarmError(f"place {place}: cannot open its serial port {url}: {exc}") from exc
 
@@ -54,7 +69,14 @@ class NetworkLink:
             raise FarmError(lost or f"place {self.place}: its serial port {self.url} failed: {exc}") from exc
 
     def read(self, n: int = 1) -> bytes:
-        return self._guard(self._port.read, n)
+        """Up to ``n`` bytes within ``timeout`` seconds (None: until ``n`` came), as pyserial's read."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        data = b""
+        while len(data) < n:
+            data += self._guard(self._port.read, n - len(data))
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return data
 
     def write(self, data: bytes) -> int:
         return self._guard(self._port.write, data)
@@ -68,14 +90,6 @@ class NetworkLink:
     @property
     def in_waiting(self) -> int:
         return self._guard(lambda: self._port.in_waiting)
-
-    @property
-    def timeout(self):
-        return self._port.timeout
-
-    @timeout.setter
-    def timeout(self, value) -> None:
-        self._port.timeout = value
 
     def close(self) -> None:
         self._port.close()

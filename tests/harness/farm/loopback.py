@@ -89,7 +89,7 @@ class LoopbackFarm:
         agent = self._json_line([*python, "farm", "agent", "--listen", "127.0.0.1:0", "--json"])
         config = self.workdir / f"exporter-{host}.yaml"
         if host == "a":  # written by the command a bench host runs (docs/farm.md)
-            subprocess.run([*python, "farm", "exporter-config", "--probe", bench["probe"], "--agent",
+            subprocess.run([*python, "farm", "exporter-config", "--only-probe", bench["probe"], "--agent",
                             f"127.0.0.1:{agent['port']}", "-o", str(config)], cwd=self.workdir, check=True,
                            capture_output=True)
             place = next(line.split()[2][len("place="):] for line in config.read_text().splitlines()

@@ -30,3 +30,7 @@ def test_both_distributions_own_the_serial_package_when_the_farm_extra_is_instal
     owners = [d for d in ("pyserial", "pyserial-labgrid")
               if any(str(f).startswith("serial/") for f in metadata.distribution(d).files or ())]
     assert owners == ["pyserial", "pyserial-labgrid"]
+    # the fork's files win (setup.sh sees to it): its RFC 2217 client is the one that works through ser2net
+    from harness.farm.serial_package import farm_serial_problem
+
+    assert farm_serial_problem() is None
