@@ -32,10 +32,28 @@ SKIP_REASON = ("device test: needs --board (e.g. pytest --board=qemu-stm32f405, 
 PROPERTY_PREFIX = "harness."
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser, pluginmanager):
     group = parser.getgroup(*GROUP)
     for name, kwargs in OPTIONS:
         group.addoption(name, **kwargs)
+    if not _labgrid_plugin_loads(pluginmanager):  # labgrid's own plugin defines --lg-coordinator, as users know it
+        group.addoption("--lg-coordinator", dest="lg_coordinator", metavar="HOST:PORT",
+                        help="the labgrid coordinator of --board=labgrid:…. Default: LG_COORDINATOR, else "
+                             "127.0.0.1:20408")
+
+
+def _labgrid_plugin_loads(pluginmanager) -> bool:
+    """Whether labgrid's pytest plugin is (or will be) loaded: installed (the [farm] extra) and not blocked with
+    ``-p no:labgrid``, as this project's own test runs do (its import costs every pytest process 1.7 s)."""
+    if pluginmanager.is_blocked("labgrid"):
+        return False
+    from importlib import metadata
+
+    try:
+        metadata.distribution("labgrid")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def pytest_configure(config):

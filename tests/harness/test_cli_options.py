@@ -32,12 +32,21 @@ def _cli_actions() -> dict[str, list]:
     return found
 
 
-def _pytest_options() -> dict[str, dict]:
+def _pytest_options(labgrid_blocked: bool = False) -> dict[str, dict]:
     """What the plugin's pytest_addoption gives pytest: {"--model": addoption keywords}."""
     added: dict[str, dict] = {}
     group = SimpleNamespace(addoption=lambda name, **kwargs: added.setdefault(name, kwargs))
-    plugin.pytest_addoption(SimpleNamespace(getgroup=lambda *_: group))
+    plugin.pytest_addoption(SimpleNamespace(getgroup=lambda *_: group),
+                            SimpleNamespace(is_blocked=lambda name: labgrid_blocked and name == "labgrid"))
+    added.pop("--lg-coordinator", None)  # labgrid's option when its plugin does not load: not the table's
     return added
+
+
+def test_lg_coordinator_is_labgrids_option_or_else_the_plugins():
+    added: dict[str, dict] = {}
+    group = SimpleNamespace(addoption=lambda name, **kwargs: added.setdefault(name, kwargs))
+    plugin.pytest_addoption(SimpleNamespace(getgroup=lambda *_: group), SimpleNamespace(is_blocked=lambda _: True))
+    assert added["--lg-coordinator"]["dest"] == "lg_coordinator"  # where labgrid's plugin would put it
 
 
 def test_both_sides_take_the_shared_options_with_one_meaning():

@@ -95,6 +95,17 @@ def test_a_killed_session_frees_its_place_once_its_lease_runs_out(farm, tmp_path
     assert "the lease of" in out and "ran out" in out and time.monotonic() - start < 90
 
 
+def test_ctrl_c_gives_the_place_back(farm, tmp_path):
+    interrupted = session(farm, tmp_path, "labgrid:host=b", "scene", name="interrupted")
+    wait_acquired(farm, "farm-b")
+    os.killpg(interrupted.pid, signal.SIGINT)
+    code, out = finish(interrupted)
+    assert code == 2 and "KeyboardInterrupt" in out, out
+    with Coordinator(farm.address) as client:
+        place = client.places()["farm-b"]
+    assert place.acquired is None and not lease_of(place), place
+
+
 def test_a_place_taken_away_mid_session_fails_that_session_in_one_line(farm, tmp_path):
     victim = session(farm, tmp_path, "labgrid:host=a", "scene", "--farm-lease", "3", name="victim")
     place = farm.places["a"]["place"]
