@@ -22,7 +22,9 @@ from tests.harness.farm.loopback import BIN, BOARD, ROOT, LoopbackFarm
 from tests.harness.targets.needs import EMULATOR
 
 pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
-pytestmark = [*EMULATOR,
+# slow: about 2.5 minutes of a worker (seven pytest sessions on two farms); .ci/run runs them with -m slow, the
+# README's test command runs the README's farm block (test_readme.py) and keeps within its 8 minutes
+pytestmark = [*EMULATOR, pytest.mark.slow,
               pytest.mark.skipif(not (shutil.which("ser2net") or Path("/usr/sbin/ser2net").exists()),
                                  reason="ser2net not installed: apt-get install ser2net")]
 
