@@ -39,8 +39,9 @@ def session(farm, tmp_path: Path, board: str, select: str, *extra: str, name: st
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/device", "-k", select,
             f"--board={board}", "--lg-coordinator", farm.address, "--history", str(tmp_path / f"{name}.sqlite"),
             *extra]
+    # SIGINT as a terminal delivers it: an xdist worker (this test's parent) ignores it, and children inherit that
     return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
