@@ -68,7 +68,7 @@ def _check_numbers(get) -> None:
         raise UsageError(f"--repeats {repeats}: give at least 1 run per image")
     if baud is not None and baud <= 0:
         raise UsageError(f"--baud {baud}: give a positive baud rate (e.g. 115200)")
-    for name in ("boot_timeout", "inference_timeout"):
+    for name in ("boot_timeout", "inference_timeout", "farm_lease", "farm_wait"):
         value = get(name)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise UsageError(f"--{name.replace('_', '-')} {value:g}: give a positive number of seconds")
