@@ -193,9 +193,8 @@ class Dut:
 
     def check_target(self) -> None:
         """FarmError if the board is no longer this session's (a farm place lost mid-session); else nothing."""
-        check = getattr(self.target, "check", None)
-        if check is not None:
-            check()
+        if self.target is not None:
+            self.target.check()
 
     def _handshake(self) -> None:
         link = self.link_filter(self.target.link) if self.link_filter else self.target.link

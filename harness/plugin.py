@@ -224,13 +224,6 @@ def _repeats(config, dut) -> int:
     return n or (3 if dut.board.physical else 1)
 
 
-def ran_on(target) -> dict[str, str]:
-    """Which physical board a target is, where that is more than the board's name: a farm's place, exporter and
-    probe (harness/targets/labgrid_target.py); empty for emulators and local boards."""
-    properties = getattr(target, "properties", None)
-    return dict(properties()) if properties is not None else {}
-
-
 @pytest.fixture
 def record_device_run(request, record_property, harness_dut, reference, pytestconfig):
     """record(report[, budget][, image=, name=]): latency (total and per layer) and memory as junit properties
@@ -248,7 +241,8 @@ def record_device_run(request, record_property, harness_dut, reference, pytestco
         repeats = _repeats(pytestconfig, harness_dut)
         reports = [report] + [harness_dut.run(image) for _ in range(repeats - 1)]
         harness_dut.check_target()  # results only from the board this session holds (a farm's place)
-        result = fixture_result(name or request.node.name, reference, image, reports, ran_on(harness_dut.target))
+        result = fixture_result(name or request.node.name, reference, image, reports,
+                                harness_dut.target.properties())
         model_name = Path(pytestconfig.getoption("model")).stem
         record_property(PROPERTY_PREFIX + "run", json.dumps(run_context(harness_dut, model_name, repeats)))
         record_property(PROPERTY_PREFIX + "fixture", json.dumps(dataclasses.asdict(result)))
@@ -268,7 +262,7 @@ def record_device_run(request, record_property, harness_dut, reference, pytestco
                 props[f"predicted.{name}"] = predicted[name]
         if budget is not None and budget.why_not:
             props["latency_prediction"] = budget.why_not
-        props.update({f"farm.{k}": v for k, v in ran_on(harness_dut.target).items()})
+        props.update({f"farm.{k}": v for k, v in harness_dut.target.properties().items()})
         for key, value in props.items():
             record_property(PROPERTY_PREFIX + key, value)
 

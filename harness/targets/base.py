@@ -65,6 +65,14 @@ class Target(ABC):
     def close(self) -> None:
         """Release everything; safe to call twice."""
 
+    def check(self) -> None:  # noqa: B027 - a hook: a local board or emulator is always this session's
+        """Raise FarmError if the board is no longer this session's (a farm place taken away); else nothing."""
+
+    def properties(self) -> dict[str, str]:
+        """Which physical board this is, where that is more than the board's name (a farm's place, exporter and
+        probe), for junit properties, the summary and the history; empty by default."""
+        return {}
+
     def describe(self) -> str:
         """One line for reports: what runs the firmware (``QEMU 7.2 netduinoplus2``, ``pyOCD stlink:… on …``)."""
         return f"{self.kind} {self.board.name}"
