@@ -23,7 +23,8 @@ apt_install() {
 # whose firmware runs on QEMU's STM32F405 (netduinoplus2).
 command -v "${CC:-cc}" >/dev/null || apt_install gcc libc6-dev
 # ser2net: a labgrid exporter serves its boards' serial ports through it (RFC 2217); the farm tests use it too.
-apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm ser2net
+# ccache: builds compile the kernels every firmware variant shares once (harness/build/compile.py).
+apt_install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm ser2net ccache
 
 py=${PYTHON:-python3}
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

@@ -127,9 +127,10 @@ def _profile(board, baud) -> tuple[str, str]:
 
 
 def _tools(board) -> tuple[str, str]:
+    from harness.build.compile import describe
     from harness.build.cross import compiler_version
 
-    found = [compiler_version()]
+    found = [compiler_version(), describe()]
     if board.emulator == "qemu":
         from harness.targets.qemu import qemu_version, require_qemu
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness import boards
 from harness.build import linker
+from harness.build.compile import compile_and_link
 from harness.build.host import FIRMWARE, kernel_sources
 from harness.errors import BoardsError, BuildError, DependencyError, UsageError
 
@@ -20,7 +21,8 @@ CC = "arm-none-eabi-gcc"
 CPU_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
 CFLAGS = ("-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-ffunction-sections",
           "-fdata-sections", "-fno-tree-loop-distribute-patterns")
-LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections", "-Wl,--build-id=sha1", "--specs=nano.specs", "--specs=nosys.specs")
+SPECS = ("--specs=nano.specs", "--specs=nosys.specs")  # newlib-nano: its headers to compile, its libraries to link
+LDFLAGS = ("-nostartfiles", "-Wl,--gc-sections", "-Wl,--build-id=sha1")
 INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"
 DEFAULT_BOARD = "qemu-stm32f405"
 
@@ -136,9 +138,9 @@ def build_elf(main_c: Path, out: Path, board: str = DEFAULT_BOARD, dsp: bool = T
     script = linker.write_script(board, out.with_suffix(".ld"), stack_size, layout)
     sources = (kernel_sources() if kernels else []) + runtime_sources() + [Path(main_c), *map(Path, extra_sources)]
     includes = [FIRMWARE / "include", FIRMWARE / "runtime", *map(Path, include_dirs)]
-    cmd = [cc, *flags(dsp, defines, board, semihosting), *(f"-I{d}" for d in includes), *map(str, sources),
-           *LDFLAGS, f"-Wl,-Map={out.with_suffix('.map')}", f"-T{script}", "-o", str(out)]
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    compile_flags = [*flags(dsp, defines, board, semihosting), *SPECS, *(f"-I{d}" for d in includes)]
+    run = compile_and_link(cc, compile_flags, sources, out,
+                           [*LDFLAGS, f"-Wl,-Map={out.with_suffix('.map')}", f"-T{script}"])
     if run.returncode != 0:
         raise BuildError(f"firmware build failed ({cc} exit {run.returncode}): {log_summary(run.stderr or run.stdout)}")
     return out

@@ -12,13 +12,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.build.compile import compile_and_link
 from harness.errors import BuildError, DependencyError
 from harness.project import SOURCE
 
 ROOT = SOURCE.root
 FIRMWARE = SOURCE.firmware
 CACHE = SOURCE.host_cache
-CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
+CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC")  # linked with -shared
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def build_host_library(cache: Path = CACHE, cc: str | None = None, extra: Path |
         return HostLibrary(path, key, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".so", delete=False) as tmp:
-        cmd = [cc, *CFLAGS, f"-I{FIRMWARE / 'include'}", *([f"-I{extra}"] if extra else []),
-               *map(str, sources + [f for f in extras if f.suffix == ".c"]), "-o", tmp.name]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        includes = [f"-I{FIRMWARE / 'include'}", *([f"-I{extra}"] if extra else [])]
+        run = compile_and_link(cc, [*CFLAGS, *includes], sources + [f for f in extras if f.suffix == ".c"],
+                               Path(tmp.name), ["-shared"])
         if run.returncode != 0:
             os.unlink(tmp.name)
             tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])

@@ -5,10 +5,10 @@ paths (no DSP extension here), which the kernel tests hold bit-exact with the DS
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.build.compile import compile_and_link
 from harness.build.cross import log_summary
 from harness.build.host import FIRMWARE, host_compiler, kernel_sources
 from harness.errors import BuildError
@@ -38,9 +38,8 @@ def build_elf(main_c: Path, out: Path, *, extra_sources: Iterable[Path] = (), in
     out = Path(out)
     sources = [*kernel_sources(), *SHARED_RUNTIME, RUNTIME, Path(main_c), *map(Path, extra_sources)]
     includes = [FIRMWARE / "include", FIRMWARE / "runtime", *map(Path, include_dirs)]
-    cmd = [cc, *flags(defines), *(f"-I{d}" for d in includes), *map(str, sources), *LDFLAGS,
-           f"-Wl,-Map={out.with_suffix('.map')}", "-o", str(out)]
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    run = compile_and_link(cc, [*flags(defines), *(f"-I{d}" for d in includes)], sources, out,
+                           [*LDFLAGS, f"-Wl,-Map={out.with_suffix('.map')}"])
     if run.returncode != 0:
         raise BuildError(f"host board build failed ({cc} exit {run.returncode}): "
                          f"{log_summary(run.stderr or run.stdout)}")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.build.compile import compile_and_link
 from harness.build.host import CACHE, CFLAGS, FIRMWARE, HostLibrary, host_compiler
 from harness.errors import BuildError
 
@@ -60,9 +60,8 @@ def build_runtime_model_library(defines: Sequence[str], cache: Path = CACHE, cc:
         attach.write_text(ATTACH_C)
         asm.write_text(HOST_ASM_H)
         out = Path(work) / path.name
-        cmd = [cc, *flags, f"-I{RUNTIME}", f"-I{FIRMWARE / 'include'}", "-include", str(asm),
-               *map(str, runtime_model_sources()), str(attach), "-o", str(out)]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        run = compile_and_link(cc, [*flags, f"-I{RUNTIME}", f"-I{FIRMWARE / 'include'}", "-include", str(asm)],
+                               [*runtime_model_sources(), attach], out, ["-shared"])
         if run.returncode != 0:
             tail = " | ".join((run.stderr or run.stdout).strip().splitlines()[-3:])
             raise BuildError(f"host runtime build failed ({cc} exit {run.returncode}): {tail}")

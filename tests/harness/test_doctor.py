@@ -2,6 +2,7 @@
 and the checks that only a bench board can fail, fed what such a board would report."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,7 @@ def test_doctor_on_qemu_passes_and_says_what_it_cannot_check():
     details = {c["name"]: c["detail"] for c in out["checks"]}
     assert "QEMU does not model the RCC" in details["clock"] and "bit-exact" in details["inference"]
     assert details["probe and port"].startswith("emulated (qemu)")
+    assert ("ccache" if shutil.which("ccache") else "no ccache") in details["tools"]
 
 
 def _info(**hello) -> DeviceInfo:
