@@ -181,7 +181,10 @@ def _stop(request, message: str):
     after it (pytest prints ``Interrupted: message``; with xdist each worker's first test says it once), rather
     than every device test failing the same way."""
     request.session.shouldstop = message
-    pytest.fail(message, pytrace=False)
+    try:
+        pytest.fail(message, pytrace=False)
+    except pytest.fail.Exception as failed:  # called in an except block: not the error it handles above the line
+        raise failed from None
 
 
 @pytest.fixture

@@ -15,13 +15,21 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Coroutine
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 
 from harness.errors import FarmError
 
 DEFAULT_PORT = 20408
 CALL_TIMEOUT = 20.0  # seconds one coordinator request may take before the coordinator counts as gone
+
+
+def _quiet_labgrid(record: logging.LogRecord) -> bool:
+    """Drop what labgrid's client logs on the root logger (``coordinator became unavailable``, …): each of those
+    failures reaches the user as a one-line FarmError."""
+    return f"{os.sep}labgrid{os.sep}remote{os.sep}" not in record.pathname
 
 
 def coordinator_address(option: str | None) -> str:
@@ -57,9 +65,12 @@ class Coordinator:
 
         self.address = address
         self._errors = (Error,)
+        self.session = None
         root = logging.getLogger()
         if not root.handlers:  # labgrid logs its failures on the root logger; ours are one-line FarmErrors
             root.addHandler(logging.NullHandler())
+        if _quiet_labgrid not in root.filters:  # ... and pytest would show those records under a test's error too
+            root.addFilter(_quiet_labgrid)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="labgrid-client", daemon=True)
@@ -80,16 +91,37 @@ class Coordinator:
 
     # -- plumbing --
 
-    def _run(self, coro: Coroutine, doing: str, timeout: float = CALL_TIMEOUT):
+    def _lost(self, doing: str) -> FarmError:
+        return FarmError(f"cannot {doing}: the connection to the labgrid coordinator at {self.address} was lost; "
+                         f"is labgrid-coordinator still running there?")
+
+    def _run(self, coro: Coroutine, doing: str, timeout: float = CALL_TIMEOUT, *, closing: bool = False):
+        """``coro`` on the session's loop, its answer within ``timeout``. Once the session's stream has broken
+        (labgrid then sets ``stopping``), a request fails at once rather than after ``timeout``: its answer, a
+        sync's included, would never come."""
         import grpc
 
+        if not closing and not self.connected:
+            coro.close()
+            raise self._lost(doing)
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        deadline = time.monotonic() + timeout
         try:
-            return future.result(timeout)
+            while True:
+                try:
+                    return future.result(min(0.1, max(0.0, deadline - time.monotonic())))
+                except TimeoutError:
+                    if not closing and not self.connected:
+                        future.cancel()
+                        raise self._lost(doing) from None
+                    if time.monotonic() >= deadline:
+                        raise
         except TimeoutError as exc:
             future.cancel()
             raise FarmError(f"cannot {doing}: no answer from the labgrid coordinator at {self.address} in "
                             f"{timeout:g} s; is labgrid-coordinator running there?") from exc
+        except CancelledError as exc:  # labgrid cancels the syncs still pending when its stream breaks
+            raise self._lost(doing) from exc
         except (*self._errors, grpc.RpcError) as exc:
             details = exc.details() if isinstance(exc, grpc.RpcError) and hasattr(exc, "details") else str(exc)
             text = (details or "").strip().splitlines()[0] if (details or "").strip() else type(exc).__name__
@@ -112,8 +144,8 @@ class Coordinator:
     def close(self) -> None:
         if self._thread.is_alive():
             try:
-                self._run(self.session.stop(), "disconnect", timeout=5)
-                self._run(self.session.close(), "disconnect", timeout=5)
+                self._run(self.session.stop(), "disconnect", timeout=5, closing=True)
+                self._run(self.session.close(), "disconnect", timeout=5, closing=True)
             except FarmError:
                 pass  # the coordinator is gone already: nothing to tell it
             self._stop_loop()
@@ -131,7 +163,7 @@ class Coordinator:
 
     @property
     def connected(self) -> bool:
-        return not self.session.stopping.is_set()
+        return self.session is None or not self.session.stopping.is_set()
 
     # -- what the coordinator knows --
 

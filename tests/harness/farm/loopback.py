@@ -59,7 +59,7 @@ class LoopbackFarm:
     def start(self) -> LoopbackFarm:
         (port,) = claim_ports(1)
         self.address = f"127.0.0.1:{port}"
-        coordinator = self._spawn([str(BIN / "labgrid-coordinator"), "-l", self.address],
+        coordinator = self.coordinator = self._spawn([str(BIN / "labgrid-coordinator"), "-l", self.address],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(port, coordinator, "labgrid-coordinator")
         for host in self.hosts:
@@ -110,6 +110,11 @@ class LoopbackFarm:
                     env={**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}:/usr/sbin"})
         self.places[host] = {"place": place, "probe": bench["probe"], "pty": bench["pty"], "agent": agent["port"],
                              "config": str(config)}
+
+    def kill_coordinator(self) -> None:
+        """The coordinator gone as a crashed or unplugged server goes: at once, without a word to its clients."""
+        os.killpg(self.coordinator.pid, signal.SIGKILL)
+        self.coordinator.wait(10)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

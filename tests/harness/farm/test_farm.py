@@ -1,7 +1,8 @@
 """The device suite over a labgrid farm of real processes on loopback (tests/harness/farm/loopback.py): places on
 two exporters, one serial port through the exporter's ser2net (RFC 2217) and one raw TCP, flashing by the agent
 beside each probe; sessions taking turns on one place, a killed session's place coming back after its lease, a
-place taken away mid-session failing that session in one line."""
+place taken away or its coordinator gone mid-session failing that session in one line. About 80 s of one worker
+(nine pytest sessions), in the README's test command."""
 
 from __future__ import annotations
 
@@ -22,9 +23,7 @@ from tests.harness.farm.loopback import BIN, BOARD, ROOT, LoopbackFarm
 from tests.harness.targets.needs import EMULATOR
 
 pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
-# slow: about 2.5 minutes of a worker (seven pytest sessions on two farms); .ci/run runs them with -m slow, the
-# README's test command runs the README's farm block (test_readme.py) and keeps within its 8 minutes
-pytestmark = [*EMULATOR, pytest.mark.slow,
+pytestmark = [*EMULATOR,
               pytest.mark.skipif(not (shutil.which("ser2net") or Path("/usr/sbin/ser2net").exists()),
                                  reason="ser2net not installed: apt-get install ser2net")]
 
@@ -64,10 +63,10 @@ def wait_acquired(farm, place: str, timeout: float = 60) -> None:
 
 def test_the_device_suite_runs_bit_exact_over_both_exporters(farm, tmp_path):
     code, out = finish(session(farm, tmp_path, f"labgrid:board={BOARD}",
-                               "scene-000 or scene-001 or scene-002 or scene-009", "-n", "2"))
+                               "scene-000 or scene-009", "-n", "2"))  # a scene per worker, so one per place
     assert code == 0, out
     ran_on = fixtures_ran_on(tmp_path / "s.sqlite")
-    assert len(ran_on) == 4 and {r["place"] for r in ran_on} == {farm.places["a"]["place"], "farm-b"}
+    assert len(ran_on) == 2 and {r["place"] for r in ran_on} == {farm.places["a"]["place"], "farm-b"}
     assert {(r["exporter"], r["probe"]) for r in ran_on} == {
         ("host-a", farm.places["a"]["probe"]), ("host-b", farm.places["b"]["probe"])}
     assert "ran on (place, exporter, probe)" in out and f"{farm.places['a']['place']}, host-a" in out  # summary
@@ -131,4 +130,18 @@ def test_a_place_taken_away_mid_session_fails_that_session_in_one_line(farm, tmp
     assert code != 0
     lines = out.splitlines()
     assert f"! Interrupted: labgrid:host=a: place {place} was taken away mid-session (now held by" in out, out
-    assert not any(line.startswith("E  ") or "Traceback" in line for line in lines), out  # one line, no traceback
+    assert not any(line.startswith("E  ") or "Traceback" in line or "During handling" in line
+                   for line in lines), out  # one line, no traceback
+
+
+def test_a_coordinator_gone_mid_session_fails_that_session_in_one_line(farm, tmp_path):
+    """Last in this module: the farm has no coordinator after it."""
+    victim = session(farm, tmp_path, "labgrid:host=b", "scene", "--farm-lease", "3", name="orphan")
+    wait_acquired(farm, "farm-b")
+    farm.kill_coordinator()
+    gone = time.monotonic()
+    code, out = finish(victim, timeout=120)
+    assert code != 0 and time.monotonic() - gone < 15, out  # not after a request's 20 s timeout
+    assert "! Interrupted: labgrid:host=b: place farm-b lost: " in out and "labgrid-coordinator" in out, out
+    assert not any(line.startswith("E  ") or "Traceback" in line or "During handling" in line
+                   or "Captured log" in line for line in out.splitlines()), out
