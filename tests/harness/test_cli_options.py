@@ -3,7 +3,6 @@ meaning, default and help on both sides unless a side says otherwise; ``--model`
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +11,7 @@ import pytest
 from harness import plugin
 from harness.cli import build_parser, main
 from harness.options import DEFAULT_MODEL, TABLE, model_name, model_path
+from tests.sessions import PYTEST
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ("--board", "--boards-file", "--model", "--fixtures-dir", "--baud", "--portable", "--pyocd-pack", "--probe",
@@ -106,7 +106,7 @@ def test_pytest_model_by_name_or_path_is_the_same_file(tmp_path):
     seen = []
     for spec in ("default", DEFAULT_MODEL, None):
         args = ["--model", spec] if spec else []
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+        run = subprocess.run([*PYTEST, "-q", "-s", *args],
                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
         seen += [line.split(" ", 1)[1] for line in run.stdout.splitlines() if line.startswith("MODEL ")]

@@ -5,11 +5,11 @@ calibrated prediction fails, named. The plumbing runs on the host board; the lat
 
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.harness.targets.needs import needs_emulator
+from tests.sessions import PYTEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def _project(tmp_path: Path, scenes: int) -> Path:
 
 
 def _pytest(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-ra", "-p", "no:cacheprovider",
+    return subprocess.run([*PYTEST, "-ra",
                            "--fixtures-dir", str(project / "images"), *args], cwd=project, capture_output=True,
                           text=True, timeout=600)
 

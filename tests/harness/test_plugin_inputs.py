@@ -4,10 +4,10 @@ case is a separate ``python -m pytest`` on a one-test device file; none reaches 
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.sessions import PYTEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def project(tmp_path):
 
 def _refused(project: Path, *args: str) -> str:
     """Run pytest with ``args``; assert the plugin's one-line refusal and return that line."""
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fixtures-dir",
+    run = subprocess.run([*PYTEST, "-q", "--fixtures-dir",
                           str(project / "images"), *args], cwd=project, capture_output=True, text=True, timeout=60)
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
@@ -106,7 +106,7 @@ def test_a_bad_baseline_is_refused_before_the_session(project):
 
 def test_without_a_board_the_store_and_baseline_are_not_checked(project):
     """Nothing will be recorded or gated: a session without --board is not refused for them."""
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--history",
+    run = subprocess.run([*PYTEST, "-q", "--history",
                           "a-file/x.sqlite", "--baseline=nonsense"], cwd=project, capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 0 and " skipped in " in run.stdout, run.stdout + run.stderr

@@ -4,9 +4,9 @@ built or booted: ``--board`` only makes them run. And the status printer the CLI
 
 import io
 import subprocess
-import sys
 
 from harness.progress import Eta, Progress, duration
+from tests.sessions import PYTEST
 
 DEVICE_TESTS = '''
 import pytest
@@ -61,7 +61,7 @@ def test_the_status_printer_says_counts_and_warns_even_when_quiet():
 def _run(tmp_path, *args):
     (tmp_path / "test_dev.py").write_text(DEVICE_TESTS)
     (tmp_path / "test_host.py").write_text("def test_host():\n    pass\n")
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--board=qemu-stm32f405",
+    return subprocess.run([*PYTEST, "--board=qemu-stm32f405",
                            "--no-history", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
 

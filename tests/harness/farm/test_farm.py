@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from harness.farm.lease import lease_of
 from harness.history.store import open_store
 from tests.harness.farm.loopback import BIN, BOARD, ROOT, LoopbackFarm
 from tests.harness.targets.needs import EMULATOR
+from tests.sessions import PYTEST
 
 pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
 pytestmark = [*EMULATOR,
@@ -35,7 +35,7 @@ def farm(tmp_path_factory):
 
 def session(farm, tmp_path: Path, board: str, select: str, *extra: str, name: str = "s") -> subprocess.Popen:
     """A pytest session running the device suite (``select``: a -k expression) on ``board`` of the farm."""
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/device", "-k", select,
+    argv = [*PYTEST, "-q", "tests/device", "-k", select,
             f"--board={board}", "--lg-coordinator", farm.address, "--history", str(tmp_path / f"{name}.sqlite"),
             *extra]
     # SIGINT as a terminal delivers it: an xdist worker (this test's parent) ignores it, and children inherit that

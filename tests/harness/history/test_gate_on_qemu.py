@@ -23,6 +23,7 @@ import pytest
 from harness.history.store import open_store
 from harness.model.modelfile import load, save
 from tests.harness.targets.needs import needs_emulator
+from tests.sessions import PYTEST
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENES = ("scene-001", "scene-002")
@@ -79,7 +80,7 @@ def _worse_boxes(project: Path) -> Path:
 
 def _session(project: Path, *args: str, model: Path | None = None, wait: bool = True, history: str | None = None,
              board: str = "qemu-stm32f405"):
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--board={board}",
+    cmd = [*PYTEST, "-q", f"--board={board}",
            "--fixtures-dir", str(project / "images"), "--history", history or str(project / "history.sqlite"),
            "--model", str(model or ROOT / "fixtures" / "models" / "default.npz"), *args]
     if not wait:
