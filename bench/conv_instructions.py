@@ -1,9 +1,10 @@
 """Instruction counts of the convolution kernels on QEMU's STM32F405 (``-icount shift=0``: one TIM2 tick per
 instruction), DSP and portable builds, each output checked by CRC-32 against the NumPy reference.
 
-The five cases are the default model's own layers on a fixture scene at 320x240: ``mb0.expand`` (1x1, 64 -> 128),
+The six cases are the default model's own layers on a fixture scene at 320x240: ``stem`` (3x3 stride 2 over the
+uint8 image, 1 -> 4, 120x160 out), ``mb0.expand`` (1x1, 64 -> 128),
 ``mb0.project`` (1x1, 128 -> 32), ``mb0.dw`` (3x3 depthwise, 128 channels, stride 1), ``mb2.dw`` (64 channels,
-stride 2) and ``head0.conf`` (3x3, 32 -> 4, int16 out), all on 30x40 maps. ``edge_cases`` adds small adversarial
+stride 2) and ``head0.conf`` (3x3, 32 -> 4, int16 out), these on 30x40 maps. ``edge_cases`` adds small adversarial
 shapes (odd channel counts, extreme values, shifts >= 0, negative multipliers) for the emulator test.
 
     .venv/bin/python bench/conv_instructions.py [--build dsp|portable|both] [--pointwise-api nn|conv2d]
@@ -18,7 +19,7 @@ import argparse
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -42,14 +43,15 @@ SCENE = ROOT / "fixtures" / "scenes" / "scene-009.png"
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str           # "pointwise", "depthwise" or "conv"
-    x: np.ndarray       # HWC int8 input
+    kind: str           # "pointwise", "depthwise", "conv" or "stem" (rp_conv2d_u8_s8)
+    x: np.ndarray       # HWC int8 input (stem: uint8)
     w: np.ndarray       # pointwise [O][I]; depthwise [3][3][C]; conv OHWI
     bias: np.ndarray
     mult: np.ndarray
     shift: np.ndarray
     act: tuple[int, int]
     stride: int = 1
+    in_offset: int = 0
 
     @property
     def expected(self) -> np.ndarray:
@@ -59,7 +61,8 @@ class Case:
         if self.kind == "depthwise":
             out = fixed_ref.depthwise_s8(self.x, self.w, self.bias, self.mult, self.shift, self.act, self.stride)
             return out.astype(np.int8)
-        out = fixed_ref.conv_s8(self.x, self.w, self.bias, self.mult, self.shift, self.act, self.stride)
+        out = fixed_ref.conv_s8(self.x, self.w, self.bias, self.mult, self.shift, self.act, self.stride,
+                                self.in_offset)
         return out.astype(np.int16 if self.act[0] < -128 or self.act[1] > 127 else np.int8)
 
     @property
@@ -84,7 +87,11 @@ def model_cases() -> list[Case]:
         return Case(name, kind, x.astype(np.int8), w.astype(np.int8), p["bias"].astype(np.int32),
                     p["mult"].astype(np.int32), p["shift"].astype(np.int32), tuple(act[name]), stride)
 
-    return [layer("mb0.expand", "pointwise", L["rnnpool"]), layer("mb0.project", "pointwise", L["mb0.dw"]),
+    p = _p(a, "stem")
+    stem = Case("stem", "stem", image[..., None].astype(np.uint8), p["w"].astype(np.int8), p["bias"].astype(np.int32),
+                p["mult"].astype(np.int32), p["shift"].astype(np.int32), tuple(act["stem"]), 2,
+                model.config["quant"]["input_offset"])
+    return [stem, layer("mb0.expand", "pointwise", L["rnnpool"]), layer("mb0.project", "pointwise", L["mb0.dw"]),
             layer("mb0.dw", "depthwise", L["mb0.expand"]), layer("mb2.dw", "depthwise", L["mb2.expand"], 2),
             layer("head0.conf", "conv", L["l2norm0"])]
 
@@ -137,6 +144,13 @@ def edge_cases(seed: int = 7) -> list[Case]:
                                                     (3, 4, 12, 3, 3, 1, acts16[1]), (6, 5, 16, 2, 3, 1, acts16[1]),
                                                     (2, 2, 4, 1, 3, 1, acts8[2]), (5, 6, 32, 4, 1, 2, acts16[0])]):
         cases.append(case(f"edge_conv{i}", "conv", ints((h, w, ci)), ints((co, k, k, ci)), i in (0, 3), act, st))
+    # the stem's own path (up to 8 outputs) on odd and even sizes, and the generic one (9 outputs)
+    for i, (h, w, co, off) in enumerate([(9, 11, 4, -117), (10, 7, 8, 0), (6, 6, 1, -255), (3, 3, 3, 40),
+                                         (1, 2, 2, -117), (7, 9, 9, -117)]):
+        x = rng.integers(0, 256, (h, w, 1))
+        x.flat[: x.size // 4] = rng.choice([0, 255], x.size // 4)
+        c = case(f"edge_stem{i}", "conv", ints((h, w, 1)), ints((co, 3, 3, 1)), i % 2 == 1, acts8[i % 3], 2)
+        cases.append(replace(c, kind="stem", x=x.astype(np.uint8), in_offset=off))
     return cases
 
 
@@ -174,7 +188,7 @@ POINTWISE_NN = """    {
 
 CONV = """    {
         const rp_quant_params q = {%(n)s_mult, %(n)s_shift};
-        const rp_conv_params p = {%(k)d, %(s)d, 0, %(lo)d, %(hi)d};
+        const rp_conv_params p = {%(k)d, %(s)d, %(off)d, %(lo)d, %(hi)d};
         const rp_dims in_dims = {%(h)d, %(w)d, %(ci)d}, f_dims = {%(k)d, %(k)d, %(ci)d};
         const rp_dims o_dims = {%(ho)d, %(wo)d, %(co)d};
         t0 = rp_ticks();
@@ -215,14 +229,15 @@ def program(cases: list[Case], pointwise_api: str = "nn") -> str:
         h, w, ci = c.x.shape
         v = {"n": n, "label": c.name, "h": h, "w": w, "ci": ci, "lo": c.act[0], "hi": c.act[1], "s": c.stride,
              "ho": out.shape[0], "wo": out.shape[1], "co": out.shape[2], "bytes": out.nbytes, "px": h * w,
-             "k": 1 if c.kind == "pointwise" else c.w.shape[1], "fn": "rp_conv2d_s8",
+             "k": 1 if c.kind == "pointwise" else c.w.shape[1], "fn": "rp_conv2d_s8", "off": c.in_offset,
              "field": "s16" if out.dtype == np.int16 else "s8"}
         if c.kind == "pointwise":
             body.append((POINTWISE_NN if pointwise_api == "nn" else CONV) % v)  # [O][I] is OHWI with k = 1
         elif c.kind == "depthwise":
             body.append(DEPTHWISE % v)
         else:
-            v["fn"] = "rp_conv2d_s8_s16" if out.dtype == np.int16 else "rp_conv2d_s8"
+            v["fn"] = "rp_conv2d_u8_s8" if c.kind == "stem" else \
+                "rp_conv2d_s8_s16" if out.dtype == np.int16 else "rp_conv2d_s8"
             body.append(CONV % v)
     out_bytes = max(c.expected.nbytes for c in cases)
     return MAIN % {"arrays": "".join(arrays), "body": "".join(body), "out_bytes": out_bytes + out_bytes % 2}

@@ -18,8 +18,9 @@
 typedef uint32_t __attribute__((aligned(1), may_alias)) rp_s8x4_t;
 typedef uint32_t __attribute__((aligned(2), may_alias)) rp_q15x2_t;
 typedef uint32_t __attribute__((may_alias)) rp_q15x2_a4_t;
-/* Four int8 lanes from any address in one word load. */
+/* Four int8 (uint8) lanes from any address in one word load. */
 static inline uint32_t rp_read_s8x4(const int8_t *p) { return *(const rp_s8x4_t *)p; }
+static inline uint32_t rp_read_u8x4(const uint8_t *p) { return *(const rp_s8x4_t *)p; }
 /* Two int16 lanes from any 2-byte-aligned address in one word load. */
 static inline uint32_t rp_read_q15x2(const int16_t *p) { return *(const rp_q15x2_t *)p; }
 /* Two int16 lanes to a 4-byte-aligned address in one word store (neighbouring stores may pair into an STRD). */
@@ -38,6 +39,13 @@ static inline uint32_t rp_sxtb16_even(uint32_t x) { return (uint32_t)__sxtb16((i
 static inline uint32_t rp_sxtb16_odd(uint32_t x) {
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+/* The same for unsigned lanes: [b0, b2] and [b1, b3] zero-extended (UXTB16, UXTB16 with ROR #8). */
+static inline uint32_t rp_uxtb16_even(uint32_t x) { return __uxtb16(x); }
+static inline uint32_t rp_uxtb16_odd(uint32_t x) {
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
     return r;
 }
 /* Halfword packing: rp_pkhbt(a, b) = [a.lo, b.lo] and rp_pkhtb(a, b) = [a.hi, b.hi] (PKHBT, PKHTB). */

@@ -9,6 +9,10 @@ rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
                           const rp_dims *out_dims, int8_t *out) {
     if (!rp_nn_conv_dims_ok(p, in_dims, filter_dims, out_dims)) return RP_ERR_ARG;
     const int32_t k = p->kernel, s = p->stride, pad = k / 2, cin = in_dims->c, cout = out_dims->c;
+    if (k == 3 && s == 2 && cin == 1 && cout <= RP_NN_STEM_MAX_OUT) { /* the face models' stem */
+        rp_nn_conv3x3s2_c1_u8_s8(p, q, in_dims, in, filter, bias, out_dims, out);
+        return RP_OK;
+    }
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t y0 = oy * s - pad;
         const int row_inside = y0 >= 0 && y0 + k <= in_dims->h;
@@ -30,17 +34,7 @@ rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
                     }
                     acc += sum + p->in_offset * wsum;
                 } else {
-                    for (int32_t ky = 0; ky < k; ky++) {
-                        const int32_t y = y0 + ky;
-                        if (y < 0 || y >= in_dims->h) continue; /* padding contributes 0 after the offset */
-                        for (int32_t kx = 0; kx < k; kx++) {
-                            const int32_t x = x0 + kx;
-                            if (x < 0 || x >= in_dims->w) continue;
-                            const uint8_t *px = in + ((int64_t)y * in_dims->w + x) * cin;
-                            for (int32_t c = 0; c < cin; c++)
-                                acc += ((int32_t)px[c] + p->in_offset) * w[(ky * k + kx) * cin + c];
-                        }
-                    }
+                    acc += rp_nn_conv_acc_u8(p, in_dims, in, w, oy, ox);
                 }
                 *out++ = (int8_t)rp_clamp(rp_requantize(acc, q->mult[o], q->shift[o]), p->act_min, p->act_max);
             }

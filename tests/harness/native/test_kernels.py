@@ -112,6 +112,21 @@ def test_conv2d_input_offset_applies_inside_the_tensor_only(in_offset):
     assert not _report(got, want)
 
 
+@pytest.mark.parametrize("h,w,cout,in_offset", [(240, 320, 4, -117), (9, 11, 4, -117), (10, 7, 8, 0),
+                                                 (5, 6, 1, -255), (3, 3, 3, 40), (1, 1, 2, -117), (2, 5, 9, -117)])
+def test_stem_matches_reference_on_odd_and_even_sizes_extremes_and_every_shift(h, w, cout, in_offset):
+    """rp_conv2d_u8_s8: the stem's own path (3x3, stride 2, one channel, up to 8 outputs: the folded bias, the
+    interior and padded pixels) and, for 9 outputs, the generic one."""
+    rng = np.random.default_rng(h * w + cout)
+    for x in (rng.integers(0, 256, (h, w, 1)), np.zeros((h, w, 1)), np.full((h, w, 1), 255)):
+        wt, bias = rng.integers(-127, 128, (cout, 3, 3, 1)), rng.integers(-50_000, 50_000, cout)
+        mult, shift = _quant(rng, cout, lo=-14, hi=2)  # shifts from -15 to 1: each requantize path
+        for act in ((0, 127), (-128, 127)):
+            want = fixed_ref.conv_s8(x, wt, bias, mult, shift, act, 2, in_offset)
+            got = hk.conv2d(x.astype(np.uint8), wt, bias, mult, shift, act, 2, in_offset)
+            assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
 def _pointwise_ref(x, w, bias, mult, shift, act):
     """fixed_ref.conv_s8 with a 1x1 filter over x (n, c_in) as a 1-row image."""
     return fixed_ref.conv_s8(x[None], w[:, None, None, :], bias, mult, shift, act)[0]

@@ -1,7 +1,7 @@
-"""The convolution kernels cross-compiled for the Cortex-M4 and run on QEMU's STM32F405, DSP and portable builds:
-the five benchmark layers of bench/conv_instructions.py plus small adversarial shapes (odd channel counts, borders,
-extreme values, shifts >= 0) give the reference CRCs. The host tests cover only the portable path; this is where
-the DSP path (SXTB16 / SMLAD) is checked."""
+"""The convolution kernels cross-compiled for the Cortex-M4 and run on QEMU's STM32F405, DSP and portable builds: the
+benchmark layers of bench/conv_instructions.py (the stem among them) plus small adversarial shapes (odd channel
+counts and sizes, borders, extreme values, shifts >= 0) give the reference CRCs. The host tests cover only the
+portable path; this is where the DSP path (SXTB16 / SMLAD) is checked."""
 
 import importlib.util
 import sys
@@ -41,6 +41,7 @@ def test_conv_kernels_on_the_emulated_stm32f405_match_the_reference(dsp):
     assert not bad, f"{len(bad)} of {len(cases)} outputs differ (name, C CRC, NumPy CRC): {bad}"
     macs = {c.name: c.macs for c in cases}
     assert got["mb0.expand"][1] < macs["mb0.expand"] * (2 if dsp else 4)  # not the one-MAC-at-a-time loops
+    assert got["stem"][1] < (2_000_000 if dsp else 4_000_000)  # issue 17's stem budget: its own path, not the generic
 
 
 

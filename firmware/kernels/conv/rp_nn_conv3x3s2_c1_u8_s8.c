@@ -1,0 +1,115 @@
+/* rp_nn_conv3x3s2_c1_u8_s8: see include/internal/rp_nn_conv.h. */
+#include "internal/rp_dsp.h"
+#include "internal/rp_nn_conv.h"
+#include "internal/rp_requantize.h"
+
+/* An output pixel next to the padding: every channel through rp_nn_conv_acc_u8 (the generic arithmetic). */
+static void padded_pixel(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
+                         const uint8_t *in, const int8_t *filter, const int32_t *bias, int32_t cout, int32_t oy,
+                         int32_t ox, int8_t *out) {
+    for (int32_t o = 0; o < cout; o++) {
+        const int32_t acc = bias[o] + rp_nn_conv_acc_u8(p, in_dims, in, filter + 9 * o, oy, ox);
+        out[o] = (int8_t)rp_requantize_clamp(acc, q->mult[o], q->shift[o], p->act_min, p->act_max);
+    }
+}
+
+/* One output channel's constants, in the order the DSP loop uses them. */
+typedef struct {
+#if RP_USE_DSP
+    uint32_t k[5]; /* [w0, w2] of rows 0, 1, 2; [w1 of row 0, w1 of row 1]; [0, w1 of row 2] */
+#else
+    int32_t k[9];
+#endif /* RP_USE_DSP */
+    int32_t folded; /* bias + in_offset * sum(w): sum (x + in_offset) w = sum x w + that */
+    int32_t mult, rnd, s; /* rp_requantize_fast's (shift <= -2) */
+} channel;
+
+/* clamp(v, lo, hi); relu: lo = 0, hi = 127 (the face models' stem, ReLU6 at scale 6/127), one USAT. */
+RP_INLINE int32_t clamp(int32_t v, int32_t lo, int32_t hi, const int relu) {
+    if (relu) return RP_USAT(v, 7);
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Output pixels 1 .. end - 1 of a row whose window rows r0, r1, r2 are all inside the image (end >= 2), every
+ * shift <= -2; for cout and relu given as constants where the caller can (the channel loop then unrolls). */
+RP_INLINE void interior(const channel *ch, const int32_t cout, const uint8_t *r0, const uint8_t *r1,
+                        const uint8_t *r2, int32_t end, int8_t *px, int32_t lo, int32_t hi, const int relu) {
+    for (int32_t ox = 1; ox < end; ox++) {
+        const int32_t b = 2 * ox - 2; /* x0 - 1 */
+#if RP_USE_DSP
+        const uint32_t w0 = rp_read_u8x4(r0 + b), w1 = rp_read_u8x4(r1 + b), w2 = rp_read_u8x4(r2 + b);
+        const uint32_t odd0 = rp_uxtb16_odd(w0), odd1 = rp_uxtb16_odd(w1), odd2 = rp_uxtb16_odd(w2);
+        const uint32_t mid01 = rp_pkhtb(rp_uxtb16_even(w0), rp_uxtb16_even(w1)), even2 = rp_uxtb16_even(w2);
+        const channel *c = ch;
+#pragma GCC unroll 8
+        for (int32_t o = 0; o < cout; o++, c++) {
+            int32_t acc = rp_smlad(odd0, c->k[0], c->folded);
+            acc = rp_smlad(odd1, c->k[1], acc);
+            acc = rp_smlad(odd2, c->k[2], acc);
+            acc = rp_smlad(mid01, c->k[3], acc);
+            acc = rp_smlatt(even2, c->k[4], acc);
+            *px++ = (int8_t)clamp(rp_requantize_fast(acc, c->mult, c->rnd, c->s), lo, hi, relu);
+        }
+#else
+        const uint8_t *a = r0 + b + 1, *d = r1 + b + 1, *e = r2 + b + 1;
+        const int32_t x0 = a[0], x1 = a[1], x2 = a[2], x3 = d[0], x4 = d[1], x5 = d[2], x6 = e[0], x7 = e[1],
+                      x8 = e[2];
+        const channel *c = ch;
+#pragma GCC unroll 8
+        for (int32_t o = 0; o < cout; o++, c++) {
+            const int32_t *t = c->k;
+            const int32_t acc = c->folded + x0 * t[0] + x1 * t[1] + x2 * t[2] + x3 * t[3] + x4 * t[4] + x5 * t[5] +
+                                x6 * t[6] + x7 * t[7] + x8 * t[8];
+            *px++ = (int8_t)clamp(rp_requantize_fast(acc, c->mult, c->rnd, c->s), lo, hi, relu);
+        }
+#endif /* RP_USE_DSP */
+    }
+}
+
+void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
+                              const uint8_t *in, const int8_t *filter, const int32_t *bias, const rp_dims *out_dims,
+                              int8_t *out) {
+    const int32_t w = in_dims->w, ho = out_dims->h, wo = out_dims->w, cout = out_dims->c;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    channel ch[RP_NN_STEM_MAX_OUT];
+    int fast = 1; /* every shift <= -2: rp_requantize_fast; else the interior too takes the padded path */
+    for (int32_t o = 0; o < cout; o++) {
+        const int8_t *f = filter + 9 * o;
+        int32_t sum = 0;
+        for (int32_t i = 0; i < 9; i++) sum += f[i];
+        channel *c = &ch[o];
+        c->folded = bias[o] + p->in_offset * sum;
+#if RP_USE_DSP
+        /* A row's word holds bytes x0 - 1 .. x0 + 2 (x0: the window's first column): its odd lanes [x0, x0 + 2]
+         * pair with [w0, w2] of that row; the middle taps x0 + 1 are even lanes' high halves, rows 0 and 1 packed
+         * together and row 2's alone (SMLATT). */
+        for (int32_t r = 0; r < 3; r++) c->k[r] = (uint16_t)f[3 * r] | (uint32_t)(uint16_t)f[3 * r + 2] << 16;
+        c->k[3] = (uint16_t)f[1] | (uint32_t)(uint16_t)f[4] << 16;
+        c->k[4] = (uint32_t)(uint16_t)f[7] << 16;
+#else
+        for (int32_t i = 0; i < 9; i++) c->k[i] = f[i];
+#endif /* RP_USE_DSP */
+        fast &= q->shift[o] <= -2;
+        c->mult = q->mult[o];
+        c->s = -1 - q->shift[o];
+        c->rnd = fast ? 1 << (c->s - 1) : 0;
+    }
+    /* Interior columns: x0 = 2 ox - 1 >= 0 and x0 + 2 <= w - 1. */
+    const int32_t end = !fast ? 1 : (w - 2) / 2 + 1 < wo ? (w - 2) / 2 + 1 : wo;
+    const int relu = lo == 0 && hi == 127;
+    for (int32_t oy = 0; oy < ho; oy++) {
+        const int32_t y0 = 2 * oy - 1;
+        int8_t *row = out + (int64_t)oy * wo * cout;
+        int32_t ox = 0;
+        if (y0 >= 0 && y0 + 2 < in_dims->h && end > 1) {
+            const uint8_t *r0 = in + (int64_t)y0 * w, *r1 = r0 + w, *r2 = r1 + w;
+            padded_pixel(p, q, in_dims, in, filter, bias, cout, oy, 0, row);
+            if (cout == 4 && relu)
+                interior(ch, 4, r0, r1, r2, end, row + cout, 0, 127, 1);
+            else
+                interior(ch, cout, r0, r1, r2, end, row + cout, lo, hi, 0);
+            ox = end;
+        }
+        for (; ox < wo; ox++) padded_pixel(p, q, in_dims, in, filter, bias, cout, oy, ox, row + ox * cout);
+    }
+}
