@@ -13,6 +13,7 @@ from harness.model.layers import network, sub
 from harness.model.modelfile import load
 from harness.model.qmath import quantize_multipliers
 from harness.scenes.fixtures import load as load_fixtures
+from tests.harness.native.l2norm_cases import l2norm_cases
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -125,6 +126,12 @@ def test_stem_matches_reference_on_odd_and_even_sizes_extremes_and_every_shift(h
             want = fixed_ref.conv_s8(x, wt, bias, mult, shift, act, 2, in_offset)
             got = hk.conv2d(x.astype(np.uint8), wt, bias, mult, shift, act, 2, in_offset)
             assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
+@pytest.mark.parametrize("case", l2norm_cases(), ids=lambda c: c[0])
+def test_l2norm_matches_reference(case):
+    _, x, mult, shift = case
+    assert not _report(hk.l2norm(x, mult, shift), fixed_ref.l2norm_s8(x, mult, shift))
 
 
 def _pointwise_ref(x, w, bias, mult, shift, act):

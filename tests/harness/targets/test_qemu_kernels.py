@@ -4,12 +4,15 @@ import zlib
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from harness.codegen.carray import c_array
+from harness.model import fixed_ref
 from harness.model.fixed_ref import _p, run_fixed
 from harness.model.modelfile import load
 from harness.targets.qemu import run_probe
+from tests.harness.native.l2norm_cases import l2norm_cases
 from tests.harness.targets.needs import EMULATOR
 
 pytestmark = EMULATOR
@@ -84,3 +87,39 @@ def test_stem_and_rnnpool_on_the_emulated_stm32f405_match_the_reference(tmp_path
     assert got["rnnpool_crc"] == expected["rnnpool_crc"]
     assert got["stem_crc"] == expected["stem_crc"]
     assert got["rnnpool_instructions"] > 1_000_000
+
+
+L2NORM_MAIN = r"""
+#include "rp_kernels.h"
+#include "rp_probe.h"
+
+%(arrays)s
+static int8_t out[%(out_size)d];
+
+int main(void) {
+%(body)s
+    return 0;
+}
+"""
+
+L2NORM_CALL = """    {
+        const rp_quant_params q = {%(n)s_mult, %(n)s_shift};
+        const rp_dims d = {%(h)d, %(w)d, %(c)d};
+        if (rp_l2norm_s8(&q, &d, %(n)s_x, out) != RP_OK) return 4;
+        rp_probe_put("%(n)s", "_crc ", rp_probe_crc32(out, %(size)d), 1);
+    }
+"""
+
+
+# Both builds: the DSP one's sum of squares (SMLAD) and its FPU square root with correction, and the portable one's.
+@pytest.mark.parametrize("dsp", [True, False], ids=["dsp", "portable"])
+def test_l2norm_on_the_emulated_stm32f405_matches_the_reference(tmp_path, dsp):
+    cases = l2norm_cases()
+    arrays = "".join(c_array(f"{n}_x", x) + c_array(f"{n}_mult", m) + c_array(f"{n}_shift", s)
+                     for n, x, m, s in cases)
+    body = "".join(L2NORM_CALL % {"n": n, "h": x.shape[0], "w": x.shape[1], "c": x.shape[2], "size": x.size}
+                   for n, x, _, _ in cases)
+    got = run_probe(L2NORM_MAIN % {"arrays": arrays, "body": body, "out_size": max(x.size for _, x, _, _ in cases)},
+                    tmp_path, dsp, timeout=120)
+    bad = [n for n, x, m, s in cases if got[f"{n}_crc"] != zlib.crc32(fixed_ref.l2norm_s8(x, m, s).astype(np.int8))]
+    assert not bad, f"differ from the reference: {bad}"
