@@ -93,9 +93,12 @@ def fast_path(cs: Case, pad: int = 0) -> bool:
     def cell_ok(q, n_in, pixel):
         n_h = q["w"].shape[0]
         xs = int(q["x_shift"])
-        return (n_h % 4 == 0 and -31 <= int(q["shift"]) <= -2 and (0 <= xs <= 8 if pixel else xs == 0 and n_in % 4 == 0)
-                and int(np.abs(q["bg"].astype(np.int64)).max()) <= 1 << 30
-                and int(np.abs(q["bh"].astype(np.int64)).max()) <= 1 << 30)
+        if not -31 <= int(q["shift"]) <= -2:
+            return False
+        s = -1 - int(q["shift"])  # the folded biases kg, kh = 2^(s-1) + b 2^s must lie within +-2^30 (exclusive)
+        folded = [(1 << (s - 1)) + int(b) * (1 << s) for b in np.concatenate([q["bg"], q["bh"]]).astype(np.int64)]
+        return (n_h % 4 == 0 and (0 <= xs <= 8 if pixel else xs == 0 and n_in % 4 == 0)
+                and all(abs(k) < 1 << 30 for k in folded))
 
     def prepared(n_in, n_h):
         return 4 * n_h * (2 * ((n_in + 3) // 4) + n_h // 2) + 8 * n_h
@@ -115,23 +118,28 @@ def edge_cases(seed: int = 11) -> list[Case]:
         x.flat[: x.size // 6] = rng.choice([-128, 0, 127], x.size // 6)
         return x.astype(np.int8)
 
-    big = np.array([1 << 30, -(1 << 30)], np.int32)
+    # The fast path's extreme biases at shift -12 (s = 11): kg = 2^10 + b 2^11 reaches +-(2^30 - 2^10), and one
+    # further step of b leaves the fast path (rp_nn_fastgrnn_prepare).
+    big, over = np.array([524_287, -524_288], np.int32), np.array([524_288], np.int32)
     cases = []
     for i, (shape, h1, h2, patch, stride, hard, k1, k2) in enumerate([
         ((11, 53, 3), 12, 8, 5, 3, False, {"zeta": 9000, "nu": 2000}, {"zeta": 300, "nu": 16000}),
         ((11, 53, 3), 12, 8, 5, 3, True, {"zeta": 16384, "nu": 16384}, {"zeta": 16384, "nu": 16384}),
         ((16, 100, 4), 16, 16, 8, 4, False, {"zeta": 0, "nu": 16384}, {"zeta": 12345, "nu": 1}),
-        ((16, 100, 4), 16, 16, 8, 4, True, {}, {"shift": -31}),
+        ((16, 100, 4), 16, 16, 8, 4, True, {}, {"shift": -31, "bg": [0, -1], "bh": [-1, 0]}),  # kg, kh = +-2^29
         ((17, 108, 5), 16, 16, 8, 8, False, {"shift": -2}, {"shift": -2}),
-        ((12, 100, 8), 16, 16, 8, 4, False, {"x_shift": 7}, {"bg": big, "bh": -big}),
-        ((12, 100, 4), 16, 16, 8, 4, True, {"x_shift": 0, "bh": big}, {"bg": -big}),
+        ((12, 100, 8), 16, 16, 8, 4, False, {"x_shift": 7}, {"bg": big, "bh": big[::-1]}),
+        ((12, 100, 4), 16, 16, 8, 4, True, {"x_shift": 0, "bh": big}, {"bg": big[::-1]}),
         ((9, 120, 4), 16, 16, 8, 4, False, {}, {}),
         ((5, 30, 2), 4, 4, 1, 1, False, {"zeta": 16384, "nu": 100}, {}),
+        ((9, 120, 4), 16, 16, 8, 4, False, {"bg": big, "bh": big[::-1]}, {"bh": big}),  # the assembly, extreme
         ((13, 30, 4), 16, 16, 8, 4, False, {"shift": -1}, {}),                  # generic path from here on
         ((13, 30, 4), 16, 16, 8, 4, True, {}, {"shift": 3}),
         ((13, 30, 2), 6, 10, 4, 2, False, {}, {}),
         ((12, 20, 4), 16, 16, 8, 4, False, {}, {}),
         ((12, 100, 4), 16, 16, 8, 4, True, {"bh": np.array([-(1 << 31)], np.int32)}, {}),
+        ((12, 100, 4), 16, 16, 8, 4, False, {"bg": over}, {}),
+        ((12, 100, 4), 16, 16, 8, 4, False, {}, {"bh": -over - 1}),
     ]):
         q1 = _grnn(rng, shape[2], h1, 8, **k1)
         q2 = _grnn(rng, h1, h2, 0, **k2)

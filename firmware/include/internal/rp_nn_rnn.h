@@ -2,9 +2,11 @@
  * path of rp_rnnpool_s8, and the Q14 nonlinearities, requantisation and state update of docs/numerics.md §4 in
  * 32-bit arithmetic. Every function here is bit-exact with harness/model/fixed_ref.py over the ranges it states.
  *
- * Why 32 bits suffice. The pre-activation is rp_requantize_fast (shift <= -2; internal/rp_requantize.h), so
- * |pre| <= 2^29. With |bg|, |bh| <= 2^30 the gate inputs pre + bg and pre + bh therefore fit int32 exactly, and the
- * nonlinearities only ever see the reference's own values: nothing is clamped that the reference does not clamp.
+ * Why 32 bits suffice. The pre-activation is rp_requantize_fast (shift <= -2; internal/rp_requantize.h):
+ * pre = (hi + rnd) >> s with hi the high word of acc * mult (|hi| <= 2^30), rnd = 2^(s-1), s = -1 - shift. Since
+ * bg is an integer, pre + bg = (hi + rnd + bg 2^s) >> s exactly: the cell keeps kg = rnd + bg 2^s (and kh) and
+ * gets each gate input from one SMMLA and one shift. With |kg|, |kh| < 2^30, hi + kg cannot overflow, the gate
+ * inputs are the reference's own values, and the nonlinearities clamp only what the reference clamps.
  * rp_nn_fastgrnn_prepare refuses a cell outside these ranges (its caller then takes the generic int64 path).
  */
 #ifndef RP_INTERNAL_NN_RNN_H
@@ -74,17 +76,20 @@ static inline int32_t rp_nn_hard_tanh_i32(int32_t v) { return v < -16384 ? -1638
 #define RP_NN_GRNN_CONVEX 2 /* zeta = 16384 and nu = 0, so coef = 16384 - z */
 
 /* A FastGRNN cell prepared by rp_nn_fastgrnn_prepare: hidden size a multiple of 4, weights regrouped for four
- * rows at a time, the requantisation as rp_requantize_fast (mult, rnd, s). */
+ * rows at a time, the requantisation and the biases folded into kg, kh (above). */
 typedef struct {
     const int16_t *w;     /* [n_hidden / 4][n_xp + n_hidden / 2][4][2]: w[b][p][r][k] = [W' | U][4 b + r][2 p + k] */
-    const int32_t *b;     /* [n_hidden][2]: bg, bh */
+    const int32_t *b;     /* [n_hidden][2]: kg, kh */
     const int32_t *pairs; /* rp_nn_tanh_pairs() */
     int32_t n_hidden;     /* 4 .. RP_MAX_HIDDEN, a multiple of 4 */
     int32_t n_xp;         /* input pairs: n_in rounded up to a multiple of 4, halved (W' has zero columns there) */
     int32_t x_shift;      /* pixel inputs only: 0 .. 8, so x << x_shift fits int16 */
-    int32_t mult, rnd, s;
+    int32_t mult, s;
     int32_t zeta, nu;
     int32_t mode;         /* RP_NN_GRNN_* */
+    /* The constants of rp_nn_grnn16_gates, in its register order: the pairs, mult, s, 512 << 16 (the interpolation
+     * operand's top half), 256, 2^23 + 256 (tanh's and sig's rounding), 8192 (the update's). */
+    uint32_t gate[7];
 } rp_nn_grnn;
 
 /* Order of the inputs in W' (and in the packed input vector):
@@ -95,7 +100,7 @@ typedef struct {
 #define RP_NN_GRNN_IN_S16 1
 
 /* Lays out p in mem (4-byte aligned, mem_bytes long) and fills g. Returns the bytes used, or 0 when the cell is
- * outside the fast path: n_hidden not a multiple of 4, shift > -2, |bg| or |bh| > 2^30, x_shift outside 0 .. 8
+ * outside the fast path: n_hidden not a multiple of 4, shift > -2, |kg| or |kh| >= 2^30, x_shift outside 0 .. 8
  * (pixel input) or not 0 (int16 input, which also needs n_in a multiple of 4), or mem too small. */
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
                                rp_nn_grnn *g);
@@ -178,17 +183,17 @@ RP_INLINE void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pai
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
 }
 
-/* The Q14 pre-activation requantize(acc, mult, shift). */
-static inline int32_t rp_nn_grnn_pre(const rp_nn_grnn *g, int32_t acc) {
-    return rp_requantize_fast(acc, g->mult, g->rnd, g->s);
-}
-
-/* One hidden unit: pre -> z, c -> h' (numerics §4.2). In the convex case
+/* One hidden unit: acc -> gate inputs pre + bg, pre + bh (kb: kg, kh) -> z, c -> h' (numerics §4.2). In the convex case
  * z h + (16384 - z) c + 8192 = z (h - c) + 16384 c + 8192, so h' = c + ((z (h - c) + 8192) >> 14), which lies
  * between h and c (a weighted mean, rounded): no saturation. Otherwise |z h + coef c| <= 2^30 (numerics §4.2). */
-RP_INLINE int32_t rp_nn_grnn_unit(const int32_t *pairs, int32_t zeta, int32_t nu, int32_t pre, const int32_t *b,
-                                  int32_t h, const int mode) {
-    const int32_t vg = pre + b[0], vh = pre + b[1];
+RP_INLINE int32_t rp_nn_grnn_unit(const rp_nn_grnn *g, int32_t acc, const int32_t *kb, int32_t h, const int mode) {
+    const int32_t *pairs = g->pairs, zeta = g->zeta, nu = g->nu;
+#if RP_USE_DSP
+    const int32_t vg = rp_smmla(acc, g->mult, kb[0]) >> g->s, vh = rp_smmla(acc, g->mult, kb[1]) >> g->s;
+#else
+    const int32_t hi = (int32_t)(((int64_t)acc * g->mult) >> 32); /* one product for both gates */
+    const int32_t vg = (hi + kb[0]) >> g->s, vh = (hi + kb[1]) >> g->s;
+#endif /* RP_USE_DSP */
     int32_t z, c;
     if (mode & RP_NN_GRNN_HARD) {
         z = rp_nn_hard_sigmoid_i32(vg);
@@ -210,7 +215,7 @@ RP_INLINE int32_t rp_nn_grnn_unit(const int32_t *pairs, int32_t zeta, int32_t nu
 RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_xp, const int16_t *xv,
                                const int32_t *proj, int16_t *h, int first, const int mode) {
     const int16_t *w = g->w;
-    int32_t pre[RP_MAX_HIDDEN];
+    int32_t acc[RP_MAX_HIDDEN];
 #pragma GCC unroll 1
     for (int32_t i = 0; i < n_hidden; i += 4, w += 8 * (n_xp + n_hidden / 2)) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -220,18 +225,33 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
             rp_nn_grnn_mac4(w, xv, n_xp, 1, &a0, &a1, &a2, &a3);
         }
         if (!first) rp_nn_grnn_mac4(w + 8 * n_xp, h, n_hidden / 2, 0, &a0, &a1, &a2, &a3);
-        pre[i] = rp_nn_grnn_pre(g, a0), pre[i + 1] = rp_nn_grnn_pre(g, a1);
-        pre[i + 2] = rp_nn_grnn_pre(g, a2), pre[i + 3] = rp_nn_grnn_pre(g, a3);
+        acc[i] = a0, acc[i + 1] = a1, acc[i + 2] = a2, acc[i + 3] = a3;
     }
-    const int32_t *b = g->b, *pairs = g->pairs, zeta = g->zeta, nu = g->nu;
-    if (n_hidden == 16) { /* unrolled: pre, h and the biases at fixed offsets */
+    const int32_t *b = g->b;
+    if (n_hidden == 16) { /* unrolled: acc, h and the biases at fixed offsets */
 #pragma GCC unroll 16
-        for (int32_t i = 0; i < 16; i++)
-            h[i] = (int16_t)rp_nn_grnn_unit(pairs, zeta, nu, pre[i], b + 2 * i, h[i], mode);
+        for (int32_t i = 0; i < 16; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
         return;
     }
-    for (int32_t i = 0; i < n_hidden; i++)
-        h[i] = (int16_t)rp_nn_grnn_unit(pairs, zeta, nu, pre[i], b + 2 * i, h[i], mode);
+    for (int32_t i = 0; i < n_hidden; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
 }
+
+#if RP_USE_DSP
+/* The face models' cells (n_hidden 16; RNN1 n_in 4 as two input pairs, RNN2 n_in 16) in Cortex-M4 assembly
+ * (rp_nn_grnn16_mac.c, rp_nn_grnn16_gates.c): the same arithmetic as rp_nn_grnn_step, with the loads as LDM and
+ * every constant in a register. g: a prepared cell with n_hidden 16 (and n_xp 2 for the _s8 forms, 8 otherwise);
+ * every pointer 4-byte aligned.
+ * - acc = W' v (v: the two input pairs of a packed pixel) .................. rp_nn_grnn16_mac_s8_first
+ * - acc = W' v[0..3] + U v[4..19] (v: a packed pixel, then h) ............... rp_nn_grnn16_mac_s8
+ * - acc = init + U v (v: h) ....................................................... rp_nn_grnn16_mac_proj
+ * - acc = W' v (v: 16 int16, an RNN2 input) ................................. rp_nn_grnn16_mac_project */
+void rp_nn_grnn16_mac_s8_first(const int16_t *w, const int16_t *v, int32_t *acc);
+void rp_nn_grnn16_mac_s8(const int16_t *w, const int16_t *v, int32_t *acc);
+void rp_nn_grnn16_mac_proj(const int16_t *w, const int16_t *v, int32_t *acc, const int32_t *init);
+void rp_nn_grnn16_mac_project(const int16_t *w, const int16_t *v, int32_t *acc);
+/* h[i] = the convex, exact-nonlinearity unit of rp_nn_grnn_unit(acc[i], kb + 2 i, h[i]), i = 0..15, in place
+ * (gate: rp_nn_grnn.gate). */
+void rp_nn_grnn16_gates(const int32_t *acc, const int32_t *kb, int16_t *h, const uint32_t *gate);
+#endif /* RP_USE_DSP */
 
 #endif /* RP_INTERNAL_NN_RNN_H */

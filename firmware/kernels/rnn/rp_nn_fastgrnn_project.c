@@ -13,7 +13,11 @@ RP_INLINE void project(const rp_nn_grnn *g, const int32_t n_hidden, const int32_
 
 void rp_nn_fastgrnn_project(const rp_nn_grnn *g, const int16_t *x, int32_t *proj) {
     if (g->n_hidden == 16 && g->n_xp == 8)
+#if RP_USE_DSP
+        rp_nn_grnn16_mac_project(g->w, x, proj); /* the face models' RNN2, in assembly */
+#else
         project(g, 16, 8, x, proj); /* the face models' RNN2, unrolled */
+#endif /* RP_USE_DSP */
     else
         project(g, g->n_hidden, g->n_xp, x, proj);
 }

@@ -10,6 +10,18 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t *c
 }
 
 void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
+#if RP_USE_DSP
+    if (g->n_hidden == 16 && g->n_xp == 8 && g->mode == RP_NN_GRNN_CONVEX) { /* in assembly, h as the state */
+        int32_t acc[16];
+        for (int32_t i = 0; i < 16; i++) h[i] = 0;
+        rp_nn_grnn16_gates(proj[0], g->b, h, g->gate);
+        for (int32_t t = 1; t < steps; t++) {
+            rp_nn_grnn16_mac_proj(g->w, h, acc, proj[t]);
+            rp_nn_grnn16_gates(acc, g->b, h, g->gate);
+        }
+        return;
+    }
+#endif /* RP_USE_DSP */
     if (g->n_hidden == 16) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
         case 0: run(g, 16, proj, steps, h, 0); return;

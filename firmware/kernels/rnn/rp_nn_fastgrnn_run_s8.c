@@ -33,8 +33,33 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_
     for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
 }
 
+#if RP_USE_DSP
+/* The face models' exact convex cell in assembly (internal/rp_nn_rnn.h): v holds the packed pixel, then h. */
+static void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch, int16_t *h_out) {
+    int16_t v[4 + 16] __attribute__((aligned(4)));
+    int32_t acc[16];
+    for (int32_t i = 4; i < 20; i++) v[i] = 0;
+    pack(x, 4, 2, 8, v);
+    rp_nn_grnn16_mac_s8_first(g->w, v, acc);
+    rp_nn_grnn16_gates(acc, g->b, v + 4, g->gate);
+    for (int32_t t = 1; t < steps; t++) {
+        x += pitch;
+        pack(x, 4, 2, 8, v);
+        rp_nn_grnn16_mac_s8(g->w, v, acc);
+        rp_nn_grnn16_gates(acc, g->b, v + 4, g->gate);
+    }
+    for (int32_t i = 0; i < 16; i++) h_out[i] = v[4 + i];
+}
+#endif /* RP_USE_DSP */
+
 void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
                            int16_t *h) {
+#if RP_USE_DSP
+    if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8 && g->mode == RP_NN_GRNN_CONVEX) {
+        run_asm(g, x, steps, pitch, h);
+        return;
+    }
+#endif /* RP_USE_DSP */
     if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
         case 0: run(g, 16, 4, 8, x, steps, pitch, h, 0); return;
