@@ -87,9 +87,10 @@ typedef struct {
     int32_t mult, s;
     int32_t zeta, nu;
     int32_t mode;         /* RP_NN_GRNN_* */
-    /* The constants of rp_nn_grnn16_gates, in its register order: the pairs, mult, s, 512 << 16 (the interpolation
-     * operand's top half), 256, 2^23 + 256 (tanh's and sig's rounding), 8192 (the update's). */
-    uint32_t gate[7];
+    /* The constants of rp_nn_grnn16_gates, in its register order: the pairs, mult, s + 1, s, 512 << 16 (the
+     * interpolation operand's top half), 256, 2^23 + 256 (tanh's and sig's rounding), 8192 (the update's). */
+    uint32_t gate[8];
+    int32_t *frame; /* the assembly's working frame (rp_nn_grnn16_attach), or 0: the C path */
 } rp_nn_grnn;
 
 /* Order of the inputs in W' (and in the packed input vector):
@@ -236,6 +237,14 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
     for (int32_t i = 0; i < n_hidden; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
 }
 
+/* The working frame of the assembly below, RP_NN_GRNN16_FRAME words: the accumulators acc[16] (int32, word 0), kg
+ * and kh (int32 pairs, word 16), a packed pixel (4 int16, word 48), then the state h (16 int16, word 50). One base
+ * register reaches all four. */
+#define RP_NN_GRNN16_FRAME 58
+#define RP_NN_GRNN16_KB 16
+#define RP_NN_GRNN16_X 48
+#define RP_NN_GRNN16_H 50
+
 #if RP_USE_DSP
 /* The face models' cells (n_hidden 16; RNN1 n_in 4 as two input pairs, RNN2 n_in 16) in Cortex-M4 assembly
  * (rp_nn_grnn16_mac.c, rp_nn_grnn16_gates.c): the same arithmetic as rp_nn_grnn_step, with the loads as LDM and
@@ -244,14 +253,29 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
  * - acc = W' v (v: the two input pairs of a packed pixel) .................. rp_nn_grnn16_mac_s8_first
  * - acc = W' v[0..3] + U v[4..19] (v: a packed pixel, then h) ............... rp_nn_grnn16_mac_s8
  * - acc = init + U v (v: h) ....................................................... rp_nn_grnn16_mac_proj
- * - acc = W' v (v: 16 int16, an RNN2 input) ................................. rp_nn_grnn16_mac_project */
+ * - acc = W' v (v: 16 int16, an RNN2 input) ................................. rp_nn_grnn16_mac_project
+ * - acc = init (RNN2's first step, h = 0: w and v unused) ........................ rp_nn_grnn16_mac_none */
 void rp_nn_grnn16_mac_s8_first(const int16_t *w, const int16_t *v, int32_t *acc);
 void rp_nn_grnn16_mac_s8(const int16_t *w, const int16_t *v, int32_t *acc);
 void rp_nn_grnn16_mac_proj(const int16_t *w, const int16_t *v, int32_t *acc, const int32_t *init);
 void rp_nn_grnn16_mac_project(const int16_t *w, const int16_t *v, int32_t *acc);
-/* h[i] = the convex, exact-nonlinearity unit of rp_nn_grnn_unit(acc[i], kb + 2 i, h[i]), i = 0..15, in place
- * (gate: rp_nn_grnn.gate). */
-void rp_nn_grnn16_gates(const int32_t *acc, const int32_t *kb, int16_t *h, const uint32_t *gate);
+void rp_nn_grnn16_mac_none(const int16_t *w, const int16_t *v, int32_t *acc, const int32_t *init);
+/* In a frame: h[i] = the convex, exact-nonlinearity unit of rp_nn_grnn_unit(acc[i], kb + 2 i, h[i]), i = 0..15,
+ * in place (gate: rp_nn_grnn.gate). */
+void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 #endif /* RP_USE_DSP */
+
+/* Gives g the frame (RP_NN_GRNN16_FRAME words, 4-byte aligned) and copies its kg, kh there when the assembly can
+ * run g: the DSP build, n_hidden 16, exact nonlinearities, convex update. Otherwise g keeps the C path. */
+static inline void rp_nn_grnn16_attach(rp_nn_grnn *g, int32_t *frame) {
+    g->frame = 0;
+#if RP_USE_DSP
+    if (g->n_hidden != 16 || g->mode != RP_NN_GRNN_CONVEX) return;
+    for (int32_t i = 0; i < 32; i++) frame[RP_NN_GRNN16_KB + i] = g->b[i];
+    g->frame = frame;
+#else
+    (void)frame;
+#endif /* RP_USE_DSP */
+}
 
 #endif /* RP_INTERNAL_NN_RNN_H */

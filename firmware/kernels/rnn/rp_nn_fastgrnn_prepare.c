@@ -46,8 +46,9 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
     g->zeta = p->zeta;
     g->nu = p->nu;
     g->mode = (p->hard ? RP_NN_GRNN_HARD : 0) | (p->zeta == 16384 && p->nu == 0 ? RP_NN_GRNN_CONVEX : 0);
-    const uint32_t gate[7] = {(uint32_t)(uintptr_t)g->pairs, (uint32_t)g->mult, (uint32_t)s, 512u << 16, 256u,
-                              (1u << 23) + 256u, 8192u};
-    for (int32_t i = 0; i < 7; i++) g->gate[i] = gate[i];
+    const uint32_t gate[8] = {(uint32_t)(uintptr_t)g->pairs, (uint32_t)g->mult, (uint32_t)s + 1, (uint32_t)s,
+                              512u << 16, 256u, (1u << 23) + 256u, 8192u};
+    for (int32_t i = 0; i < 8; i++) g->gate[i] = gate[i];
+    g->frame = 0;
     return size;
 }

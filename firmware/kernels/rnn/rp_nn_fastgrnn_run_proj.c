@@ -9,19 +9,27 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t *c
     for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
 }
 
-void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
 #if RP_USE_DSP
-    if (g->n_hidden == 16 && g->n_xp == 8 && g->mode == RP_NN_GRNN_CONVEX) { /* in assembly, h as the state */
-        int32_t acc[16];
-        for (int32_t i = 0; i < 16; i++) h[i] = 0;
-        rp_nn_grnn16_gates(proj[0], g->b, h, g->gate);
-        for (int32_t t = 1; t < steps; t++) {
-            rp_nn_grnn16_mac_proj(g->w, h, acc, proj[t]);
-            rp_nn_grnn16_gates(acc, g->b, h, g->gate);
-        }
-        return;
+/* The face models' exact convex cell in assembly, in g's frame (internal/rp_nn_rnn.h). */
+static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
+                                              int16_t *h) {
+    int32_t *f = g->frame, *out = (int32_t *)(void *)h;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
+    rp_nn_grnn16_mac_none(g->w, 0, f, proj[0]);
+    rp_nn_grnn16_gates(f, g->gate);
+    for (int32_t t = 1; t < steps; t++) {
+        rp_nn_grnn16_mac_proj(g->w, (const int16_t *)(void *)(f + RP_NN_GRNN16_H), f, proj[t]);
+        rp_nn_grnn16_gates(f, g->gate);
     }
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+}
 #endif /* RP_USE_DSP */
+
+/* The C path, not inlined: the dispatcher below stays a few instructions for the assembly's calls. */
+static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
+                                            int16_t *h) {
     if (g->n_hidden == 16) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
         case 0: run(g, 16, proj, steps, h, 0); return;
@@ -31,4 +39,14 @@ void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, in
         }
     }
     run(g, g->n_hidden, proj, steps, h, g->mode);
+}
+
+void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
+#if RP_USE_DSP
+    if (g->frame && g->n_xp == 8) {
+        run_asm(g, proj, steps, h);
+        return;
+    }
+#endif /* RP_USE_DSP */
+    run_c(g, proj, steps, h);
 }

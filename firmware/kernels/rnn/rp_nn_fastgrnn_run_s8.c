@@ -34,32 +34,31 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_
 }
 
 #if RP_USE_DSP
-/* The face models' exact convex cell in assembly (internal/rp_nn_rnn.h): v holds the packed pixel, then h. */
-static void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch, int16_t *h_out) {
-    int16_t v[4 + 16] __attribute__((aligned(4)));
-    int32_t acc[16];
-    for (int32_t i = 4; i < 20; i++) v[i] = 0;
+/* The face models' exact convex cell in assembly, in g's frame (internal/rp_nn_rnn.h): the packed pixel, then h. */
+static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
+                                              int16_t *h_out) {
+    int32_t *f = g->frame;
+    int16_t *v = (int16_t *)(void *)(f + RP_NN_GRNN16_X);
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
     pack(x, 4, 2, 8, v);
-    rp_nn_grnn16_mac_s8_first(g->w, v, acc);
-    rp_nn_grnn16_gates(acc, g->b, v + 4, g->gate);
+    rp_nn_grnn16_mac_s8_first(g->w, v, f);
+    rp_nn_grnn16_gates(f, g->gate);
     for (int32_t t = 1; t < steps; t++) {
         x += pitch;
         pack(x, 4, 2, 8, v);
-        rp_nn_grnn16_mac_s8(g->w, v, acc);
-        rp_nn_grnn16_gates(acc, g->b, v + 4, g->gate);
+        rp_nn_grnn16_mac_s8(g->w, v, f);
+        rp_nn_grnn16_gates(f, g->gate);
     }
-    for (int32_t i = 0; i < 16; i++) h_out[i] = v[4 + i];
+    int32_t *out = (int32_t *)(void *)h_out;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
 }
 #endif /* RP_USE_DSP */
 
-void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
-                           int16_t *h) {
-#if RP_USE_DSP
-    if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8 && g->mode == RP_NN_GRNN_CONVEX) {
-        run_asm(g, x, steps, pitch, h);
-        return;
-    }
-#endif /* RP_USE_DSP */
+/* The C path, not inlined: the dispatcher below stays a few instructions for the assembly's calls. */
+static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps,
+                                            int32_t pitch, int16_t *h) {
     if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
         case 0: run(g, 16, 4, 8, x, steps, pitch, h, 0); return;
@@ -69,4 +68,15 @@ void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, i
         }
     }
     run(g, g->n_hidden, n_in, g->x_shift, x, steps, pitch, h, g->mode);
+}
+
+void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
+                           int16_t *h) {
+#if RP_USE_DSP
+    if (g->frame && n_in == 4 && g->x_shift == 8) {
+        run_asm(g, x, steps, pitch, h);
+        return;
+    }
+#endif /* RP_USE_DSP */
+    run_c(g, x, n_in, steps, pitch, h);
 }

@@ -1,4 +1,5 @@
-/* rp_nn_grnn16_mac_s8_first, _s8, _proj, _project: see include/internal/rp_nn_rnn.h. One macro, four shapes. */
+/* rp_nn_grnn16_mac_s8_first, _s8, _proj, _project, _none: see include/internal/rp_nn_rnn.h. One macro, five
+ * shapes. */
 #include "internal/rp_nn_rnn.h"
 
 #if RP_USE_DSP
@@ -65,5 +66,6 @@ __asm__("    .syntax unified\n"
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_s8, "10, 0, 0, 0")                 /* [W' | U] [x | h] */
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_proj, "8, 1, 128, 0")             /* init + U h: skip W' */
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_project, "8, 0, 0, 128")          /* W' x: skip U */
+        RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_none, "0, 1, 0, 0")                /* init: RNN2's first step */
         "    .purgem RP_GRNN16_BLOCK\n");
 #endif /* RP_USE_DSP */

@@ -21,8 +21,8 @@ typedef struct {
 
 static void write_patch(const job *j, int32_t pj, int32_t k, const int16_t *q, int32_t n) {
     int8_t *o = j->row + pj * j->oc + k * n;
-    for (int32_t i = 0; i < n; i++)
-        o[i] = (int8_t)rp_clamp(rp_requantize(q[i], j->p->out_mult, j->p->out_shift), -128, 127);
+    const int32_t mult = j->p->out_mult, shift = j->p->out_shift;
+    for (int32_t i = 0; i < n; i++) o[i] = (int8_t)rp_requantize_clamp(q[i], mult, shift, -128, 127);
 }
 
 /* Output row pi leaves the scratch after every read of its patch row: so `out` may lie over `in` (in place). */
@@ -35,8 +35,11 @@ static void flush_row(const job *j, int32_t pi) {
  * half W2 x computed once per summary and patch (columns: once per patch row, in a ring of `patch` columns)
  * instead of once per step: each serves a forward and a backward run. Not inlined, like run_generic, so that
  * neither path's stack adds to the other's (with their callees: about 1.1 KB here, 1.9 KB there). */
-static __attribute__((noinline)) void run_fast(const job *j, const rp_nn_grnn *g1, const rp_nn_grnn *g2,
-                                               int16_t *ring, int32_t *col_proj, int32_t *row_proj) {
+static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_nn_grnn *g2, int16_t *ring,
+                                               int32_t *col_proj, int32_t *row_proj) {
+    int32_t frames[2][RP_NN_GRNN16_FRAME]; /* the assembly's, where it runs a cell (internal/rp_nn_rnn.h) */
+    rp_nn_grnn16_attach(g1, frames[0]);
+    rp_nn_grnn16_attach(g2, frames[1]);
     const int32_t P = j->p->patch, S = j->p->stride, H1 = g1->n_hidden, H2 = g2->n_hidden, pw = j->pw;
     int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
     const int32_t *seq[RP_MAX_PATCH];

@@ -36,6 +36,8 @@ def test_the_interpolation_pairs_are_the_specified_table():
     assert np.array_equal(table, TANH_LUT)
     assert np.array_equal(pairs >> 16, TANH_LUT[:512])
     assert np.array_equal(pairs & 0xFFFF, TANH_LUT[1:] - TANH_LUT[:512])  # T is nondecreasing: no sign to extend
+    # rp_nn_grnn16_gates clamps only the word index, not the fraction: exact because both end words have D = 0.
+    assert pairs[0] & 0xFFFF == 0 and pairs[511] & 0xFFFF == 0
 
 
 def test_the_edge_layers_reach_both_paths():
