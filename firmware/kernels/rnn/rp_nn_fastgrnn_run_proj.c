@@ -30,6 +30,7 @@ static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t
 /* The C path, not inlined: the dispatcher below stays a few instructions for the assembly's calls. */
 static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
                                             int16_t *h) {
+#if !RP_USE_DSP /* the DSP build runs the face models' default cell in assembly: no flash for these there */
     if (g->n_hidden == 16) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
         case 0: run(g, 16, proj, steps, h, 0); return;
@@ -38,6 +39,7 @@ static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int32_t *
         default: run(g, 16, proj, steps, h, RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX); return;
         }
     }
+#endif /* !RP_USE_DSP */
     run(g, g->n_hidden, proj, steps, h, g->mode);
 }
 
