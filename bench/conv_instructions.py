@@ -132,6 +132,12 @@ def edge_cases(seed: int = 7) -> list[Case]:
                                      (4, 32, 16), (3, 8, 12)]):
         cases.append(case(f"edge_pw{i}", "pointwise", ints((1, n, ci)), ints((co, ci)),
                           (fast, exact)[i % 2 if i < 6 else 0], acts8[i % 3]))
+    # The assembly of rp_nn_pointwise4_s8.c (c_in a multiple of 32, shifts <= -2): each clamp, one pixel, and
+    # a channel group past its bound (c_out 12 with c_in 160: groups of 4 all the way).
+    asm = [("edge_pw_asm_relu", (5, 64, 12), acts8[1]), ("edge_pw_asm_s8", (1, 32, 4), acts8[0]),
+           ("edge_pw_asm_160", (3, 160, 12), acts8[1])]
+    for name, (n, ci, co), act in asm:
+        cases.append(case(name, "pointwise", ints((1, n, ci)), ints((co, ci)), fast, act))
     for i, (h, w, c, st) in enumerate([(5, 7, 13, 1), (6, 5, 6, 2), (1, 1, 5, 1), (4, 9, 130, 2), (3, 2, 64, 1),
                                        (5, 6, 8, 1), (7, 7, 12, 2), (2, 9, 4, 1)]):
         cases.append(case(f"edge_dw{i}", "depthwise", ints((h, w, c)), ints((3, 3, c)),

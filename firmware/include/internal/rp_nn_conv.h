@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "internal/rp_config.h"
 #include "rp_kernels.h"
 #include "rp_mbconv.h"
 
@@ -47,6 +48,17 @@ void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_d
 void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pixels, int32_t c_in,
                         const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int32_t act_max,
                         int8_t *out);
+
+#if RP_USE_DSP
+/* rp_nn_pointwise_s8's fast path in Cortex-M4 assembly (rp_nn_pointwise4_s8.c), for four output channels whose
+ * shifts are all <= -2 and a clamp of [0, 127] (_relu) or [-128, 127] (_s8), c_in a positive multiple of 32:
+ * y[p * c_out + k] for the n >= 1 pixels from in (n * c_in int8) and k = 0..3. rec (4-byte aligned): the biases
+ * (4 words), per 4 input channels the pairs [w(k, i), w(k, i + 2)], [w(k, i + 1), w(k, i + 3)] of k = 0..3 (8
+ * words: rp_sxtb16_even/odd of the filter words), then mult, rnd of k = 0..3 (8 words) and s of k = 0..3 (4
+ * words; rp_requantize_fast's arguments). args: {in + n * c_in, c_out, rec + 4 + 2 * c_in}. */
+void rp_nn_pointwise4_relu(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
+void rp_nn_pointwise4_s8(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
+#endif /* RP_USE_DSP */
 
 /* One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
  * rows[k] is input row oy * stride + k - 1, each [w][c] int8; out [wo][c] int8.

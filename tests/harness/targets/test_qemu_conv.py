@@ -40,7 +40,8 @@ def test_conv_kernels_on_the_emulated_stm32f405_match_the_reference(dsp):
            if got[c.name][0] != bench.expected_crc(c)]
     assert not bad, f"{len(bad)} of {len(cases)} outputs differ (name, C CRC, NumPy CRC): {bad}"
     macs = {c.name: c.macs for c in cases}
-    assert got["mb0.expand"][1] < macs["mb0.expand"] * (2 if dsp else 4)  # not the one-MAC-at-a-time loops
+    # not the one-MAC-at-a-time loops; DSP: more than one MAC per instruction (rp_nn_pointwise4_s8.c)
+    assert got["mb0.expand"][1] < macs["mb0.expand"] * (1 if dsp else 4)
     assert got["stem"][1] < (2_000_000 if dsp else 4_000_000)  # issue 17's stem budget: its own path, not the generic
 
 

@@ -1,0 +1,72 @@
+/* rp_nn_pointwise4_relu, rp_nn_pointwise4_s8: see include/internal/rp_nn_conv.h. One macro, two clamps. */
+#include "internal/rp_config.h"
+#include "internal/rp_nn_conv.h"
+
+#if RP_USE_DSP
+/* Registers: r0 walks the record (r12 keeps its start), r1 the input (post-increment: the pixels are consecutive),
+ * lr the output; r4-r7 the four accumulators; per 4 input channels the pixel word (r2) widens to [x0, x2] (r2) and
+ * [x1, x3] (r3), and two LDM bring the paired weights of the four channels (r8-r11): 13 instructions for 16 MACs.
+ * The loop takes 32 input channels per turn (r2 reloads its end from the stack). Per pixel, after the channels:
+ * rp_requantize_fast (SMMLA, ASR) per channel with the constants of the record's tail, then USAT #7 or SSAT #8 and
+ * four STRB; about 25 instructions. Stack: the input's end, c_out and the weights' end. */
+#define RP_PW4_FUNCTION(name, SAT)                                                                                 \
+    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
+    "    .align 2\n"                                                                                                 \
+    "    .global " #name "\n"                                                                                        \
+    "    .type " #name ", %function\n"                                                                               \
+    "    .thumb_func\n" #name ":\n"                                                                                  \
+    "    push {r4-r11, lr}\n"                                                                                        \
+    "    ldm r3, {r4-r6}\n"                                                                                          \
+    "    sub sp, #12\n"                                                                                              \
+    "    stm sp, {r4-r6}\n"                                                                                          \
+    "    mov r12, r0\n"                                                                                              \
+    "    mov lr, r2\n"                                                                                               \
+    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
+    "2:  .rept 8\n"                                                                                                  \
+    "    ldr r2, [r1], #4\n"                                                                                         \
+    "    sxtb16 r3, r2, ror #8\n"                                                                                    \
+    "    sxtb16 r2, r2\n"                                                                                            \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r4, r2, r8, r4\n"                                                                                     \
+    "    smlad r4, r3, r9, r4\n"                                                                                     \
+    "    smlad r5, r2, r10, r5\n"                                                                                    \
+    "    smlad r5, r3, r11, r5\n"                                                                                    \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r6, r2, r8, r6\n"                                                                                     \
+    "    smlad r6, r3, r9, r6\n"                                                                                     \
+    "    smlad r7, r2, r10, r7\n"                                                                                    \
+    "    smlad r7, r3, r11, r7\n"                                                                                    \
+    "    .endr\n"                                                                                                    \
+    "    ldr r2, [sp, #8]\n"                                                                                         \
+    "    cmp r0, r2\n"                                                                                               \
+    "    bne 2b\n"                                                                                                   \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smmla r4, r4, r8, r9\n"                                                                                     \
+    "    smmla r5, r5, r10, r11\n"                                                                                   \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smmla r6, r6, r8, r9\n"                                                                                     \
+    "    smmla r7, r7, r10, r11\n"                                                                                   \
+    "    ldm r0, {r8-r11}\n"                                                                                         \
+    "    asr r4, r4, r8\n"                                                                                           \
+    "    asr r5, r5, r9\n"                                                                                           \
+    "    asr r6, r6, r10\n"                                                                                          \
+    "    asr r7, r7, r11\n" SAT("r4") SAT("r5") SAT("r6") SAT("r7") "    strb r4, [lr]\n"                           \
+    "    strb r5, [lr, #1]\n"                                                                                        \
+    "    strb r6, [lr, #2]\n"                                                                                        \
+    "    strb r7, [lr, #3]\n"                                                                                        \
+    "    ldrd r2, r3, [sp]\n"                                                                                        \
+    "    add lr, lr, r3\n"                                                                                           \
+    "    mov r0, r12\n"                                                                                              \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 1b\n"                                                                                                   \
+    "    add sp, #12\n"                                                                                              \
+    "    pop {r4-r11, pc}\n"                                                                                         \
+    "    .size " #name ", .-" #name "\n"                                                                             \
+    "    .popsection\n"
+#define RP_PW4_USAT7(r) "    usat " r ", #7, " r "\n"
+#define RP_PW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
+
+__asm__("    .syntax unified\n"
+        "    .thumb\n" RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
+                                                                                       RP_PW4_SSAT8));
+#endif /* RP_USE_DSP */
