@@ -59,9 +59,12 @@ def test_depthwise_matches_reference(stride):
 def test_add_matches_reference_including_ties_and_saturation():
     rng = np.random.default_rng(9)
     a, b = rng.integers(-128, 128, (7, 9, 32)), rng.integers(-128, 128, (7, 9, 32))
-    for ka, kb, real in ((16384, 9000, 2.0 ** -14), (12345, 16384, 2.0 ** -13), (16384, 16384, 2.0 ** -15)):
+    # shifts <= -2 take rp_requantize_fast, the last two (-1, 0) the exact rp_requantize
+    for ka, kb, real in ((16384, 9000, 2.0 ** -14), (12345, 16384, 2.0 ** -13), (16384, 16384, 2.0 ** -15),
+                         (3, -2, 0.3), (1, 1, 0.7)):
         (mult,), (shift,) = quantize_multipliers([real])
         want = fixed_ref.add_s8(a, b, ka, kb, mult, shift)
+        assert (shift <= -2) == (real < 0.25)
         assert not _report(hk.add(a, b, ka, kb, mult, shift), want)
 
 
