@@ -159,7 +159,15 @@ RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
             for (int j = 0; j < 4; j++) a[j] = g->bias[G == 4 ? j : j & 1];
             const int32_t n = (kx1 - kx0) * c_in;
             const int8_t *x = g->in + (y0 + ky0) * row + (x0 + kx0) * c_in;
-            for (int32_t ky = ky0; ky < ky1; ky++, x += row) {
+            int32_t ky = ky0;
+#if RP_USE_DSP
+            if (G == 4 && n == g->k * c_in && n % 32 == 0) { /* whole window rows: in assembly, weights consecutive */
+                const int32_t args[3] = {n, row - n, ky1 - ky0};
+                rp_nn_conv4_dot(wide_at(g, ky0 * n, 4), x, a, args);
+                ky = ky1;
+            }
+#endif /* RP_USE_DSP */
+            for (; ky < ky1; ky++, x += row) {
                 const void *wp = wide_at(g, (ky * g->k + kx0) * c_in, G);
                 if (G == 4)
                     dot_1x4(x, wp, n, a);

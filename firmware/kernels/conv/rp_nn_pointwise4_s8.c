@@ -1,4 +1,5 @@
-/* rp_nn_pointwise4_relu, rp_nn_pointwise4_s8: see include/internal/rp_nn_conv.h. One macro, two clamps. */
+/* rp_nn_pointwise4_relu, rp_nn_pointwise4_s8, rp_nn_conv4_dot: see include/internal/rp_nn_conv.h. One block of
+ * 32 input channels (RP_PW4_32), three functions. */
 #include "internal/rp_config.h"
 #include "internal/rp_nn_conv.h"
 
@@ -9,20 +10,9 @@
  * The loop takes 32 input channels per turn (r2 reloads its end from the stack). Per pixel, after the channels:
  * rp_requantize_fast (SMMLA, ASR) per channel with the constants of the record's tail, then USAT #7 or SSAT #8 and
  * four STRB; about 25 instructions. Stack: the input's end, c_out and the weights' end. */
-#define RP_PW4_FUNCTION(name, SAT)                                                                                 \
-    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
-    "    .align 2\n"                                                                                                 \
-    "    .global " #name "\n"                                                                                        \
-    "    .type " #name ", %function\n"                                                                               \
-    "    .thumb_func\n" #name ":\n"                                                                                  \
-    "    push {r4-r11, lr}\n"                                                                                        \
-    "    ldm r3, {r4-r6}\n"                                                                                          \
-    "    sub sp, #12\n"                                                                                              \
-    "    stm sp, {r4-r6}\n"                                                                                          \
-    "    mov r12, r0\n"                                                                                              \
-    "    mov lr, r2\n"                                                                                               \
-    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
-    "2:  .rept 8\n"                                                                                                  \
+/* 32 input channels (r1) into the four accumulators (r4-r7), with their paired weights (r0). */
+#define RP_PW4_32                                                                                                  \
+    "    .rept 8\n"                                                                                                  \
     "    ldr r2, [r1], #4\n"                                                                                         \
     "    sxtb16 r3, r2, ror #8\n"                                                                                    \
     "    sxtb16 r2, r2\n"                                                                                            \
@@ -36,7 +26,22 @@
     "    smlad r6, r3, r9, r6\n"                                                                                     \
     "    smlad r7, r2, r10, r7\n"                                                                                    \
     "    smlad r7, r3, r11, r7\n"                                                                                    \
-    "    .endr\n"                                                                                                    \
+    "    .endr\n"
+
+#define RP_PW4_FUNCTION(name, SAT)                                                                                 \
+    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
+    "    .align 2\n"                                                                                                 \
+    "    .global " #name "\n"                                                                                        \
+    "    .type " #name ", %function\n"                                                                               \
+    "    .thumb_func\n" #name ":\n"                                                                                  \
+    "    push {r4-r11, lr}\n"                                                                                        \
+    "    ldm r3, {r4-r6}\n"                                                                                          \
+    "    sub sp, #12\n"                                                                                              \
+    "    stm sp, {r4-r6}\n"                                                                                          \
+    "    mov r12, r0\n"                                                                                              \
+    "    mov lr, r2\n"                                                                                               \
+    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
+    "2:\n" RP_PW4_32                                                                                                 \
     "    ldr r2, [sp, #8]\n"                                                                                         \
     "    cmp r0, r2\n"                                                                                               \
     "    bne 2b\n"                                                                                                   \
@@ -66,7 +71,37 @@
 #define RP_PW4_USAT7(r) "    usat " r ", #7, " r "\n"
 #define RP_PW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
 
+/* rp_nn_conv4_dot: acc (r4-r7, from and back to memory) over `rows` segments of n bytes, `skip` bytes apart, the
+ * weights consecutive (r0); r12 the segment's end, lr the segments left, n and skip on the stack. */
+#define RP_CONV4_DOT                                                                                               \
+    "    .pushsection .text.rp_nn_conv4_dot,\"ax\",%progbits\n"                                                     \
+    "    .align 2\n"                                                                                                 \
+    "    .global rp_nn_conv4_dot\n"                                                                                  \
+    "    .type rp_nn_conv4_dot, %function\n"                                                                         \
+    "    .thumb_func\n"                                                                                              \
+    "rp_nn_conv4_dot:\n"                                                                                             \
+    "    push {r2, r4-r11, lr}\n"                                                                                    \
+    "    ldm r2, {r4-r7}\n"                                                                                          \
+    "    ldm r3, {r8-r10}\n"                                                                                         \
+    "    sub sp, #8\n"                                                                                               \
+    "    strd r8, r9, [sp]\n"                                                                                        \
+    "    mov lr, r10\n"                                                                                              \
+    "1:  ldr r12, [sp]\n"                                                                                            \
+    "    add r12, r1, r12\n"                                                                                         \
+    "2:\n" RP_PW4_32 "    cmp r1, r12\n"                                                                             \
+    "    bne 2b\n"                                                                                                   \
+    "    ldr r12, [sp, #4]\n"                                                                                        \
+    "    add r1, r1, r12\n"                                                                                          \
+    "    subs lr, lr, #1\n"                                                                                          \
+    "    bne 1b\n"                                                                                                   \
+    "    add sp, #8\n"                                                                                               \
+    "    pop {r2}\n"                                                                                                 \
+    "    stm r2, {r4-r7}\n"                                                                                          \
+    "    pop {r4-r11, pc}\n"                                                                                         \
+    "    .size rp_nn_conv4_dot, .-rp_nn_conv4_dot\n"                                                                 \
+    "    .popsection\n"
+
 __asm__("    .syntax unified\n"
         "    .thumb\n" RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
-                                                                                       RP_PW4_SSAT8));
+                                                                                       RP_PW4_SSAT8) RP_CONV4_DOT);
 #endif /* RP_USE_DSP */
