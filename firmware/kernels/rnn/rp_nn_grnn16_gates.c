@@ -2,8 +2,8 @@
 #include "internal/rp_nn_rnn.h"
 
 #if RP_USE_DSP
-/* Per unit 21 instructions, r0 the frame, every constant in a register (r1 pairs, r2 mult, r3 s + 1, r4 s, r5 the
- * interpolation operand, r6 256, r7 2^23 + 256, r8 8192):
+/* Per unit 20.5 instructions, r0 the frame, every constant in a register (r1 pairs, r2 mult, r3 s + 1, r4 s, r5
+ * the interpolation operand, r6 256, r7 2^23 + 256, r8 8192), the accumulators two by two (r10, r9):
  *   ug = hi(acc mult) + kg, uh = ... + kh: the gate inputs pre + bg = ug >> s, pre + bh = uh >> s (rp_nn_rnn.h);
  *   z  = sig_q: g = ug >> (s + 1), word i = clamp(g >> 9, -256, 255) (one SSAT), f = g & 511 (BFI into the low half
  *        of r5, whose top half stays 512), (T[i] 512 + D[i] f + 2^23 + 256) >> 10 (rp_nn_sigmoid_i32, which clamps
@@ -11,11 +11,10 @@
  *        there; tests/harness/targets/test_qemu_rnnpool_speed.py holds those two words);
  *   c  = tanh_q: the same with g = uh >> s, + 256, >> 9 (rp_nn_tanh_i32);
  *   h' = c + ((z (h - c) + 8192) >> 14) (the convex update of rp_nn_grnn_unit). */
-#define RP_GRNN16_UNIT                                                                                               \
-    "    ldr r10, [r0, #4 * rp_i]\n"                                                                                 \
+#define RP_GRNN16_UNIT(ACC)                                                                                          \
     "    ldrd r11, r12, [r0, #4 * 16 + 8 * rp_i]\n"                                                                  \
-    "    smmla r11, r10, r2, r11\n"                                                                                  \
-    "    smmla r12, r10, r2, r12\n"                                                                                  \
+    "    smmla r11, " ACC ", r2, r11\n"                                                                              \
+    "    smmla r12, " ACC ", r2, r12\n"                                                                              \
     "    asr r11, r11, r3\n"                                                                                         \
     "    ssat r10, #9, r11, asr #9\n"                                                                                \
     "    ldr r10, [r1, r10, lsl #2]\n"                                                                               \
@@ -48,7 +47,9 @@ __asm__(".pushsection .text.rp_nn_grnn16_gates,\"ax\",%progbits\n"
         "    push {r4-r11, lr}\n"
         "    ldm r1, {r1-r8}\n"
         "    .set rp_i, 0\n"
-        "    .rept 16\n" RP_GRNN16_UNIT "    .set rp_i, rp_i + 1\n"
+        "    .rept 8\n"                                         /* two units per turn: their accumulators by LDRD */
+        "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n"
+        RP_GRNN16_UNIT("r9") "    .set rp_i, rp_i + 1\n"
         "    .endr\n"
         "    pop {r4-r11, pc}\n"
         "    .size rp_nn_grnn16_gates, .-rp_nn_grnn16_gates\n"
