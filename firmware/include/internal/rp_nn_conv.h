@@ -62,6 +62,20 @@ void rp_nn_pointwise4_s8(const uint32_t *rec, const int8_t *in, int8_t *y, const
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */
 void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const int32_t args[3]);
+
+/* rp_nn_depthwise3x3_row_s8's stride-1 rows in assembly (rp_nn_depthwise4_s8.c): one group of four channels whose
+ * shifts are all <= -2, clamp [0, 127] (_relu) or [-128, 127] (_s8), every output pixel of a row of w >= 2 pixels
+ * (wo = w). x: row 0's channel c0 at column 0 (rows 1 and 2 at x + d1, x + d2; a missing row is any present one,
+ * with zero weights). rec (RP_DW4_WORDS words, 4-byte aligned): the biases; per window column kx = 0..2 the pairs
+ * [w(0, kx), w(1, kx)] of channels 0..3 and the SXTB16 lanes of w(2, kx) ([c0, c2], [c1, c3]); mult, rnd of the
+ * four channels, their s (rp_requantize_fast); the ring's three slots (written); then the arguments d1, d2, c
+ * (bytes from one pixel to the next, in and out), delta (output pixel ox at x + (ox + 2) c + delta) and the end
+ * x + w c. */
+#define RP_DW4_SLOTS 34
+#define RP_DW4_ARGS 52
+#define RP_DW4_WORDS 57
+void rp_nn_depthwise4_relu(uint32_t *rec, const int8_t *x);
+void rp_nn_depthwise4_s8(uint32_t *rec, const int8_t *x);
 #endif /* RP_USE_DSP */
 
 /* One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
