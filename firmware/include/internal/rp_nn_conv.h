@@ -58,6 +58,9 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
  * words; rp_requantize_fast's arguments). args: {in + n * c_in, c_out, rec + 4 + 2 * c_in}. */
 void rp_nn_pointwise4_relu(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
 void rp_nn_pointwise4_s8(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
+/* rec's weights (from word 4) for the four filter rows at w ([4][c_in] int8, any alignment; c_in a positive
+ * multiple of 4): dst[8 j + 2 k] = rp_sxtb16_even(w[k][4 j .. 4 j + 3]), dst[8 j + 2 k + 1] = the odd lanes. */
+void rp_nn_pointwise4_widen(uint32_t *dst, const int8_t *w, int32_t c_in);
 /* acc[k] += sum over r < rows of the dot product of the n int8 at x + r * (n + skip) with lane k of the paired
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */

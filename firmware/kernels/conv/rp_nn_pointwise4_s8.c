@@ -1,5 +1,5 @@
-/* rp_nn_pointwise4_relu, rp_nn_pointwise4_s8, rp_nn_conv4_dot: see include/internal/rp_nn_conv.h. One block of
- * 32 input channels (RP_PW4_32), three functions. */
+/* rp_nn_pointwise4_relu, _s8, _widen and rp_nn_conv4_dot: see include/internal/rp_nn_conv.h. One block of 32
+ * input channels (RP_PW4_32) serves the first three. */
 #include "internal/rp_config.h"
 #include "internal/rp_nn_conv.h"
 
@@ -101,7 +101,40 @@
     "    .size rp_nn_conv4_dot, .-rp_nn_conv4_dot\n"                                                                 \
     "    .popsection\n"
 
+/* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
+ * widened by 8 SXTB16 and stored by one STM: 16 instructions per 8 words. */
+#define RP_PW4_WIDEN                                                                                               \
+    "    .pushsection .text.rp_nn_pointwise4_widen,\"ax\",%progbits\n"                                             \
+    "    .align 2\n"                                                                                                 \
+    "    .global rp_nn_pointwise4_widen\n"                                                                           \
+    "    .type rp_nn_pointwise4_widen, %function\n"                                                                  \
+    "    .thumb_func\n"                                                                                              \
+    "rp_nn_pointwise4_widen:\n"                                                                                      \
+    "    push {r4-r11, lr}\n"                                                                                        \
+    "    add r3, r2, r2, lsl #1\n" /* 3 c_in */                                                                      \
+    "    add lr, r1, r2\n"         /* the end of row 0 */                                                            \
+    "    lsl r12, r2, #1\n"        /* 2 c_in */                                                                      \
+    "1:  ldr r8, [r1]\n"                                                                                             \
+    "    ldr r9, [r1, r2]\n"                                                                                         \
+    "    ldr r10, [r1, r12]\n"                                                                                       \
+    "    ldr r11, [r1, r3]\n"                                                                                        \
+    "    adds r1, #4\n"                                                                                              \
+    "    sxtb16 r4, r8\n"                                                                                            \
+    "    sxtb16 r5, r8, ror #8\n"                                                                                    \
+    "    sxtb16 r6, r9\n"                                                                                            \
+    "    sxtb16 r7, r9, ror #8\n"                                                                                    \
+    "    sxtb16 r8, r10\n"                                                                                           \
+    "    sxtb16 r9, r10, ror #8\n"                                                                                   \
+    "    sxtb16 r10, r11\n"                                                                                          \
+    "    sxtb16 r11, r11, ror #8\n"                                                                                  \
+    "    stm r0!, {r4-r11}\n"                                                                                        \
+    "    cmp r1, lr\n"                                                                                               \
+    "    bne 1b\n"                                                                                                   \
+    "    pop {r4-r11, pc}\n"                                                                                         \
+    "    .size rp_nn_pointwise4_widen, .-rp_nn_pointwise4_widen\n"                                                   \
+    "    .popsection\n"
+
 __asm__("    .syntax unified\n"
         "    .thumb\n" RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
-                                                                                       RP_PW4_SSAT8) RP_CONV4_DOT);
+                                                                                       RP_PW4_SSAT8) RP_CONV4_DOT RP_PW4_WIDEN);
 #endif /* RP_USE_DSP */

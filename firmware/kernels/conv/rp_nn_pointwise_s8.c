@@ -160,11 +160,7 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
                 rec[k] = (uint32_t)bias[o + k];
                 tail[2 * k] = (uint32_t)q->mult[o + k], tail[2 * k + 1] = 1u << (s - 1), tail[8 + k] = (uint32_t)s;
             }
-            for (int32_t i = 0; i < c_in; i += 4)
-                for (int k = 0; k < 4; k++) {
-                    const uint32_t u = rp_read_s8x4(g.w + k * c_in + i);
-                    rec[4 + 2 * i + 2 * k] = rp_sxtb16_even(u), rec[5 + 2 * i + 2 * k] = rp_sxtb16_odd(u);
-                }
+            rp_nn_pointwise4_widen(rec + 4, g.w, c_in);
             const int32_t args[3] = {(int32_t)(intptr_t)(in + n_pixels * c_in), c_out, (int32_t)(intptr_t)tail};
             if (n_pixels > 0)
                 (mode == RP_PW_RELU ? rp_nn_pointwise4_relu : rp_nn_pointwise4_s8)(rec, in, out + o, args);
