@@ -31,6 +31,20 @@ typedef struct {
 
 enum { RP_PW_RELU, RP_PW_S8, RP_PW_ANY }; /* clamp [0, 127], [-128, 127], [act_min, act_max] */
 
+#if !RP_USE_DSP
+/* Two int8 weights as one int32: w0 + w1 2^23 (|w1 2^23| <= 2^30: no overflow). One 32x32 -> 64-bit multiply-add of
+ * an input x by it adds x w0 + x w1 2^23 to an int64 (SMLAL on the M4: two MACs per instruction, in portable C).
+ * Over c_in <= RP_PW_MAX_CIN_4 = 256 inputs the low sum S0 = sum x w0 lies in [-256 * 16256, 256 * 16384] (|x|,
+ * |w| <= 128, and only -128 * -128 reaches 2^14), inside the window [-(2^22 - 1), 2^22]: the total
+ * A = S0 + S1 2^23 gives S0 back as ((A + 2^22 - 1) mod 2^23) - (2^22 - 1), and S1 as (A - S0) / 2^23, both exact
+ * (rp_pw_split). */
+static inline int32_t rp_pw_pair(int8_t w0, int8_t w1) { return (int32_t)w0 + (int32_t)w1 * (1 << 23); }
+static inline void rp_pw_split(int64_t a, int32_t *s0, int32_t *s1) {
+    const int32_t lo = (int32_t)(((uint32_t)a + ((1u << 22) - 1)) & ((1u << 23) - 1)) - ((1 << 22) - 1);
+    *s0 += lo, *s1 += (int32_t)((a - lo) >> 23);
+}
+#endif /* !RP_USE_DSP */
+
 RP_INLINE void widen(rp_pw_group *g, int G) {
     const int32_t c_in = g->c_in;
 #if RP_USE_DSP
@@ -41,9 +55,9 @@ RP_INLINE void widen(rp_pw_group *g, int G) {
             d[0] = rp_sxtb16_even(u), d[1] = rp_sxtb16_odd(u);
         }
 #else
-    int16_t *d = g->wide.h;
+    int32_t *d = (int32_t *)g->wide.w; /* per input channel, rows 2j and 2j + 1 as one int32 (rp_pw_pair) */
     for (int32_t i = 0; i < c_in; i++)
-        for (int k = 0; k < G; k++) *d++ = g->w[k * c_in + i];
+        for (int k = 0; k < G; k += 2, d++) *d = rp_pw_pair(g->w[k * c_in + i], g->w[(k + 1) * c_in + i]);
 #endif /* RP_USE_DSP */
 }
 
@@ -66,12 +80,16 @@ RP_INLINE void dot(const rp_pw_group *g, const int8_t *x, int G, int32_t a[8]) {
 #pragma GCC unroll 8
         for (int k = 0; k < G; k++) a[k] += (int32_t)*x * g->w[k * c_in + i];
 #else
-    const int16_t *wp = g->wide.h;
-    for (; i < c_in; i++, wp += G) {
-        const int32_t v = x[i];
-#pragma GCC unroll 8
-        for (int k = 0; k < G; k++) a[k] += v * wp[k];
+    const int32_t *wp = (const int32_t *)g->wide.w;
+    int64_t p[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+    for (; i < c_in; i++, wp += G / 2) {
+        const int64_t v = x[i];
+#pragma GCC unroll 4
+        for (int k = 0; k < G / 2; k++) p[k] += v * wp[k];
     }
+#pragma GCC unroll 4
+    for (int k = 0; k < G / 2; k++) rp_pw_split(p[k], &a[2 * k], &a[2 * k + 1]);
 #endif /* RP_USE_DSP */
 }
 

@@ -44,6 +44,23 @@ def test_conv2d_matches_reference_on_random_and_extreme_inputs(k, stride, cin, c
         assert got.shape == want.shape and not _report(got, want), _report(got, want)
 
 
+def test_pointwise_two_weights_per_multiply_hold_at_the_extreme_sums():
+    """The portable pointwise packs two filter rows into one int32 (w0 + w1 2^23, rp_nn_pointwise_s8.c) and splits
+    the int64 sum again: at c_in = 256 every product -128 * -128 (S0 = 2^22, the window's top) or -128 * 127 (its
+    bottom side) must still come back exact, in either lane."""
+    rng = np.random.default_rng(256)
+    x = np.full((2, 3, 256), -128)
+    x[1] = rng.integers(-128, 128, (3, 256))
+    w = np.stack([np.full(256, -128), np.full(256, 127), np.full(256, 127), np.full(256, -128),
+                  *rng.integers(-128, 128, (4, 256))])[:, None, None, :]
+    bias = rng.integers(-50_000, 50_000, 8)
+    mult, shift = _quant(rng, 8, -22, -16)  # |acc| up to 2^22: outputs in range, so an error shows
+    want = fixed_ref.conv_s8(x, w, bias, mult, shift, (-128, 127), 1)
+    got = hk.conv2d(x, w, bias, mult, shift, (-128, 127), 1)
+    assert not _report(got, want), _report(got, want)
+    assert len(np.unique(want)) > 4
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_depthwise_matches_reference(stride):
     rng = np.random.default_rng(stride)
