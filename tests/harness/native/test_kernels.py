@@ -61,6 +61,20 @@ def test_pointwise_two_weights_per_multiply_hold_at_the_extreme_sums():
     assert len(np.unique(want)) > 4
 
 
+def test_conv_two_weights_per_multiply_hold_over_long_window_rows():
+    """rp_nn_conv_s8's portable path splits each window row's 64-bit sums every 256 products: a row of 3 * 100
+    inputs at -128 against filters at -128 and 127 crosses that bound with every partial sum at its extreme."""
+    rng = np.random.default_rng(300)
+    x = np.full((4, 5, 100), -128)
+    w = np.stack([np.full((3, 3, 100), -128), np.full((3, 3, 100), 127), np.full((3, 3, 100), -128),
+                  rng.integers(-128, 128, (3, 3, 100))])
+    bias = rng.integers(-50_000, 50_000, 4)
+    mult, shift = _quant(rng, 4, -24, -18)
+    want = fixed_ref.conv_s8(x, w, bias, mult, shift, (-32768, 32767), 1)
+    got = hk.conv2d(x, w, bias, mult, shift, (-32768, 32767), 1)
+    assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_depthwise_matches_reference(stride):
     rng = np.random.default_rng(stride)
