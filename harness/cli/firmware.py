@@ -58,14 +58,17 @@ def cmd_build(args) -> int:
 def _table(outcome) -> None:
     layers = outcome.verdict.layers
     total = outcome.report.total_ticks
-    print(f"{'layer':<12} {'crc32':<8} {'match':<5} {'instructions':>13} {'share':>6} {'MACs':>12} {'MACs/instr':>10}")
+    print(f"{'layer':<12} {'crc32':<8} {'match':<5} {'instructions':>13} {'share':>6} {'MACs':>12} {'MACs/instr':>10} "
+          f"{'floor':>12} {'x floor':>7}")
     for c in layers:
         rate = f"{c.macs / c.ticks:.2f}" if c.ticks and c.macs else "-"
         match = "yes" if c.match else f"NO (reference {c.expected:08x})"
         print(f"{c.name:<12} {c.actual:08x} {match:<5} {c.ticks:>13,} {100 * c.ticks / total:>5.1f}% "
-              f"{c.macs:>12,} {rate:>10}")
-    macs = sum(c.macs for c in layers)
-    print(f"{'total':<12} {'':<8} {'':<5} {total:>13,} {'':>6} {macs:>12,} {macs / total:>10.2f}")
+              f"{c.macs:>12,} {rate:>10} {round(c.floor):>12,} {c.floor_ratio:>7.2f}")
+    macs, floor = sum(c.macs for c in layers), sum(c.floor for c in layers)
+    print(f"{'total':<12} {'':<8} {'':<5} {total:>13,} {'':>6} {macs:>12,} {macs / total:>10.2f} "
+          f"{round(floor):>12,} {total / floor:>7.2f}")
+    print("MACs as the kernels perform them; floor = MACs / 2 (SMLAD) + compulsory bytes (inputs, parameters) / 4")
 
 
 def _run(args):
@@ -102,7 +105,7 @@ def cmd_bench_firmware(args) -> int:
     outcome = _run(args)
     if args.json:
         d = outcome.as_dict()
-        print(json.dumps({k: d[k] for k in ("instructions", "macs", "match", "dsp", "layers")}))
+        print(json.dumps({k: d[k] for k in ("instructions", "macs", "floor", "match", "dsp", "layers")}))
     else:
         _table(outcome)
         print(f"instructions per inference: {outcome.report.total_ticks:,} "

@@ -11,6 +11,7 @@ import numpy as np
 from harness.build.firmware import FirmwareBuild
 from harness.codegen.generate import GeneratedModel
 from harness.errors import ProtocolError, UsageError
+from harness.latency.model import layer_work
 from harness.model.candidates import candidates, detect_candidates
 from harness.model.detect import Detection, detect
 from harness.model.fixed_ref import run_fixed
@@ -24,15 +25,26 @@ class LayerCheck:
     expected: int      # reference CRC-32
     actual: int        # device CRC-32
     ticks: int         # instructions (QEMU) or cycles (boards)
-    macs: int
+    macs: int          # multiply-accumulates as the kernel performs them (DeviceStep.macs)
+    loads: int = 0     # bytes the layer must read at least once: its inputs and its integer parameters
 
     @property
     def match(self) -> bool:
         return self.expected == self.actual
 
+    @property
+    def floor(self) -> float:
+        """Instructions no Cortex-M4 kernel can go below: two MACs per SMLAD, four bytes per load."""
+        return self.macs / 2 + self.loads / 4
+
+    @property
+    def floor_ratio(self) -> float:
+        return self.ticks / self.floor if self.floor else 0.0
+
     def as_dict(self) -> dict:
         return {"name": self.name, "match": self.match, "expected": f"{self.expected:08x}",
-                "actual": f"{self.actual:08x}", "instructions": self.ticks, "macs": self.macs}
+                "actual": f"{self.actual:08x}", "instructions": self.ticks, "macs": self.macs, "loads": self.loads,
+                "floor": round(self.floor), "floor_ratio": round(self.floor_ratio, 2)}
 
 
 @dataclass(frozen=True)
@@ -54,8 +66,9 @@ def check_report(model: Model, generated: GeneratedModel, image: np.ndarray, rep
     want, total = candidates(cfg, ref.layers, list(generated.thresholds), generated.graph.max_candidates)
     expected = dict(ref.fingerprints, candidates=zlib.crc32(want.tobytes()))
     macs = {s.name: s.macs for s in generated.graph.steps}
-    checks = tuple(LayerCheck(r.name, expected.get(r.name, -1), r.crc, r.ticks, macs.get(r.name, 0))
-                   for r in report.layers)
+    loads = {w.name: w.bytes_in + w.weight_bytes for w in layer_work(model)}
+    checks = tuple(LayerCheck(r.name, expected.get(r.name, -1), r.crc, r.ticks, macs.get(r.name, 0),
+                              loads.get(r.name, 0)) for r in report.layers)
     problems = []
     if report.model_id != model.model_id:
         problems.append(f"the firmware runs model {report.model_id}, the host expects {model.model_id}")
@@ -91,6 +104,7 @@ class SelftestOutcome:
                 "arena_bytes": r.arena_bytes, "ram_bytes": info["ram_bytes"], "flash_bytes": info["flash_bytes"],
                 "stack_bytes": r.stack_bytes, "stack_reserve": info["stack_reserve"], "dsp": info["dsp"],
                 "macs": sum(c.macs for c in self.verdict.layers),
+                "floor": round(sum(c.floor for c in self.verdict.layers)),
                 "layers": [c.as_dict() for c in self.verdict.layers],
                 "detections": [d.as_dict() for d in self.verdict.detections]}
 

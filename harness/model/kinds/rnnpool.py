@@ -81,12 +81,19 @@ def _init(layer, xs, ctx):
     return [ops.replicate_pad_br(fr.rnnpool(x, p1, p2, rp["patch"], rp["stride"], ctx.hard)) for x in xs[0]]
 
 
-def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
-    """RNN1 runs each shared row and column sequence once (numerics §4); RNN2 four 8-step passes per patch."""
+def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int], fast: bool = True) -> int:
+    """Multiply-accumulates as rp_rnnpool_s8 performs them (numerics §4.3): RNN1 once per shared row and column
+    sequence; on the fast path its first step skips U h (h = 0), and RNN2 projects each summary once (row summaries
+    per patch, column summaries per patch row) and then runs U h alone, from h = 0; the generic path multiplies the
+    whole [W | U] every step."""
     rp = cfg["rnnpool"]
-    h1, h2, patch = rp["hidden1"], rp["hidden2"], rp["patch"]
-    rnn1 = (stem[0] * grid[1] + stem[1] * grid[0]) * patch * h1 * (stem[2] + h1)
-    rnn2 = grid[0] * grid[1] * 4 * patch * h2 * (h1 + h2)
+    h1, h2, P, S, c = rp["hidden1"], rp["hidden2"], rp["patch"], rp["stride"], stem[2]
+    used_h, used_w = (grid[0] - 1) * S + P, (grid[1] - 1) * S + P
+    sequences, patches = used_h * grid[1] + used_w * grid[0], grid[0] * grid[1]
+    if not fast:
+        return sequences * P * h1 * (c + h1) + patches * 4 * P * h2 * (h1 + h2)
+    rnn1 = sequences * (h1 * c + (P - 1) * h1 * (c + h1))
+    rnn2 = (patches * P + grid[0] * used_w) * h2 * h1 + patches * 4 * (P - 1) * h2 * h2
     return rnn1 + rnn2
 
 
@@ -147,8 +154,11 @@ def rnnpool_fast(model, stem_w: int) -> bool:
         return False
     for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
         shift, x_shift = int(_q(model, cell, "shift").ravel()[0]), int(_q(model, cell, "x_shift").ravel()[0])
-        biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()])
-        if n_h < 4 or n_h % 4 or not -31 <= shift <= -2 or (np.abs(biases) > 1 << 30).any():
+        biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()]).astype(np.int64)
+        if n_h < 4 or n_h % 4 or not -31 <= shift <= -2:
+            return False
+        s_ = -1 - shift  # the folded biases kg, kh = 2^(s-1) + b 2^s within +-2^30 (rp_nn_fastgrnn_prepare)
+        if (np.abs((1 << (s_ - 1)) + biases * (1 << s_)) >= 1 << 30).any():
             return False
         if (not 0 <= x_shift <= 8) if s8 else (x_shift != 0 or n_in % 4):
             return False
@@ -157,7 +167,9 @@ def rnnpool_fast(model, stem_w: int) -> bool:
 
 def _work(s, w):
     fast = rnnpool_fast(w.model, w.src[1])
-    return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else s.macs}
+    grid = (w.out[0] - 1, w.out[1] - 1)  # the output carries one replicated row and column
+    generic = rnnpool_macs(w.model.config, w.src, grid, fast=False)
+    return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else generic}
 
 
 def _edgeml_keys(layer, cfg):

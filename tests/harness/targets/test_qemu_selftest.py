@@ -71,6 +71,22 @@ def test_cli_selftest_json(default, capsys):
     assert {"ram_bytes", "stack_bytes", "layers"} <= set(out) and out["layers"][0]["name"] == "stem"
 
 
+def test_cli_bench_firmware_json_reports_each_layer_against_its_floor(default, capsys):
+    """Issue 17's yardstick: per layer the instructions, the MACs as performed, the compulsory bytes and the floor
+    MACs / 2 + bytes / 4 with the ratio to it."""
+    assert main(["bench", "firmware", "--image", str(SCENE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    layers = {d["name"]: d for d in out["layers"]}
+    for d in out["layers"]:
+        assert d["floor"] == round(d["macs"] / 2 + d["loads"] / 4) and d["loads"] > 0, d
+        assert d["floor_ratio"] == round(d["instructions"] / (d["macs"] / 2 + d["loads"] / 4), 2) > 1, d
+    assert layers["rnnpool"]["macs"] == 33_084_416  # not the graph's 42,389,504: dedupe and h = 0 (numerics §4.3)
+    mb0 = sum(a.nbytes for k, a in default.arrays.items() if k.startswith("q/mb0."))  # its integer parameters
+    assert layers["mb0"]["loads"] == 30 * 40 * 64 + mb0 and mb0 > 64 * 128 + 128 * 9 + 128 * 32  # input + weights
+    assert out["floor"] == round(sum(d["macs"] / 2 + d["loads"] / 4 for d in out["layers"]))
+    assert out["instructions"] == sum(d["instructions"] for d in out["layers"])
+
+
 @pytest.mark.parametrize("names", [("full", "checker", "noise"),
                                    pytest.param(("zeros", "hgradient", "vgradient"), marks=pytest.mark.slow)],
                          ids=["extremes", "smooth"])
