@@ -263,14 +263,25 @@ void rp_nn_grnn16_mac_none(const int16_t *w, const int16_t *v, int32_t *acc, con
 /* In a frame: h[i] = the convex, exact-nonlinearity unit of rp_nn_grnn_unit(acc[i], kb + 2 i, h[i]), i = 0..15,
  * in place (gate: rp_nn_grnn.gate). */
 void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
+/* The same with the hard nonlinearities (g->mode: RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX), in C. */
+void rp_nn_grnn16_gates_hard(int32_t *frame, const rp_nn_grnn *g);
+/* One step's gates and update in g's frame; hard: g's mode has RP_NN_GRNN_HARD (a constant where the caller's
+ * loop is specialised for it). */
+RP_INLINE void rp_nn_grnn16_update(const rp_nn_grnn *g, int32_t *frame, const int hard) {
+    if (hard)
+        rp_nn_grnn16_gates_hard(frame, g);
+    else
+        rp_nn_grnn16_gates(frame, g->gate);
+}
 #endif /* RP_USE_DSP */
 
 /* Gives g the frame (RP_NN_GRNN16_FRAME words, 4-byte aligned) and copies its kg, kh there when the assembly can
- * run g: the DSP build, n_hidden 16, exact nonlinearities, convex update. Otherwise g keeps the C path. */
+ * run g: the DSP build, n_hidden 16, the convex update (exact nonlinearities in assembly, hard ones in C after the
+ * assembly's multiply-accumulates). Otherwise g keeps the C path. */
 static inline void rp_nn_grnn16_attach(rp_nn_grnn *g, int32_t *frame) {
     g->frame = 0;
 #if RP_USE_DSP
-    if (g->n_hidden != 16 || g->mode != RP_NN_GRNN_CONVEX) return;
+    if (g->n_hidden != 16 || !(g->mode & RP_NN_GRNN_CONVEX)) return;
     for (int32_t i = 0; i < 32; i++) frame[RP_NN_GRNN16_KB + i] = g->b[i];
     g->frame = frame;
 #else

@@ -10,20 +10,26 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t *c
 }
 
 #if RP_USE_DSP
-/* The face models' exact convex cell in assembly, in g's frame (internal/rp_nn_rnn.h). */
-static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
-                                              int16_t *h) {
+/* The face models' convex cell in assembly, in g's frame (internal/rp_nn_rnn.h). */
+RP_INLINE void run16(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h, const int hard) {
     int32_t *f = g->frame, *out = (int32_t *)(void *)h;
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
     rp_nn_grnn16_mac_none(g->w, 0, f, proj[0]);
-    rp_nn_grnn16_gates(f, g->gate);
+    rp_nn_grnn16_update(g, f, hard);
     for (int32_t t = 1; t < steps; t++) {
         rp_nn_grnn16_mac_proj(g->w, (const int16_t *)(void *)(f + RP_NN_GRNN16_H), f, proj[t]);
-        rp_nn_grnn16_gates(f, g->gate);
+        rp_nn_grnn16_update(g, f, hard);
     }
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+}
+static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
+                                              int16_t *h) {
+    if (g->mode & RP_NN_GRNN_HARD)
+        run16(g, proj, steps, h, 1);
+    else
+        run16(g, proj, steps, h, 0);
 }
 #endif /* RP_USE_DSP */
 

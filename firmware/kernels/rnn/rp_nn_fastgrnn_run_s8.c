@@ -34,25 +34,32 @@ RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_
 }
 
 #if RP_USE_DSP
-/* The face models' exact convex cell in assembly, in g's frame (internal/rp_nn_rnn.h): the packed pixel, then h. */
-static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
-                                              int16_t *h_out) {
+/* The face models' convex cell in assembly, in g's frame (internal/rp_nn_rnn.h): the packed pixel, then h. */
+RP_INLINE void run16(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch, int16_t *h_out,
+                     const int hard) {
     int32_t *f = g->frame;
     int16_t *v = (int16_t *)(void *)(f + RP_NN_GRNN16_X);
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
     pack(x, 4, 2, 8, v);
     rp_nn_grnn16_mac_s8_first(g->w, v, f);
-    rp_nn_grnn16_gates(f, g->gate);
+    rp_nn_grnn16_update(g, f, hard);
     for (int32_t t = 1; t < steps; t++) {
         x += pitch;
         pack(x, 4, 2, 8, v);
         rp_nn_grnn16_mac_s8(g->w, v, f);
-        rp_nn_grnn16_gates(f, g->gate);
+        rp_nn_grnn16_update(g, f, hard);
     }
     int32_t *out = (int32_t *)(void *)h_out;
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+}
+static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
+                                              int16_t *h_out) {
+    if (g->mode & RP_NN_GRNN_HARD)
+        run16(g, x, steps, pitch, h_out, 1);
+    else
+        run16(g, x, steps, pitch, h_out, 0);
 }
 #endif /* RP_USE_DSP */
 

@@ -1,4 +1,4 @@
-/* rp_nn_grnn16_gates: see include/internal/rp_nn_rnn.h. */
+/* rp_nn_grnn16_gates, rp_nn_grnn16_gates_hard: see include/internal/rp_nn_rnn.h. */
 #include "internal/rp_nn_rnn.h"
 
 #if RP_USE_DSP
@@ -54,4 +54,12 @@ __asm__(".pushsection .text.rp_nn_grnn16_gates,\"ax\",%progbits\n"
         "    pop {r4-r11, pc}\n"
         "    .size rp_nn_grnn16_gates, .-rp_nn_grnn16_gates\n"
         ".popsection\n");
+
+void rp_nn_grnn16_gates_hard(int32_t *frame, const rp_nn_grnn *g) {
+    const int32_t *acc = frame, *kb = frame + RP_NN_GRNN16_KB;
+    int16_t *h = (int16_t *)(void *)(frame + RP_NN_GRNN16_H);
+#pragma GCC unroll 16
+    for (int32_t i = 0; i < 16; i++)
+        h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], kb + 2 * i, h[i], RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX);
+}
 #endif /* RP_USE_DSP */
