@@ -39,10 +39,13 @@ def test_conv_kernels_on_the_emulated_stm32f405_match_the_reference(dsp):
     bad = [(c.name, f"{got[c.name][0]:08x}", f"{bench.expected_crc(c):08x}") for c in cases
            if got[c.name][0] != bench.expected_crc(c)]
     assert not bad, f"{len(bad)} of {len(cases)} outputs differ (name, C CRC, NumPy CRC): {bad}"
-    macs = {c.name: c.macs for c in cases}
-    # not the one-MAC-at-a-time loops; DSP: more than one MAC per instruction (rp_nn_pointwise4_s8.c)
-    assert got["mb0.expand"][1] < macs["mb0.expand"] * (1 if dsp else 4)
-    assert got["stem"][1] < (2_000_000 if dsp else 4_000_000)  # issue 17's stem budget: its own path, not the generic
+    # Instruction budgets about 5 % above today's counts (issue 17: the stem <= 2 M; DSP pointwise above one MAC per
+    # instruction, rp_nn_pointwise4_s8.c; the portable one two MACs per 64-bit multiply-add)
+    budgets = {True: {"stem": 2_000_000, "mb0.expand": 9_700_000, "mb0.project": 4_600_000, "mb0.dw": 3_500_000,
+                      "head0.conf": 1_350_000},
+               False: {"stem": 2_900_000, "mb0.expand": 17_400_000, "mb0.project": 8_800_000, "head0.conf": 2_650_000}}
+    for name, budget in budgets[dsp].items():
+        assert got[name][1] <= budget, (name, got[name][1])
 
 
 

@@ -20,8 +20,10 @@ _spec = importlib.util.spec_from_file_location("bench_rnnpool_instructions", ROO
 bench = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(bench)
 
-DSP_BUDGET = 170_000_000       # RNNPool at 320x240 in the DSP build (the whole model must fit in 350 M)
-PORTABLE_BUDGET = 250_000_000
+# RNNPool at 320x240 (issue 17: 96.5 M DSP / 164 M portable before its assembly; its goal 45 M DSP): the exact
+# and the hard nonlinearities, DSP and portable builds, each about 5 % above today's count.
+BUDGETS = {True: {"rnnpool": 70_000_000, "rnnpool_hard": 80_000_000},
+           False: {"rnnpool": 182_000_000, "rnnpool_hard": 160_000_000}}
 
 
 
@@ -63,6 +65,5 @@ def test_rnnpool_on_the_emulated_stm32f405_is_bit_exact_and_within_budget(tmp_pa
     for name, (match, count) in got.items():
         print(f"{'dsp' if dsp else 'portable'} {name}: {count:,} instructions")
         assert match, name
-    budget = DSP_BUDGET if dsp else PORTABLE_BUDGET
-    assert 1_000_000 < got["rnnpool"][1] <= budget
-    assert got["rnnpool_hard"][1] <= budget
+    for name, budget in BUDGETS[dsp].items():
+        assert 1_000_000 < got[name][1] <= budget, (name, got[name][1])
