@@ -73,6 +73,23 @@ static inline int32_t rp_smmla(int32_t a, int32_t b, int32_t acc) {
     return r;
 }
 
+/* A kernel's assembly function (file-scope __asm__): RP_ASM_BEGIN(name) opens it in its own section (so that
+ * --gc-sections drops it when unused), Thumb-2, and saves r4-r11 and lr (AAPCS: r0-r3, r12 and s0-s15 are the
+ * caller's); RP_ASM_END(name) returns and closes it. The C declaration and the contract go in an internal header. */
+#define RP_ASM_BEGIN(name)                                                                                         \
+    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
+    "    .syntax unified\n"                                                                                          \
+    "    .thumb\n"                                                                                                   \
+    "    .align 2\n"                                                                                                 \
+    "    .global " #name "\n"                                                                                        \
+    "    .type " #name ", %function\n"                                                                               \
+    "    .thumb_func\n" #name ":\n"                                                                                  \
+    "    push {r4-r11, lr}\n"
+#define RP_ASM_END(name)                                                                                           \
+    "    pop {r4-r11, pc}\n"                                                                                         \
+    "    .size " #name ", .-" #name "\n"                                                                             \
+    "    .popsection\n"
+
 /* v clamped to [-2^(bits-1), 2^(bits-1) - 1] and to [0, 2^bits - 1]; macros, as the width is an immediate. */
 #define RP_SSAT(v, bits) __ssat((v), (bits))
 #define RP_USAT(v, bits) __usat((v), (bits))

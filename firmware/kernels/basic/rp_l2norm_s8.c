@@ -96,16 +96,7 @@ void rp_nn_l2norm_pixels(const int32_t *k);
     "    sxtb16 r9, r9, ror #8\n"                                                                                    \
     "    smlad r7, r10, r10, r7\n"                                                                                   \
     "    smlad r7, r9, r9, r7\n"
-__asm__("    .pushsection .text.rp_nn_l2norm_pixels,\"ax\",%progbits\n"
-        "    .syntax unified\n"
-        "    .thumb\n"
-        "    .align 2\n"
-        "    .global rp_nn_l2norm_pixels\n"
-        "    .type rp_nn_l2norm_pixels, %function\n"
-        "    .thumb_func\n"
-        "rp_nn_l2norm_pixels:\n"
-        "    push {r4-r11, lr}\n"
-        "    sub sp, #16\n"
+__asm__(RP_ASM_BEGIN(rp_nn_l2norm_pixels) "    sub sp, #16\n"
         "    ldm r0, {r0-r6}\n"
         "    str r2, [sp]\n"      /* the multipliers */
         "    str r4, [sp, #4]\n"  /* c */
@@ -143,10 +134,7 @@ __asm__("    .pushsection .text.rp_nn_l2norm_pixels,\"ax\",%progbits\n"
         "    subs r7, #1\n"
         "    str r7, [sp, #8]\n"
         "    bne 1b\n"
-        "    add sp, #16\n"
-        "    pop {r4-r11, pc}\n"
-        "    .size rp_nn_l2norm_pixels, .-rp_nn_l2norm_pixels\n"
-        "    .popsection\n");
+        "    add sp, #16\n" RP_ASM_END(rp_nn_l2norm_pixels));
 #else
 #define RP_L2_ASM 0
 #endif /* RP_USE_DSP && the FPU */

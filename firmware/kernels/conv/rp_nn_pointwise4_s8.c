@@ -1,6 +1,7 @@
 /* rp_nn_pointwise4_relu, _s8, _widen and rp_nn_conv4_dot: see include/internal/rp_nn_conv.h. One block of 32
  * input channels (RP_PW4_32) serves the first three. */
 #include "internal/rp_config.h"
+#include "internal/rp_dsp.h"
 #include "internal/rp_nn_conv.h"
 
 #if RP_USE_DSP
@@ -29,12 +30,7 @@
     "    .endr\n"
 
 #define RP_PW4_FUNCTION(name, SAT)                                                                                 \
-    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
-    "    .align 2\n"                                                                                                 \
-    "    .global " #name "\n"                                                                                        \
-    "    .type " #name ", %function\n"                                                                               \
-    "    .thumb_func\n" #name ":\n"                                                                                  \
-    "    push {r4-r11, lr}\n"                                                                                        \
+    RP_ASM_BEGIN(name)                                                                                             \
     "    ldm r3, {r4-r6}\n"                                                                                          \
     "    sub sp, #12\n"                                                                                              \
     "    stm sp, {r4-r6}\n"                                                                                          \
@@ -65,52 +61,35 @@
     "    cmp r1, r2\n"                                                                                               \
     "    bne 1b\n"                                                                                                   \
     "    add sp, #12\n"                                                                                              \
-    "    pop {r4-r11, pc}\n"                                                                                         \
-    "    .size " #name ", .-" #name "\n"                                                                             \
-    "    .popsection\n"
+    RP_ASM_END(name)
 #define RP_PW4_USAT7(r) "    usat " r ", #7, " r "\n"
 #define RP_PW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
 
 /* rp_nn_conv4_dot: acc (r4-r7, from and back to memory) over `rows` segments of n bytes, `skip` bytes apart, the
- * weights consecutive (r0); r12 the segment's end, lr the segments left, n and skip on the stack. */
+ * weights consecutive (r0); r12 the segment's end, lr the segments left; acc, n and skip on the stack. */
 #define RP_CONV4_DOT                                                                                               \
-    "    .pushsection .text.rp_nn_conv4_dot,\"ax\",%progbits\n"                                                     \
-    "    .align 2\n"                                                                                                 \
-    "    .global rp_nn_conv4_dot\n"                                                                                  \
-    "    .type rp_nn_conv4_dot, %function\n"                                                                         \
-    "    .thumb_func\n"                                                                                              \
-    "rp_nn_conv4_dot:\n"                                                                                             \
-    "    push {r2, r4-r11, lr}\n"                                                                                    \
+    RP_ASM_BEGIN(rp_nn_conv4_dot)                                                                                  \
     "    ldm r2, {r4-r7}\n"                                                                                          \
     "    ldm r3, {r8-r10}\n"                                                                                         \
-    "    sub sp, #8\n"                                                                                               \
-    "    strd r8, r9, [sp]\n"                                                                                        \
+    "    sub sp, #12\n"                                                                                              \
+    "    stm sp, {r2, r8, r9}\n"                                                                                     \
     "    mov lr, r10\n"                                                                                              \
-    "1:  ldr r12, [sp]\n"                                                                                            \
+    "1:  ldr r12, [sp, #4]\n"                                                                                        \
     "    add r12, r1, r12\n"                                                                                         \
     "2:\n" RP_PW4_32 "    cmp r1, r12\n"                                                                             \
     "    bne 2b\n"                                                                                                   \
-    "    ldr r12, [sp, #4]\n"                                                                                        \
+    "    ldr r12, [sp, #8]\n"                                                                                        \
     "    add r1, r1, r12\n"                                                                                          \
     "    subs lr, lr, #1\n"                                                                                          \
     "    bne 1b\n"                                                                                                   \
-    "    add sp, #8\n"                                                                                               \
-    "    pop {r2}\n"                                                                                                 \
-    "    stm r2, {r4-r7}\n"                                                                                          \
-    "    pop {r4-r11, pc}\n"                                                                                         \
-    "    .size rp_nn_conv4_dot, .-rp_nn_conv4_dot\n"                                                                 \
-    "    .popsection\n"
+    "    ldr r2, [sp]\n"                                                                                             \
+    "    add sp, #12\n"                                                                                              \
+    "    stm r2, {r4-r7}\n" RP_ASM_END(rp_nn_conv4_dot)
 
 /* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
  * widened by 8 SXTB16 and stored by one STM: 16 instructions per 8 words. */
 #define RP_PW4_WIDEN                                                                                               \
-    "    .pushsection .text.rp_nn_pointwise4_widen,\"ax\",%progbits\n"                                             \
-    "    .align 2\n"                                                                                                 \
-    "    .global rp_nn_pointwise4_widen\n"                                                                           \
-    "    .type rp_nn_pointwise4_widen, %function\n"                                                                  \
-    "    .thumb_func\n"                                                                                              \
-    "rp_nn_pointwise4_widen:\n"                                                                                      \
-    "    push {r4-r11, lr}\n"                                                                                        \
+    RP_ASM_BEGIN(rp_nn_pointwise4_widen)                                                                           \
     "    add r3, r2, r2, lsl #1\n" /* 3 c_in */                                                                      \
     "    add lr, r1, r2\n"         /* the end of row 0 */                                                            \
     "    lsl r12, r2, #1\n"        /* 2 c_in */                                                                      \
@@ -129,12 +108,8 @@
     "    sxtb16 r11, r11, ror #8\n"                                                                                  \
     "    stm r0!, {r4-r11}\n"                                                                                        \
     "    cmp r1, lr\n"                                                                                               \
-    "    bne 1b\n"                                                                                                   \
-    "    pop {r4-r11, pc}\n"                                                                                         \
-    "    .size rp_nn_pointwise4_widen, .-rp_nn_pointwise4_widen\n"                                                   \
-    "    .popsection\n"
+    "    bne 1b\n" RP_ASM_END(rp_nn_pointwise4_widen)
 
-__asm__("    .syntax unified\n"
-        "    .thumb\n" RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
+__asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
                                                                                        RP_PW4_SSAT8) RP_CONV4_DOT RP_PW4_WIDEN);
 #endif /* RP_USE_DSP */

@@ -8,6 +8,7 @@
  * times, so that each slot has a fixed place; the last pixel's window passes the right edge and takes only two
  * columns (a tail per exit). */
 #include "internal/rp_config.h"
+#include "internal/rp_dsp.h"
 #include "internal/rp_nn_conv.h"
 
 #if RP_USE_DSP
@@ -86,12 +87,7 @@ _Static_assert(RP_DW4_SLOTS == 34 && RP_DW4_ARGS == 52, "rp_nn_depthwise4_s8.c: 
         "    add r1, r1, r12\n" RP_DW4_STORE(SAT)
 
 #define RP_DW4_FUNCTION(name, SAT)                                                                                 \
-    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
-    "    .align 2\n"                                                                                                 \
-    "    .global " #name "\n"                                                                                        \
-    "    .type " #name ", %function\n"                                                                               \
-    "    .thumb_func\n" #name ":\n"                                                                                  \
-    "    push {r4-r11, lr}\n"                                                                                        \
+    RP_ASM_BEGIN(name)                                                                                             \
     "    movs r2, #0\n"                                                                                              \
     "    movs r3, #0\n"                                                                                              \
     "    movs r8, #0\n"                                                                                              \
@@ -104,13 +100,10 @@ _Static_assert(RP_DW4_SLOTS == 34 && RP_DW4_ARGS == 52, "rp_nn_depthwise4_s8.c: 
     "1:\n" RP_DW4_PIXEL(2, 1, 0, SAT) "    beq 7f\n" RP_DW4_PIXEL(0, 2, 1, SAT) "    beq 8f\n"                       \
     RP_DW4_PIXEL(1, 0, 2, SAT) "    bne 1b\n" RP_DW4_TAIL(1, 0, SAT) "    b 9f\n"                                    \
     "7:\n" RP_DW4_TAIL(2, 1, SAT) "    b 9f\n"                                                                       \
-    "8:\n" RP_DW4_TAIL(0, 2, SAT) "9:  pop {r4-r11, pc}\n"                                                           \
-    "    .size " #name ", .-" #name "\n"                                                                             \
-    "    .popsection\n"
+    "8:\n" RP_DW4_TAIL(0, 2, SAT) "9:\n" RP_ASM_END(name)
 #define RP_DW4_USAT7(r) "    usat " r ", #7, " r "\n"
 #define RP_DW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
 
-__asm__("    .syntax unified\n"
-        "    .thumb\n" RP_DW4_FUNCTION(rp_nn_depthwise4_relu, RP_DW4_USAT7)
+__asm__(RP_DW4_FUNCTION(rp_nn_depthwise4_relu, RP_DW4_USAT7)
             RP_DW4_FUNCTION(rp_nn_depthwise4_s8, RP_DW4_SSAT8));
 #endif /* RP_USE_DSP */

@@ -36,24 +36,13 @@
 /* The frame offsets above are RP_NN_GRNN16_KB and RP_NN_GRNN16_H. */
 _Static_assert(RP_NN_GRNN16_KB == 16 && RP_NN_GRNN16_H == 50, "rp_nn_grnn16_gates: frame layout");
 
-__asm__(".pushsection .text.rp_nn_grnn16_gates,\"ax\",%progbits\n"
-        "    .syntax unified\n"
-        "    .thumb\n"
-        "    .align 2\n"
-        "    .global rp_nn_grnn16_gates\n"
-        "    .type rp_nn_grnn16_gates, %function\n"
-        "    .thumb_func\n"
-        "rp_nn_grnn16_gates:\n"
-        "    push {r4-r11, lr}\n"
-        "    ldm r1, {r1-r8}\n"
+__asm__(RP_ASM_BEGIN(rp_nn_grnn16_gates) "    ldm r1, {r1-r8}\n"
         "    .set rp_i, 0\n"
         "    .rept 8\n"                                         /* two units per turn: their accumulators by LDRD */
         "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n"
         RP_GRNN16_UNIT("r9") "    .set rp_i, rp_i + 1\n"
         "    .endr\n"
-        "    pop {r4-r11, pc}\n"
-        "    .size rp_nn_grnn16_gates, .-rp_nn_grnn16_gates\n"
-        ".popsection\n");
+        RP_ASM_END(rp_nn_grnn16_gates));
 
 void rp_nn_grnn16_gates_hard(int32_t *frame, const rp_nn_grnn *g) {
     const int32_t *acc = frame, *kb = frame + RP_NN_GRNN16_KB;

@@ -46,22 +46,14 @@
 
 /* One function: four blocks of one shape between a push and a pop. */
 #define RP_GRNN16_FUNCTION(name, shape)                                                                            \
-    "    .pushsection .text." #name ",\"ax\",%progbits\n"                                                          \
-    "    .align 2\n"                                                                                                 \
-    "    .global " #name "\n"                                                                                        \
-    "    .type " #name ", %function\n"                                                                               \
-    "    .thumb_func\n" #name ":\n"                                                                                  \
-    "    push {r4-r11, lr}\n"                                                                                        \
+    RP_ASM_BEGIN(name)                                                                                             \
     "    .rept 4\n"                                                                                                  \
     "    RP_GRNN16_BLOCK " shape "\n"                                                                                \
     "    .endr\n"                                                                                                    \
-    "    pop {r4-r11, pc}\n"                                                                                         \
-    "    .size " #name ", .-" #name "\n"                                                                             \
-    "    .popsection\n"
+    RP_ASM_END(name)
 
 /* Block bytes: RNN1 (2 + 8 pairs) 160, RNN2 (8 + 8 pairs) 256; 8 pairs of four rows are 128. */
-__asm__("    .syntax unified\n"
-        "    .thumb\n" RP_GRNN16_MACROS                                        /* pairs, init, before, after */
+__asm__(RP_GRNN16_MACROS                                        /* pairs, init, before, after */
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_s8_first, "2, 0, 0, 128")          /* W' x only: skip U */
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_s8, "10, 0, 0, 0")                 /* [W' | U] [x | h] */
         RP_GRNN16_FUNCTION(rp_nn_grnn16_mac_proj, "8, 1, 128, 0")             /* init + U h: skip W' */
