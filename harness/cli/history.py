@@ -25,14 +25,20 @@ def _model(args) -> str | None:
     return model_name(args.model) if args.model else None
 
 
+def _board(args) -> str | None:
+    """The --board's name in the store: NAME of NAME@PORT (the form the test run took; runs are kept by board)."""
+    name, at, _port = (args.board or "").partition("@")
+    return (name if at and name else args.board) or None
+
+
 def _matching(args, store) -> list[tuple[str, str]]:
     """The (board, model) pairs of the store that --board and --model select; a selection matching none of the
     pairs the store has is a UsageError naming them."""
     keys = store.keys()
-    model = _model(args)
-    match = [k for k in keys if (not args.board or k[0] == args.board) and (not model or k[1] == model)]
+    board, model = _board(args), _model(args)
+    match = [k for k in keys if (not board or k[0] == board) and (not model or k[1] == model)]
     if keys and not match:
-        raise UsageError(f"no recorded runs for {args.board or '*'}/{model or '*'} in {store.location}; it has "
+        raise UsageError(f"no recorded runs for {board or '*'}/{model or '*'} in {store.location}; it has "
                          f"runs of {', '.join('/'.join(k) for k in keys)}: choose with --board and --model")
     return match
 
@@ -144,7 +150,7 @@ def cmd_regressions(args) -> int:
     from harness.history.thresholds import load_thresholds
 
     with _store(args) as store:
-        runs = store.runs(board=args.board, model=_model(args))
+        runs = store.runs(board=_board(args), model=_model(args))
     in_range = None
     if args.range:
         in_range = commits_of(args.range, first_parent=False)
@@ -179,7 +185,7 @@ def cmd_report(args) -> int:
 
     check_output_file(args.output, (".html", ".htm"))
     with _store(args) as store:
-        runs = store.runs(board=args.board, model=_model(args), limit=args.limit)
+        runs = store.runs(board=_board(args), model=_model(args), limit=args.limit)
         location = store.location
     path = write_report(runs, args.output, load_thresholds(), title=f"harness history: {location}")
     print(f"wrote {path} ({len(runs)} run(s); self-contained, opens offline)")

@@ -90,6 +90,15 @@ def test_report_and_baseline_update(repo, capsys):
         assert read_baseline(repo / "b.json") == dataclasses.replace(store.get(3), id=None)
 
 
+def test_board_as_the_test_run_named_it_selects_its_runs(repo, capsys):
+    """--board NAME@PORT, as `pytest --board=` took it, means the board NAME: the store keeps runs by board."""
+    outs = [_run(capsys, "baseline", "update", "--history", "h.sqlite", "--board", b, "-o", "b.json")
+            for b in ("qemu-stm32f405", "qemu-stm32f405@/dev/pts/7")]
+    assert outs[0][0] == outs[1][0] == 0 and outs[0][1] == outs[1][1] and "run #4" in outs[1][1]
+    code, _, err = _run(capsys, "baseline", "update", "--history", "h.sqlite", "--board", "nucleo-f429zi@/dev/ttyACM0")
+    assert code == 2 and "no recorded runs for nucleo-f429zi/*" in err
+
+
 def test_model_by_name_or_by_file_selects_the_same_runs(repo, capsys):
     """--model means a model everywhere: here its name in the store is the file's stem."""
     outs = [_run(capsys, "history", "--history", "h.sqlite", "--model", m) for m in ("face-rnnpool",
