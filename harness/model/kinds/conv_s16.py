@@ -75,7 +75,11 @@ def _work(s, wk):
     # the sweep runs channel groups of 4 one pixel at a time, groups of 2 over pixel pairs
     groups = [4 if c - o >= 3 else 2 for o in range(0, c, 4)] if fast else []
     pair = sum(g == 2 for g in groups) * 4 * window * _pair_steps(w) // w  # an unpaired pixel is done twice
-    return {"macs": sum(g == 4 for g in groups) * 4 * window, "pair_macs": pair,
+    # groups of 4 take whole window rows (the columns 1 .. w - 2) in assembly when 3 c_in is a multiple of 32
+    # (rp_nn_conv4_dot), the border columns' partial rows in C
+    rows = _valid_taps(h, src[0]) * 3 * max(w - 2, 0) * src[2] if src[2] % 32 == 0 and src[1] == w else 0
+    fours = sum(g == 4 for g in groups)
+    return {"row_macs": fours * 4 * rows, "macs": fours * 4 * (window - rows), "pair_macs": pair,
             "generic_macs": 0 if fast else window * c, "window": window * len(groups),
             "iterations": sum(h * (w if g == 4 else _pair_steps(w)) for g in groups),
             "out_elements": h * w * c if fast else 0, "generic_outputs": 0 if fast else h * w * c}
@@ -94,6 +98,7 @@ def _from_edgeml(sd, layer):
 
 
 KIND = LayerKind("conv_s16", _step, _emit,
-                 ("macs", "pair_macs", "generic_macs", "window", "iterations", "out_elements", "generic_outputs", "1"),
+                 ("row_macs", "macs", "pair_macs", "generic_macs", "window", "iterations", "out_elements",
+                  "generic_outputs", "1"),
                  _work, float=_float, fixed=_fixed, kernels={"conv": CONV}, quantize=_quantize, dtype="int16",
                  init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)
