@@ -10,6 +10,19 @@
 #include "rp_kernels.h"
 #include "rp_mbconv.h"
 
+/* The portable paths' two MACs per multiply-add (rp_nn_pointwise_s8, rp_nn_conv_s8): two int8 weights as one int32
+ * w0 + w1 2^23 (|w1 2^23| <= 2^30: no overflow). One 32x32 -> 64-bit multiply-add of an input x by it adds
+ * x w0 + x w1 2^23 to an int64 (SMLAL on the M4, from plain C). Over at most RP_NN_PAIR_RUN products the low sum
+ * S0 = sum x w0 lies in [-256 * 16256, 256 * 16384] (|x|, |w| <= 128, and only -128 * -128 reaches 2^14), inside
+ * the window [-(2^22 - 1), 2^22]: the total A = S0 + S1 2^23 gives S0 back as ((A + 2^22 - 1) mod 2^23) -
+ * (2^22 - 1), and S1 as (A - S0) / 2^23, both exact; rp_nn_split_s8 adds them to s0 and s1. */
+#define RP_NN_PAIR_RUN 256
+static inline int32_t rp_nn_pair_s8(int8_t w0, int8_t w1) { return (int32_t)w0 + (int32_t)w1 * (1 << 23); }
+static inline void rp_nn_split_s8(int64_t a, int32_t *s0, int32_t *s1) {
+    const int32_t lo = (int32_t)(((uint32_t)a + ((1u << 22) - 1)) & ((1u << 23) - 1)) - ((1 << 22) - 1);
+    *s0 += lo, *s1 += (int32_t)((a - lo) >> 23);
+}
+
 /* Accumulator of one output pixel and channel of a dense convolution (shared by the rp_conv2d_* kernels). */
 int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const int8_t *in, const int8_t *filter_o,
                           int32_t oy, int32_t ox);

@@ -22,7 +22,7 @@ typedef struct {
     int64_t rnd[4];                      /* 2^(30 - shift) (rp_requantize_fast64) */
     union {                              /* the group's filters widened, G * k * k * c_in int16 or less: */
         uint32_t w[RP_CONV_WIDE_WORDS];  /* DSP: per 4 weights, the [even, odd] lane pairs of lane 0, 1, ... */
-        int32_t p[RP_CONV_WIDE_WORDS];   /* portable: per weight, lanes 2j and 2j + 1 as one rp_conv_pair */
+        int32_t p[RP_CONV_WIDE_WORDS];   /* portable: per weight, lanes 2j and 2j + 1 as one rp_nn_pair_s8 */
     } wide;
 } rp_conv_group;
 
@@ -34,17 +34,6 @@ RP_INLINE const void *wide_at(const rp_conv_group *g, int32_t e, int G) {
     return g->wide.p + e * (G / 2);
 #endif /* RP_USE_DSP */
 }
-
-#if !RP_USE_DSP
-/* The portable path's two MACs per multiply-add, as in rp_nn_pointwise_s8.c: lanes w0 + w1 2^23 in one int32, a
- * 64-bit sum over at most RP_CONV_RUN (256) products, split exactly (S0 within [-(2^22 - 1), 2^22]). */
-#define RP_CONV_RUN 256
-static inline int32_t rp_conv_pair(int8_t w0, int8_t w1) { return (int32_t)w0 + (int32_t)w1 * (1 << 23); }
-static inline void rp_conv_split(int64_t a, int32_t *s0, int32_t *s1) {
-    const int32_t lo = (int32_t)(((uint32_t)a + ((1u << 22) - 1)) & ((1u << 23) - 1)) - ((1 << 22) - 1);
-    *s0 += lo, *s1 += (int32_t)((a - lo) >> 23);
-}
-#endif /* !RP_USE_DSP */
 
 static void widen(rp_conv_group *g, const int8_t *filter, int G) {
     const int32_t K = g->k * g->k * g->c_in;
@@ -58,7 +47,7 @@ static void widen(rp_conv_group *g, const int8_t *filter, int G) {
 #else
     int32_t *d = g->wide.p;
     for (int32_t e = 0; e < K; e++)
-        for (int j = 0; j < G; j += 2) *d++ = rp_conv_pair(filter[g->o[j] * K + e], filter[g->o[j + 1] * K + e]);
+        for (int j = 0; j < G; j += 2) *d++ = rp_nn_pair_s8(filter[g->o[j] * K + e], filter[g->o[j + 1] * K + e]);
 #endif /* RP_USE_DSP */
 }
 
@@ -97,14 +86,14 @@ RP_INLINE void dot_1x4(const int8_t *x, const void *wv, int32_t n, int32_t a[4])
     const int32_t *w = wv;
     for (int32_t i = 0; i < n;) {
         int64_t p0 = 0, p1 = 0;
-        const int32_t end = n - i > RP_CONV_RUN ? i + RP_CONV_RUN : n;
+        const int32_t end = n - i > RP_NN_PAIR_RUN ? i + RP_NN_PAIR_RUN : n;
 #pragma GCC unroll 4
         for (; i < end; i++, w += 2) {
             const int64_t v = x[i];
             p0 += v * w[0], p1 += v * w[1];
         }
-        rp_conv_split(p0, &a0, &a1);
-        rp_conv_split(p1, &a2, &a3);
+        rp_nn_split_s8(p0, &a0, &a1);
+        rp_nn_split_s8(p1, &a2, &a3);
     }
 #endif /* RP_USE_DSP */
     a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
@@ -131,14 +120,14 @@ RP_INLINE void dot_2x2(const int8_t *x, int32_t d, const void *wv, int32_t n, in
     const int32_t *w = wv;
     for (int32_t i = 0; i < n;) {
         int64_t p0 = 0, p1 = 0;
-        const int32_t end = n - i > RP_CONV_RUN ? i + RP_CONV_RUN : n;
+        const int32_t end = n - i > RP_NN_PAIR_RUN ? i + RP_NN_PAIR_RUN : n;
 #pragma GCC unroll 4
         for (; i < end; i++, w++) {
             const int64_t u = x[i], v = x[i + d];
             p0 += u * w[0], p1 += v * w[0];
         }
-        rp_conv_split(p0, &a00, &a01);
-        rp_conv_split(p1, &a10, &a11);
+        rp_nn_split_s8(p0, &a00, &a01);
+        rp_nn_split_s8(p1, &a10, &a11);
     }
 #endif /* RP_USE_DSP */
     a[0] = a00, a[1] = a01, a[2] = a10, a[3] = a11;

@@ -13,6 +13,7 @@
 #define RP_PW_WIDE_WORDS 512                     /* the widened-weights buffer: 2 KB of stack */
 #define RP_PW_MAX_CIN_8 (RP_PW_WIDE_WORDS / 4)   /* groups of 8 up to c_in = 128 */
 #define RP_PW_MAX_CIN_4 (RP_PW_WIDE_WORDS / 2)   /* groups of 4 up to c_in = 256 */
+_Static_assert(RP_PW_MAX_CIN_4 <= RP_NN_PAIR_RUN, "the portable sums split once per pixel (rp_nn_split_s8)");
 
 /* A group of G output channels. s and rnd: the arguments of rp_requantize_fast (shift <= -2). The widened rows:
  * DSP, per 4 input channels, the [even, odd] lane pairs (rp_sxtb16_even/odd) of row 0, row 1, ... (wide.w);
@@ -31,20 +32,6 @@ typedef struct {
 
 enum { RP_PW_RELU, RP_PW_S8, RP_PW_ANY }; /* clamp [0, 127], [-128, 127], [act_min, act_max] */
 
-#if !RP_USE_DSP
-/* Two int8 weights as one int32: w0 + w1 2^23 (|w1 2^23| <= 2^30: no overflow). One 32x32 -> 64-bit multiply-add of
- * an input x by it adds x w0 + x w1 2^23 to an int64 (SMLAL on the M4: two MACs per instruction, in portable C).
- * Over c_in <= RP_PW_MAX_CIN_4 = 256 inputs the low sum S0 = sum x w0 lies in [-256 * 16256, 256 * 16384] (|x|,
- * |w| <= 128, and only -128 * -128 reaches 2^14), inside the window [-(2^22 - 1), 2^22]: the total
- * A = S0 + S1 2^23 gives S0 back as ((A + 2^22 - 1) mod 2^23) - (2^22 - 1), and S1 as (A - S0) / 2^23, both exact
- * (rp_pw_split). */
-static inline int32_t rp_pw_pair(int8_t w0, int8_t w1) { return (int32_t)w0 + (int32_t)w1 * (1 << 23); }
-static inline void rp_pw_split(int64_t a, int32_t *s0, int32_t *s1) {
-    const int32_t lo = (int32_t)(((uint32_t)a + ((1u << 22) - 1)) & ((1u << 23) - 1)) - ((1 << 22) - 1);
-    *s0 += lo, *s1 += (int32_t)((a - lo) >> 23);
-}
-#endif /* !RP_USE_DSP */
-
 RP_INLINE void widen(rp_pw_group *g, int G) {
     const int32_t c_in = g->c_in;
 #if RP_USE_DSP
@@ -55,9 +42,9 @@ RP_INLINE void widen(rp_pw_group *g, int G) {
             d[0] = rp_sxtb16_even(u), d[1] = rp_sxtb16_odd(u);
         }
 #else
-    int32_t *d = (int32_t *)g->wide.w; /* per input channel, rows 2j and 2j + 1 as one int32 (rp_pw_pair) */
+    int32_t *d = (int32_t *)g->wide.w; /* per input channel, rows 2j and 2j + 1 as one int32 (rp_nn_pair_s8) */
     for (int32_t i = 0; i < c_in; i++)
-        for (int k = 0; k < G; k += 2, d++) *d = rp_pw_pair(g->w[k * c_in + i], g->w[(k + 1) * c_in + i]);
+        for (int k = 0; k < G; k += 2, d++) *d = rp_nn_pair_s8(g->w[k * c_in + i], g->w[(k + 1) * c_in + i]);
 #endif /* RP_USE_DSP */
 }
 
@@ -89,7 +76,7 @@ RP_INLINE void dot(const rp_pw_group *g, const int8_t *x, int G, int32_t a[8]) {
         for (int k = 0; k < G / 2; k++) p[k] += v * wp[k];
     }
 #pragma GCC unroll 4
-    for (int k = 0; k < G / 2; k++) rp_pw_split(p[k], &a[2 * k], &a[2 * k + 1]);
+    for (int k = 0; k < G / 2; k++) rp_nn_split_s8(p[k], &a[2 * k], &a[2 * k + 1]);
 #endif /* RP_USE_DSP */
 }
 
