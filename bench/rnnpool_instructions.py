@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import ops  # noqa: E402
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
+from harness.model.kinds.rnnpool import fastgrnn_cell_fast, fastgrnn_prepared_size  # noqa: E402
 from harness.model.modelfile import load  # noqa: E402
 from harness.targets.qemu import run_probe  # noqa: E402
 
@@ -91,19 +92,11 @@ def fast_path(cs: Case, pad: int = 0) -> bool:
     size = (cs.scratch if cs.scratch is not None else (cs.patch * pw + (pw - 1) * cs.stride + cs.patch) * h1 * 2)
 
     def cell_ok(q, n_in, pixel):
-        n_h = q["w"].shape[0]
-        xs = int(q["x_shift"])
-        if not -31 <= int(q["shift"]) <= -2:
-            return False
-        s = -1 - int(q["shift"])  # the folded biases kg, kh = 2^(s-1) + b 2^s must lie within +-2^30 (exclusive)
-        folded = [(1 << (s - 1)) + int(b) * (1 << s) for b in np.concatenate([q["bg"], q["bh"]]).astype(np.int64)]
-        return (n_h % 4 == 0 and (0 <= xs <= 8 if pixel else xs == 0 and n_in % 4 == 0)
-                and all(abs(k) < 1 << 30 for k in folded))
+        return fastgrnn_cell_fast(n_in, q["w"].shape[0], int(q["shift"]), int(q["x_shift"]),
+                                  np.concatenate([q["bg"], q["bh"]]), pixel)
 
-    def prepared(n_in, n_h):
-        return 4 * n_h * (2 * ((n_in + 3) // 4) + n_h // 2) + 8 * n_h
-
-    need = pad + cs.patch * pw * h1 * 2 + prepared(c, h1) + prepared(h1, h2) + 2 * cs.patch * h2 * 4
+    need = (pad + cs.patch * pw * h1 * 2 + fastgrnn_prepared_size(c, h1) + fastgrnn_prepared_size(h1, h2)
+            + 2 * cs.patch * h2 * 4)
     return cell_ok(cs.q1, c, True) and cell_ok(cs.q2, h1, False) and need <= size
 
 

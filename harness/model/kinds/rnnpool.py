@@ -140,27 +140,35 @@ def _q(model, name: str, field: str) -> np.ndarray:
     return np.asarray(model.arrays.get(qkey(name, field), np.zeros(0, np.int64)))
 
 
+def fastgrnn_prepared_size(n_in: int, n_h: int) -> int:
+    """rp_nn_fastgrnn_prepared_size: the regrouped weights, then kg and kh."""
+    return 4 * n_h * (((n_in + 3) >> 2) * 2 + n_h // 2) + 8 * n_h
+
+
+def fastgrnn_cell_fast(n_in: int, n_h: int, shift: int, x_shift: int, biases, pixel: bool) -> bool:
+    """Whether rp_nn_fastgrnn_prepare accepts a cell: n_hidden a multiple of 4, shift in [-31, -2], the folded
+    biases kg, kh = 2^(s-1) + b 2^s (s = -1 - shift) within +-2^30 exclusive, x_shift in [0, 8] for pixel input
+    (RNN1), else 0 with n_in a multiple of 4."""
+    if n_h < 4 or n_h % 4 or not -31 <= shift <= -2:
+        return False
+    s = -1 - shift
+    if (np.abs((1 << (s - 1)) + np.asarray(biases, np.int64) * (1 << s)) >= 1 << 30).any():
+        return False
+    return 0 <= x_shift <= 8 if pixel else x_shift == 0 and n_in % 4 == 0
+
+
 def rnnpool_fast(model, stem_w: int) -> bool:
     """Whether rp_rnnpool_s8 takes its prepared path: the two prepared cells and projections fit beside the ring
     in the scratch (rp_rnnpool_s8.c) and rp_nn_fastgrnn_prepare accepts both cells' parameters."""
     rp = model.config["rnnpool"]
     P, S, h1, h2, c_in = rp["patch"], rp["stride"], rp["hidden1"], rp["hidden2"], model.config["stem"]["out"]
     used_w = ((stem_w - P) // S) * S + P
-
-    def prepared(n_in: int, n_h: int) -> int:  # rp_nn_fastgrnn_prepared_size
-        return 4 * n_h * (((n_in + 3) >> 2) * 2 + n_h // 2) + 8 * n_h
-
-    if prepared(c_in, h1) + prepared(h1, h2) + 2 * P * h2 * 4 > used_w * h1 * 2:
+    if fastgrnn_prepared_size(c_in, h1) + fastgrnn_prepared_size(h1, h2) + 2 * P * h2 * 4 > used_w * h1 * 2:
         return False
     for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
         shift, x_shift = int(_q(model, cell, "shift").ravel()[0]), int(_q(model, cell, "x_shift").ravel()[0])
-        biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()]).astype(np.int64)
-        if n_h < 4 or n_h % 4 or not -31 <= shift <= -2:
-            return False
-        s_ = -1 - shift  # the folded biases kg, kh = 2^(s-1) + b 2^s within +-2^30 (rp_nn_fastgrnn_prepare)
-        if (np.abs((1 << (s_ - 1)) + biases * (1 << s_)) >= 1 << 30).any():
-            return False
-        if (not 0 <= x_shift <= 8) if s8 else (x_shift != 0 or n_in % 4):
+        biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()])
+        if not fastgrnn_cell_fast(n_in, n_h, shift, x_shift, biases, s8):
             return False
     return True
 
