@@ -125,7 +125,7 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
                         const rp_dims *out_dims, int8_t *out);
 int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims *in_dims);
 
-/* Q14 tanh by the 513-entry table with interpolation, and the sigmoid derived from it (numerics §4.1), for any v.
+/* Q14 tanh and sigmoid by their 2048-entry tables, x rounded to the nearest 1/128 (numerics §4.1), for any v.
  * The RNN kernels inline both (include/internal/rp_nn_rnn.h). */
 int32_t rp_tanh_q14(int64_t v);
 int32_t rp_sigmoid_q14(int64_t v);

@@ -49,34 +49,28 @@ def saturate(x, lo: int, hi: int):
     return np.clip(x, lo, hi)
 
 
-# tanh table: T[i] = round(2^14 · tanh((i − 256) / 32)), i = 0..512, i.e. x in [−8, 8] in steps of 1/32.
-TANH_LUT = np.array([round(ONE_Q14 * math.tanh((i - 256) / 32.0)) for i in range(513)], np.int64)
+# The nonlinearity tables (docs/numerics.md §4.1): x = i / 128 for i = −1024 … 1023, i.e. [−8, 8) in steps of 1/128.
+# Stored from i = −1024 on: entry i sits at index i + 1024.
+LUT_STEP_SHIFT = 7            # a Q14 value v indexes i = round(v / 2^7), i.e. x rounded to the nearest 1/128
+LUT_HALF = 1 << 10            # 1024
+TANH_TABLE = np.array([round(ONE_Q14 * math.tanh(i / 128.0)) for i in range(-LUT_HALF, LUT_HALF)], I64)
+SIGMOID_TABLE = np.array([round(ONE_Q14 / (1.0 + math.exp(-i / 128.0))) for i in range(-LUT_HALF, LUT_HALF)], I64)
 
 
-def _tanh_q14_interp(v):
-    """The definition: table lookup with linear interpolation on clamped v (see rp_tanh_q14)."""
-    v = np.clip(np.asarray(v, I64), -(1 << 17), (1 << 17) - 1)
-    u = v + (1 << 17)
-    idx, frac = u >> 9, u & 511
-    lo = TANH_LUT[idx]
-    return lo + (((TANH_LUT[np.minimum(idx + 1, 512)] - lo) * frac + 256) >> 9)
-
-
-# The interpolation evaluated once at every one of the 2^18 clamped inputs: a single gather per call
-# instead of a dozen array passes; identical results by construction.
-_TANH_FULL = _tanh_q14_interp(np.arange(-(1 << 17), 1 << 17)).astype(np.int32)
-_SIGMOID_FULL = ((ONE_Q14 + _TANH_FULL[(np.arange(-(1 << 18), 1 << 18) >> 1) + (1 << 17)]) >> 1).astype(np.int32)
+def rp_q14_index(v):
+    """The table entry of a Q14 value: clamp((v + 64) >> 7, −1024, 1023) (round half up), counted from −1024."""
+    half = 1 << (LUT_STEP_SHIFT - 1)
+    return np.clip((np.asarray(v, I64) + half) >> LUT_STEP_SHIFT, -LUT_HALF, LUT_HALF - 1) + LUT_HALF
 
 
 def rp_tanh_q14(v):
-    """tanh of a Q14 value (int32) → Q14 in [−16384, 16384]: clamp v to [−2^17, 2^17 − 1] (±8.0), then
-    u = v + 2^17, i = u >> 9, f = u & 511, result T[i] + (((T[i+1] − T[i])·f + 256) >> 9)."""
-    return _TANH_FULL[np.clip(v, -(1 << 17), (1 << 17) - 1) + (1 << 17)]
+    """tanh of a Q14 value → Q14 in [−16384, 16384]: TANH_TABLE at x = v / 2^14 rounded to the nearest 1/128."""
+    return TANH_TABLE[rp_q14_index(v)]
 
 
 def rp_sigmoid_q14(v):
-    """sigmoid(x) = (1 + tanh(x/2)) / 2 on Q14 values → Q14 in [0, 16384]: (16384 + rp_tanh_q14(v >> 1)) >> 1."""
-    return _SIGMOID_FULL[np.clip(v, -(1 << 18), (1 << 18) - 1) + (1 << 18)]
+    """sigmoid of a Q14 value → Q14 in [5, 16378]: SIGMOID_TABLE at x = v / 2^14 rounded to the nearest 1/128."""
+    return SIGMOID_TABLE[rp_q14_index(v)]
 
 
 def rp_hard_sigmoid_q14(v):

@@ -7,6 +7,9 @@
  * bg is an integer, pre + bg = (hi + rnd + bg 2^s) >> s exactly: the cell keeps kg = rnd + bg 2^s (and kh) and
  * gets each gate input from one SMMLA and one shift. With |kg|, |kh| < 2^30, hi + kg cannot overflow, the gate
  * inputs are the reference's own values, and the nonlinearities clamp only what the reference clamps.
+ * The tables' index (pre + bg + 64) >> 7 is likewise (hi + kg) >> (s + 7) once kg also holds 64 2^s (floor of a
+ * floor: floor((floor(a / 2^s) + 64) / 2^7) = floor((a + 64 2^s) / 2^(s + 7))), so the exact nonlinearities cost
+ * one SMMLA, one shift, one SSAT and one load each.
  * rp_nn_fastgrnn_prepare refuses a cell outside these ranges (its caller then takes the generic int64 path).
  */
 #ifndef RP_INTERNAL_NN_RNN_H
@@ -21,49 +24,23 @@
  * updates h (n_hidden int16) in place. */
 void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t *h);
 
-/* The tanh table T[0..512] of rp_tanh_q14 (numerics §4.1). */
+/* The tables of rp_tanh_q14 and rp_sigmoid_q14 (numerics §4.1), each returned at its entry i = 0 (x = 0), so that a
+ * signed index i in [-1024, 1023] addresses it. */
 const int16_t *rp_nn_tanh_table(void);
+const int16_t *rp_nn_sigmoid_table(void);
 
-/* The tanh table as interpolation pairs: word i = T[i] << 16 | (T[i+1] - T[i]) & 0xFFFF, i = 0..511 (T: numerics
- * §4.1). Returns the word of i = 256 (x = 0), so that a signed index i - 256 in [-256, 255] addresses it. */
-const int32_t *rp_nn_tanh_pairs(void);
-
-/* ((word >> 16) * 512 + (int16_t)word * f + k): T[i] * 512 + (T[i+1] - T[i]) * f + k in one SMLAD (f < 512). */
-static inline int32_t rp_nn_interp(int32_t word, int32_t f, int32_t k) {
+/* clamp(i, -1024, 1023): a table index. */
+static inline int32_t rp_nn_clamp_index(int32_t i) {
 #if RP_USE_DSP
-    return rp_smlad((uint32_t)word, (uint32_t)f | (512u << 16), k);
+    return RP_SSAT(i, 11);
 #else
-    return (word >> 16) * 512 + (int16_t)word * f + k;
+    return i < -1024 ? -1024 : (i > 1023 ? 1023 : i);
 #endif /* RP_USE_DSP */
 }
 
-/* tanh_q(v) for |v| < 2^31 - 2^17: clamp to [-2^17, 2^17 - 1], i = (v >> 9) + 256, f = v & 511, and
- * T[i] + (((T[i+1] - T[i]) f + 256) >> 9) = (T[i] 512 + (T[i+1] - T[i]) f + 256) >> 9 (T[i] 512 is a multiple
- * of 512). The clamped ends give T[0] = -16384 (f = 0) and T[511] = 16384 (T[512] - T[511] = 0): the portable path
- * returns those directly instead of clamping. */
-static inline int32_t rp_nn_tanh_i32(const int32_t *pairs, int32_t v) {
-#if RP_USE_DSP
-    const int32_t c = RP_SSAT(v, 18);
-#else
-    if (((uint32_t)v + (1u << 17)) >> 18) return v < 0 ? -16384 : 16384;
-    const int32_t c = v;
-#endif /* RP_USE_DSP */
-    return rp_nn_interp(pairs[c >> 9], c & 511, 256) >> 9;
-}
-
-/* sig_q(v) = (16384 + tanh_q(v >> 1)) >> 1 for |v| < 2^31 - 2^18. clamp(v >> 1, -2^17, 2^17 - 1) = clamp(v, -2^18,
- * 2^18 - 1) >> 1, so with c that clamp of v: i = (c >> 10) + 256, f = (c >> 1) & 511, and
- * floor((16384 + T[i] + floor(y / 512)) / 2) = floor((2^23 + 512 T[i] + y) / 1024) for y = (T[i+1] - T[i]) f + 256.
- * The clamped ends give 0 and 16384. */
-static inline int32_t rp_nn_sigmoid_i32(const int32_t *pairs, int32_t v) {
-#if RP_USE_DSP
-    const int32_t c = RP_SSAT(v, 19);
-#else
-    if (((uint32_t)v + (1u << 18)) >> 19) return v < 0 ? 0 : 16384;
-    const int32_t c = v;
-#endif /* RP_USE_DSP */
-    return rp_nn_interp(pairs[c >> 10], (c >> 1) & 511, 256 + (1 << 23)) >> 10;
-}
+/* The table index of a Q14 gate input v, |v| < 2^31 - 64: clamp((v + 64) >> 7, -1024, 1023), x = v / 2^14 rounded
+ * half up to the nearest 1/128 (numerics §4.1). */
+static inline int32_t rp_nn_q14_index(int32_t v) { return rp_nn_clamp_index((v + 64) >> 7); }
 
 /* hsig_q and htanh_q for |v| < 2^31 - 2^14. */
 static inline int32_t rp_nn_hard_sigmoid_i32(int32_t v) {
@@ -79,17 +56,18 @@ static inline int32_t rp_nn_hard_tanh_i32(int32_t v) { return v < -16384 ? -1638
  * rows at a time, the requantisation and the biases folded into kg, kh (above). */
 typedef struct {
     const int16_t *w;     /* [n_hidden / 4][n_xp + n_hidden / 2][4][2]: w[b][p][r][k] = [W' | U][4 b + r][2 p + k] */
-    const int32_t *b;     /* [n_hidden][2]: kg, kh */
-    const int32_t *pairs; /* rp_nn_tanh_pairs() */
+    const int32_t *b;     /* [n_hidden][2]: kg, kh; with the exact nonlinearities each also holds 64 2^s (above) */
+    const int16_t *sig, *tanh; /* rp_nn_sigmoid_table(), rp_nn_tanh_table() */
     int32_t n_hidden;     /* 4 .. RP_MAX_HIDDEN, a multiple of 4 */
     int32_t n_xp;         /* input pairs: n_in rounded up to a multiple of 4, halved (W' has zero columns there) */
     int32_t x_shift;      /* pixel inputs only: 0 .. 8, so x << x_shift fits int16 */
-    int32_t mult, s;
+    int32_t mult;
+    int32_t s;            /* the gate shift: s (hard nonlinearities: gate inputs) or s + 7 (exact: table indices) */
     int32_t zeta, nu;
     int32_t mode;         /* RP_NN_GRNN_* */
-    /* The constants of rp_nn_grnn16_gates, in its register order: the pairs, mult, s + 1, s, 512 << 16 (the
-     * interpolation operand's top half), 256, 2^23 + 256 (tanh's and sig's rounding), 8192 (the update's). */
-    uint32_t gate[8];
+    /* The constants of rp_nn_grnn16_gates, in its register order: the sigmoid table, mult, s + 7, the tanh table,
+     * 8192 (the update's rounding). */
+    uint32_t gate[5];
     int32_t *frame; /* the assembly's working frame (rp_nn_grnn16_attach), or 0: the C path */
 } rp_nn_grnn;
 
@@ -188,7 +166,7 @@ RP_INLINE void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pai
  * z h + (16384 - z) c + 8192 = z (h - c) + 16384 c + 8192, so h' = c + ((z (h - c) + 8192) >> 14), which lies
  * between h and c (a weighted mean, rounded): no saturation. Otherwise |z h + coef c| <= 2^30 (numerics §4.2). */
 RP_INLINE int32_t rp_nn_grnn_unit(const rp_nn_grnn *g, int32_t acc, const int32_t *kb, int32_t h, const int mode) {
-    const int32_t *pairs = g->pairs, zeta = g->zeta, nu = g->nu;
+    const int32_t zeta = g->zeta, nu = g->nu;
 #if RP_USE_DSP
     const int32_t vg = rp_smmla(acc, g->mult, kb[0]) >> g->s, vh = rp_smmla(acc, g->mult, kb[1]) >> g->s;
 #else
@@ -196,12 +174,12 @@ RP_INLINE int32_t rp_nn_grnn_unit(const rp_nn_grnn *g, int32_t acc, const int32_
     const int32_t vg = (hi + kb[0]) >> g->s, vh = (hi + kb[1]) >> g->s;
 #endif /* RP_USE_DSP */
     int32_t z, c;
-    if (mode & RP_NN_GRNN_HARD) {
+    if (mode & RP_NN_GRNN_HARD) { /* vg, vh: the gate inputs pre + bg, pre + bh */
         z = rp_nn_hard_sigmoid_i32(vg);
         c = rp_nn_hard_tanh_i32(vh);
-    } else {
-        z = rp_nn_sigmoid_i32(pairs, vg);
-        c = rp_nn_tanh_i32(pairs, vh);
+    } else { /* vg, vh: their table indices, unclamped */
+        z = g->sig[rp_nn_clamp_index(vg)];
+        c = g->tanh[rp_nn_clamp_index(vh)];
     }
     if (mode & RP_NN_GRNN_CONVEX) return c + ((z * (h - c) + 8192) >> 14);
     const int32_t coef = ((zeta * (16384 - z)) >> 14) + nu;

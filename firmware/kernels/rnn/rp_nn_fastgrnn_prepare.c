@@ -1,9 +1,10 @@
 /* rp_nn_fastgrnn_prepare: see include/internal/rp_nn_rnn.h. */
 #include "internal/rp_nn_rnn.h"
 
-/* k = 2^(s-1) + bias 2^s for 1 <= s <= 30, or 0 when |k| >= 2^30 (k = 0 is never a fold: it is odd times 2^(s-1)). */
-static int32_t rp_nn_grnn_fold(int32_t bias, int32_t s) {
-    const int64_t k = ((int64_t)1 << (s - 1)) + (int64_t)bias * ((int64_t)1 << s);
+/* k = 2^(s-1) + index 2^(s+6) + bias 2^s for 1 <= s <= 24, or 0 when |k| >= 2^30 (k = 0 is never a fold: it is
+ * odd times 2^(s-1)). index: the exact nonlinearities, whose table index adds 64 (internal/rp_nn_rnn.h). */
+static int32_t rp_nn_grnn_fold(int32_t bias, int32_t s, int32_t index) {
+    const int64_t k = ((int64_t)1 << (s - 1)) + (int64_t)(bias + (index ? 64 : 0)) * ((int64_t)1 << s);
     return k <= -(1 << 30) || k >= (1 << 30) ? 0 : (int32_t)k;
 }
 
@@ -16,9 +17,10 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
         return 0;
     if (input == RP_NN_GRNN_IN_S8 ? (p->x_shift < 0 || p->x_shift > 8) : (p->x_shift != 0 || (n_in & 3)))
         return 0;
-    const int32_t s = -1 - p->shift;
+    const int32_t s = -1 - p->shift, index = !p->hard; /* exact: gate shift s + 7 <= 31 */
+    if (index && s > 24) return 0;
     for (int32_t i = 0; i < n_h; i++) /* kg, kh (internal/rp_nn_rnn.h): |k| < 2^30 */
-        if (rp_nn_grnn_fold(p->bg[i], s) == 0 || rp_nn_grnn_fold(p->bh[i], s) == 0) return 0;
+        if (rp_nn_grnn_fold(p->bg[i], s, index) == 0 || rp_nn_grnn_fold(p->bh[i], s, index) == 0) return 0;
     int16_t *w = (int16_t *)mem;
     int32_t *b = (int32_t *)(void *)(w + 2 * n_h * (n_xp + n_hp));
     const int32_t n_v = n_in + n_h;
@@ -32,23 +34,24 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
             }
         for (int32_t q = 0; q < n_hp; q++)
             for (int32_t k = 0; k < 2; k++) blk[8 * (n_xp + q) + k] = row[n_in + 2 * q + k];
-        b[2 * r] = rp_nn_grnn_fold(p->bg[r], s);
-        b[2 * r + 1] = rp_nn_grnn_fold(p->bh[r], s);
+        b[2 * r] = rp_nn_grnn_fold(p->bg[r], s, index);
+        b[2 * r + 1] = rp_nn_grnn_fold(p->bh[r], s, index);
     }
     g->w = w;
     g->b = b;
-    g->pairs = rp_nn_tanh_pairs();
+    g->sig = rp_nn_sigmoid_table();
+    g->tanh = rp_nn_tanh_table();
     g->n_hidden = n_h;
     g->n_xp = n_xp;
     g->x_shift = p->x_shift;
     g->mult = p->mult;
-    g->s = s;
+    g->s = index ? s + 7 : s;
     g->zeta = p->zeta;
     g->nu = p->nu;
     g->mode = (p->hard ? RP_NN_GRNN_HARD : 0) | (p->zeta == 16384 && p->nu == 0 ? RP_NN_GRNN_CONVEX : 0);
-    const uint32_t gate[8] = {(uint32_t)(uintptr_t)g->pairs, (uint32_t)g->mult, (uint32_t)s + 1, (uint32_t)s,
-                              512u << 16, 256u, (1u << 23) + 256u, 8192u};
-    for (int32_t i = 0; i < 8; i++) g->gate[i] = gate[i];
+    const uint32_t gate[5] = {(uint32_t)(uintptr_t)g->sig, (uint32_t)g->mult, (uint32_t)g->s,
+                              (uint32_t)(uintptr_t)g->tanh, 8192u};
+    for (int32_t i = 0; i < 5; i++) g->gate[i] = gate[i];
     g->frame = 0;
     return size;
 }

@@ -10,7 +10,7 @@ from harness.build import compile as units
 from harness.build import cross, linker
 from harness.build.host import FIRMWARE, kernel_sources
 
-LEAVES = ("rp_sigmoid_q14", "rp_tanh_q14", "rp_nn_tanh_pairs")  # with basic/: kernels that need no other
+LEAVES = ("rp_sigmoid_q14", "rp_tanh_q14")  # with basic/: kernels that need no other
 KERNELS = [k for k in kernel_sources() if k.parent.name == "basic" or k.stem in LEAVES]
 MAIN = '#include <stdio.h>\nint main(void) { printf("%d\\n", ANSWER); return 0; }\n'
 needs_ccache = pytest.mark.skipif(shutil.which("ccache") is None, reason="needs ccache: apt-get install ccache")

@@ -5,9 +5,9 @@ kernel would be. The vectorised reference must agree with it on every layer.
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from harness.model.qmath import TANH_LUT
+import numpy as np
 
 ONE = 1 << 14
 
@@ -21,16 +21,21 @@ def clamp(v: int, lo: int, hi: int) -> int:
     return lo if v < lo else hi if v > hi else v
 
 
+def _entry(v: int) -> int:
+    """x = v / 2^14 rounded half up to a multiple of 1/128, in table steps, clamped to [−1024, 1023]."""
+    return clamp((v + 64) >> 7, -1024, 1023)
+
+
+TANH = {i: round(ONE * math.tanh(i / 128)) for i in range(-1024, 1024)}
+SIGMOID = {i: round(ONE / (1 + math.exp(-i / 128))) for i in range(-1024, 1024)}
+
+
 def tanh_q14(v: int) -> int:
-    v = clamp(v, -(1 << 17), (1 << 17) - 1) + (1 << 17)
-    i, f = v >> 9, v & 511
-    lo = int(TANH_LUT[i])
-    hi = int(TANH_LUT[min(i + 1, 512)])
-    return lo + (((hi - lo) * f + 256) >> 9)
+    return TANH[_entry(v)]
 
 
 def sigmoid_q14(v: int) -> int:
-    return (ONE + tanh_q14(v >> 1)) >> 1
+    return SIGMOID[_entry(v)]
 
 
 def conv(x, w, bias, mult, shift, act, stride=1, in_offset=0):

@@ -41,22 +41,27 @@ def test_quantize_multiplier_tiny_is_zero():
     assert qmath.quantize_multiplier(2.0 ** -40) == (0, 0)
 
 
-def test_tanh_table_is_the_interpolation_everywhere():
-    v = np.arange(-(1 << 17) - 5000, (1 << 17) + 5000)
-    assert np.array_equal(qmath.rp_tanh_q14(v), qmath._tanh_q14_interp(v))
+def test_the_tables_are_the_functions_rounded_at_every_128th():
+    i = np.arange(-1024, 1024)
+    assert np.array_equal(qmath.TANH_TABLE, np.round(16384 * np.tanh(i / 128)))
+    assert np.array_equal(qmath.SIGMOID_TABLE, np.round(16384 / (1 + np.exp(-i / 128))))
+    assert qmath.TANH_TABLE[1024] == 0 and qmath.SIGMOID_TABLE[1024] == 8192
+    assert np.array_equal(qmath.TANH_TABLE[1:], -qmath.TANH_TABLE[1:][::-1])  # odd, entry −1024 aside
+    assert (np.diff(qmath.TANH_TABLE) >= 0).all() and (np.diff(qmath.SIGMOID_TABLE) >= 0).all()
+
+
+def test_the_index_rounds_half_up_and_clamps():
+    v = np.array([-(2**40), -131137, -131136, -65, -64, 0, 63, 64, 130943, 130944, 2**40])
+    assert (qmath.rp_q14_index(v) - 1024).tolist() == [-1024, -1024, -1024, -1, 0, 0, 0, 1, 1023, 1023, 1023]
+    assert (qmath.rp_q14_index([-131072 - 64 - 1, 130880]) - 1024).tolist() == [-1024, 1023]
 
 
 def test_tanh_and_sigmoid_close_to_real_functions():
     v = np.arange(-(1 << 19), 1 << 19, 7)
     x = v / 16384.0
-    assert np.abs(qmath.rp_tanh_q14(v) - 16384 * np.tanh(x)).max() <= 2.5  # measured 2.19 LSB
-    assert np.abs(qmath.rp_sigmoid_q14(v) - 16384 / (1 + np.exp(-x))).max() <= 2.0
-
-
-def test_sigmoid_is_defined_through_tanh():
-    v = np.arange(-(1 << 19), 1 << 19, 13)
-    expect = (16384 + qmath._tanh_q14_interp(v >> 1)) >> 1
-    assert np.array_equal(qmath.rp_sigmoid_q14(v), expect)
+    # half a step (1/256) times the steepest slope (1 and 1/4), plus the table's rounding: measured 64.3 and 16.4
+    assert np.abs(qmath.rp_tanh_q14(v) - 16384 * np.tanh(x)).max() <= 64.5
+    assert np.abs(qmath.rp_sigmoid_q14(v) - 16384 / (1 + np.exp(-x))).max() <= 16.5
 
 
 def test_hard_nonlinearities():

@@ -11,19 +11,22 @@ from harness.native import kernels as hk
 from harness.model import ops
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed
 from harness.model.modelfile import load
-from harness.model.qmath import TANH_LUT, rp_sigmoid_q14, rp_tanh_q14
+from harness.model.qmath import SIGMOID_TABLE, TANH_TABLE, rp_sigmoid_q14, rp_tanh_q14
 from harness.model.synthetic import adversarial_images
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_tanh_table_is_the_specified_one():
-    assert zlib.crc32(TANH_LUT.astype("<i2").tobytes()) == 0xDCD386FA
+def test_the_tables_are_the_specified_ones():
+    assert zlib.crc32(TANH_TABLE.astype("<i2").tobytes()) == 0xEFC8EF28  # docs/numerics.md §4.1
+    assert zlib.crc32(SIGMOID_TABLE.astype("<i2").tobytes()) == 0x5A0A88DF
     v = np.arange(-(1 << 18) - 5, (1 << 18) + 5, 7)
     assert np.array_equal(hk.tanh_q14(v), rp_tanh_q14(v))
     assert np.array_equal(hk.sigmoid_q14(v), rp_sigmoid_q14(v))
-    edges = np.array([-(2**40), -(1 << 17) - 1, -(1 << 17), -1, 0, 1, (1 << 17) - 1, 1 << 17, 2**40])
+    edges = np.array([-(2**40), -(1 << 17) - 65, -(1 << 17) - 64, -65, -64, -1, 0, 63, 64, (1 << 17) - 65,
+                      (1 << 17) - 64, 2**40])
     assert np.array_equal(hk.tanh_q14(edges), rp_tanh_q14(edges))
+    assert np.array_equal(hk.sigmoid_q14(edges), rp_sigmoid_q14(edges))
 
 
 @pytest.mark.parametrize("hard", [False, True])
