@@ -16,7 +16,7 @@ import argparse
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import ops  # noqa: E402
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
-from harness.model.kinds.rnnpool import fastgrnn_cell_fast, fastgrnn_prepared_size  # noqa: E402
+from harness.model.kinds.rnnpool import fastgrnn_cell_fast, fastgrnn_prepared_size, gates_shift  # noqa: E402
 from harness.model.modelfile import load  # noqa: E402
 from harness.targets.qemu import run_probe  # noqa: E402
 
@@ -49,7 +49,7 @@ class Case:
     out_mult: int
     out_shift: int
     scratch: int | None = None     # bytes given to the kernel; None: rp_rnnpool_s8_get_buffer_size's figure
-    extra: dict = field(default_factory=dict)
+    gates: str = "own"             # RP_NN_GRNN16_GATES where a cell takes them: its "own" shift, or an "other" (unused)
 
     @property
     def expected(self) -> np.ndarray:
@@ -93,7 +93,7 @@ def fast_path(cs: Case, pad: int = 0) -> bool:
 
     def cell_ok(q, n_in, pixel):
         return fastgrnn_cell_fast(n_in, q["w"].shape[0], int(q["shift"]), int(q["x_shift"]),
-                                  np.concatenate([q["bg"], q["bh"]]), pixel)
+                                  np.concatenate([q["bg"], q["bh"]]), pixel, cs.hard)
 
     need = (pad + cs.patch * pw * h1 * 2 + fastgrnn_prepared_size(c, h1) + fastgrnn_prepared_size(h1, h2)
             + 2 * cs.patch * h2 * 4)
@@ -111,9 +111,12 @@ def edge_cases(seed: int = 11) -> list[Case]:
         x.flat[: x.size // 6] = rng.choice([-128, 0, 127], x.size // 6)
         return x.astype(np.int8)
 
-    # The fast path's extreme biases at shift -12 (s = 11): kg = 2^10 + b 2^11 reaches +-(2^30 - 2^10), and one
-    # further step of b leaves the fast path (rp_nn_fastgrnn_prepare).
-    big, over = np.array([524_287, -524_288], np.int32), np.array([524_288], np.int32)
+    # The fast path's extreme biases at shift -12 (s = 11): kg = 2^10 + b 2^11 (hard) or 2^10 + (b + 64) 2^11 (exact)
+    # reaches +-(2^30 - 2^10), and one further step of b leaves the fast path (rp_nn_fastgrnn_prepare).
+    big, big_x = np.array([524_287, -524_288], np.int32), np.array([524_223, -524_352], np.int32)
+    over_x, under_x = np.array([524_224], np.int32), np.array([-524_353], np.int32)
+    # s = 24, the exact fast path's largest: |2^23 + (b + 64) 2^24| < 2^30 leaves b in [-128, -1]
+    small = {"shift": -25, "bg": [-64, -1, -128, -90], "bh": [-30, -64, -100, -2]}
     cases = []
     for i, (shape, h1, h2, patch, stride, hard, k1, k2) in enumerate([
         ((11, 53, 3), 12, 8, 5, 3, False, {"zeta": 9000, "nu": 2000}, {"zeta": 300, "nu": 16000}),
@@ -121,27 +124,30 @@ def edge_cases(seed: int = 11) -> list[Case]:
         ((16, 100, 4), 16, 16, 8, 4, False, {"zeta": 0, "nu": 16384}, {"zeta": 12345, "nu": 1}),
         ((16, 100, 4), 16, 16, 8, 4, True, {}, {"shift": -31, "bg": [0, -1], "bh": [-1, 0]}),  # kg, kh = +-2^29
         ((17, 108, 5), 16, 16, 8, 8, False, {"shift": -2}, {"shift": -2}),
-        ((12, 100, 8), 16, 16, 8, 4, False, {"x_shift": 7}, {"bg": big, "bh": big[::-1]}),
+        ((12, 100, 8), 16, 16, 8, 4, False, {"x_shift": 7}, {"bg": big_x, "bh": big_x[::-1]}),
         ((12, 100, 4), 16, 16, 8, 4, True, {"x_shift": 0, "bh": big}, {"bg": big[::-1]}),
-        ((9, 120, 4), 16, 16, 8, 4, False, {}, {}),
+        ((9, 120, 4), 16, 16, 8, 4, False, {}, {}),                    # gates compiled for another shift: unused
         ((5, 30, 2), 4, 4, 1, 1, False, {"zeta": 16384, "nu": 100}, {}),
-        ((9, 120, 4), 16, 16, 8, 4, False, {"bg": big, "bh": big[::-1]}, {"bh": big}),  # the assembly, extreme
+        ((9, 120, 4), 16, 16, 8, 4, False, {"bg": big_x, "bh": big_x[::-1]}, {"bh": big_x}),  # the assembly, extreme
+        ((9, 120, 4), 16, 16, 8, 4, False, small, small),          # the largest gate shift, 31
         ((13, 30, 4), 16, 16, 8, 4, False, {"shift": -1}, {}),                  # generic path from here on
         ((13, 30, 4), 16, 16, 8, 4, True, {}, {"shift": 3}),
         ((13, 30, 2), 6, 10, 4, 2, False, {}, {}),
         ((12, 20, 4), 16, 16, 8, 4, False, {}, {}),
         ((12, 100, 4), 16, 16, 8, 4, True, {"bh": np.array([-(1 << 31)], np.int32)}, {}),
-        ((12, 100, 4), 16, 16, 8, 4, False, {"bg": over}, {}),
-        ((12, 100, 4), 16, 16, 8, 4, False, {}, {"bh": -over - 1}),
+        ((12, 100, 4), 16, 16, 8, 4, False, {"bg": over_x}, {}),
+        ((12, 100, 4), 16, 16, 8, 4, False, {}, {"bh": under_x}),
+        ((9, 30, 4), 16, 16, 8, 4, False, {"shift": -26}, {}),               # exact: gate shift 32
     ]):
         q1 = _grnn(rng, shape[2], h1, 8, **k1)
         q2 = _grnn(rng, h1, h2, 0, **k2)
         cases.append(Case(f"edge{i}", stem(*shape), q1, q2, patch, stride, hard, int(rng.integers(1 << 30, 1 << 31)),
-                          int(rng.integers(-9, -3))))
+                          int(rng.integers(-9, -3)), gates="other" if i == 7 else "own"))
     return cases
 
 
 MAIN = r"""
+#include "internal/rp_nn_rnn.h"
 #include "rp_kernels.h"
 #include "rp_probe.h"
 
@@ -161,9 +167,9 @@ int main(void) {
 
 BODY = """    {
         const rp_fastgrnn_params r1 = {%(c)d, %(h1)d, %(n)s_w1, %(xs1)d, %(mult1)d, %(shift1)d, %(n)s_bg1, %(n)s_bh1,
-                                       %(zeta1)d, %(nu1)d, %(hard)d};
+                                       %(zeta1)d, %(nu1)d, %(hard)d, %(gates1)s};
         const rp_fastgrnn_params r2 = {%(h1)d, %(h2)d, %(n)s_w2, %(xs2)d, %(mult2)d, %(shift2)d, %(n)s_bg2, %(n)s_bh2,
-                                       %(zeta2)d, %(nu2)d, %(hard)d};
+                                       %(zeta2)d, %(nu2)d, %(hard)d, %(gates2)s};
         const rp_rnnpool_params p = {%(patch)d, %(stride)d, &r1, &r2, %(out_mult)d, %(out_shift)d};
         const rp_dims in_dims = {%(h)d, %(w)d, %(c)d}, out_dims = {%(oh)d, %(ow)d, %(oc)d};
         int32_t size = %(scratch)s;
@@ -196,6 +202,12 @@ def program(cases: list[Case]) -> tuple[str, dict[str, int]]:
         for tag, q in (("1", cs.q1), ("2", cs.q2)):
             v.update({f"{k}{tag}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"), ("shift", "shift"),
                                                               ("zeta", "zeta"), ("nu", "nu"))})
+            s7 = gates_shift(int(q["shift"]), q["w"].shape[0], cs.hard, int(q["zeta"]), int(q["nu"]))
+            v[f"gates{tag}"] = "0"
+            if s7 is not None:
+                compiled = s7 if cs.gates == "own" else s7 + 1 if s7 < 31 else s7 - 1
+                arrays.append(f"RP_NN_GRNN16_GATES({n}_g{tag}, {compiled})\n")
+                v[f"gates{tag}"] = f"&{n}_g{tag}"
         body.append(BODY % v)
     out_bytes = max(cs.expected.size for cs in cases)
     source = MAIN % {"arrays": "".join(arrays), "body": "".join(body), "out_bytes": out_bytes,

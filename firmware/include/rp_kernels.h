@@ -87,9 +87,18 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
 #define RP_MAX_HIDDEN 32 /* largest FastGRNN hidden size (and RNN input: stem channels, RNN1 hidden size) */
 #define RP_MAX_PATCH 16
 
+/* A FastGRNN cell's gates compiled for its requantisation (the DSP build's assembly with the shift as an immediate,
+ * two instructions fewer per hidden unit): made by RP_NN_GRNN16_GATES (include/internal/rp_nn_rnn.h) in the
+ * model's generated C. `run` is 0 in the portable build. */
+typedef struct {
+    void (*run)(int32_t *frame, const uint32_t *gate);
+    int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */
+} rp_fastgrnn_gates;
+
 /* One FastGRNN cell (numerics §4.2): w [n_hidden][n_in + n_hidden] int16 = [W | U]; bg, bh [n_hidden] int32 (Q14);
  * mult/shift requantise the int32 accumulator to the Q14 pre-activation; zeta, nu in [0, 16384];
- * hard != 0 selects the piecewise-linear sigmoid/tanh. */
+ * hard != 0 selects the piecewise-linear sigmoid/tanh. gates: 0, or this cell's compiled gates (taken only when
+ * they fit: n_hidden 16, the exact nonlinearities, zeta 16384, nu 0 and the same shift). */
 typedef struct {
     int32_t n_in, n_hidden;
     const int16_t *w;
@@ -98,6 +107,7 @@ typedef struct {
     const int32_t *bg, *bh;
     int32_t zeta, nu;
     int32_t hard;
+    const rp_fastgrnn_gates *gates;
 } rp_fastgrnn_params;
 
 typedef struct {

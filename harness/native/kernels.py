@@ -122,7 +122,8 @@ class Context(C.Structure):
 class FastGRNNParams(C.Structure):
     _fields_ = [("n_in", C.c_int32), ("n_hidden", C.c_int32), ("w", C.POINTER(C.c_int16)), ("x_shift", C.c_int32),
                 ("mult", C.c_int32), ("shift", C.c_int32), ("bg", C.POINTER(C.c_int32)),
-                ("bh", C.POINTER(C.c_int32)), ("zeta", C.c_int32), ("nu", C.c_int32), ("hard", C.c_int32)]
+                ("bh", C.POINTER(C.c_int32)), ("zeta", C.c_int32), ("nu", C.c_int32), ("hard", C.c_int32),
+                ("gates", C.c_void_p)]  # compiled gates (RP_NN_GRNN16_GATES): none on the host
 
 
 class RNNPoolParams(C.Structure):
@@ -135,7 +136,7 @@ def _grnn(q, hard: bool, keep: list) -> FastGRNNParams:
     keep += [w, bg, bh]  # the arrays must outlive the call
     h = w.shape[0]
     return FastGRNNParams(w.shape[1] - h, h, ptr(w, C.c_int16), int(q["x_shift"]), int(q["mult"]), int(q["shift"]),
-                          ptr(bg, C.c_int32), ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard))
+                          ptr(bg, C.c_int32), ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard), None)
 
 
 def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift) -> np.ndarray:

@@ -65,9 +65,10 @@ typedef struct {
     int32_t s;            /* the gate shift: s (hard nonlinearities: gate inputs) or s + 7 (exact: table indices) */
     int32_t zeta, nu;
     int32_t mode;         /* RP_NN_GRNN_* */
-    /* The constants of rp_nn_grnn16_gates, in its register order: the sigmoid table, mult, s + 7, the tanh table,
-     * 8192 (the update's rounding). */
+    /* The constants of the gates' assembly, in its register order: the sigmoid table, mult, s + 7, the tanh table,
+     * 8192 (the update's rounding); and the gates themselves (rp_nn_grnn16_gates, or the cell's compiled ones). */
     uint32_t gate[5];
+    void (*gates)(int32_t *frame, const uint32_t *gate);
     int32_t *frame; /* the assembly's working frame (rp_nn_grnn16_attach), or 0: the C path */
 } rp_nn_grnn;
 
@@ -239,8 +240,49 @@ void rp_nn_grnn16_mac_proj(const int16_t *w, const int16_t *v, int32_t *acc, con
 void rp_nn_grnn16_mac_project(const int16_t *w, const int16_t *v, int32_t *acc);
 void rp_nn_grnn16_mac_none(const int16_t *w, const int16_t *v, int32_t *acc, const int32_t *init);
 /* In a frame: h[i] = the convex, exact-nonlinearity unit of rp_nn_grnn_unit(acc[i], kb + 2 i, h[i]), i = 0..15,
- * in place (gate: rp_nn_grnn.gate). */
+ * in place (gate: rp_nn_grnn.gate). Per unit 14.5 instructions, r0 the frame, every constant in a register (r1 the
+ * sigmoid table, r2 mult, r3 s + 7, r4 the tanh table, r5 8192), the accumulators two by two (r10, r9):
+ *   ug = hi(acc mult) + kg, uh = ... + kh: the table indices (pre + bg + 64) >> 7 = ug >> (s + 7), likewise uh
+ *        (kg, kh hold 64 2^s: above), each clamped to [-1024, 1023] by one SSAT (RP_GRNN16_INDEX: two
+ *        instructions for the shift in r3, one when it is an immediate);
+ *   z  = sig table[ug], c = tanh table[uh] (numerics §4.1);
+ *   h' = c + ((z (h - c) + 8192) >> 14) (the convex update of rp_nn_grnn_unit). */
 void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
+/* The index of the gate input in register R: by the shift in r3, or by S, an immediate. */
+#define RP_GRNN16_INDEX_R3(R, S) "    asr " R ", " R ", r3\n    ssat " R ", #11, " R "\n"
+#define RP_GRNN16_INDEX_IMM(R, S) "    ssat " R ", #11, " R ", asr #" #S "\n"
+#define RP_GRNN16_UNIT(ACC, INDEX, S)                                                                                \
+    "    ldrd r11, r12, [r0, #4 * 16 + 8 * rp_i]\n"                                                                  \
+    "    smmla r11, " ACC ", r2, r11\n"                                                                              \
+    "    smmla r12, " ACC ", r2, r12\n" INDEX("r11", S) "    ldrsh r11, [r1, r11, lsl #1]\n" INDEX("r12", S)      \
+    "    ldrsh r12, [r4, r12, lsl #1]\n"                                                                             \
+    "    ldrsh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                       \
+    "    sub lr, lr, r12\n"                                                                                          \
+    "    mla lr, r11, lr, r5\n"                                                                                      \
+    "    add lr, r12, lr, asr #14\n"                                                                                 \
+    "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"
+/* The whole function `name` (file-scope __asm__), its index made by INDEX with S. */
+#define RP_GRNN16_GATES_ASM(name, INDEX, S)                                                                          \
+    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                       \
+    "    .set rp_i, 0\n"                                                                                             \
+    "    .rept 8\n" /* two units per turn: their accumulators by LDRD */                                             \
+    "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10", INDEX, S) "    .set rp_i, rp_i + 1\n"               \
+        RP_GRNN16_UNIT("r9", INDEX, S) "    .set rp_i, rp_i + 1\n"                                                   \
+    "    .endr\n" RP_ASM_END(name)
+#endif /* RP_USE_DSP */
+
+/* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the gates of the cells whose
+ * gate shift s + 7 is S (a literal, 8 .. 31) with S an immediate (function name##_run); in the portable build the
+ * record alone. */
+#if RP_USE_DSP
+#define RP_NN_GRNN16_GATES(name, S)                                                                                  \
+    void name##_run(int32_t *frame, const uint32_t *gate);                                                            \
+    __asm__(RP_GRNN16_GATES_ASM(name##_run, RP_GRNN16_INDEX_IMM, S));                                                 \
+    static const rp_fastgrnn_gates name = {name##_run, S};
+#else
+#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {0, S};
+#endif /* RP_USE_DSP */
+#if RP_USE_DSP
 /* The same with the hard nonlinearities (g->mode: RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX), in C. */
 void rp_nn_grnn16_gates_hard(int32_t *frame, const rp_nn_grnn *g);
 /* One step's gates and update in g's frame; hard: g's mode has RP_NN_GRNN_HARD (a constant where the caller's
@@ -249,7 +291,7 @@ RP_INLINE void rp_nn_grnn16_update(const rp_nn_grnn *g, int32_t *frame, const in
     if (hard)
         rp_nn_grnn16_gates_hard(frame, g);
     else
-        rp_nn_grnn16_gates(frame, g->gate);
+        g->gates(frame, g->gate);
 }
 #endif /* RP_USE_DSP */
 

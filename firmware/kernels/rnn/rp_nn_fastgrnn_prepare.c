@@ -52,6 +52,11 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
     const uint32_t gate[5] = {(uint32_t)(uintptr_t)g->sig, (uint32_t)g->mult, (uint32_t)g->s,
                               (uint32_t)(uintptr_t)g->tanh, 8192u};
     for (int32_t i = 0; i < 5; i++) g->gate[i] = gate[i];
+    g->gates = 0;
+#if RP_USE_DSP
+    const rp_fastgrnn_gates *own = p->gates;
+    g->gates = own && own->run && own->shift == g->s ? own->run : rp_nn_grnn16_gates;
+#endif /* RP_USE_DSP */
     g->frame = 0;
     return size;
 }

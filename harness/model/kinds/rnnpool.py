@@ -111,15 +111,27 @@ def _step(layer, g):
                       0 if pooled_row <= released else None)
 
 
+def gates_shift(shift: int, n_hidden: int, hard: bool, zeta: int, nu: int) -> int | None:
+    """The gate shift s + 7 to compile a cell's gates for (RP_NN_GRNN16_GATES in include/internal/rp_nn_rnn.h),
+    or None when the assembly's gates would not run it: n_hidden 16, exact nonlinearities, the convex update, and
+    an immediate shift (8 … 31)."""
+    s7 = 6 - shift
+    return s7 if n_hidden == 16 and not hard and (zeta, nu) == (16384, 0) and 8 <= s7 <= 31 else None
+
+
 def _fastgrnn(em, name: str, n_in: int) -> str:
     a, hard = em.a, int(em.cfg["nonlinearity"] == "hard")
     scalar = {k: int(a[qkey(name, k)]) for k in ("x_shift", "mult", "shift", "zeta", "nu")}
     n_hidden = int(a[qkey(name, "w")].shape[0])
+    gates = "0"
+    if (s7 := gates_shift(scalar["shift"], n_hidden, bool(hard), scalar["zeta"], scalar["nu"])) is not None:
+        em.data.append(f"RP_NN_GRNN16_GATES(rp_model_{name}_gates, {s7})\n")
+        gates = f"&rp_model_{name}_gates"
     em.data.append(
         f"static const rp_fastgrnn_params {name}_p = {{.n_in = {n_in}, .n_hidden = {n_hidden}, "
         f".w = {em.arr(sub(name, 'w'))}, .x_shift = {scalar['x_shift']}, .mult = {scalar['mult']}, "
         f".shift = {scalar['shift']}, .bg = {em.arr(sub(name, 'bg'))}, .bh = {em.arr(sub(name, 'bh'))}, "
-        f".zeta = {scalar['zeta']}, .nu = {scalar['nu']}, .hard = {hard}}};\n")
+        f".zeta = {scalar['zeta']}, .nu = {scalar['nu']}, .hard = {hard}, .gates = {gates}}};\n")
     return f"{name}_p"
 
 
@@ -145,14 +157,17 @@ def fastgrnn_prepared_size(n_in: int, n_h: int) -> int:
     return 4 * n_h * (((n_in + 3) >> 2) * 2 + n_h // 2) + 8 * n_h
 
 
-def fastgrnn_cell_fast(n_in: int, n_h: int, shift: int, x_shift: int, biases, pixel: bool) -> bool:
-    """Whether rp_nn_fastgrnn_prepare accepts a cell: n_hidden a multiple of 4, shift in [-31, -2], the folded
-    biases kg, kh = 2^(s-1) + b 2^s (s = -1 - shift) within +-2^30 exclusive, x_shift in [0, 8] for pixel input
-    (RNN1), else 0 with n_in a multiple of 4."""
+def fastgrnn_cell_fast(n_in: int, n_h: int, shift: int, x_shift: int, biases, pixel: bool, hard: bool) -> bool:
+    """Whether rp_nn_fastgrnn_prepare accepts a cell: n_hidden a multiple of 4, shift in [-31, -2] (exact
+    nonlinearities: [-25, -2]), the folded biases kg, kh = 2^(s-1) + (b + 64 if exact else b) 2^s (s = -1 - shift)
+    within +-2^30 exclusive, x_shift in [0, 8] for pixel input (RNN1), else 0 with n_in a multiple of 4."""
     if n_h < 4 or n_h % 4 or not -31 <= shift <= -2:
         return False
     s = -1 - shift
-    if (np.abs((1 << (s - 1)) + np.asarray(biases, np.int64) * (1 << s)) >= 1 << 30).any():
+    if not hard and s > 24:
+        return False
+    folded = (1 << (s - 1)) + (np.asarray(biases, np.int64) + (0 if hard else 64)) * (1 << s)
+    if (np.abs(folded) >= 1 << 30).any():
         return False
     return 0 <= x_shift <= 8 if pixel else x_shift == 0 and n_in % 4 == 0
 
@@ -168,7 +183,7 @@ def rnnpool_fast(model, stem_w: int) -> bool:
     for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
         shift, x_shift = int(_q(model, cell, "shift").ravel()[0]), int(_q(model, cell, "x_shift").ravel()[0])
         biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()])
-        if not fastgrnn_cell_fast(n_in, n_h, shift, x_shift, biases, s8):
+        if not fastgrnn_cell_fast(n_in, n_h, shift, x_shift, biases, s8, model.config["nonlinearity"] == "hard"):
             return False
     return True
 
@@ -205,5 +220,6 @@ def _reference(*args):
 
 
 KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "1"), _work, float=_float, fixed=_fixed,
+                 header="internal/rp_nn_rnn.h",
                  kernels={"rnnpool": Kernel(_reference, hk.rnnpool)}, quantize=_quantize, params=_CELLS,
                  init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)

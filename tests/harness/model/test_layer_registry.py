@@ -186,7 +186,7 @@ def test_a_new_kind_goes_through_codegen_and_the_latency_model(toy, tmp_path):
     _, _, model = toy
     gen = generate(model, tmp_path)
     c = (tmp_path / "model.c").read_text()
-    assert '#include "rp_model.h"\n#include "rp_toy.h"\n' in c and "rp_relu_rq_s8(&p, &d, " in c
+    assert '#include "rp_model.h"\n' in c and '\n#include "rp_toy.h"\n' in c and "rp_relu_rq_s8(&p, &d, " in c
     step = next(s for s in gen.graph.steps if s.kind == "relu_rq")
     assert step.in_place == 0 and not overlaps(gen.plan)
     assert gen.plan.offset("rq4") == gen.plan.offset("mb3")  # in place over its dying input
