@@ -125,8 +125,10 @@ def _fastgrnn(em, name: str, n_in: int) -> str:
     n_hidden = int(a[qkey(name, "w")].shape[0])
     gates = "0"
     if (s7 := gates_shift(scalar["shift"], n_hidden, bool(hard), scalar["zeta"], scalar["nu"])) is not None:
-        em.data.append(f"RP_NN_GRNN16_GATES(rp_model_{name}_gates, {s7})\n")
-        gates = f"&rp_model_{name}_gates"
+        define = f"RP_NN_GRNN16_GATES(rp_model_gates_{s7}, {s7})\n"  # once per shift: RNN1 and RNN2 often share it
+        if define not in em.data:
+            em.data.append(define)
+        gates = f"&rp_model_gates_{s7}"
     em.data.append(
         f"static const rp_fastgrnn_params {name}_p = {{.n_in = {n_in}, .n_hidden = {n_hidden}, "
         f".w = {em.arr(sub(name, 'w'))}, .x_shift = {scalar['x_shift']}, .mult = {scalar['mult']}, "

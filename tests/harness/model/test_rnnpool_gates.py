@@ -41,3 +41,15 @@ def test_compiled_gates_only_where_the_assembly_runs_them():
     assert gates_shift(-13, 16, True, 16384, 0) is None      # hard: the C gates
     assert gates_shift(-13, 12, False, 16384, 0) is None     # not the 16-unit assembly
     assert gates_shift(-13, 16, False, 9000, 2000) is None   # not the convex update
+
+
+def test_the_default_model_compiles_one_copy_of_the_gates_for_both_cells(tmp_path):
+    from pathlib import Path
+
+    from harness.codegen.generate import generate
+    from harness.model.modelfile import load
+
+    generate(load(Path(__file__).resolve().parents[3] / "fixtures" / "models" / "default.npz"), tmp_path)
+    c = (tmp_path / "model.c").read_text()
+    assert c.count("RP_NN_GRNN16_GATES(") == 1 and "RP_NN_GRNN16_GATES(rp_model_gates_19, 19)" in c
+    assert c.count(".gates = &rp_model_gates_19") == 2  # rnn1 and rnn2 share the shift
