@@ -126,8 +126,9 @@ typedef struct {
  * In place: out may equal in when (Pw + 1) * 4 * rnn2->n_hidden <= stride * Ws * C (an output row is no longer
  * than the stem rows its patch row releases); otherwise out must not overlap in.
  * Two paths, both bit-exact. The fast one (32-bit arithmetic, weights regrouped in the scratch, RNN2's input half
- * computed once per summary and patch) runs when both cells have hidden sizes that are multiples of 4, shift <= -2
- * and |bg|, |bh| <= 2^30, rnn1->x_shift is 0..8 and rnn2->x_shift 0, and the scratch has room for it (12,928 of the
+ * computed once per summary and patch) runs when both cells have hidden sizes that are multiples of 4, shift in
+ * [-31, -2] ([-25, -2] with the exact nonlinearities), biases whose folds stay within 2^30 (rp_nn_fastgrnn_prepare),
+ * rnn1->x_shift is 0..8 and rnn2->x_shift 0, and the scratch has room for it (12,928 of the
  * 15,104 bytes before the row buffer at 320x240); otherwise the same traversal runs rp_nn_fastgrnn_step (int64
  * requantisation).
  * Uses about 1.1 KB of stack (fast path) or 1.9 KB (generic). */

@@ -9,7 +9,8 @@
  * inputs are the reference's own values, and the nonlinearities clamp only what the reference clamps.
  * The tables' index (pre + bg + 64) >> 7 is likewise (hi + kg) >> (s + 7) once kg also holds 64 2^s (floor of a
  * floor: floor((floor(a / 2^s) + 64) / 2^7) = floor((a + 64 2^s) / 2^(s + 7))), so the exact nonlinearities cost
- * one SMMLA, one shift, one SSAT and one load each.
+ * one SMMLA, one shift, one SSAT and one load each (the shift folds into the SSAT where the gates are compiled
+ * for the cell: RP_NN_GRNN16_GATES).
  * rp_nn_fastgrnn_prepare refuses a cell outside these ranges (its caller then takes the generic int64 path).
  */
 #ifndef RP_INTERNAL_NN_RNN_H
@@ -41,6 +42,11 @@ static inline int32_t rp_nn_clamp_index(int32_t i) {
 /* The table index of a Q14 gate input v, |v| < 2^31 - 64: clamp((v + 64) >> 7, -1024, 1023), x = v / 2^14 rounded
  * half up to the nearest 1/128 (numerics §4.1). */
 static inline int32_t rp_nn_q14_index(int32_t v) { return rp_nn_clamp_index((v + 64) >> 7); }
+
+/* table[idx(v)] for any v (rp_tanh_q14, rp_sigmoid_q14): idx depends only on clamp(v, -2^20, 2^20). */
+static inline int32_t rp_nn_q14_lookup(const int16_t *table, int64_t v) {
+    return table[rp_nn_q14_index((int32_t)(v < -(1 << 20) ? -(1 << 20) : (v > (1 << 20) ? 1 << 20 : v)))];
+}
 
 /* hsig_q and htanh_q for |v| < 2^31 - 2^14. */
 static inline int32_t rp_nn_hard_sigmoid_i32(int32_t v) {

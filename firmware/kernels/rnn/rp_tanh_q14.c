@@ -153,9 +153,6 @@ static const int16_t rp_tanh_table[2048] = {
      16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,  16384,
      16384,  16384,  16384,  16384};
 
-int32_t rp_tanh_q14(int64_t v) { /* tanh_q only depends on clamp(v, -2^20, 2^20) (rp_nn_q14_index) */
-    const int32_t c = (int32_t)(v < -(1 << 20) ? -(1 << 20) : (v > (1 << 20) ? 1 << 20 : v));
-    return rp_nn_tanh_table()[rp_nn_q14_index(c)];
-}
+int32_t rp_tanh_q14(int64_t v) { return rp_nn_q14_lookup(rp_nn_tanh_table(), v); }
 
 const int16_t *rp_nn_tanh_table(void) { return rp_tanh_table + 1024; }
