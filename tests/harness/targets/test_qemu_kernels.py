@@ -31,10 +31,11 @@ static int16_t scratch[%(scratch_words)d];
 
 
 int main(void) {
+    /* gates 0: the generic gates (the compiled ones: bench/rnnpool_instructions.py) */
     const rp_fastgrnn_params r1 = {4, 16, rnn1_w, %(r1_xs)d, %(r1_mult)d, %(r1_shift)d, rnn1_bg, rnn1_bh, %(r1_zeta)d,
-                                   %(r1_nu)d, %(hard)d};
+                                   %(r1_nu)d, %(hard)d, 0};
     const rp_fastgrnn_params r2 = {16, 16, rnn2_w, %(r2_xs)d, %(r2_mult)d, %(r2_shift)d, rnn2_bg, rnn2_bh, %(r2_zeta)d,
-                                   %(r2_nu)d, %(hard)d};
+                                   %(r2_nu)d, %(hard)d, 0};
     const rp_rnnpool_params rp = {8, 4, &r1, &r2, %(out_mult)d, %(out_shift)d};
     const rp_dims image_dims = {240, 320, 1}, stem_dims = {120, 160, 4}, pooled_dims = {30, 40, 64};
     const rp_context ctx = {scratch, sizeof scratch};
