@@ -249,41 +249,68 @@ void rp_nn_grnn16_mac_none(const int16_t *w, const int16_t *v, int32_t *acc, con
  * in place (gate: rp_nn_grnn.gate). Per unit 14.5 instructions, r0 the frame, every constant in a register (r1 the
  * sigmoid table, r2 mult, r3 s + 7, r4 the tanh table, r5 8192), the accumulators two by two (r10, r9):
  *   ug = hi(acc mult) + kg, uh = ... + kh: the table indices (pre + bg + 64) >> 7 = ug >> (s + 7), likewise uh
- *        (kg, kh hold 64 2^s: above), each clamped to [-1024, 1023] by one SSAT (RP_GRNN16_INDEX: two
- *        instructions for the shift in r3, one when it is an immediate);
+ *        (kg, kh hold 64 2^s: above), each clamped to [-1024, 1023] by one SSAT;
  *   z  = sig table[ug], c = tanh table[uh] (numerics §4.1);
  *   h' = c + ((z (h - c) + 8192) >> 14) (the convex update of rp_nn_grnn_unit). */
 void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
-/* The index of the gate input in register R: by the shift in r3, or by S, an immediate. */
-#define RP_GRNN16_INDEX_R3(R, S) "    asr " R ", " R ", r3\n    ssat " R ", #11, " R "\n"
-#define RP_GRNN16_INDEX_IMM(R, S) "    ssat " R ", #11, " R ", asr #" #S "\n"
-#define RP_GRNN16_UNIT(ACC, INDEX, S)                                                                                \
+#define RP_GRNN16_UNIT(ACC)                                                                                          \
     "    ldrd r11, r12, [r0, #4 * 16 + 8 * rp_i]\n"                                                                  \
     "    smmla r11, " ACC ", r2, r11\n"                                                                              \
-    "    smmla r12, " ACC ", r2, r12\n" INDEX("r11", S) "    ldrsh r11, [r1, r11, lsl #1]\n" INDEX("r12", S)      \
+    "    smmla r12, " ACC ", r2, r12\n"                                                                              \
+    "    asr r11, r11, r3\n"                                                                                         \
+    "    ssat r11, #11, r11\n"                                                                                       \
+    "    ldrsh r11, [r1, r11, lsl #1]\n"                                                                             \
+    "    asr r12, r12, r3\n"                                                                                         \
+    "    ssat r12, #11, r12\n"                                                                                       \
     "    ldrsh r12, [r4, r12, lsl #1]\n"                                                                             \
     "    ldrsh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                       \
     "    sub lr, lr, r12\n"                                                                                          \
     "    mla lr, r11, lr, r5\n"                                                                                      \
     "    add lr, r12, lr, asr #14\n"                                                                                 \
     "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"
-/* The whole function `name` (file-scope __asm__), its index made by INDEX with S. */
-#define RP_GRNN16_GATES_ASM(name, INDEX, S)                                                                          \
-    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                       \
+
+/* The same units when s + 7 is known, S (RP_NN_GRNN16_GATES): 11.5 instructions per unit. Two units per turn, with
+ * r3 (no shift to hold) the pair of their h and r8 walking kg, kh: one LDRD of the accumulators (r10, r9), one LDM
+ * of the four constants (r6, r7, r11, r12), one LDR of the h pair; the shift is SSAT's immediate, and
+ * z (h - c) + 8192 = (z h + 8192) - z c takes h from its half of r3 by SMLABB / SMLABT, then MLS. HALF: B or T. */
+#define RP_GRNN16_UNIT_IMM(ACC, KG, KH, HALF, S)                                                                     \
+    "    smmla " KG ", " ACC ", r2, " KG "\n"                                                                        \
+    "    smmla " KH ", " ACC ", r2, " KH "\n"                                                                        \
+    "    ssat " KG ", #11, " KG ", asr #" #S "\n"                                                                    \
+    "    ldrsh " KG ", [r1, " KG ", lsl #1]\n"                                                                       \
+    "    ssat " KH ", #11, " KH ", asr #" #S "\n"                                                                    \
+    "    ldrsh " KH ", [r4, " KH ", lsl #1]\n"                                                                       \
+    "    smlab" HALF " lr, " KG ", r3, r5\n"                                                                         \
+    "    mls lr, " KG ", " KH ", lr\n"                                                                               \
+    "    add lr, " KH ", lr, asr #14\n"                                                                              \
+    "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                        \
+    "    .set rp_i, rp_i + 1\n"
+/* The whole functions (file-scope __asm__): any shift (r3), and S. */
+#define RP_GRNN16_GATES_ASM(name)                                                                                    \
+    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
     "    .set rp_i, 0\n"                                                                                             \
-    "    .rept 8\n" /* two units per turn: their accumulators by LDRD */                                             \
-    "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10", INDEX, S) "    .set rp_i, rp_i + 1\n"               \
-        RP_GRNN16_UNIT("r9", INDEX, S) "    .set rp_i, rp_i + 1\n"                                                   \
+    "    .rept 8\n"                                                                                                  \
+    "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n" RP_GRNN16_UNIT("r9")     \
+    "    .set rp_i, rp_i + 1\n"                                                                                      \
     "    .endr\n" RP_ASM_END(name)
+#define RP_GRNN16_GATES_IMM_ASM(name, S)                                                                             \
+    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
+    "    add r8, r0, #4 * 16\n"                                                                                      \
+    "    .set rp_i, 0\n"                                                                                             \
+    "    .rept 8\n"                                                                                                  \
+    "    ldrd r10, r9, [r0, #4 * rp_i]\n"                                                                            \
+    "    ldm r8!, {r6, r7, r11, r12}\n"                                                                              \
+    "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_IMM("r10", "r6", "r7", "b", S)                          \
+        RP_GRNN16_UNIT_IMM("r9", "r11", "r12", "t", S) "    .endr\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
 /* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the gates of the cells whose
- * gate shift s + 7 is S (a literal, 8 .. 31) with S an immediate (function name##_run); in the portable build the
- * record alone. */
+ * gate shift s + 7 is S (a literal, 8 .. 31), S an immediate (function name##_run, RP_GRNN16_GATES_IMM_ASM); in the
+ * portable build the record alone. */
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
     void name##_run(int32_t *frame, const uint32_t *gate);                                                            \
-    __asm__(RP_GRNN16_GATES_ASM(name##_run, RP_GRNN16_INDEX_IMM, S));                                                 \
+    __asm__(RP_GRNN16_GATES_IMM_ASM(name##_run, S));                                                                  \
     static const rp_fastgrnn_gates name = {name##_run, S};
 #else
 #define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {0, S};
