@@ -170,8 +170,8 @@ class Coordinator:
     def sync(self) -> None:
         with self._lock:
             ok = self._run(self.session.sync_with_coordinator(), "sync with the coordinator")
-        if not ok:
-            raise FarmError(f"lost the labgrid coordinator at {self.address}")
+        if not ok:  # the stream broke between the call and its answer: the same words as a call made after
+            raise self._lost("sync with the coordinator")
 
     def places(self) -> dict[str, PlaceInfo]:
         self.sync()
