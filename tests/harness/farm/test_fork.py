@@ -5,8 +5,6 @@ SIGABRT before it (measured: 47 and 56 of 300); harness/farm/__init__.py turns t
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,8 +13,8 @@ import pytest
 pytest.importorskip("labgrid", reason="the [farm] extra is not installed: pip install -e '.[farm]'")
 
 from harness.farm.coordinator import Coordinator  # noqa: E402
-from harness.targets.emulator import claim_ports, spawn  # noqa: E402
-from tests.harness.farm.loopback import wait_for_port  # noqa: E402
+from harness.targets.emulator import spawn  # noqa: E402
+from tests.harness.farm.loopback import LoopbackFarm  # noqa: E402
 
 
 def test_grpc_fork_handlers_are_off_unless_the_user_set_them():
@@ -24,30 +22,23 @@ def test_grpc_fork_handlers_are_off_unless_the_user_set_them():
 
 
 def test_children_forked_beside_a_busy_labgrid_session_reach_their_exec(tmp_path: Path):
-    address = f"127.0.0.1:{claim_ports(1)[0]}"
-    coordinator = subprocess.Popen([str(Path(sys.executable).parent / "labgrid-coordinator"), "-l", address],
-                                   cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stop = threading.Event()
-    try:
-        wait_for_port(int(address.rpartition(":")[2]), coordinator, "labgrid-coordinator")
-        with Coordinator(address) as session:
-            def busy():  # the gRPC calls a session makes while the harness starts its targets
-                while not stop.is_set():
-                    session.places()
+    with LoopbackFarm(tmp_path, hosts=()) as farm, Coordinator(farm.address) as session:
+        def busy():  # the gRPC calls a session makes while the harness starts its targets
+            while not stop.is_set():
+                session.places()
 
-            pollers = [threading.Thread(target=busy) for _ in range(2)]
-            for t in pollers:
-                t.start()
+        pollers = [threading.Thread(target=busy) for _ in range(2)]
+        for t in pollers:
+            t.start()
+        try:
             died = []
             for i in range(150):
                 child = spawn(["/bin/true"], tmp_path / f"child-{i}.log")
                 if child.wait() != 0:
                     died.append((child.returncode, (tmp_path / f"child-{i}.log").read_text()[-120:]))
+        finally:
             stop.set()
             for t in pollers:
                 t.join()
-        assert not died, f"{len(died)} of 150 children died before exec: {died[:2]}"
-    finally:
-        stop.set()
-        coordinator.terminate()
-        coordinator.wait()
+    assert not died, f"{len(died)} of 150 children died before exec: {died[:2]}"
