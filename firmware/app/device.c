@@ -1,11 +1,13 @@
 /* Device firmware: the framed serial protocol's server (docs/protocol.md). It announces itself with a short
- * unsolicited HELLO_REPLY, then answers requests in the order they arrive: image chunks into the arena, RUN
+ * unsolicited HELLO_REPLY, then answers requests in the order they arrive: an upload (raw or row-coded) into the
+ * arena, RUN
  * (optionally pausing after one layer so the host can read its whole output), layer reads, reads of its own
  * information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever asked. */
 #include "rp_app.h"
 #include "rp_frame.h"
 #include "rp_messages.h"
 #include "rp_runtime.h"
+#include "rp_upload.h"
 
 #ifndef RP_BOARD_NAME
 #define RP_BOARD_NAME "unknown"
@@ -21,6 +23,8 @@ static uint8_t wire[RP_FRAME_WIRE_MAX(RP_FRAME_MAX_PAYLOAD)] RP_CCMRAM;
 static uint8_t out[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM;
 static uint8_t object[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM; /* the info text or the result record, read in pieces */
 static rp_app_run run;
+/* The upload's reorder ring lives in the arena beside the input: the planner keeps it there while nothing runs. */
+static rp_upload upload = {0, 0, 0, arena + RP_MODEL_UPLOAD_OFFSET, RP_MODEL_UPLOAD_RING, -1, 0, 0, 0};
 
 static struct {
     int32_t image_fresh;    /* an IMAGE_CHUNK arrived since the last RUN (a run consumes the image) */
@@ -190,7 +194,8 @@ static int32_t build_info(void) {
         if (i) p = put_str(p, ",");
         p = put_str(p, rp_model.layers[i].name);
     }
-    p = put_str(p, " caps=layer-dump,fault,read");
+    p = put_key_u32(p, " coded-ring=", RP_MODEL_UPLOAD_RING);
+    p = put_str(p, " caps=layer-dump,fault,read,rows");
     return (int32_t)(p - (char *)object);
 }
 
@@ -254,19 +259,43 @@ static void read_object(const rp_frame *f) {
     send_piece(RP_MSG_DATA, f->seq, head, 3, (int32_t)offset, (int32_t)n);
 }
 
-static void image_chunk(const rp_frame *f) {
-    const int32_t size = rp_model.input_h * rp_model.input_w;
-    const uint32_t offset = f->length >= RP_OFFSET_BYTES ? get_u24(f->payload) : 0;
-    const int32_t n = f->length - RP_OFFSET_BYTES;
-    if (n < 1 || n > CHUNK || offset > (uint32_t)size || (uint32_t)n > (uint32_t)size - offset) {
-        send_error(f->seq, "image chunk outside the input image");
-        return;
-    }
-    uint8_t *dst = arena + rp_model.input_offset + offset;
-    for (int32_t i = 0; i < n; i++) dst[i] = f->payload[RP_OFFSET_BYTES + i];
+/* The image may change from here on: the last run's answers and the readable layer go. */
+static void image_changing(void) {
     st.image_fresh = 1;
     st.last_run_seq = -1;
     st.readable_layer = -1;
+}
+
+/* IMAGE_START: codec u8 (RP_CODEC_), the stream's bytes u24 → ACK (empty). Resent, it starts over again: the host
+ * sends no chunk before its ACK. */
+static void image_start(const rp_frame *f) {
+    upload.image = arena + rp_model.input_offset;
+    upload.h = rp_model.input_h;
+    upload.w = rp_model.input_w;
+    if (f->length != 1 + RP_OFFSET_BYTES || rp_upload_start(&upload, f->payload[0], get_u24(f->payload + 1))) {
+        upload.codec = -1;
+        send_error(f->seq, "image start: expected codec u8 (0 raw, 1 rows) and the stream's bytes u24 (raw: H*W)");
+        return;
+    }
+    st.n_accepted = 0;
+    image_changing();
+    send(RP_MSG_ACK, f->seq, 0, 0);
+}
+
+static void image_chunk(const rp_frame *f) {
+    const uint32_t offset = f->length >= RP_OFFSET_BYTES ? get_u24(f->payload) : 0;
+    const int32_t n = f->length - RP_OFFSET_BYTES;
+    const int32_t status = upload.codec < 0 || n > CHUNK ? RP_UPLOAD_OUTSIDE
+                           : rp_upload_chunk(&upload, offset, f->payload + RP_OFFSET_BYTES, n);
+    if (status) {
+        send_error(f->seq, status == RP_UPLOAD_BEYOND_RING ? "image chunk beyond the coded ring (coded-ring=)"
+                           : status == RP_UPLOAD_BAD_ROW   ? "image chunk: a malformed coded row"
+                           : upload.codec < 0              ? "image chunk before IMAGE_START"
+                                                           : "image chunk outside the upload's stream");
+        upload.codec = -1;
+        return;
+    }
+    image_changing();
     int32_t keep = st.n_accepted < RP_ACK_HISTORY ? st.n_accepted : RP_ACK_HISTORY - 1;
     for (int32_t i = keep; i > 0; i--) st.accepted[i] = st.accepted[i - 1];
     st.accepted[0] = offset;
@@ -341,8 +370,12 @@ static void run_model(const rp_frame *f) {
         send_result(f->seq, max_answer);
         return;
     }
-    if (!st.image_fresh) {
-        send_error(f->seq, "no image: send IMAGE_CHUNKs before each RUN (a run overwrites its input)");
+    if (!st.image_fresh || upload.codec < 0) {
+        send_error(f->seq, "no image: upload one before each RUN (a run overwrites its input)");
+        return;
+    }
+    if (!rp_upload_complete(&upload)) {
+        send_error(f->seq, "image incomplete: rows of the coded upload are missing");
         return;
     }
     const int32_t size = rp_model.input_h * rp_model.input_w;
@@ -352,6 +385,7 @@ static void run_model(const rp_frame *f) {
     }
     st.dump_layer = get_u16(f->payload);
     st.image_fresh = 0;
+    upload.codec = -1; /* the run consumes the image and overwrites the ring */
     st.last_run_seq = f->seq;
     st.run_done = 0;
     run_seq = f->seq;
@@ -381,6 +415,7 @@ int main(void) {
         receive(&f);
         switch (f.kind) {
         case RP_MSG_HELLO: send_hello(f.seq, 0, f.length >= 2 ? get_u16(f.payload) : 0); break;
+        case RP_MSG_IMAGE_START: image_start(&f); break;
         case RP_MSG_IMAGE_CHUNK: image_chunk(&f); break;
         case RP_MSG_RUN: run_model(&f); break;
         case RP_MSG_LAYER_REQUEST: layer_request(&f); break;

@@ -3,7 +3,7 @@
 #ifndef RP_MESSAGES_H
 #define RP_MESSAGES_H
 
-#define RP_PROTOCOL_VERSION "3"
+#define RP_PROTOCOL_VERSION "4"
 
 /* Message kinds (a frame's kind byte); the sender and payload of each. */
 enum {
@@ -22,9 +22,10 @@ enum {
     RP_MSG_FAULT = 13,         /* device: faulted: ten u32 (exception, registers, running layer); it stops */
     RP_MSG_READ = 14,          /* host: object u8 (1 info text, 2 result record), offset u16, length u16 */
     RP_MSG_DATA = 15,          /* device: object u8, offset u16, the bytes */
+    RP_MSG_IMAGE_START = 16,   /* host: a new upload: codec u8, the stream's bytes u24 */
 };
 
-/* image offsets in IMAGE_CHUNK and its ACK are u24 (images up to 16 MiB) */
+/* stream offsets in IMAGE_CHUNK and its ACK are u24 (streams up to 16 MiB) */
 #define RP_OFFSET_BYTES 3
 /* an IMAGE_CHUNK's ACK names it and up to two chunks accepted just before */
 #define RP_ACK_HISTORY 3
@@ -34,5 +35,9 @@ enum {
 #define RP_OBJ_INFO 1
 /* READ's object: the last run's result record */
 #define RP_OBJ_RESULT 2
+/* IMAGE_START's codec: the pixels as they are */
+#define RP_CODEC_RAW 0
+/* IMAGE_START's codec: the row code (harness/protocol/rowcode.py) */
+#define RP_CODEC_ROWS 1
 
 #endif /* RP_MESSAGES_H */

@@ -11,6 +11,7 @@ from harness.codegen.graph import Graph, Step
 from harness.codegen.plan import MemoryPlan
 from harness.model.layers import kind, sub
 from harness.model.modelfile import Model
+from harness.protocol.rowcode import upload_ring
 
 HEADER = "/* generated — do not edit. model {id} ({arch}, {w}x{h}); made by harness codegen {version} */\n"
 CODEGEN_VERSION = 1
@@ -70,6 +71,9 @@ class _Emitter:
         config_h = (head + "#ifndef RP_MODEL_CONFIG_H\n#define RP_MODEL_CONFIG_H\n\n"
                     f'#define RP_MODEL_ID "{self.m.model_id}"\n#define RP_MODEL_ARENA_BYTES {mp.arena_bytes}\n'
                     f"#define RP_MODEL_N_LAYERS {len(g.steps)}\n#define RP_MODEL_MAX_CANDIDATES {g.max_candidates}\n"
+                    "/* the upload's reorder ring, its bitmap and a row of residuals (firmware/protocol/rp_upload.h) */\n"
+                    f"#define RP_MODEL_UPLOAD_OFFSET {mp.offset('upload')}\n"
+                    f"#define RP_MODEL_UPLOAD_RING {upload_ring(w)}\n"
                     "\n#endif /* RP_MODEL_CONFIG_H */\n")
         headers = dict.fromkeys(kind(s.kind).header for s in g.steps if kind(s.kind).header)
         model_c = (head + '#include "rp_model.h"\n' + "".join(f'#include "{h}"\n' for h in headers)

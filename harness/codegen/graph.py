@@ -13,6 +13,7 @@ from harness.codegen.plan import Buffer
 from harness.model.archs import Shapes, shapes
 from harness.model.layers import Layer, kind, network
 from harness.model.modelfile import Model
+from harness.protocol.rowcode import upload_scratch
 
 CANDIDATE_BYTES = 14  # rp_candidate: uint16 prior, int16 bg, face, loc[4]
 ITEM = {"uint8": 1, "int8": 1, "int16": 2, "candidate": CANDIDATE_BYTES}
@@ -45,11 +46,12 @@ class Graph:
     max_candidates: int
 
     def buffers(self) -> list[Buffer]:
-        """Every arena buffer with its lifetime in steps; the input exists before step 0 and the candidates (the
-        run's result) live to the end."""
+        """Every arena buffer with its lifetime in steps: step 0 is the upload, layer i is step i + 1. The input
+        fills in step 0 beside the device's upload scratch (harness/protocol/rowcode.py), while the rest of the arena
+        is idle; the candidates (the run's result) live to the end."""
         first, last = {}, {}
-        end = len(self.steps) - 1
-        for i, s in enumerate(self.steps):
+        end = len(self.steps)
+        for i, s in enumerate(self.steps, 1):
             for t in s.inputs:
                 last[t] = i
             first.setdefault(s.output, i)
@@ -58,7 +60,7 @@ class Graph:
         last["candidates"] = end
         # in place where the kernel allows it and its input dies at that step: chains of ties form groups
         group, rel = {}, {}
-        for i, s in enumerate(self.steps):
+        for i, s in enumerate(self.steps, 1):
             src = s.inputs[0] if s.inputs else None
             if s.in_place is not None and last.get(src) == i:
                 group[s.output] = group.setdefault(src, src)
@@ -66,7 +68,8 @@ class Graph:
                 rel[s.output] = rel[src] + s.in_place
         bufs = [Buffer(t.name, t.nbytes, first[t.name], last[t.name], group.get(t.name, ""), rel.get(t.name, 0))
                 for t in self.tensors.values()]
-        bufs += [Buffer(f"{s.name}.scratch", s.scratch, i, i) for i, s in enumerate(self.steps) if s.scratch]
+        bufs += [Buffer(f"{s.name}.scratch", s.scratch, i, i) for i, s in enumerate(self.steps, 1) if s.scratch]
+        bufs.append(Buffer("upload", upload_scratch(self.tensors["input"].shape[1]), 0, 0))
         return bufs
 
 

@@ -17,8 +17,13 @@ MAX_OFFSET = 1 << (8 * OFFSET_BYTES)
 
 def _u24(value: int) -> bytes:
     if not 0 <= value < MAX_OFFSET:
-        raise ProtocolError(f"image offset {value} does not fit {OFFSET_BYTES} bytes (images up to {MAX_OFFSET} B)")
+        raise ProtocolError(f"upload offset {value} does not fit {OFFSET_BYTES} bytes (uploads up to {MAX_OFFSET} B)")
     return value.to_bytes(OFFSET_BYTES, "little")
+
+
+def pack_start(codec: int, stream_bytes: int) -> bytes:
+    """IMAGE_START: codec u8, the stream's bytes u24."""
+    return bytes([codec]) + _u24(stream_bytes)
 
 
 def pack_chunk(offset: int, data: bytes) -> bytes:

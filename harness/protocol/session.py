@@ -7,6 +7,7 @@ Every field the device sends is checked; a bad one is a one-line ProtocolError n
 
 from __future__ import annotations
 
+import bisect
 import struct
 import time
 import zlib
@@ -18,9 +19,10 @@ import serial
 
 from harness.errors import DeviceFault, DeviceRebooted, LinkError, ProtocolError, TargetError, TargetTimeout
 from harness.model.candidates import CANDIDATE
-from harness.protocol import pieces, window
+from harness.protocol import pieces, rowcode, window
 from harness.protocol.fault import FaultReport
 from harness.protocol.frames import MAX_PAYLOAD, Frame, Kind
+from harness.protocol.messages import pack_start
 from harness.protocol.spec import PROTOCOL, constant
 from harness.protocol.report import LayerReport, RunReport
 from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transport
@@ -28,6 +30,7 @@ from harness.protocol.transport import FRAME_OVERHEAD, LinkStats, Sizer, Transpo
 TICK_COUNTERS = ("tim2", "dwt", "host")  # what the firmware's rp_ticks counts (firmware/runtime/rp_runtime.h)
 NO_LAYER = constant("NO_LAYER")
 OBJ_INFO, OBJ_RESULT = constant("OBJ_INFO"), constant("OBJ_RESULT")  # what READ reads
+CODECS = {"raw": constant("CODEC_RAW"), "rows": constant("CODEC_ROWS")}  # how an upload's stream codes the image
 MIN_PIECE, MAX_PIECE = 16, 1000  # payload bytes per frame the sizers choose between (the device takes ≤ 1024)
 _RESULT_HEAD = struct.Struct("<iIiIIH")
 _RESULT_LAYER = struct.Struct("<IIi")
@@ -72,6 +75,7 @@ class DeviceInfo:
     rx_errors: int = 0          # bytes received with framing/noise/parity errors since it booted
     ticks_hz: int = 0
     ticks_now: int = 0          # the tick counter when the reply was made (two replies measure its rate)
+    coded_ring: int = 0         # bytes of the device's reorder ring for row-coded uploads (0: it takes raw only)
 
     @staticmethod
     def parse(text: bytes) -> DeviceInfo:
@@ -114,11 +118,25 @@ class DeviceInfo:
                           kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
                           num("watchdog-ms", 0, default=0), num("rx-dropped", 0, default=0),
                           num("rx-errors", 0, default=0), num("ticks-hz", 0, default=0),
-                          num("ticks-now", 0, default=0))
+                          num("ticks-now", 0, default=0), num("coded-ring", 0, 1 << 20, default=0))
 
     def reset_cause(self) -> str:
         """The reset flags in words (``none reported`` where the chip's RCC_CSR is not modelled, as on QEMU)."""
         return "; ".join(RESET_CAUSES.get(r, r) for r in self.reset) if self.reset else "none reported"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an image's upload took."""
+
+    codec: str           # "raw" or "rows"
+    image_bytes: int
+    stream_bytes: int    # what went in the chunks
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.image_bytes / self.stream_bytes
 
 
 @dataclass
@@ -130,6 +148,8 @@ class Session:
     info: DeviceInfo | None = None
     banners: int = 0               # boot banners seen (the firmware announces itself once per boot)
     image_crc: int | None = None   # CRC-32 of the image uploaded last (RUN asks the device to check its copy)
+    codec: str = "rows"            # the upload's codec when the device takes it ("raw" always works)
+    last_upload: Upload | None = None
     transport: Transport = field(init=False)
     _doing: str = ""  # the request being answered, for the messages of a fault or a reboot; "" while handshaking
 
@@ -243,19 +263,33 @@ class Session:
             raise self._rebooted(reboot.doing) from None
 
     def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> int:
-        """Put ``image`` into the device's input; returns its CRC-32 (RUN checks the device's copy against it)."""
+        """Put ``image`` into the device's input, row-coded when the device takes it (``codec``); returns its
+        CRC-32 (RUN checks the device's copy against it)."""
         info = self._require_info()
         if image.shape[:2] != info.input_hw:
             raise ProtocolError(f"image is {image.shape[1]}x{image.shape[0]}; the firmware's model takes "
                                 f"{info.input_hw[1]}x{info.input_hw[0]}")
-        data = np.ascontiguousarray(image, np.uint8).tobytes()
+        pixels = np.ascontiguousarray(image, np.uint8)
+        data = pixels.tobytes()
+        coded = self.codec == "rows" and "rows" in info.caps and info.coded_ring > 0
+        stream, reach = data, None
+        if coded:
+            stream = rowcode.encode(pixels)
+            starts = rowcode.row_starts(stream, info.input_hw[0])
+            # the device keeps coded_ring bytes from the start of the row it decodes next
+            reach = lambda lowest: starts[bisect.bisect_right(starts, lowest) - 1] + info.coded_ring  # noqa: E731
         self._doing = "the image upload"
         self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
+        start = time.monotonic()
         try:
-            window.upload(self.transport, data, info.chunk, info.rx_bytes, self.up, progress)
+            seq = self.transport.next_seq()
+            self.exchange(Kind.IMAGE_START, pack_start(CODECS["rows" if coded else "raw"], len(stream)),
+                          {(Kind.ACK, seq)}, seq)
+            window.upload(self.transport, stream, info.chunk, info.rx_bytes, self.up, progress, reach)
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
         self.image_crc = zlib.crc32(data)
+        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream), time.monotonic() - start)
         return self.image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:

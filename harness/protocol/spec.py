@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROTOCOL = 3
+PROTOCOL = 4
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,18 @@ MESSAGES = (
     Message("FAULT", 13, "device", "faulted: ten u32 (exception, registers, running layer); it stops"),
     Message("READ", 14, "host", "object u8 (1 info text, 2 result record), offset u16, length u16"),
     Message("DATA", 15, "device", "object u8, offset u16, the bytes"),
+    Message("IMAGE_START", 16, "host", "a new upload: codec u8, the stream's bytes u24"),
 )
 
 # Constants of the messages' layouts: name → (value, what it is). C gets them as RP_<name>.
 CONSTANTS = {
-    "OFFSET_BYTES": (3, "image offsets in IMAGE_CHUNK and its ACK are u24 (images up to 16 MiB)"),
+    "OFFSET_BYTES": (3, "stream offsets in IMAGE_CHUNK and its ACK are u24 (streams up to 16 MiB)"),
     "ACK_HISTORY": (3, "an IMAGE_CHUNK's ACK names it and up to two chunks accepted just before"),
     "NO_LAYER": (0xFFFF, "RUN's dump_layer when no layer is dumped"),
     "OBJ_INFO": (1, "READ's object: the info text of the last HELLO"),
     "OBJ_RESULT": (2, "READ's object: the last run's result record"),
+    "CODEC_RAW": (0, "IMAGE_START's codec: the pixels as they are"),
+    "CODEC_ROWS": (1, "IMAGE_START's codec: the row code (harness/protocol/rowcode.py)"),
 }
 
 

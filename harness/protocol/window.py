@@ -37,8 +37,10 @@ class _Chunk:
 
 
 def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, sizer: Sizer,
-           progress: Callable[[int, int], None] | None = None) -> None:
-    """Put ``data`` into the device's input image; returns when every byte is acknowledged."""
+           progress: Callable[[int, int], None] | None = None, reach: Callable[[int], int] | None = None) -> None:
+    """Deliver the upload's stream ``data``; returns when every byte is acknowledged. ``reach(lowest)``, if given,
+    is the end offset no chunk may pass while ``lowest`` is the lowest byte not yet acknowledged (a coded upload:
+    the device's reorder ring)."""
     window = max(ring_bytes, max_chunk + FRAME_OVERHEAD + 8)
     todo: list[_Chunk] = []                 # lost chunks waiting to be resent, oldest offset first
     flying: dict[int, _Chunk] = {}          # seq → chunk
@@ -67,7 +69,10 @@ def upload(transport: Transport, data: bytes, max_chunk: int, ring_bytes: int, s
                     by_offset[rest.offset] = rest
                     todo.insert(1, rest)
             else:
-                chunk = _Chunk(next_offset, min(sizer.size, max_chunk, len(data) - next_offset))
+                end = len(data) if reach is None else min(len(data), reach(min(by_offset, default=next_offset)))
+                if end <= next_offset:
+                    break  # the device's reorder ring is full up to the lowest byte still missing
+                chunk = _Chunk(next_offset, min(sizer.size, max_chunk, end - next_offset))
             if flying and in_flight + chunk.length + FRAME_OVERHEAD > window:
                 break
             if todo:

@@ -51,7 +51,7 @@ def fault_payload(layer: int, cfsr=0x8200, bfar=0x60000000, pc=0x08001234) -> by
 
 
 class DeviceDouble(threading.Thread):
-    """Answers HELLO, READ of the info text and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns the bytes sent
+    """Answers HELLO, READ of the info text, IMAGE_START and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns the bytes sent
     after RUN's ACK; ``hello`` overrides HELLO_REPLY keys (``clock_status="hse-timeout"``)."""
 
     def __init__(self, fd: int, on_run, **hello):
@@ -77,6 +77,8 @@ class DeviceDouble(threading.Thread):
                 elif f.kind == Kind.READ:
                     _, at, n = struct.unpack("<BHH", f.payload)
                     self.send(Kind.DATA, f.seq, f.payload[:3] + text[at:at + n])
+                elif f.kind == Kind.IMAGE_START:
+                    self.send(Kind.ACK, f.seq)
                 elif f.kind == Kind.IMAGE_CHUNK:
                     self.send(Kind.ACK, f.seq, pack_ack([unpack_chunk(f.payload)[0]]))
                 elif f.kind == Kind.RUN:
