@@ -69,7 +69,7 @@ CODECS = {
 
 def measure() -> dict[str, dict[str, float]]:
     fixtures = ROOT / "fixtures"
-    groups = {"scenes": sorted((fixtures / "scenes").glob("*.png")), "photos": sorted((fixtures / "photos").glob("*.png"))}
+    groups = {g: sorted((fixtures / g).glob("*.png")) for g in ("scenes", "photos")}
     images = {g: [load_image(str(p), 240, 320) for p in paths] for g, paths in groups.items()}
     out = {}
     for name, codec in CODECS.items():
@@ -91,7 +91,8 @@ def main() -> int:
         return 0
     print("| codec | scenes (32) | worst scene | photos (3) | worst photo |\n|---|---:|---:|---:|---:|")
     for name, r in result.items():
-        print(f"| {name} | {r['scenes']:.2f}× | {r['scenes-worst']:.2f}× | {r['photos']:.2f}× | {r['photos-worst']:.2f}× |")
+        cells = (r[k] for k in ("scenes", "scenes-worst", "photos", "photos-worst"))
+        print(f"| {name} | " + " | ".join(f"{v:.2f}×" for v in cells) + " |")
     return 0
 
 

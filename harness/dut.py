@@ -133,6 +133,7 @@ class Dut:
     model: Model
     dsp: bool = True
     baud: int | None = None
+    codec: str = "rows"                 # how images cross the link (harness.protocol.session.CODECS)
     progress: Progress = field(default_factory=lambda: Progress(quiet=True))
     target_options: dict = field(default_factory=dict)
     allow_clock_fallback: bool = False  # run on a board whose clock is not its profile's (recorded apart)
@@ -198,7 +199,8 @@ class Dut:
 
     def _handshake(self) -> None:
         link = self.link_filter(self.target.link) if self.link_filter else self.target.link
-        self.session = Session(link, run_timeout=self.board.timeouts.inference, budget=self.link_budget)
+        self.session = Session(link, run_timeout=self.board.timeouts.inference, budget=self.link_budget,
+                               codec=self.codec)
         info = self.session.hello(self.board.timeouts.boot)
         want = (self.model.model_id, self.build.info["build_id"])
         if (info.model_id, info.build_id) != want:

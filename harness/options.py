@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
 
-from harness.preflight import baud_rate
+from harness.preflight import baud_rate, upload_codec
 from harness.project import SOURCE
 
 MODELS = SOURCE.models
@@ -79,6 +79,9 @@ TABLE = {o.name: o for o in (
     Option("--fixtures-dir", "folder of labelled images (scenes/, photos/, each image with its .json labels)",
            DEFAULT_FIXTURES, "the repository's fixtures/", metavar="DIR"),
     Option("--baud", "serial baud rate of a real board", None, "boards.yaml", type=baud_rate),
+    Option("--codec", "how images cross the serial link: rows (lossless row code, decoded on the device row by "
+           "row) or raw; rows needs firmware that takes it (protocol 4)", "rows", "rows", type=upload_codec,
+           metavar="CODEC"),
     Option("--boot-timeout", "seconds for the firmware to answer after start or reset", None, "boards.yaml",
            type=float, metavar="S"),
     Option("--inference-timeout", "seconds for one inference", None, "boards.yaml", type=float, metavar="S"),

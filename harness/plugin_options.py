@@ -23,6 +23,7 @@ OPTIONS = pytest_options(
                  "says_default": "none (device tests are skipped)"}),
     "--boards-file", "--model", ("--fixtures-dir", {"note": "not --fixtures, which is pytest's own"}),
     ("--baud", {"type": int}),  # checked in check_options: one "ERROR: --baud …" line, not argparse's usage
+    "--codec",
     "--boot-timeout", "--inference-timeout", "--portable", "--latency-margin", "--pyocd-pack",
     ("--probe", {"note": "with several --board give each its own ,probe=ID"}),
     "--allow-clock-fallback", "--repeats", "--farm-lease", "--farm-wait", "--history", "--no-history", "--baseline",

@@ -22,6 +22,17 @@ from harness.errors import TargetError, UsageError
 MAX_BAUD = 12_000_000  # the STM32F4 USARTs top out at 11.25 Mbit/s (90 MHz APB2, oversampling by 8)
 
 
+def upload_codec(text: str) -> str:
+    """argparse type of ``--codec``: how images cross the link (docs/protocol.md, "Coded upload")."""
+    import argparse
+
+    from harness.protocol.session import CODECS
+
+    if text not in CODECS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a codec (one of: {', '.join(CODECS)})")
+    return text
+
+
 def baud_rate(text: str) -> int:
     """argparse type of ``--baud``: a whole number of bits per second the UART can be set to."""
     import argparse

@@ -14,6 +14,9 @@ from harness.options import add
 @dataclass
 class _Tally:
     seconds: list[float] = field(default_factory=list)
+    upload: list[float] = field(default_factory=list)    # seconds until the last chunk's ACK
+    compute: list[float] = field(default_factory=list)   # from then to the result
+    ratio: list[float] = field(default_factory=list)     # image bytes / upload stream bytes
     exact: int = 0
     wrong: int = 0
     errors: list[str] = field(default_factory=list)
@@ -41,6 +44,9 @@ def _run_images(dut, images, verdicts, tally: _Tally, label: str, progress) -> N
             tally.errors.append(str(exc))
             continue
         tally.seconds.append(time.monotonic() - start)
+        tally.upload.append(dut.timing["upload_s"])
+        tally.compute.append(dut.timing["inference_s"])
+        tally.ratio.append(dut.session.last_upload.ratio)
         match = verdicts(i, image, report)
         tally.exact += match
         tally.wrong += not match
@@ -88,6 +94,11 @@ def cmd_bench_link(args) -> int:
            "images": args.images, "exact": per.exact, "wrong": per.wrong, "errors": len(per.errors),
            "seconds_per_image": median(per.seconds), "clean_seconds_per_image": median(clean.seconds),
            "clean_exact": clean.exact, "error_messages": per.errors[:3], "injected": injected,
+           "codec": dut.session.last_upload.codec if dut.session.last_upload else args.codec,
+           "compression_ratio": median(per.ratio), "upload_seconds": median(per.upload),
+           "compute_seconds": median(per.compute),
+           # the upload and the compute overlap when the image streams (their sum exceeds the image's time)
+           "overlap_seconds": median([max(0.0, u + c - s) for u, c, s in zip(per.upload, per.compute, per.seconds)]),
            "link": {"frames_sent": stats.frames_sent, "retransmits": stats.retransmits, "naks": stats.naks,
                     "damaged": stats.damaged, "bytes_sent": stats.bytes_sent, "bytes_received": stats.bytes_received}}
     if faults and out["seconds_per_image"] and out["clean_seconds_per_image"]:
@@ -99,6 +110,8 @@ def cmd_bench_link(args) -> int:
         print(f"  exact {per.exact}, wrong {per.wrong}, errors {len(per.errors)}; per image (median) "
               f"{out['seconds_per_image']} s, clean {out['clean_seconds_per_image']} s"
               + (f" ({out['slowdown']}x)" if "slowdown" in out else ""))
+        print(f"  upload {out['upload_seconds']} s ({out['codec']}, {out['compression_ratio']}x smaller), compute "
+              f"{out['compute_seconds']} s, overlap {out['overlap_seconds']} s (medians)")
         print(f"  link: {stats.summary()}")
         for message in per.errors[:3]:
             print(f"  error: {message}")
@@ -135,6 +148,7 @@ def register(sub, bench) -> None:
     bl.add_argument("--seed", type=int, default=0, help="fault injector seed (a run can be replayed). Default: 0")
     bl.add_argument("--json", action="store_true",
                     help='print {"images", "exact", "wrong", "errors", "seconds_per_image", '
-                         '"clean_seconds_per_image", …}')
+                         '"clean_seconds_per_image", "codec", "compression_ratio", "upload_seconds", '
+                         '"compute_seconds", "overlap_seconds", …}')
     bl.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     bl.set_defaults(func=cmd_bench_link)

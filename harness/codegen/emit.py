@@ -71,7 +71,7 @@ class _Emitter:
         config_h = (head + "#ifndef RP_MODEL_CONFIG_H\n#define RP_MODEL_CONFIG_H\n\n"
                     f'#define RP_MODEL_ID "{self.m.model_id}"\n#define RP_MODEL_ARENA_BYTES {mp.arena_bytes}\n'
                     f"#define RP_MODEL_N_LAYERS {len(g.steps)}\n#define RP_MODEL_MAX_CANDIDATES {g.max_candidates}\n"
-                    "/* the upload's reorder ring, its bitmap and a row of residuals (firmware/protocol/rp_upload.h) */\n"
+                    "/* the upload's reorder ring, its bitmap, a row of residuals (firmware/protocol/rp_upload.h) */\n"
                     f"#define RP_MODEL_UPLOAD_OFFSET {mp.offset('upload')}\n"
                     f"#define RP_MODEL_UPLOAD_RING {upload_ring(w)}\n"
                     "\n#endif /* RP_MODEL_CONFIG_H */\n")

@@ -121,6 +121,49 @@ def row_starts(stream: bytes, height: int) -> list[int]:
     return starts + [at]
 
 
+class _Bits:
+    """A row body's bits, MSB first; reading past its end is a ProtocolError naming the row."""
+
+    def __init__(self, body: bytes, row: int):
+        self.body, self.row, self.pos = body, row, 0
+
+    def read(self, count: int) -> int:
+        if self.pos + count > 8 * len(self.body):
+            raise ProtocolError(f"row code: row {self.row}'s code runs past its {len(self.body)} bytes")
+        value = 0
+        for _ in range(count):
+            value = value << 1 | (self.body[self.pos >> 3] >> (7 - (self.pos & 7))) & 1
+            self.pos += 1
+        return value
+
+
+def _decode_row(body: bytes, raw: bool, y: int, above: list[int], m_row: list[int], out: np.ndarray) -> None:
+    """One row into ``out``; ``m_row`` holds the row above's residuals and gets this row's."""
+    width, bits = len(out), _Bits(body, y)
+    nw = left_m = 0
+    for x in range(width):
+        b = above[x]
+        a = int(out[x - 1]) if x else b
+        c = above[x - 1] if x else b
+        pred = min(a, b) if c >= max(a, b) else max(a, b) if c <= min(a, b) else a + b - c
+        up = m_row[x]
+        if raw:
+            v = body[x]
+            e = (v - pred + 128) % 256 - 128
+            m = 2 * e if e >= 0 else -2 * e - 1
+        else:
+            k = int(rice_k(left_m + nw + up + (m_row[x + 1] if x + 1 < width else 0)))
+            q = 0
+            while q < ESCAPE and bits.read(1):
+                q += 1
+            m = bits.read(8) if q == ESCAPE else q << k | bits.read(k)
+            v = (pred + (m >> 1 if m % 2 == 0 else -(m + 1) // 2)) & 255
+        out[x] = v
+        nw, m_row[x], left_m = up, m, m
+    if not raw and (bits.pos + 7) // 8 != len(body):
+        raise ProtocolError(f"row code: row {y} used {(bits.pos + 7) // 8} of its {len(body)} bytes")
+
+
 def decode(stream: bytes, height: int, width: int) -> np.ndarray:
     """The image back from its coded stream, pixel by pixel as the device does; a malformed stream is a
     ProtocolError naming the row."""
@@ -137,40 +180,7 @@ def decode(stream: bytes, height: int, width: int) -> np.ndarray:
             raise ProtocolError(f"row code: row {y} claims {n} bytes{' raw' if raw else ''}; "
                                 f"{len(body)} are left of a width-{width} image")
         above = [int(v) for v in image[y - 1]] if y else [0] * width
-        pos, nw, left_m = 0, 0, 0
-
-        def bits(count: int) -> int:
-            nonlocal pos
-            if pos + count > 8 * n:
-                raise ProtocolError(f"row code: row {y}'s code runs past its {n} bytes")
-            value = 0
-            for _ in range(count):
-                value = value << 1 | (body[pos >> 3] >> (7 - (pos & 7))) & 1
-                pos += 1
-            return value
-
-        for x in range(width):
-            b = above[x]
-            a = int(image[y, x - 1]) if x else b
-            c = above[x - 1] if x else b
-            pred = min(a, b) if c >= max(a, b) else max(a, b) if c <= min(a, b) else a + b - c
-            up = m_row[x]
-            if raw:
-                v = body[x]
-                e = (v - pred + 128) % 256 - 128
-                m = 2 * e if e >= 0 else -2 * e - 1
-            else:
-                s = left_m + nw + up + (m_row[x + 1] if x + 1 < width else 0)
-                k = int(rice_k(s))
-                q = 0
-                while q < ESCAPE and bits(1):
-                    q += 1
-                m = bits(8) if q == ESCAPE else q << k | bits(k)
-                v = (pred + (m >> 1 if m % 2 == 0 else -(m + 1) // 2)) & 255
-            image[y, x] = v
-            nw, m_row[x], left_m = up, m, m
-        if not raw and (pos + 7) // 8 != n:
-            raise ProtocolError(f"row code: row {y} used {(pos + 7) // 8} of its {n} bytes")
+        _decode_row(body, raw, y, above, m_row, image[y])
         at += HEADER_BYTES + n
     if at != len(stream):
         raise ProtocolError(f"row code: {len(stream) - at} bytes follow the last row")

@@ -51,8 +51,8 @@ def fault_payload(layer: int, cfsr=0x8200, bfar=0x60000000, pc=0x08001234) -> by
 
 
 class DeviceDouble(threading.Thread):
-    """Answers HELLO, READ of the info text, IMAGE_START and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns the bytes sent
-    after RUN's ACK; ``hello`` overrides HELLO_REPLY keys (``clock_status="hse-timeout"``)."""
+    """Answers HELLO, READ of the info text, IMAGE_START and IMAGE_CHUNK like the firmware; ``on_run(seq)`` returns
+    the bytes sent after RUN's ACK; ``hello`` overrides HELLO_REPLY keys (``clock_status="hse-timeout"``)."""
 
     def __init__(self, fd: int, on_run, **hello):
         super().__init__(daemon=True)

@@ -21,7 +21,7 @@ from harness.model.fixed_ref import run_fixed
 from harness.model.modelfile import load
 from harness.model.synthetic import adversarial_images
 from harness.protocol.frames import Frame, FrameDecoder, Kind, encode_frame
-from harness.protocol.messages import OFFSET_BYTES, pack_chunk
+from harness.protocol.messages import OFFSET_BYTES, pack_chunk, pack_start
 from harness.protocol.session import Session
 from harness.targets.faulty_link import FaultyLink, parse_faults
 from harness.targets.host import HostTarget
@@ -104,7 +104,9 @@ def test_images_over_the_uart_are_bit_exact(host, host_build, model):
         report = session.run(image, progress=lambda done, total: sent.append(done))
         verdict = check_report(model, host_build.generated, image, report)
         assert verdict.match, verdict.problems
-    assert sent[-1] == 240 * 320 and session.stats.retransmits <= session.stats.frames_sent // 100  # a hiccup at most
+    # the noise goes row-coded with every row raw: its pixels and a header per row
+    assert sent[-1] == session.last_upload.stream_bytes == 240 * (320 + 2)
+    assert session.stats.retransmits <= session.stats.frames_sent // 100  # a hiccup at most
 
 
 def test_a_layers_whole_tensor_on_request(host, host_build, model):
@@ -125,8 +127,28 @@ def test_refusals_are_errors_not_hangs(host):
         session.exchange(Kind.RUN, b"\xff\xff", set())  # protocol 1's RUN
     with pytest.raises(ProtocolError, match="not readable"):
         session.read_layer(3, 16)
-    with pytest.raises(ProtocolError, match="outside the input image"):
+    with pytest.raises(ProtocolError, match="image chunk before IMAGE_START"):
+        session.exchange(Kind.IMAGE_CHUNK, pack_chunk(0, b"x"), set())
+    with pytest.raises(ProtocolError, match=r"expected codec u8 \(0 raw, 1 rows\) and the stream's bytes u24"):
+        session.exchange(Kind.IMAGE_START, pack_start(0, 240 * 320 - 1), set())
+
+    def acked(kind: Kind, payload: bytes) -> None:
+        seq = session.transport.next_seq()
+        session.exchange(kind, payload, {(Kind.ACK, seq)}, seq)
+
+    acked(Kind.IMAGE_START, pack_start(0, 240 * 320))
+    with pytest.raises(ProtocolError, match="outside the upload's stream"):
         session.exchange(Kind.IMAGE_CHUNK, pack_chunk(240 * 320, b"x"), set())
+    acked(Kind.IMAGE_START, pack_start(1, 240 * 2))  # every row two header bytes: an empty body
+    with pytest.raises(ProtocolError, match="a malformed coded row"):
+        session.exchange(Kind.IMAGE_CHUNK, pack_chunk(0, bytes(2)), set())
+    acked(Kind.IMAGE_START, pack_start(1, 50_000))
+    with pytest.raises(ProtocolError, match="beyond the coded ring"):
+        session.exchange(Kind.IMAGE_CHUNK, pack_chunk(session.info.coded_ring, b"x"), set())
+    acked(Kind.IMAGE_START, pack_start(1, 50_000))
+    acked(Kind.IMAGE_CHUNK, pack_chunk(0, b"\x00"))
+    with pytest.raises(ProtocolError, match="image incomplete"):
+        session.exchange(Kind.RUN, struct.pack("<HIH", 0xFFFF, 0, 2), set())
 
 
 @needs_emulator
