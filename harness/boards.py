@@ -18,6 +18,8 @@ The schema, per board:
     uart           optional   {index, name}: default index 0 (QEMU's first -serial), name USART1
     timeouts       optional   {boot, inference} in seconds; defaults in ``DEFAULT_TIMEOUTS``
     baud           optional   positive integer, default 115200
+    vcp            optional   the USB-serial bridge on the board's UART, from ``harness.bridges.BRIDGES``
+                              (``stlink-v2-1``): the baud rate is then checked against both ends' real rates
     hse            optional   {mode, hz}: ``bypass`` (an external clock on OSC_IN, such as the Nucleo-144's ST-LINK
                               MCO) or ``crystal`` (default), and its frequency (default 8 MHz; 4-26 MHz in steps
                               of 2 MHz). The firmware starts the HSE in that mode only.
@@ -57,6 +59,7 @@ import yaml
 
 from harness.backends import BACKENDS as _BACKENDS
 from harness.backends import Backend
+from harness.bridges import BRIDGES
 from harness.errors import BoardsError
 from harness.project import SOURCE
 
@@ -68,7 +71,7 @@ CYCLE_COUNTERS = ("tim2-icount", "dwt")
 DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUTS = MappingProxyType({"boot": 20.0, "inference": 60.0})
 COMMON_REQUIRED = ("backend", "mcu", "flash", "ram", "clock_hz", "cycle_counter")
-COMMON_OPTIONAL = ("uart", "timeouts", "baud", "hse", "watchdog_s")
+COMMON_OPTIONAL = ("uart", "timeouts", "baud", "hse", "watchdog_s", "vcp")
 HOST_OPTIONAL = ("timeouts",)  # a host board has no chip to describe: only its timeouts can be set
 VIRTUAL_BENCH_EMULATORS = ("qemu",)
 HSE_MODES = ("crystal", "bypass")
@@ -123,6 +126,7 @@ class Board:
     profile: dict = field(repr=False, compare=False)  # the raw boards.yaml entry
     hse: Hse = Hse("crystal", 8_000_000)
     watchdog_s: float | None = None
+    vcp: str | None = None      # the USB-serial bridge (harness/bridges.py), when the profile names it
 
     @property
     def max_clock_hz(self) -> int:
@@ -352,6 +356,7 @@ def _board(file: str, name: str, profile) -> Board:
     return Board(name=name, backend=backend, mcu=mcu, flash=flash, ram=ram,
                  clock_hz=_clock(check, mcu, profile["clock_hz"]), hse=_hse(check, profile.get("hse", {})),
                  watchdog_s=float(watchdog) if watchdog is not None else None,
+                 vcp=check.choice("vcp", profile["vcp"], tuple(BRIDGES)) if "vcp" in profile else None,
                  cycle_counter=check.choice("cycle_counter", profile["cycle_counter"], CYCLE_COUNTERS),
                  uart=MappingProxyType(dict(uart)), timeouts=timeouts, settings=MappingProxyType(settings),
                  profile=profile)

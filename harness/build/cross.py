@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness import boards
+from harness.bridges import BRIDGES
 from harness.build import linker
 from harness.build.compile import compile_and_link
 from harness.build.host import FIRMWARE, kernel_sources
@@ -56,6 +57,7 @@ def _has(defines: list[str], name: str) -> bool:
 UART_APB = {"USART1": 2, "USART2": 1, "USART3": 1}
 APB_DIVIDER = {1: 4, 2: 2}
 BAUD_TOLERANCE = 0.02  # a UART receiver tolerates ~3-4 % in all; 2 % leaves the host's side its share
+PAIR_TOLERANCE = 0.03  # both ends' real rates known (a bridge): their difference, under RM0090's 3.41 %
 
 
 def uart_name(spec: boards.Board) -> str:
@@ -68,13 +70,26 @@ def uart_name(spec: boards.Board) -> str:
 
 def check_baud(spec: boards.Board, baud: int) -> None:
     """Refuse a baud rate the UART cannot make at the board's clock: BRR = PCLK / baud (16x oversampling) below 16
-    (a divisor under 1) or a rate more than 2 % off."""
+    (a divisor under 1) or a rate more than 2 % off. With a known bridge (``vcp``, harness/bridges.py) what counts
+    is the difference between the two ends' real rates: at most 3 %, inside RM0090's receiver tolerance for 16x
+    oversampling (3.41 % with a fractional divider), and the bridge must make the rate too."""
     board, uart = spec.name, uart_name(spec)
     pclk = spec.clock_hz // APB_DIVIDER[UART_APB[uart]]
     brr = round(pclk / baud) if baud > 0 else 0
     if brr < 16:
         raise UsageError(f"baud {baud:,} is too fast for {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz): "
                          f"at most {pclk // 16:,} baud")
+    if spec.vcp:
+        bridge = BRIDGES[spec.vcp]
+        if baud > bridge.max_baud:
+            raise UsageError(f"baud {baud:,} is too fast for {board}'s {spec.vcp} bridge: at most "
+                             f"{bridge.max_baud:,} baud")
+        mismatch = abs(pclk / brr - bridge.actual(baud)) / baud
+        if mismatch > PAIR_TOLERANCE:
+            raise UsageError(f"baud {baud:,} on {board}: its {uart} would run at {pclk / brr:,.0f} baud and its "
+                             f"{spec.vcp} bridge at {bridge.actual(baud):,.0f}, {100 * mismatch:.1f} % apart (at most "
+                             f"{100 * PAIR_TOLERANCE:g} %); choose another rate")
+        return
     error = abs(pclk / brr - baud) / baud
     if error > BAUD_TOLERANCE:
         raise UsageError(f"baud {baud:,} on {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz) would run at "

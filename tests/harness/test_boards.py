@@ -53,7 +53,8 @@ def test_shipped_boards_load_with_the_expected_backend_and_memory(name):
     board = boards.board(name)
     backend, setting, flash_size, ram = EXPECTED[name]
     assert board.name == name and board.backend == backend
-    assert board.settings[board.spec.key] == setting and board.baud == 115200
+    real = board.on_serial_port and not board.emulator  # faster defaults where the link carries them
+    assert board.settings[board.spec.key] == setting and (board.baud >= 921_600 if real else board.baud == 115200)
     assert (board.flash.origin, board.flash.size) == (0x08000000, flash_size)
     assert {r.name: (r.origin, r.size) for r in board.ram} == ram
     assert board.cycle_counter == ("tim2-icount" if board.emulator == "qemu" else "dwt")
@@ -172,14 +173,16 @@ def test_board_is_frozen():
     (GOOD.replace("mcu: STM32F429ZI", "mcu: 429"), ": board good-board: mcu must be a non-empty string (got 429)"),
     (GOOD.replace("cycle_counter: dwt", "cycle_counter: systick"),
      ": board good-board: cycle_counter must be one of tim2-icount, dwt (got 'systick')"),
+    (GOOD + "  vcp: cp2102\n",
+     ": board good-board: vcp must be one of stlink-v2-1, stlink-v2-a (got 'cp2102')"),
     (GOOD + "  timeouts: {boot: 0}\n",
      ": board good-board: timeouts.boot must be a positive number of seconds (got 0)"),
     (GOOD + "  clock_mhz: 180\n", ": board good-board: unknown key clock_mhz; allowed: backend, baud, clock_hz, "
                                   "connect_mode, cycle_counter, emulator, flash, frequency, hse, mcu, pack, "
-                                  "probe, pyocd_target, ram, timeouts, uart, watchdog_s"),
+                                  "probe, pyocd_target, ram, timeouts, uart, vcp, watchdog_s"),
     (GOOD.replace("backend: pyocd", "backend: qemu").replace("pyocd_target: stm32f429xi", "machine: m")
      + "  pack: x.pack\n", ": board good-board: unknown key pack; allowed: backend, baud, clock_hz, cycle_counter, "
-                           "flash, hse, machine, mcu, ram, timeouts, uart, watchdog_s"),
+                           "flash, hse, machine, mcu, ram, timeouts, uart, vcp, watchdog_s"),
     (GOOD.replace("mcu: STM32F429ZI", "mcu: STM32F407VG"),
      ": board good-board: clock_hz must be whole MHz from 50 (the PLL's minimum) to 168 MHz (STM32F407VG's "
      "maximum) (got 180000000)"),
