@@ -68,33 +68,37 @@ def uart_name(spec: boards.Board) -> str:
     return name
 
 
+HSI_HZ = 16_000_000  # the clock the firmware sets the UART up at first, and stays on when the HSE or PLL fails
+
+
 def check_baud(spec: boards.Board, baud: int) -> None:
-    """Refuse a baud rate the UART cannot make at the board's clock: BRR = PCLK / baud (16x oversampling) below 16
-    (a divisor under 1) or a rate more than 2 % off. With a known bridge (``vcp``, harness/bridges.py) what counts
-    is the difference between the two ends' real rates: at most 3 %, inside RM0090's receiver tolerance for 16x
-    oversampling (3.41 % with a fractional divider), and the bridge must make the rate too."""
+    """Refuse a baud rate the UART cannot make at either clock it runs at (the PLL's, and the 16 MHz HSI the
+    firmware starts on and falls back to, where it must still answer HELLO to say so): BRR = PCLK / baud (16x
+    oversampling) below 16 (a divisor under 1) or a rate more than 2 % off. With a known bridge (``vcp``,
+    harness/bridges.py) what counts is the difference between the two ends' real rates: at most 3 %, inside RM0090's
+    receiver tolerance for 16x oversampling (3.41 % with a fractional divider), and the bridge must make the rate."""
     board, uart = spec.name, uart_name(spec)
-    pclk = spec.clock_hz // APB_DIVIDER[UART_APB[uart]]
-    brr = round(pclk / baud) if baud > 0 else 0
-    if brr < 16:
-        raise UsageError(f"baud {baud:,} is too fast for {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz): "
-                         f"at most {pclk // 16:,} baud")
-    if spec.vcp:
-        bridge = BRIDGES[spec.vcp]
-        if baud > bridge.max_baud:
-            raise UsageError(f"baud {baud:,} is too fast for {board}'s {spec.vcp} bridge: at most "
-                             f"{bridge.max_baud:,} baud")
-        mismatch = abs(pclk / brr - bridge.actual(baud)) / baud
-        if mismatch > PAIR_TOLERANCE:
-            raise UsageError(f"baud {baud:,} on {board}: its {uart} would run at {pclk / brr:,.0f} baud and its "
-                             f"{spec.vcp} bridge at {bridge.actual(baud):,.0f}, {100 * mismatch:.1f} % apart (at most "
-                             f"{100 * PAIR_TOLERANCE:g} %); choose another rate")
-        return
-    error = abs(pclk / brr - baud) / baud
-    if error > BAUD_TOLERANCE:
-        raise UsageError(f"baud {baud:,} on {board}'s {uart} (PCLK{UART_APB[uart]} {pclk / 1e6:g} MHz) would run at "
-                         f"{pclk / brr:,.0f} baud, {100 * error:.1f} % off (at most {100 * BAUD_TOLERANCE:g} %); "
-                         f"choose another rate")
+    bridge = BRIDGES[spec.vcp] if spec.vcp else None
+    if bridge and baud > bridge.max_baud:
+        raise UsageError(f"baud {baud:,} is too fast for {board}'s {spec.vcp} bridge: at most {bridge.max_baud:,} baud")
+    for pclk, where in ((spec.clock_hz // APB_DIVIDER[UART_APB[uart]], f"PCLK{UART_APB[uart]}"),
+                        (HSI_HZ, "the HSI fallback")):
+        brr = round(pclk / baud) if baud > 0 else 0
+        if brr < 16:
+            raise UsageError(f"baud {baud:,} is too fast for {board}'s {uart} ({where} {pclk / 1e6:g} MHz): at most "
+                             f"{pclk // 16:,} baud")
+        actual = pclk / brr
+        if bridge:
+            mismatch = abs(actual - bridge.actual(baud)) / baud
+            if mismatch > PAIR_TOLERANCE:
+                raise UsageError(f"baud {baud:,} on {board}: its {uart} ({where} {pclk / 1e6:g} MHz) would run at "
+                                 f"{actual:,.0f} baud and its {spec.vcp} bridge at {bridge.actual(baud):,.0f}, "
+                                 f"{100 * mismatch:.1f} % apart (at most {100 * PAIR_TOLERANCE:g} %); choose another "
+                                 "rate")
+        elif abs(actual - baud) / baud > BAUD_TOLERANCE:
+            raise UsageError(f"baud {baud:,} on {board}'s {uart} ({where} {pclk / 1e6:g} MHz) would run at "
+                             f"{actual:,.0f} baud, {100 * abs(actual - baud) / baud:.1f} % off (at most "
+                             f"{100 * BAUD_TOLERANCE:g} %); choose another rate")
 
 
 def board_defines(board: str, semihosting: bool | None = None) -> list[str]:

@@ -234,7 +234,13 @@ class Session:
                     raise t.gave_up(kind.name, start) from None
 
     def _hello(self, budget: float) -> DeviceInfo:
-        f, _ = self._sized(Kind.HELLO, lambda n: struct.pack("<H", n + 3), Kind.HELLO_REPLY, 3, budget)
+        for _ in range(4):  # the boot banner (seq 0 like a first HELLO's) is not the answer: its total is of a text
+            f, _ = self._sized(Kind.HELLO, lambda n: struct.pack("<H", n + 3), Kind.HELLO_REPLY, 3, budget)
+            if f.payload[:1] != b"\x01":  # the device has made anew since; a device boots once, so ask again
+                break
+        else:
+            raise ProtocolError("the device answers HELLO with nothing but boot banners: it reboots over and over, or "
+                                "its firmware is not this harness's")
         if len(f.payload) < 3:
             raise ProtocolError(f"HELLO_REPLY of {len(f.payload)} bytes: expected flags u8, total u16, text")
         total = struct.unpack_from("<H", f.payload, 1)[0]

@@ -101,14 +101,19 @@ def test_a_baud_the_uart_cannot_make_is_refused_before_building(baud, message):
     alone = dataclasses.replace(board("nucleo-f429zi"), vcp=None)  # no bridge named: the UART's own error counts
     with pytest.raises(UsageError, match=message):
         check_baud(alone, baud)
-    check_baud(alone, 921_600)
+    check_baud(alone, 1_000_000)
+    with pytest.raises(UsageError, match=r"\(the HSI fallback 16 MHz\) would run at 941,176 baud, 2\.1 % off"):
+        check_baud(alone, 921_600)  # fine at 45 MHz; a board whose PLL failed could not say so
 
 
 @pytest.mark.parametrize("baud, message", [
     # users report this rate dropping bytes on an ST-LINK/V2-1 (docs/notes/pyocd-serial.md): the two ends miss by 4 %
-    (1_843_200, r"baud 1,843,200 on nucleo-f429zi: its USART3 would run at 1,875,000 baud and its stlink-v2-1 "
-                r"bridge at 1,800,000, 4\.1 % apart \(at most 3 %\)"),
+    (1_843_200, r"baud 1,843,200 on nucleo-f429zi: its USART3 \(PCLK1 45 MHz\) would run at 1,875,000 baud and "
+                r"its stlink-v2-1 bridge at 1,800,000, 4\.1 % apart \(at most 3 %\)"),
     (2_500_000, r"baud 2,500,000 is too fast for nucleo-f429zi's stlink-v2-1 bridge: at most 2,250,000 baud"),
+    # fine at 45 MHz, but a board whose PLL failed runs on the 16 MHz HSI and must still say so over the UART
+    (2_250_000, r"baud 2,250,000 is too fast for nucleo-f429zi's USART3 \(the HSI fallback 16 MHz\): at most "
+                r"1,000,000 baud"),
 ])
 def test_a_baud_the_boards_bridge_and_uart_would_make_apart_is_refused(baud, message):
     from harness.build.cross import check_baud
@@ -116,7 +121,7 @@ def test_a_baud_the_boards_bridge_and_uart_would_make_apart_is_refused(baud, mes
 
     with pytest.raises(UsageError, match=message):
         check_baud(board("nucleo-f429zi"), baud)
-    for fine in (1_228_800, 1_000_000, 2_000_000):  # the first reported to work; 2 M: 2.3 % apart, inside 3 %
+    for fine in (921_600, 1_000_000, 500_000):  # 921,600 on the HSI: 1.96 % from the bridge's 923,077
         check_baud(board("nucleo-f429zi"), fine)
 
 

@@ -216,3 +216,13 @@ def test_a_run_after_a_lossy_upload_asks_for_its_result_in_pieces():
     for _ in range(3):
         session.up.outcome(500, lost=True)
     assert whole > 2 and struct.unpack("<HIH", session._run_payload(0xFFFF))[2] == 2
+
+
+def test_a_banner_taken_for_the_first_hellos_answer_is_not_used_as_one(link):
+    # The banner and a first HELLO's answer both carry seq 0. A banner that comes after the host's first HELLO
+    # would otherwise give the text's length at boot, and the text has changed since (ticks-now): reading it by
+    # that length failed with "read outside the object".
+    session = link(lambda seq: encode_frame(Frame(Kind.RESULT, seq, result_payload())), ticks_now="4000000000")
+    time.sleep(0.2)  # the double's banner (the text's length without ticks-now) is waiting in the pty
+    info = session.hello()
+    assert info.ticks_now == 4_000_000_000 and info.caps == ("layer-dump", "fault")
