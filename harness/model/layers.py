@@ -93,6 +93,23 @@ class DeviceStep:
     dtype: str | None = None       # None: the quantised model's dtype for the layer
 
 
+@dataclass(frozen=True)
+class RowWindow:
+    """The input rows a layer's output row y reads, for row streaming (harness/codegen/rings.py): rows
+    y·stride − pad … y·stride − pad + rows − 1, clipped to the input (its padding). ``sink``: the layer reads each
+    row of every input once, as it comes, and keeps only its own output (the candidates)."""
+
+    rows: int = 1
+    stride: int = 1
+    pad: int = 0
+    sink: bool = False
+
+    def needs(self, y: int, height: int) -> tuple[int, int]:
+        """The first and last input row output row y reads."""
+        first = y * self.stride - self.pad
+        return max(first, 0), min(first + self.rows - 1, height - 1)
+
+
 def _none(*_args):
     return {}
 
@@ -121,6 +138,7 @@ class LayerKind:
     shape: Callable | None = None               # a block kind: (block, input HWC) -> output HWC
     torch: Callable | None = None               # a block kind: (block, hard) -> torch.nn.Module (EdgeML tree)
     header: str = ""                            # header declaring its C kernel, when not rp_kernels.h
+    rows: Callable | None = None                # (layer) -> RowWindow: the input rows each output row reads
 
 
 _KINDS: dict[str, LayerKind] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.codegen.graph import candidate_capacity
 from harness.model.archs import num_priors
-from harness.model.layers import DeviceStep, LayerKind, head_name
+from harness.model.layers import DeviceStep, LayerKind, RowWindow, head_name
 
 
 def _step(layer, g):
@@ -37,4 +37,4 @@ def _work(s, w):
     return {"priors": num_priors(w.model.config)}
 
 
-KIND = LayerKind("candidates", _step, _emit, ("priors", "1"), _work)
+KIND = LayerKind("candidates", _step, _emit, ("priors", "1"), _work, rows=lambda layer: RowWindow(sink=True))

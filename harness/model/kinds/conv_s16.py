@@ -11,7 +11,7 @@ import numpy as np
 
 from harness.model import float_ref as fr
 from harness.model.kinds import CONV
-from harness.model.layers import DeviceStep, LayerKind, qkey, sub
+from harness.model.layers import DeviceStep, LayerKind, RowWindow, qkey, sub
 from harness.model.quantize import conv_params
 
 _INIT = {"conf": ((-1.0, 1.0), (1.0, 2.5)), "loc": ((-0.3, 0.3), (0.3, 0.8))}  # random init: mean, spread ranges
@@ -101,4 +101,4 @@ KIND = LayerKind("conv_s16", _step, _emit,
                  ("row_macs", "macs", "pair_macs", "generic_macs", "window", "iterations", "out_elements",
                   "generic_outputs", "1"),
                  _work, float=_float, fixed=_fixed, kernels={"conv": CONV}, quantize=_quantize, dtype="int16",
-                 init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)
+                 init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, rows=lambda layer: RowWindow(3, 1, 1))

@@ -10,7 +10,7 @@ import numpy as np
 from harness.native import kernels as hk
 from harness.model import fixed_ref as fx
 from harness.model import float_ref as fr
-from harness.model.layers import DeviceStep, Kernel, LayerKind, sub
+from harness.model.layers import DeviceStep, Kernel, LayerKind, RowWindow, sub
 from harness.model.qmath import quantize_multipliers
 
 EDGEML_NAMES = ("L2Norm3_3", "L2Norm4_3", "L2Norm5_3")  # EdgeML's modules for heads 0, 1, 2
@@ -64,4 +64,4 @@ def _from_edgeml(sd, layer):
 
 KIND = LayerKind("l2norm", _step, _emit, ("out_elements", "pixels", "1"), _work, float=_float, fixed=_fixed,
                  kernels={"l2norm": Kernel(fx.l2norm_s8, hk.l2norm)}, quantize=_quantize, init=_init,
-                 edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)
+                 edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, rows=lambda layer: RowWindow())

@@ -16,7 +16,7 @@ from harness.model import float_ref as fr
 from harness.model.archs import conv_out
 from harness.model.edgeml import bn_keys, fold
 from harness.model.kinds import CONV
-from harness.model.layers import DeviceStep, Kernel, LayerKind, qkey, sub
+from harness.model.layers import DeviceStep, Kernel, LayerKind, RowWindow, qkey, sub
 from harness.model.qmath import ONE_Q14, quantize_multiplier
 from harness.model.quantize import conv_params
 
@@ -80,6 +80,13 @@ def mbconv_scratch(w: int, hidden: int, stride: int) -> int:
     return (3 * w + (w - 1) // stride + 1) * hidden
 
 
+def _rows(layer) -> RowWindow:
+    """Fused, each input row is expanded as it comes into the block's own ring of 3 expanded rows (its scratch), so
+    of the input it reads only the row it expands and, with the residual, output row y's own (y, y + 1)."""
+    s = layer.spec["stride"]
+    return RowWindow(2, 1, 0) if layer.spec["residual"] else RowWindow(1, s, 1 - s)
+
+
 def _step(layer, g):
     blk, xs, out = layer.spec, g.tensors[layer.inputs[0]].shape, g.shapes.blocks[layer.index]
     hid = blk["hidden"]
@@ -141,4 +148,5 @@ KIND = LayerKind("mbconv", _step, _emit, ("pw_macs", "dw_macs", "requant", "add_
                  kernels={"conv": CONV, "depthwise": Kernel(fx.depthwise_s8, hk.depthwise3x3),
                           "add": Kernel(fx.add_s8, hk.add)},
                  quantize=_quantize, parts=("expand", "dw", "project"), relu6=("expand", "dw"), init=_init,
-                 edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, prefix="mb", shape=_shape, torch=_torch)
+                 edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, prefix="mb", shape=_shape, torch=_torch,
+                 rows=_rows)

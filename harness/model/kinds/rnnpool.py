@@ -13,7 +13,7 @@ from harness.native import kernels as hk
 from harness.model import fixed_ref as fx
 from harness.model import float_ref as fr
 from harness.model import ops
-from harness.model.layers import DeviceStep, Kernel, LayerKind, qkey, sub
+from harness.model.layers import DeviceStep, Kernel, LayerKind, RowWindow, qkey, sub
 from harness.model.qmath import ONE_Q14, quantize_multiplier
 
 _CELLS = ("rnn1", "rnn2")
@@ -224,4 +224,6 @@ def _reference(*args):
 KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "1"), _work, float=_float, fixed=_fixed,
                  header="internal/rp_nn_rnn.h",
                  kernels={"rnnpool": Kernel(_reference, hk.rnnpool)}, quantize=_quantize, params=_CELLS,
-                 init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml)
+                 init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml,
+                 # patch row i covers stem rows stride·i … stride·i + patch − 1; the replicate-padded last row repeats
+                 rows=lambda layer: RowWindow(layer.spec["patch"], layer.spec["stride"]))

@@ -12,7 +12,7 @@ from harness.codegen.graph import conv_in_place
 from harness.model import float_ref as fr
 from harness.model.edgeml import bn_keys, fold
 from harness.model.kinds import CONV
-from harness.model.layers import DeviceStep, LayerKind, sub
+from harness.model.layers import DeviceStep, LayerKind, RowWindow, sub
 from harness.model.quantize import conv_params
 
 
@@ -84,4 +84,5 @@ def _from_edgeml(sd, layer):
 
 KIND = LayerKind("stem", _step, _emit, ("macs", "border_macs", "1"), _work, float=_float, fixed=_fixed,
                  kernels={"conv": CONV}, quantize=_quantize, relu6=("",), init=_init, edgeml_keys=_edgeml_keys,
-                 from_edgeml=_from_edgeml)
+                 from_edgeml=_from_edgeml,
+                 rows=lambda layer: RowWindow(layer.spec["kernel"], layer.spec["stride"], layer.spec["kernel"] // 2))
