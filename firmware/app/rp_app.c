@@ -44,7 +44,8 @@ static void hook(void *user, int32_t layer, int32_t end, const void *data, int32
     }
     rp_uart_rx_hold(0);
     rp_fault_context = RP_FAULT_NO_CONTEXT;
-    run->ticks[layer] = now - run->start;
+    run->ticks[layer] += now - run->start;
+    if (end == 2) return; /* a part: more of the layer runs later (rp_model.h) */
     run->bytes[layer] = bytes;
     run->crc[layer] = crc32(data, bytes);
     if (run->after) run->after(run, layer, data, bytes);
@@ -54,6 +55,7 @@ static void hook(void *user, int32_t layer, int32_t end, const void *data, int32
 void rp_app_infer(uint8_t *arena, rp_app_run *run) {
     rp_ticks_arm(); /* a debugger may have stopped the DWT since the last run */
     run->n_candidates = 0;
+    for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) run->ticks[i] = 0;
     run->status = rp_model_run(arena, hook, run, &run->n_candidates);
     run->total = 0;
     for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) run->total += run->ticks[i];

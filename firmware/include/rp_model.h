@@ -27,7 +27,9 @@ typedef struct {
 
 extern const rp_model_info rp_model;
 
-/* Called before (end = 0, data = NULL) and after (end = 1, data = the layer's output) every layer. */
+/* Called before (end = 0, data = NULL) and after (end = 1, data = the layer's output) every layer; a layer that
+ * runs in parts (the candidates, after each head) ends each part but the last with end = 2 (data = NULL): its
+ * ticks are the sum of its parts'. */
 typedef void (*rp_layer_hook)(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes);
 
 /* One inference over the image at arena + rp_model.input_offset. The arena (arena_bytes, 4-byte aligned) holds

@@ -30,7 +30,9 @@ class _Emitter:
         self.m, self.g, self.mp, self.thresholds = model, graph, mp, head_thresholds
         self.cfg, self.a, self.qc = model.config, model.arrays, model.require_quant()
         self.data: list[str] = []   # array and parameter definitions
-        self.body: list[str] = []   # statements of rp_model_run
+        self.body: list = []        # statements of rp_model_run, and after each layer a list of parts run then
+        self.tails: dict[str, list[str]] = {}  # the parts run after each tensor's layer
+        self.index = 0              # the step being emitted
 
     def arr(self, key: str) -> str:
         name = _c(key)
@@ -52,18 +54,26 @@ class _Emitter:
     def scratch(self, step: Step) -> str:
         return f"{{arena + {self.mp.offset(sub(step.name, 'scratch'))}, {step.scratch}}}"
 
-    def call(self, step: Step, lines: list[str], call: str) -> None:
-        self.body.append("    {\n" + "".join(f"        {ln}\n" for ln in lines)
-                         + f"        RUN({call});\n    }}\n")
+    def call(self, step: Step, lines: list[str], call: str, after: str | None = None) -> None:
+        """A kernel call of ``step``; ``after`` (a tensor made before the step just ahead of it): the call runs right
+        after that tensor's layer instead, timed as part of ``step`` (PAUSE adds its ticks to the step's)."""
+        block = "    {\n" + "".join(f"        {ln}\n" for ln in lines) + f"        RUN({call});\n    }}\n"
+        if after is None or after == self.g.steps[self.index - 1].output:
+            self.body.append(block)
+        else:
+            self.tails[after].append(f"    /* {step.name}, part */\n    BEGIN({self.index});\n{block}"
+                                     f"    PAUSE({self.index});\n")
 
     def run(self) -> tuple[str, str]:
         cfg, g, mp = self.cfg, self.g, self.mp
         layers = []
         for idx, s in enumerate(g.steps):
             t = g.tensors[s.output]
+            self.index = idx
             self.body.append(f"    /* {s.name} */\n    BEGIN({idx});\n")
             nbytes = kind(s.kind).emit(self, s) or str(t.nbytes)  # a kind may report fewer bytes than its tensor
             self.body.append(f"    END({idx}, arena + {mp.offset(s.output)}, {nbytes});\n")
+            self.body.append(self.tails.setdefault(s.output, []))
             elem = "(int32_t)sizeof(rp_candidate)" if t.dtype == "candidate" else str(t.nbytes // int(np.prod(t.shape)))
             layers.append(f'    {{"{s.name}", {t.shape[0]}, {t.shape[1]}, {t.shape[2]}, {elem}, {s.macs}u}},\n')
         h, w = cfg["input"]["height"], cfg["input"]["width"]
@@ -85,9 +95,10 @@ class _Emitter:
                    "layers};\n\n"
                    "#define BEGIN(i) if (hook) hook(user, (i), 0, 0, 0)\n"
                    "#define END(i, data, n) if (hook) hook(user, (i), 1, (data), (n))\n"
+                   "#define PAUSE(i) if (hook) hook(user, (i), 2, 0, 0)\n"
                    "#define RUN(call) do { const rp_status st_ = (call); if (st_ != RP_OK) return st_; } while (0)\n\n"
                    "rp_status rp_model_run(uint8_t *arena, rp_layer_hook hook, void *user, int32_t *n_candidates) {\n"
-                   + "".join(self.body) + "    return RP_OK;\n}\n")
+                   + "".join(x if isinstance(x, str) else "".join(x) for x in self.body) + "    return RP_OK;\n}\n")
         return config_h, model_c
 
 

@@ -58,6 +58,14 @@ class Graph:
             last.setdefault(s.output, i)
         first["input"] = 0
         last["candidates"] = end
+        made = {s.output: i for i, s in enumerate(self.steps, 1)}
+        for s in self.steps:  # a layer that reads groups of its inputs as they come: they die then, and it starts
+            parts = kind(s.kind).consumes(s.layer) if kind(s.kind).consumes else ()
+            for group in parts:
+                for t in group:
+                    last[t] = max(made[u] for u in group)
+            if parts:
+                first[s.output] = min(max(made[u] for u in group) for group in parts)
         # in place where the kernel allows it and its input dies at that step: chains of ties form groups
         group, rel = {}, {}
         for i, s in enumerate(self.steps, 1):

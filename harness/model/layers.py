@@ -139,6 +139,8 @@ class LayerKind:
     torch: Callable | None = None               # a block kind: (block, hard) -> torch.nn.Module (EdgeML tree)
     header: str = ""                            # header declaring its C kernel, when not rp_kernels.h
     rows: Callable | None = None                # (layer) -> RowWindow: the input rows each output row reads
+    consumes: Callable | None = None            # (layer) -> groups of inputs, each read (that part of the layer
+                                                # run) right after its last member is made, so they die early
 
 
 _KINDS: dict[str, LayerKind] = {}

@@ -57,7 +57,7 @@ class HostModel:
         out: dict[str, np.ndarray] = {}
 
         def hook(_user, layer, end, data, nbytes):
-            if end:
+            if end == 1:  # 2 ends a part of a layer that runs in parts (firmware/include/rp_model.h)
                 out[steps[layer].name] = np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_uint8)),
                                                                (nbytes,)).copy() if nbytes else np.zeros(0, np.uint8)
 

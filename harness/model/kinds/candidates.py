@@ -17,18 +17,22 @@ def _step(layer, g):
     return DeviceStep((1, candidate_capacity(g.cfg), 1), dtype="candidate")
 
 
+def _heads(layer) -> tuple[tuple[str, str], ...]:
+    """Each head's (conf, loc): its candidates are found as soon as both exist, in head order (the same array)."""
+    return tuple(zip(layer.inputs[0::2], layer.inputs[1::2]))
+
+
 def _emit(em, s):
-    """Returns END's byte count: only the records stored."""
+    """One call per head, each right after its loc head (``consumes``); returns END's byte count: the records
+    stored."""
     base, cap = 0, em.g.max_candidates
-    em.body.append("    *n_candidates = 0;\n")
-    for j, t in enumerate(em.thresholds):
-        conf, loc = head_name(j, "conf"), head_name(j, "loc")
+    for j, (t, (conf, loc)) in enumerate(zip(em.thresholds, _heads(s.layer))):
         h, w, _ = em.g.tensors[conf].shape
-        em.call(s, [f"const rp_candidates_params p = {{{base}, {t}}};",
-                    f"const rp_dims d = {em.dims(conf)};"],
+        em.call(s, ["*n_candidates = 0;"] * (j == 0) + [f"const rp_candidates_params p = {{{base}, {t}}};",
+                                                          f"const rp_dims d = {em.dims(conf)};"],
                 f"rp_candidates_s16(&p, &d, {em.ptr(conf, 'const int16_t')}, "
                 f"{em.ptr(loc, 'const int16_t')}, {em.ptr('candidates', 'rp_candidate')}, "
-                f"{cap}, n_candidates)")
+                f"{cap}, n_candidates)", after=loc)
         base += h * w
     return f"(*n_candidates < {cap} ? *n_candidates : {cap}) * (int32_t)sizeof(rp_candidate)"
 
@@ -37,4 +41,5 @@ def _work(s, w):
     return {"priors": num_priors(w.model.config)}
 
 
-KIND = LayerKind("candidates", _step, _emit, ("priors", "1"), _work, rows=lambda layer: RowWindow(sink=True))
+KIND = LayerKind("candidates", _step, _emit, ("priors", "1"), _work, rows=lambda layer: RowWindow(sink=True),
+                 consumes=_heads)

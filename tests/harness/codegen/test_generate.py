@@ -75,6 +75,11 @@ def test_memory_separate_gives_only_the_named_layers_their_own_space():
     base = plan_model(model)[1].arena_bytes
     config = copy.deepcopy(model.config)
     config["memory"] = {"separate": ["mb1"]}
-    assert plan_model(model.replace(config=config))[1].arena_bytes == base + 1920  # mb1's output beside its input
+    graph, mp = plan_model(model.replace(config=config))
+    at = {p.buffer.name: p for p in mp.placements}
+    assert at["mb1"].offset >= at["mb0"].end or at["mb1"].end <= at["mb0"].offset  # mb1's output beside its input
+    group = {name: at[name].buffer.group for name in ("mb0", "mb1", "mb2", "mb3")}
+    assert group["mb1"] != group["mb0"] and group["mb3"] == group["mb2"] == group["mb1"]  # the others in place
+    assert mp.arena_bytes >= base
     config["memory"] = {"in_place": False}
     assert plan_model(model.replace(config=config))[1].arena_bytes > base + 1920
