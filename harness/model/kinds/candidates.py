@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.codegen.graph import candidate_capacity
 from harness.model.archs import num_priors
-from harness.model.layers import DeviceStep, LayerKind, RowWindow, head_name
+from harness.model.layers import DeviceStep, LayerKind, RowWindow
 
 
 def _step(layer, g):
