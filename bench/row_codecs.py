@@ -11,8 +11,6 @@ zero-order entropy of the median predictor's errors, the bound for any code that
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import zlib
 from pathlib import Path
@@ -23,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
 from harness.model.image import load_image  # noqa: E402
 from harness.protocol import rowcode  # noqa: E402
 
@@ -81,20 +80,12 @@ def measure() -> dict[str, dict[str, float]]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = measure()
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return 0
+def show(result: dict) -> None:
     print("| codec | scenes (32) | worst scene | photos (3) | worst photo |\n|---|---:|---:|---:|---:|")
     for name, r in result.items():
         cells = (r[k] for k in ("scenes", "scenes-worst", "photos", "photos-worst"))
         print(f"| {name} | " + " | ".join(f"{v:.2f}×" for v in cells) + " |")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report.main(__doc__, lambda _args: measure(), show))

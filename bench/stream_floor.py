@@ -11,8 +11,6 @@ upload's ring), all alive at once in a pipeline, where the layer-by-layer arena 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
 from harness.build.firmware import build_firmware  # noqa: E402
 from harness.codegen.generate import plan_model  # noqa: E402
 from harness.codegen.rings import plan_rings  # noqa: E402
@@ -56,14 +55,7 @@ def measure() -> list[dict]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = measure()
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return 0
+def show(result: list[dict]) -> None:
     for r in result:
         print(f"{r['model']}: layer by layer today arena {r['arena_today']:,} B, RAM {r['ram_today']:,} B "
               f"(other RAM {r['other_ram']:,} B)")
@@ -74,8 +66,7 @@ def main() -> int:
             print(f"    {tensor:<12} {rows:>2} of {height:>3} rows  {nbytes:>7,} B")
         for what, nbytes in r["state"].items():
             print(f"    {what:<16}        {nbytes:>7,} B")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report.main(__doc__, lambda _args: measure(), show))
