@@ -114,8 +114,12 @@ class Lease:
             time.sleep(POLL)
         self.coordinator.acquire(places[0])
         self.waited = time.monotonic() - start
-        self._renew(places[0])
-        self.place = self.coordinator.places()[places[0]]
+        try:  # from here the place is ours: losing the coordinator now loses the place, and says so
+            self._renew(places[0])
+            self.place = self.coordinator.places()[places[0]]
+        except FarmError as exc:
+            self.lost = f"place {places[0]} lost: {exc}"
+            raise FarmError(self.lost) from None
         self._keeper = threading.Thread(target=self._keep, name=f"lease-{places[0]}", daemon=True)
         self._keeper.start()
         return self.place

@@ -123,7 +123,10 @@ class LabgridTarget(Target):
         self.probe = place.tags.get("probe")
         if not self.probe:
             raise FarmError(f"place {place.name} has no probe=<unique id> tag: `harness farm places` sets it")
-        resources = self.coordinator.resources(place.name)
+        try:
+            resources = self.coordinator.resources(place.name)
+        except FarmError as exc:  # the place was ours a moment ago: the session lost it with the coordinator
+            raise FarmError(f"place {place.name} lost: {exc}") from None
         ports = [r for r in resources if r.cls == "NetworkSerialPort"]
         agents = [r for r in resources if r.cls == "NetworkService"]
         if len(ports) != 1 or len(agents) != 1:
