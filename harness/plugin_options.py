@@ -23,7 +23,7 @@ OPTIONS = pytest_options(
                  "says_default": "none (device tests are skipped)"}),
     "--boards-file", "--model", ("--fixtures-dir", {"note": "not --fixtures, which is pytest's own"}),
     ("--baud", {"type": int}),  # checked in check_options: one "ERROR: --baud …" line, not argparse's usage
-    "--codec",
+    ("--codec", {"type": None}),  # checked in check_options, like --baud
     "--boot-timeout", "--inference-timeout", "--portable", "--latency-margin", "--pyocd-pack",
     ("--probe", {"note": "with several --board give each its own ,probe=ID"}),
     "--allow-clock-fallback", "--repeats", "--farm-lease", "--farm-wait", "--history", "--no-history", "--baseline",
@@ -69,6 +69,10 @@ def _check_numbers(get) -> None:
         raise UsageError(f"--repeats {repeats}: give at least 1 run per image")
     if baud is not None and baud <= 0:
         raise UsageError(f"--baud {baud}: give a positive baud rate (e.g. 115200)")
+    from harness.protocol.session import CODECS
+
+    if get("codec") not in CODECS:
+        raise UsageError(f"--codec {get('codec')}: not a codec (one of: {', '.join(CODECS)})")
     for name in ("boot_timeout", "inference_timeout", "farm_lease", "farm_wait"):
         value = get(name)
         if value is not None and not (math.isfinite(value) and value > 0):

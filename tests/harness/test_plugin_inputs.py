@@ -56,6 +56,7 @@ def _refused(project: Path, *args: str) -> str:
     (("--inference-timeout=-1",), "ERROR: --inference-timeout -1: give a positive number of seconds"),
     (("--farm-lease=-1",), "ERROR: --farm-lease -1: give a positive number of seconds"),
     (("--farm-wait=nan",), "ERROR: --farm-wait nan: give a positive number of seconds"),
+    (("--codec=jpeg",), "ERROR: --codec jpeg: not a codec (one of: raw, rows)"),
 ], ids=lambda v: v[0] if isinstance(v, tuple) else "")
 def test_bad_numbers_are_refused_with_or_without_a_board(project, args, says):
     assert _refused(project, *args).startswith(says)
