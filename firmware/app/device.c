@@ -1,8 +1,8 @@
 /* Device firmware: the framed serial protocol's server (docs/protocol.md). It announces itself with a short
  * unsolicited HELLO_REPLY, then answers requests in the order they arrive: an upload (raw or row-coded) into the
- * arena, RUN
- * (optionally pausing after one layer so the host can read its whole output), layer reads, reads of its own
- * information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever asked. */
+ * arena, RUN (optionally pausing after one layer so the host can read its whole output), layer reads, reads of its
+ * own information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever
+ * asked. */
 #include "rp_app.h"
 #include "rp_frame.h"
 #include "rp_messages.h"

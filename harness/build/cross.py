@@ -58,6 +58,7 @@ UART_APB = {"USART1": 2, "USART2": 1, "USART3": 1}
 APB_DIVIDER = {1: 4, 2: 2}
 BAUD_TOLERANCE = 0.02  # a UART receiver tolerates ~3-4 % in all; 2 % leaves the host's side its share
 PAIR_TOLERANCE = 0.03  # both ends' real rates known (a bridge): their difference, under RM0090's 3.41 %
+HSI_HZ = 16_000_000  # the clock the firmware sets the UART up at first, and stays on when the HSE or PLL fails
 
 
 def uart_name(spec: boards.Board) -> str:
@@ -66,9 +67,6 @@ def uart_name(spec: boards.Board) -> str:
         raise BoardsError(f"board {spec.name}: uart.name {name} is not one the firmware runtime drives "
                           f"(USART1 on PA9/PA10, USART2 on PA2/PA3 or USART3 on PD8/PD9)")
     return name
-
-
-HSI_HZ = 16_000_000  # the clock the firmware sets the UART up at first, and stays on when the HSE or PLL fails
 
 
 def check_baud(spec: boards.Board, baud: int) -> None:

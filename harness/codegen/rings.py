@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.codegen.generate import ARENA_ALIGNMENT
 from harness.codegen.graph import Graph
 from harness.codegen.plan import Buffer, plan
 from harness.errors import CodegenError
 from harness.model.layers import kind
-
-ARENA_ALIGNMENT = 4  # harness/codegen/generate.py's
 
 
 @dataclass(frozen=True)

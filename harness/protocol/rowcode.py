@@ -14,6 +14,8 @@ has by then); ``decode`` is the plain loop the C mirrors.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from harness.errors import ProtocolError
@@ -162,6 +164,14 @@ def _decode_row(body: bytes, raw: bool, y: int, above: list[int], m_row: list[in
         nw, m_row[x], left_m = up, m, m
     if not raw and (bits.pos + 7) // 8 != len(body):
         raise ProtocolError(f"row code: row {y} used {(bits.pos + 7) // 8} of its {len(body)} bytes")
+
+
+def reach(stream: bytes, height: int, ring: int):
+    """The window's limit for a coded upload (harness/protocol/window.py): with ``lowest`` the lowest byte not yet
+    acknowledged, no chunk may end past the start of the row holding it plus the device's ``ring`` (it keeps that
+    many bytes from the start of the row it decodes next)."""
+    starts = row_starts(stream, height)
+    return lambda lowest: starts[bisect.bisect_right(starts, lowest) - 1] + ring
 
 
 def decode(stream: bytes, height: int, width: int) -> np.ndarray:

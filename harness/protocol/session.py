@@ -7,7 +7,6 @@ Every field the device sends is checked; a bad one is a one-line ProtocolError n
 
 from __future__ import annotations
 
-import bisect
 import struct
 import time
 import zlib
@@ -132,7 +131,6 @@ class Upload:
     codec: str           # "raw" or "rows"
     image_bytes: int
     stream_bytes: int    # what went in the chunks
-    seconds: float
 
     @property
     def ratio(self) -> float:
@@ -278,15 +276,10 @@ class Session:
         pixels = np.ascontiguousarray(image, np.uint8)
         data = pixels.tobytes()
         coded = self.codec == "rows" and "rows" in info.caps and info.coded_ring > 0
-        stream, reach = data, None
-        if coded:
-            stream = rowcode.encode(pixels)
-            starts = rowcode.row_starts(stream, info.input_hw[0])
-            # the device keeps coded_ring bytes from the start of the row it decodes next
-            reach = lambda lowest: starts[bisect.bisect_right(starts, lowest) - 1] + info.coded_ring  # noqa: E731
+        stream = rowcode.encode(pixels) if coded else data
+        reach = rowcode.reach(stream, info.input_hw[0], info.coded_ring) if coded else None
         self._doing = "the image upload"
         self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
-        start = time.monotonic()
         try:
             seq = self.transport.next_seq()
             self.exchange(Kind.IMAGE_START, pack_start(CODECS["rows" if coded else "raw"], len(stream)),
@@ -295,7 +288,7 @@ class Session:
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
         self.image_crc = zlib.crc32(data)
-        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream), time.monotonic() - start)
+        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream))
         return self.image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
