@@ -138,6 +138,8 @@ def edge_cases(seed: int = 11) -> list[Case]:
         ((12, 100, 4), 16, 16, 8, 4, False, {"bg": over_x}, {}),
         ((12, 100, 4), 16, 16, 8, 4, False, {}, {"bh": under_x}),
         ((9, 30, 4), 16, 16, 8, 4, False, {"shift": -26}, {}),               # exact: gate shift 32
+        ((6, 70, 4), 16, 16, 1, 1, False, {}, {}),   # the compiled sequences (RP_NN_GRNN16_GATES) of one step
+        ((11, 85, 4), 16, 16, 5, 2, False, {}, {}),  # and of an odd patch
     ]):
         q1 = _grnn(rng, shape[2], h1, 8, **k1)
         q2 = _grnn(rng, h1, h2, 0, **k2)

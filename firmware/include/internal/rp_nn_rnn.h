@@ -75,6 +75,7 @@ typedef struct {
      * 8192 (the update's rounding); and the gates themselves (rp_nn_grnn16_gates, or the cell's compiled ones). */
     uint32_t gate[5];
     void (*gates)(int32_t *frame, const uint32_t *gate);
+    const rp_fastgrnn_gates *seq; /* the cell's compiled gates when their sequences can run it (exact), else 0 */
     int32_t *frame; /* the assembly's working frame (rp_nn_grnn16_attach), or 0: the C path */
 } rp_nn_grnn;
 
@@ -222,6 +223,49 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
     for (int32_t i = 0; i < n_hidden; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
 }
 
+#if RP_USE_DSP
+/* RP_GRNN16_BLOCK pairs, init, before, after: one block of four rows (r4-r7) of the regrouped weights (r0) times
+ * `pairs` int16 pairs of v (r1), two pairs per LDRD (r12, lr) and four rows of a pair per LDM (r8-r11): 11
+ * instructions per 8 SMLAD. init: the accumulators start from r3 (LDM), else at 0 (SMUAD). before, after: bytes of
+ * the block the shape skips (RNN2's W' before U h; U after W' v when h = 0 or the input is projected alone). The
+ * four accumulators leave by one STM to r2. */
+#define RP_GRNN16_MACROS                                                                                             \
+    "    .macro RP_GRNN16_BLOCK pairs, init, before, after\n"                                                       \
+    "    .if \\before\n"                                                                                             \
+    "    add r0, r0, #\\before\n"                                                                                    \
+    "    .endif\n"                                                                                                   \
+    "    .if \\init\n"                                                                                               \
+    "    ldm r3!, {r4-r7}\n"                                                                                         \
+    "    .endif\n"                                                                                                   \
+    "    .set rp_k, 0\n"                                                                                             \
+    "    .rept \\pairs / 2\n"                                                                                        \
+    "    ldrd r12, lr, [r1, #8 * rp_k]\n"                                                                            \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    .if (\\init == 0) && (rp_k == 0)\n"                                                                         \
+    "    smuad r4, r8, r12\n"                                                                                        \
+    "    smuad r5, r9, r12\n"                                                                                        \
+    "    smuad r6, r10, r12\n"                                                                                       \
+    "    smuad r7, r11, r12\n"                                                                                       \
+    "    .else\n"                                                                                                    \
+    "    smlad r4, r8, r12, r4\n"                                                                                    \
+    "    smlad r5, r9, r12, r5\n"                                                                                    \
+    "    smlad r6, r10, r12, r6\n"                                                                                   \
+    "    smlad r7, r11, r12, r7\n"                                                                                   \
+    "    .endif\n"                                                                                                   \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r4, r8, lr, r4\n"                                                                                     \
+    "    smlad r5, r9, lr, r5\n"                                                                                     \
+    "    smlad r6, r10, lr, r6\n"                                                                                    \
+    "    smlad r7, r11, lr, r7\n"                                                                                    \
+    "    .set rp_k, rp_k + 1\n"                                                                                      \
+    "    .endr\n"                                                                                                    \
+    "    stm r2!, {r4-r7}\n"                                                                                         \
+    "    .if \\after\n"                                                                                              \
+    "    add r0, r0, #\\after\n"                                                                                     \
+    "    .endif\n"                                                                                                   \
+    "    .endm\n"
+#endif /* RP_USE_DSP */
+
 /* The working frame of the assembly below, RP_NN_GRNN16_FRAME words: the accumulators acc[16] (int32, word 0), kg
  * and kh (int32 pairs, word 16), a packed pixel (4 int16, word 48), then the state h (16 int16, word 50). One base
  * register reaches all four. */
@@ -293,15 +337,85 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n" RP_GRNN16_UNIT("r9")     \
     "    .set rp_i, rp_i + 1\n"                                                                                      \
     "    .endr\n" RP_ASM_END(name)
-#define RP_GRNN16_GATES_IMM_ASM(name, S)                                                                             \
-    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
+#define RP_GRNN16_GATES_IMM(S)                                                                                       \
+    "    ldm r1, {r1-r5}\n"                                                                                          \
     "    add r8, r0, #4 * 16\n"                                                                                      \
     "    .set rp_i, 0\n"                                                                                             \
     "    .rept 8\n"                                                                                                  \
     "    ldrd r10, r9, [r0, #4 * rp_i]\n"                                                                            \
     "    ldm r8!, {r6, r7, r11, r12}\n"                                                                              \
     "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_IMM("r10", "r6", "r7", "b", S)                          \
-        RP_GRNN16_UNIT_IMM("r9", "r11", "r12", "t", S) "    .endr\n" RP_ASM_END(name)
+        RP_GRNN16_UNIT_IMM("r9", "r11", "r12", "t", S) "    .endr\n"
+#define RP_GRNN16_GATES_IMM_ASM(name, S) RP_ASM_BEGIN(name) RP_GRNN16_GATES_IMM(S) RP_ASM_END(name)
+
+/* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
+ * 20 instructions a step fewer than the C loop over rp_nn_grnn16_mac_s8 and the gates (RP_NN_GRNN16_GATES).
+ * State on the stack (words): the gate constants' address, then the input's walk (RNN1: x, pitch, end; RNN2: the
+ * projections' pointer and end), then the weights.
+ * - RNN1 (name##_seq_s8(frame, gate, x, {pitch, end, w})): per step the pixel's four int8 channels at x, packed
+ *   into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end;
+ * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w})): per step the accumulators start from *proj++, until
+ *   proj == end.
+ * The frame's h holds 0 on entry and the final state on return. */
+#define RP_GRNN16_PACK_S8                                                                                            \
+    "    ldr r6, [r2]\n"                                                                                             \
+    "    add r2, r2, r3\n"                                                                                           \
+    "    str r2, [sp, #4]\n"                                                                                         \
+    "    lsl r7, r6, #8\n"                                                                                           \
+    "    and r7, r7, #0xFF00FF00\n"                                                                                  \
+    "    and r6, r6, #0xFF00FF00\n"                                                                                  \
+    "    strd r7, r6, [r0, #4 * 48]\n"                                                                               \
+    "    add r1, r0, #4 * 48\n"                                                                                      \
+    "    mov r2, r0\n"                                                                                               \
+    "    mov r0, r5\n"
+#define RP_GRNN16_SEQ_S8_ASM(name, S)                                                                                \
+    RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
+    "    sub sp, #20\n"                                                                                              \
+    "    ldm r3, {r4-r6}\n"                                                                                          \
+    "    stm sp, {r1, r2, r4, r5, r6}\n"                                                                             \
+    "    mov r3, r4\n"                                                                                               \
+    "    mov r5, r6\n" RP_GRNN16_PACK_S8                                                                              \
+    "    .rept 4\n"                                                                                                  \
+    "    RP_GRNN16_BLOCK 2, 0, 0, 128\n"                                                                             \
+    "    .endr\n"                                                                                                    \
+    "    b 2f\n"                                                                                                     \
+    "1:  ldm sp, {r1, r2, r3, r4, r5}\n"                                                                             \
+    "    cmp r2, r4\n"                                                                                               \
+    "    beq 3f\n" RP_GRNN16_PACK_S8                                                                                  \
+    "    .rept 4\n"                                                                                                  \
+    "    RP_GRNN16_BLOCK 10, 0, 0, 0\n"                                                                              \
+    "    .endr\n"                                                                                                    \
+    "2:  sub r0, r2, #4 * 16\n"                                                                                      \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
+    "3:  add sp, #20\n"                                                                                              \
+    "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
+#define RP_GRNN16_SEQ_PROJ_ASM(name, S)                                                                              \
+    RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
+    "    sub sp, #16\n"                                                                                              \
+    "    ldm r3, {r4, r5}\n"                                                                                         \
+    "    stm sp, {r1, r2, r4, r5}\n"                                                                                 \
+    "    ldr r3, [r2], #4\n"                                                                                         \
+    "    str r2, [sp, #4]\n"                                                                                         \
+    "    mov r2, r0\n"                                                                                               \
+    "    .rept 4\n"                                                                                                  \
+    "    RP_GRNN16_BLOCK 0, 1, 0, 0\n"                                                                               \
+    "    .endr\n"                                                                                                    \
+    "    b 2f\n"                                                                                                     \
+    "1:  ldm sp, {r1, r2, r3, r4}\n"                                                                                 \
+    "    cmp r2, r3\n"                                                                                               \
+    "    beq 3f\n"                                                                                                   \
+    "    ldr r3, [r2], #4\n"                                                                                         \
+    "    str r2, [sp, #4]\n"                                                                                         \
+    "    add r1, r0, #4 * 50\n"                                                                                      \
+    "    mov r2, r0\n"                                                                                               \
+    "    mov r0, r4\n"                                                                                               \
+    "    .rept 4\n"                                                                                                  \
+    "    RP_GRNN16_BLOCK 8, 1, 128, 0\n"                                                                             \
+    "    .endr\n"                                                                                                    \
+    "2:  sub r0, r2, #4 * 16\n"                                                                                      \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
+    "3:  add sp, #16\n"                                                                                              \
+    "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
 /* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the gates of the cells whose
@@ -310,10 +424,13 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
     void name##_run(int32_t *frame, const uint32_t *gate);                                                            \
-    __asm__(RP_GRNN16_GATES_IMM_ASM(name##_run, S));                                                                  \
-    static const rp_fastgrnn_gates name = {name##_run, S};
+    void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[3]);                \
+    void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[2]);   \
+    __asm__(RP_GRNN16_GATES_IMM_ASM(name##_run, S) RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S)                            \
+                RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                                                          \
+    static const rp_fastgrnn_gates name = {name##_run, S, name##_seq_s8, name##_seq_proj};
 #else
-#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {0, S};
+#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {0, S, 0, 0};
 #endif /* RP_USE_DSP */
 #if RP_USE_DSP
 /* The same with the hard nonlinearities (g->mode: RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX), in C. */

@@ -53,9 +53,12 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
                               (uint32_t)(uintptr_t)g->tanh, 8192u};
     for (int32_t i = 0; i < 5; i++) g->gate[i] = gate[i];
     g->gates = 0;
+    g->seq = 0;
 #if RP_USE_DSP
     const rp_fastgrnn_gates *own = p->gates;
-    g->gates = own && own->run && own->shift == g->s ? own->run : rp_nn_grnn16_gates;
+    const int mine = own && own->run && own->shift == g->s;
+    g->gates = mine ? own->run : rp_nn_grnn16_gates;
+    if (mine && index && own->seq_s8 && own->seq_proj) g->seq = own;
 #endif /* RP_USE_DSP */
     g->frame = 0;
     return size;

@@ -24,6 +24,17 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int32_t *const *proj, int32_t st
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
 }
+/* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
+static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
+                                              int16_t *h) {
+    int32_t *f = g->frame, *out = (int32_t *)(void *)h;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
+    const int32_t args[2] = {(int32_t)(intptr_t)(proj + steps), (int32_t)(intptr_t)g->w};
+    g->seq->seq_proj(f, g->gate, proj, args);
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+}
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
                                               int16_t *h) {
     if (g->mode & RP_NN_GRNN_HARD)
@@ -52,7 +63,7 @@ static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int32_t *
 void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
 #if RP_USE_DSP
     if (g->frame && g->n_xp == 8) {
-        run_asm(g, proj, steps, h);
+        (g->seq ? run_seq : run_asm)(g, proj, steps, h);
         return;
     }
 #endif /* RP_USE_DSP */

@@ -54,6 +54,17 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_
 #pragma GCC unroll 8
     for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
 }
+/* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
+static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
+                                              int16_t *h_out) {
+    int32_t *f = g->frame, *out = (int32_t *)(void *)h_out;
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
+    const int32_t args[3] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g->w};
+    g->seq->seq_s8(f, g->gate, x, args);
+#pragma GCC unroll 8
+    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+}
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
                                               int16_t *h_out) {
     if (g->mode & RP_NN_GRNN_HARD)
@@ -83,7 +94,7 @@ void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, i
                            int16_t *h) {
 #if RP_USE_DSP
     if (g->frame && n_in == 4 && g->x_shift == 8) {
-        run_asm(g, x, steps, pitch, h);
+        (g->seq ? run_seq : run_asm)(g, x, steps, pitch, h);
         return;
     }
 #endif /* RP_USE_DSP */

@@ -19,9 +19,20 @@ typedef struct {
     int8_t *row; /* one output row, in the scratch: written to `out` only once the patch row is done */
 } job;
 
+/* One summary of a patch into the output row; with shift <= -2 (the face models) one SMMLA, ASR and SSAT each. */
 static void write_patch(const job *j, int32_t pj, int32_t k, const int16_t *q, int32_t n) {
     int8_t *o = j->row + pj * j->oc + k * n;
     const int32_t mult = j->p->out_mult, shift = j->p->out_shift;
+    if (shift <= -2) {
+        const int32_t s = -1 - shift, rnd = 1 << (s - 1);
+        if (n == 16) {
+#pragma GCC unroll 16
+            for (int32_t i = 0; i < 16; i++) o[i] = (int8_t)RP_SSAT(rp_requantize_fast(q[i], mult, rnd, s), 8);
+            return;
+        }
+        for (int32_t i = 0; i < n; i++) o[i] = (int8_t)RP_SSAT(rp_requantize_fast(q[i], mult, rnd, s), 8);
+        return;
+    }
     for (int32_t i = 0; i < n; i++) o[i] = (int8_t)rp_requantize_clamp(q[i], mult, shift, -128, 127);
 }
 
