@@ -71,9 +71,35 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
  * words; rp_requantize_fast's arguments). args: {in + n * c_in, c_out, rec + 4 + 2 * c_in}. */
 void rp_nn_pointwise4_relu(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
 void rp_nn_pointwise4_s8(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
+/* The same over wide input: in holds per 4 input channels the words rp_sxtb16_even, rp_sxtb16_odd of their int8
+ * word (rp_nn_widen_s8), n * c_in / 2 words in all (4-byte aligned); args[0] = in + n * c_in / 2. */
+void rp_nn_pointwise4_relu_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[3]);
+void rp_nn_pointwise4_s8_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[3]);
+/* dst = the wide form of the n int8 at src (n a positive multiple of 16; both 4-byte aligned): per word of four,
+ * rp_sxtb16_even then rp_sxtb16_odd. src may lie up to n bytes above dst: widening a row in place from the upper
+ * half of its own buffer. */
+void rp_nn_widen_s8(uint32_t *dst, const int8_t *src, int32_t n);
 /* rec's weights (from word 4) for the four filter rows at w ([4][c_in] int8, any alignment; c_in a positive
  * multiple of 4): dst[8 j + 2 k] = rp_sxtb16_even(w[k][4 j .. 4 j + 3]), dst[8 j + 2 k + 1] = the odd lanes. */
 void rp_nn_pointwise4_widen(uint32_t *dst, const int8_t *w, int32_t c_in);
+/* Fills rec (above) for output channels o .. o + 3 of a pointwise layer; returns its tail (mult, rnd, s). */
+static inline uint32_t *rp_nn_pointwise4_record(uint32_t *rec, const rp_quant_params *q, const int8_t *filter,
+                                                const int32_t *bias, int32_t c_in, int32_t o) {
+    uint32_t *tail = rec + 4 + 2 * c_in;
+    for (int k = 0; k < 4; k++) {
+        const int32_t s = -1 - q->shift[o + k];
+        rec[k] = (uint32_t)bias[o + k];
+        tail[2 * k] = (uint32_t)q->mult[o + k], tail[2 * k + 1] = 1u << (s - 1), tail[8 + k] = (uint32_t)s;
+    }
+    rp_nn_pointwise4_widen(rec + 4, filter + o * c_in, c_in);
+    return tail;
+}
+/* Whether rp_nn_pointwise_wide_s8 takes a layer: c_in a multiple of 32 up to 248, c_out of 4, every shift <= -2,
+ * the clamp [0, 127] or [-128, 127]. */
+int rp_nn_pointwise_wide_ok(const rp_quant_params *q, int32_t c_in, int32_t c_out, int32_t act_min, int32_t act_max);
+/* rp_nn_pointwise_s8 for a layer rp_nn_pointwise_wide_ok takes, over wide input (rp_nn_widen_s8 of in). */
+void rp_nn_pointwise_wide_s8(const rp_quant_params *q, const uint32_t *in, int32_t n_pixels, int32_t c_in,
+                             const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int8_t *out);
 /* acc[k] += sum over r < rows of the dot product of the n int8 at x + r * (n + skip) with lane k of the paired
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */
@@ -93,6 +119,14 @@ void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const i
 void rp_nn_depthwise4_relu(uint32_t *rec, const int8_t *x);
 void rp_nn_depthwise4_s8(uint32_t *rec, const int8_t *x);
 #endif /* RP_USE_DSP */
+
+/* rp_mbconv_s8's scratch after its ring of three expanded rows: a row area of 2 half bytes, the wide form of a row
+ * (rp_nn_widen_s8) of the block's input or of the depthwise output, which the depthwise writes as int8 into the
+ * upper half, to be widened in place; then, with the residual add, its row. */
+static inline int32_t rp_nn_mbconv_half(int32_t w, int32_t wo, int32_t c_in, int32_t hid) {
+    const int32_t n = wo * hid > w * c_in ? wo * hid : w * c_in;
+    return (n + 3) & ~3;
+}
 
 /* One depthwise output row from up to three input rows (NULL = outside the tensor, zero padding):
  * rows[k] is input row oy * stride + k - 1, each [w][c] int8; out [wo][c] int8.

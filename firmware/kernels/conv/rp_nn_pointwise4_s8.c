@@ -1,5 +1,5 @@
-/* rp_nn_pointwise4_relu, _s8, _widen and rp_nn_conv4_dot: see include/internal/rp_nn_conv.h. One block of 32
- * input channels (RP_PW4_32) serves the first three. */
+/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot and rp_nn_widen_s8: see
+ * include/internal/rp_nn_conv.h. One block of 32 input channels (RP_PW4_32) serves the first five. */
 #include "internal/rp_config.h"
 #include "internal/rp_dsp.h"
 #include "internal/rp_nn_conv.h"
@@ -11,12 +11,15 @@
  * The loop takes 32 input channels per turn (r2 reloads its end from the stack). Per pixel, after the channels:
  * rp_requantize_fast (SMMLA, ASR) per channel with the constants of the record's tail, then USAT #7 or SSAT #8 and
  * four STRB; about 25 instructions. Stack: the input's end, c_out and the weights' end. */
-/* 32 input channels (r1) into the four accumulators (r4-r7), with their paired weights (r0). */
-#define RP_PW4_32                                                                                                  \
-    "    .rept 8\n"                                                                                                  \
+/* 32 input channels (r1) into the four accumulators (r4-r7), with their paired weights (r0): int8 input (a word
+ * widened by two SXTB16) or wide input (its two words as they are, one LDRD: 11 instructions for 16 MACs). */
+#define RP_PW4_IN_S8                                                                                               \
     "    ldr r2, [r1], #4\n"                                                                                         \
     "    sxtb16 r3, r2, ror #8\n"                                                                                    \
-    "    sxtb16 r2, r2\n"                                                                                            \
+    "    sxtb16 r2, r2\n"
+#define RP_PW4_IN_WIDE "    ldrd r2, r3, [r1], #8\n"
+#define RP_PW4_32(IN)                                                                                              \
+    "    .rept 8\n" IN                                                                                               \
     "    ldm r0!, {r8-r11}\n"                                                                                        \
     "    smlad r4, r2, r8, r4\n"                                                                                     \
     "    smlad r4, r3, r9, r4\n"                                                                                     \
@@ -29,7 +32,7 @@
     "    smlad r7, r3, r11, r7\n"                                                                                    \
     "    .endr\n"
 
-#define RP_PW4_FUNCTION(name, SAT)                                                                                 \
+#define RP_PW4_FUNCTION(name, SAT, IN)                                                                             \
     RP_ASM_BEGIN(name)                                                                                             \
     "    ldm r3, {r4-r6}\n"                                                                                          \
     "    sub sp, #12\n"                                                                                              \
@@ -37,7 +40,7 @@
     "    mov r12, r0\n"                                                                                              \
     "    mov lr, r2\n"                                                                                               \
     "1:  ldm r0!, {r4-r7}\n"                                                                                         \
-    "2:\n" RP_PW4_32                                                                                                 \
+    "2:\n" RP_PW4_32(IN)                                                                                             \
     "    ldr r2, [sp, #8]\n"                                                                                         \
     "    cmp r0, r2\n"                                                                                               \
     "    bne 2b\n"                                                                                                   \
@@ -76,7 +79,7 @@
     "    mov lr, r10\n"                                                                                              \
     "1:  ldr r12, [sp, #4]\n"                                                                                        \
     "    add r12, r1, r12\n"                                                                                         \
-    "2:\n" RP_PW4_32 "    cmp r1, r12\n"                                                                             \
+    "2:\n" RP_PW4_32(RP_PW4_IN_S8) "    cmp r1, r12\n"                                                                             \
     "    bne 2b\n"                                                                                                   \
     "    ldr r12, [sp, #8]\n"                                                                                        \
     "    add r1, r1, r12\n"                                                                                          \
@@ -110,6 +113,27 @@
     "    cmp r1, lr\n"                                                                                               \
     "    bne 1b\n" RP_ASM_END(rp_nn_pointwise4_widen)
 
-__asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7) RP_PW4_FUNCTION(rp_nn_pointwise4_s8,
-                                                                                       RP_PW4_SSAT8) RP_CONV4_DOT RP_PW4_WIDEN);
+/* rp_nn_widen_s8: per 16 bytes one LDM, 8 SXTB16 and one STM, the lanes of each word in the order of RP_PW4_IN_WIDE
+ * (even, odd); the block is read before it is written, so dst may lie up to n bytes below src. */
+#define RP_WIDEN_S8                                                                                                \
+    RP_ASM_BEGIN(rp_nn_widen_s8)                                                                                   \
+    "    add r2, r1, r2\n"                                                                                           \
+    "1:  ldm r1!, {r5, r7, r9, r11}\n"                                                                               \
+    "    sxtb16 r4, r5\n"                                                                                            \
+    "    sxtb16 r5, r5, ror #8\n"                                                                                    \
+    "    sxtb16 r6, r7\n"                                                                                            \
+    "    sxtb16 r7, r7, ror #8\n"                                                                                    \
+    "    sxtb16 r8, r9\n"                                                                                            \
+    "    sxtb16 r9, r9, ror #8\n"                                                                                    \
+    "    sxtb16 r10, r11\n"                                                                                          \
+    "    sxtb16 r11, r11, ror #8\n"                                                                                  \
+    "    stm r0!, {r4-r11}\n"                                                                                        \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 1b\n" RP_ASM_END(rp_nn_widen_s8)
+
+__asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
+            RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
+                RP_PW4_FUNCTION(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7, RP_PW4_IN_WIDE)
+                    RP_PW4_FUNCTION(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8, RP_PW4_IN_WIDE) RP_CONV4_DOT RP_PW4_WIDEN
+                        RP_WIDEN_S8);
 #endif /* RP_USE_DSP */

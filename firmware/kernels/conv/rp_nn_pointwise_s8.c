@@ -159,13 +159,7 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
         g.w = filter + o * c_in;
 #if RP_USE_DSP
         if (mode != RP_PW_ANY && c_in % 32 == 0 && 2 * c_in + 16 <= RP_PW_WIDE_WORDS) { /* in assembly */
-            uint32_t *rec = g.wide.w, *tail = rec + 4 + 2 * c_in;
-            for (int k = 0; k < 4; k++) {
-                const int32_t s = -1 - q->shift[o + k];
-                rec[k] = (uint32_t)bias[o + k];
-                tail[2 * k] = (uint32_t)q->mult[o + k], tail[2 * k + 1] = 1u << (s - 1), tail[8 + k] = (uint32_t)s;
-            }
-            rp_nn_pointwise4_widen(rec + 4, g.w, c_in);
+            uint32_t *rec = g.wide.w, *tail = rp_nn_pointwise4_record(rec, q, filter, bias, c_in, o);
             const int32_t args[3] = {(int32_t)(intptr_t)(in + n_pixels * c_in), c_out, (int32_t)(intptr_t)tail};
             if (n_pixels > 0)
                 (mode == RP_PW_RELU ? rp_nn_pointwise4_relu : rp_nn_pointwise4_s8)(rec, in, out + o, args);

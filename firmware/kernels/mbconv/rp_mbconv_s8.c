@@ -1,4 +1,6 @@
 /* rp_mbconv_s8: see include/rp_mbconv.h. */
+#include <stdint.h>
+
 #include "internal/rp_nn_conv.h"
 #include "rp_mbconv.h"
 
@@ -9,6 +11,22 @@ static void pointwise(const rp_layer_weights *l, const int8_t *in, int32_t n, in
     rp_nn_pointwise_s8(&l->q, in, n, c_in, l->w, l->bias, c_out, l->act_min, l->act_max, out);
 }
 
+/* A 1x1 layer over n pixels: from their wide form (widened into `wide` first) where rp_nn_pointwise_wide_s8 takes
+ * the layer, from the int8 otherwise. */
+static void pointwise_via(const rp_layer_weights *l, int wide_ok, uint32_t *wide, const int8_t *in, int32_t n,
+                          int32_t c_in, int32_t c_out, int8_t *out) {
+#if RP_USE_DSP
+    if (wide_ok) {
+        rp_nn_widen_s8(wide, in, n * c_in);
+        rp_nn_pointwise_wide_s8(&l->q, wide, n, c_in, l->w, l->bias, c_out, l->act_min, out);
+        return;
+    }
+#else
+    (void)wide_ok, (void)wide;
+#endif /* RP_USE_DSP */
+    pointwise(l, in, n, c_in, c_out, out);
+}
+
 rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const rp_dims *in_dims, const int8_t *in,
                        const rp_dims *out_dims, int8_t *out) {
     const int32_t h = in_dims->h, w = in_dims->w, c_in = in_dims->c, hid = p->c_hidden, s = p->stride;
@@ -16,13 +34,24 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
         out_dims->w != (w - 1) / s + 1 || ctx->size < rp_mbconv_s8_get_buffer_size(p, in_dims) ||
         (p->add && (s != 1 || out_dims->c != c_in)))
         return RP_ERR_ARG;
-    const int32_t wo = out_dims->w, c_out = out_dims->c, row = w * hid;
-    int8_t *ring = ctx->buf, *dw_row = ring + 3 * row, *sum_row = dw_row + wo * hid;
+    const int32_t wo = out_dims->w, c_out = out_dims->c, row = w * hid, half = rp_nn_mbconv_half(w, wo, c_in, hid);
+    /* the scratch (rp_nn_mbconv_half): the ring, the row area, the residual's row */
+    int8_t *ring = ctx->buf, *area = ring + 3 * row, *dw_row = area + half, *sum_row = area + 2 * half;
+    uint32_t *wide = (uint32_t *)(void *)area;
+    int wide_expand = 0, wide_project = 0;
+#if RP_USE_DSP
+    if (((uintptr_t)area & 3) == 0) { /* the widening reads and writes words */
+        wide_expand = ((uintptr_t)in & 3) == 0 &&
+                      rp_nn_pointwise_wide_ok(&p->expand.q, c_in, hid, p->expand.act_min, p->expand.act_max);
+        wide_project = rp_nn_pointwise_wide_ok(&p->project.q, hid, c_out, p->project.act_min, p->project.act_max);
+    }
+#endif /* RP_USE_DSP */
     int32_t expanded = 0; /* input rows [0, expanded) have been expanded into ring slot (y % 3) */
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t top = oy * s - 1, last = top + 2 < h - 1 ? top + 2 : h - 1;
         for (; expanded <= last; expanded++)
-            pointwise(&p->expand, in + expanded * w * c_in, w, c_in, hid, ring + (expanded % 3) * row);
+            pointwise_via(&p->expand, wide_expand, wide, in + expanded * w * c_in, w, c_in, hid,
+                          ring + (expanded % 3) * row);
         const int8_t *rows[3];
         for (int32_t k = 0; k < 3; k++) {
             const int32_t y = top + k;
@@ -32,10 +61,10 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
         int8_t *o = out + oy * wo * c_out;
         if (p->add) { /* project beside the input row: in place, o is that very row */
             const rp_dims row_dims = {1, wo, c_out};
-            pointwise(&p->project, dw_row, wo, hid, c_out, sum_row);
+            pointwise_via(&p->project, wide_project, wide, dw_row, wo, hid, c_out, sum_row);
             rp_add_s8(p->add, &row_dims, in + oy * w * c_in, sum_row, o);
         } else {
-            pointwise(&p->project, dw_row, wo, hid, c_out, o);
+            pointwise_via(&p->project, wide_project, wide, dw_row, wo, hid, c_out, o);
         }
     }
     return RP_OK;

@@ -74,10 +74,11 @@ def _shape(blk, src):
     return conv_out(src[0], 3, blk["stride"], 1), conv_out(src[1], 3, blk["stride"], 1), blk["out"]
 
 
-def mbconv_scratch(w: int, hidden: int, stride: int) -> int:
-    """rp_mbconv_s8_get_buffer_size without the residual's row: a ring of 3 expanded rows plus one depthwise
-    output row."""
-    return (3 * w + (w - 1) // stride + 1) * hidden
+def mbconv_scratch(w: int, c_in: int, hidden: int, stride: int) -> int:
+    """rp_mbconv_s8_get_buffer_size without the residual's row: a ring of 3 expanded rows plus a row area of twice
+    the larger of an input row and a depthwise output row, rounded to a word (rp_nn_mbconv_half)."""
+    half = max(((w - 1) // stride + 1) * hidden, w * c_in)
+    return 3 * w * hidden + 2 * ((half + 3) & ~3)
 
 
 def _rows(layer) -> RowWindow:
@@ -91,7 +92,7 @@ def _step(layer, g):
     blk, xs, out = layer.spec, g.tensors[layer.inputs[0]].shape, g.shapes.blocks[layer.index]
     hid = blk["hidden"]
     macs = xs[0] * xs[1] * hid * xs[2] + out[0] * out[1] * hid * (9 + out[2])
-    scratch = mbconv_scratch(xs[1], hid, blk["stride"]) + (out[1] * out[2] if blk["residual"] else 0)
+    scratch = mbconv_scratch(xs[1], xs[2], hid, blk["stride"]) + (out[1] * out[2] if blk["residual"] else 0)
     fits = out[1] * out[2] <= blk["stride"] * xs[1] * xs[2]
     return DeviceStep(out, scratch, macs, 0 if fits else None)
 
