@@ -121,7 +121,7 @@ typedef struct {
 } rp_rnnpool_params;
 
 /* RNNPool (numerics §4.3) with the replicate padding; each shared RNN1 sequence runs once.
- * ctx  scratch of rp_rnnpool_s8_get_buffer_size(p, in_dims) bytes (17,600 for the face models at 320x240), 2-byte
+ * ctx  scratch of rp_rnnpool_s8_get_buffer_size(p, in_dims) bytes (24,898 for the face models at 320x240), 2-byte
  *      aligned at least; its last Pw * 4 * rnn2->n_hidden bytes hold one output row until its patch row is done
  * in   [Hs, Ws, C] int8 (the stem output), C <= RP_MAX_HIDDEN; out [Ph + 1, Pw + 1, 4 * rnn2->n_hidden] int8 with
  *      Ph = (Hs - patch) / stride + 1 (likewise Pw); channels: rows fwd, rows bwd, cols fwd, cols bwd.
@@ -129,10 +129,10 @@ typedef struct {
  * In place: out may equal in when (Pw + 1) * 4 * rnn2->n_hidden <= stride * Ws * C (an output row is no longer
  * than the stem rows its patch row releases); otherwise out must not overlap in.
  * Two paths, both bit-exact. The fast one (32-bit arithmetic, weights regrouped in the scratch, RNN2's input half
- * computed once per summary and patch) runs when both cells have hidden sizes that are multiples of 4, shift in
+ * computed once per summary) runs when both cells have hidden sizes that are multiples of 4, shift in
  * [-31, -2] ([-25, -2] with the exact nonlinearities), biases whose folds stay within 2^30 (rp_nn_fastgrnn_prepare),
- * rnn1->x_shift is 0..8 and rnn2->x_shift 0, and the scratch has room for it (12,928 of the
- * 15,104 bytes before the row buffer at 320x240); otherwise the same traversal runs rp_nn_fastgrnn_step (int64
+ * rnn1->x_shift is 0..8 and rnn2->x_shift 0, and the scratch has room for it (22,400 of the
+ * 22,402 bytes before the row buffer at 320x240); otherwise the same traversal runs rp_nn_fastgrnn_step (int64
  * requantisation).
  * Uses about 1.1 KB of stack (fast path) or 1.9 KB (generic). */
 rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,

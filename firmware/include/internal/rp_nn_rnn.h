@@ -98,6 +98,13 @@ static inline int32_t rp_nn_fastgrnn_prepared_size(const rp_fastgrnn_params *p) 
     return 4 * p->n_hidden * (rp_nn_grnn_input_pairs(p->n_in) + p->n_hidden / 2) + 8 * p->n_hidden;
 }
 
+/* The bytes of rp_rnnpool_s8's fast path, from a 4-byte boundary, for pw patch columns: the row summaries'
+ * projections [patch][pw][H2] int32, the column summaries' [patch][H2] int32, the two prepared cells. */
+static inline int32_t rp_nn_rnnpool_fast_bytes(const rp_rnnpool_params *p, int32_t pw) {
+    return (p->patch * pw + p->patch) * p->rnn2->n_hidden * 4 + rp_nn_fastgrnn_prepared_size(p->rnn1) +
+           rp_nn_fastgrnn_prepared_size(p->rnn2);
+}
+
 /* RNN1: the cell over `steps` (>= 1) int8 pixels of n_in channels, `pitch` elements apart, from h = 0; writes the
  * final state to h (n_hidden int16, 4-byte aligned). */
 void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,

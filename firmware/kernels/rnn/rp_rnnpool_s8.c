@@ -43,44 +43,47 @@ static void flush_row(const job *j, int32_t pi) {
 }
 
 /* The fast path: cells prepared by rp_nn_fastgrnn_prepare (32-bit arithmetic, regrouped weights), and RNN2's input
- * half W2 x computed once per summary and patch (columns: once per patch row, in a ring of `patch` columns)
- * instead of once per step: each serves a forward and a backward run. Not inlined, like run_generic, so that
- * neither path's stack adds to the other's (with their callees: about 1.1 KB here, 1.9 KB there). */
-static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_nn_grnn *g2, int16_t *ring,
-                                               int32_t *col_proj, int32_t *row_proj) {
+ * half W2 x computed once per summary instead of once per step: a row summary's projection, kept in a ring of the
+ * last `patch` stem rows, serves every patch that reads it, forward and backward; a column summary's, kept for the
+ * last `patch` stem columns, serves the patches of its patch row. Not inlined, like run_generic, so that neither
+ * path's stack adds to the other's. */
+static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_nn_grnn *g2, int32_t *row_proj,
+                                               int32_t *col_proj) {
     int32_t frames[2][RP_NN_GRNN16_FRAME]; /* the assembly's, where it runs a cell (internal/rp_nn_rnn.h) */
     rp_nn_grnn16_attach(g1, frames[0]);
     rp_nn_grnn16_attach(g2, frames[1]);
-    const int32_t P = j->p->patch, S = j->p->stride, H1 = g1->n_hidden, H2 = g2->n_hidden, pw = j->pw;
+    const int32_t P = j->p->patch, S = j->p->stride, H2 = g2->n_hidden, pw = j->pw;
     int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
-    const int32_t *seq[RP_MAX_PATCH];
-    int32_t rows_done = 0; /* stem rows whose row summaries are in the ring */
+    const int32_t *seq[4][RP_MAX_PATCH]; /* rows forward, rows backward, columns forward, columns backward */
+    const int32_t *top[RP_MAX_PATCH];    /* the patch row's row projections, from its top row */
+    int32_t rows_done = 0; /* stem rows whose row projections are in the ring */
     for (int32_t pi = 0; pi < j->ph; pi++) {
         const int32_t y0 = pi * S;
         for (int32_t y = rows_done > y0 ? rows_done : y0; y < y0 + P; y++) {
             const int8_t *row = j->in + (int64_t)y * j->row_pitch;
-            int16_t *dst = ring + (y % P) * pw * H1;
-            for (int32_t pj = 0; pj < pw; pj++)
-                rp_nn_fastgrnn_run_s8(g1, row + pj * S * j->c_in, j->c_in, P, j->c_in, dst + pj * H1);
+            int32_t *dst = row_proj + (y % P) * pw * H2;
+            for (int32_t pj = 0; pj < pw; pj++) {
+                rp_nn_fastgrnn_run_s8(g1, row + pj * S * j->c_in, j->c_in, P, j->c_in, h);
+                rp_nn_fastgrnn_project(g2, h, dst + pj * H2);
+            }
         }
         rows_done = y0 + P;
-        const int8_t *top = j->in + (int64_t)y0 * j->row_pitch;
+        for (int32_t t = 0; t < P; t++) top[t] = row_proj + ((y0 + t) % P) * pw * H2;
+        const int8_t *first = j->in + (int64_t)y0 * j->row_pitch;
         int32_t cols_done = 0; /* stem columns whose projected column summaries are in col_proj */
         for (int32_t pj = 0; pj < pw; pj++) {
             const int32_t x0 = pj * S;
             for (int32_t x = cols_done > x0 ? cols_done : x0; x < x0 + P; x++) {
-                rp_nn_fastgrnn_run_s8(g1, top + x * j->c_in, j->c_in, P, j->row_pitch, h);
+                rp_nn_fastgrnn_run_s8(g1, first + x * j->c_in, j->c_in, P, j->row_pitch, h);
                 rp_nn_fastgrnn_project(g2, h, col_proj + (x % P) * H2);
             }
             cols_done = x0 + P;
-            for (int32_t r = 0; r < P; r++)
-                rp_nn_fastgrnn_project(g2, ring + (((y0 + r) % P) * pw + pj) * H1, row_proj + r * H2);
-            for (int32_t k = 0; k < 4; k++) { /* rows fwd, rows bwd, cols fwd, cols bwd */
-                for (int32_t t = 0; t < P; t++) {
-                    const int32_t r = (k & 1) ? P - 1 - t : t;
-                    seq[t] = k < 2 ? row_proj + r * H2 : col_proj + ((x0 + r) % P) * H2;
-                }
-                rp_nn_fastgrnn_run_proj(g2, seq, P, h);
+            for (int32_t t = 0, c = x0 % P; t < P; t++, c = c + 1 < P ? c + 1 : 0) {
+                seq[0][t] = seq[1][P - 1 - t] = top[t] + pj * H2;
+                seq[2][t] = seq[3][P - 1 - t] = col_proj + c * H2;
+            }
+            for (int32_t k = 0; k < 4; k++) {
+                rp_nn_fastgrnn_run_proj(g2, seq[k], P, h);
                 write_patch(j, pj, k, h, H2);
             }
         }
@@ -162,23 +165,21 @@ rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const
     const job j = {p, ph, pw, in_dims->c, in_dims->w * in_dims->c, out_dims->c, out_dims->w, in, out,
                    (int8_t *)ctx->buf + budget};
 
-    /* Fast-path layout from the first 4-byte boundary: ring [P][pw][H1] int16, the two prepared cells, then the
-     * projections col_proj [P][H2] and row_proj [P][H2] int32 (12,928 bytes for the face models at 320x240). */
+    /* Fast-path layout from the first 4-byte boundary (rp_nn_rnnpool_fast_bytes): the row projections [P][pw][H2]
+     * int32, the column projections [P][H2] int32, then the two prepared cells. */
     const uintptr_t pad = (4 - ((uintptr_t)ctx->buf & 3)) & 3;
     uint8_t *base = (uint8_t *)ctx->buf + pad;
-    const int32_t ring_bytes = P * pw * H1 * 2, proj_bytes = P * H2 * 4;
-    const int32_t fast_bytes = (int32_t)pad + ring_bytes + rp_nn_fastgrnn_prepared_size(r1) +
-                               rp_nn_fastgrnn_prepared_size(r2) + 2 * proj_bytes;
+    const int32_t proj_bytes = (P * j.pw + P) * H2 * 4;
     rp_nn_grnn g1, g2;
     int32_t n1 = 0, n2 = 0;
-    if (fast_bytes <= budget) {
-        const int32_t room = budget - (int32_t)pad - ring_bytes - 2 * proj_bytes;
-        n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + ring_bytes, room, &g1);
-        n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + ring_bytes + n1, room - n1, &g2) : 0;
+    if ((int32_t)pad + rp_nn_rnnpool_fast_bytes(p, j.pw) <= budget) {
+        const int32_t room = budget - (int32_t)pad - proj_bytes;
+        n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + proj_bytes, room, &g1);
+        n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + proj_bytes + n1, room - n1, &g2) : 0;
     }
     if (n1 && n2) {
-        int32_t *col_proj = (int32_t *)(void *)(base + ring_bytes + n1 + n2);
-        run_fast(&j, &g1, &g2, (int16_t *)(void *)base, col_proj, col_proj + P * H2);
+        int32_t *row_proj = (int32_t *)(void *)base;
+        run_fast(&j, &g1, &g2, row_proj, row_proj + P * j.pw * H2);
     } else {
         run_generic(&j, (int16_t *)ctx->buf);
     }

@@ -84,7 +84,7 @@ def _init(layer, xs, ctx):
 def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int], fast: bool = True) -> int:
     """Multiply-accumulates as rp_rnnpool_s8 performs them (numerics §4.3): RNN1 once per shared row and column
     sequence; on the fast path its first step skips U h (h = 0), and RNN2 projects each summary once (row summaries
-    per patch, column summaries per patch row) and then runs U h alone, from h = 0; the generic path multiplies the
+    once, column summaries once per patch row) and then runs U h alone, from h = 0; the generic path multiplies the
     whole [W | U] every step."""
     rp = cfg["rnnpool"]
     h1, h2, P, S, c = rp["hidden1"], rp["hidden2"], rp["patch"], rp["stride"], stem[2]
@@ -93,15 +93,25 @@ def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int], f
     if not fast:
         return sequences * P * h1 * (c + h1) + patches * 4 * P * h2 * (h1 + h2)
     rnn1 = sequences * (h1 * c + (P - 1) * h1 * (c + h1))
-    rnn2 = (patches * P + grid[0] * used_w) * h2 * h1 + patches * 4 * (P - 1) * h2 * h2
+    rnn2 = (used_h * grid[1] + grid[0] * used_w) * h2 * h1 + patches * 4 * (P - 1) * h2 * h2
     return rnn1 + rnn2
 
 
+def rnnpool_fast_bytes(cfg: dict, c_in: int, pw: int) -> int:
+    """rp_nn_rnnpool_fast_bytes: the fast path's row and column projections and its two prepared cells."""
+    rp = cfg["rnnpool"]
+    P, h1, h2 = rp["patch"], rp["hidden1"], rp["hidden2"]
+    return (P * pw + P) * h2 * 4 + fastgrnn_prepared_size(c_in, h1) + fastgrnn_prepared_size(h1, h2)
+
+
 def rnnpool_scratch(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int]) -> int:
-    """rp_rnnpool_s8_get_buffer_size for these shapes (checked against the C function in the host tests)."""
+    """rp_rnnpool_s8_get_buffer_size for these shapes (checked against the C function in the host tests): the
+    larger of the generic path's RNN1 summaries and the fast path's bytes (+2 to a 4-byte boundary), then one
+    output row."""
     rp = cfg["rnnpool"]
     used_w = (grid[1] - 1) * rp["stride"] + rp["patch"]
-    return (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2 + grid[1] * 4 * rp["hidden2"]
+    generic = (rp["patch"] * grid[1] + used_w) * rp["hidden1"] * 2
+    return max(generic, 2 + rnnpool_fast_bytes(cfg, stem[2], grid[1])) + grid[1] * 4 * rp["hidden2"]
 
 
 def _step(layer, g):
@@ -174,14 +184,11 @@ def fastgrnn_cell_fast(n_in: int, n_h: int, shift: int, x_shift: int, biases, pi
     return 0 <= x_shift <= 8 if pixel else x_shift == 0 and n_in % 4 == 0
 
 
-def rnnpool_fast(model, stem_w: int) -> bool:
-    """Whether rp_rnnpool_s8 takes its prepared path: the two prepared cells and projections fit beside the ring
-    in the scratch (rp_rnnpool_s8.c) and rp_nn_fastgrnn_prepare accepts both cells' parameters."""
+def rnnpool_fast(model) -> bool:
+    """Whether rp_rnnpool_s8 takes its prepared path, given the scratch of rp_rnnpool_s8_get_buffer_size, which
+    always has room for it: whether rp_nn_fastgrnn_prepare accepts both cells' parameters."""
     rp = model.config["rnnpool"]
-    P, S, h1, h2, c_in = rp["patch"], rp["stride"], rp["hidden1"], rp["hidden2"], model.config["stem"]["out"]
-    used_w = ((stem_w - P) // S) * S + P
-    if fastgrnn_prepared_size(c_in, h1) + fastgrnn_prepared_size(h1, h2) + 2 * P * h2 * 4 > used_w * h1 * 2:
-        return False
+    h1, h2, c_in = rp["hidden1"], rp["hidden2"], model.config["stem"]["out"]
     for cell, n_in, n_h, s8 in (("rnn1", c_in, h1, True), ("rnn2", h1, h2, False)):
         shift, x_shift = int(_q(model, cell, "shift").ravel()[0]), int(_q(model, cell, "x_shift").ravel()[0])
         biases = np.concatenate([_q(model, cell, "bg").ravel(), _q(model, cell, "bh").ravel()])
@@ -191,7 +198,7 @@ def rnnpool_fast(model, stem_w: int) -> bool:
 
 
 def _work(s, w):
-    fast = rnnpool_fast(w.model, w.src[1])
+    fast = rnnpool_fast(w.model)
     grid = (w.out[0] - 1, w.out[1] - 1)  # the output carries one replicated row and column
     generic = rnnpool_macs(w.model.config, w.src, grid, fast=False)
     return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else generic}

@@ -11,7 +11,8 @@ from harness import latency
 from harness.latency import LayerWork, check, fit, layer_work, load_calibration, predict, save_calibration
 from harness.errors import InputError, ProtocolError, UsageError
 from harness.model.kinds.rnnpool import rnnpool_fast
-from harness.model.modelfile import load
+from harness.model.layers import qkey
+from harness.model.modelfile import Model, load
 from tests.harness.targets.needs import EMULATOR
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,7 +92,9 @@ def test_work_features_follow_the_device_graph():
         assert set(latency.FEATURES[w.kind]) <= set(w.features), w.name
     mb0 = next(w for w in works if w.name == "mb0")
     assert mb0.features["pw_macs"] + mb0.features["dw_macs"] == mb0.macs and mb0.weight_bytes > 0
-    assert rnnpool_fast(model, 160) and not rnnpool_fast(model, 80)  # 320 vs 160 wide inputs
+    assert rnnpool_fast(model)  # its scratch always has room for the fast path: its cells decide
+    shift_1 = Model.create(model.config, {**model.arrays, qkey("rnn1", "shift"): np.int32(-1)})
+    assert not rnnpool_fast(shift_1)  # rp_nn_fastgrnn_prepare refuses shift -1
 
 
 def test_committed_calibration_predicts_the_default_model():

@@ -15,6 +15,8 @@ def _walk(h, w, c, h1, h2, P, S, fast):
         y0 = pi * S
         for _ in range(max(rows_done, y0), y0 + P):
             macs += pw * rnn1()                      # row summaries of every patch column
+            if fast:
+                macs += pw * h2 * h1                 # each projected once, for every patch that reads it
         rows_done = y0 + P
         if not fast:
             macs += ((pw - 1) * S + P) * rnn1()      # column summaries of the whole patch row
@@ -26,7 +28,6 @@ def _walk(h, w, c, h1, h2, P, S, fast):
             for _ in range(max(cols_done, x0), x0 + P):
                 macs += rnn1() + h2 * h1             # a column summary, then its projection
             cols_done = x0 + P
-            macs += P * h2 * h1                      # the patch's row summaries projected
             macs += 4 * (P - 1) * h2 * h2            # four runs of U h from h = 0 (the first step is the projection)
     return macs
 
@@ -43,5 +44,5 @@ def test_rnnpool_macs_are_the_kernels_own(shape, fast):
 
 def test_the_default_models_rnnpool_performs_a_quarter_fewer_macs_than_its_graph():
     cfg = {"rnnpool": {"hidden1": 16, "hidden2": 16, "patch": 8, "stride": 4}}
-    assert rnnpool_macs(cfg, (120, 160, 4), (29, 39)) == 33_084_416
+    assert rnnpool_macs(cfg, (120, 160, 4), (29, 39)) == 31_966_208
     assert rnnpool_macs(cfg, (120, 160, 4), (29, 39), fast=False) == 42_389_504
