@@ -48,5 +48,7 @@ def test_rnnpool_layer_of_the_default_model_is_bit_exact(hard):
 def test_rnnpool_scratch_is_small_enough_for_the_m4():
     model = load(ROOT / "fixtures" / "models" / "default.npz")
     a, rp = model.arrays, model.config["rnnpool"]
-    # 8 stem rows of row summaries (8 × 39 patches) + 160 column summaries, 16 int16 each
-    assert hk.rnnpool_buffer_size(_p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], (120, 160, 4)) == 17_600
+    # the fast path's row summaries' projections (8 stem rows × 39 patch columns) and 8 columns', 16 int32 each,
+    # 1,920 B of prepared cells and 2 B of alignment, then an output row (39 × 64)
+    size = hk.rnnpool_buffer_size(_p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], (120, 160, 4))
+    assert size == (8 * 39 + 8) * 16 * 4 + 1_920 + 2 + 39 * 64 == 24_898
