@@ -60,9 +60,10 @@ static inline uint32_t rp_pkhtb(uint32_t a, uint32_t b) {
     return r;
 }
 
-/* Multiply-accumulates on int16 lanes: acc + a.lo b.lo + a.hi b.hi (SMLAD), acc + a.lo b.lo (SMLABB) and
- * acc + a.hi b.hi (SMLATT). */
+/* Multiply-accumulates on int16 lanes: acc + a.lo b.lo + a.hi b.hi (SMLAD; without acc SMUAD), acc + a.lo b.lo
+ * (SMLABB) and acc + a.hi b.hi (SMLATT). */
 static inline int32_t rp_smlad(uint32_t a, uint32_t b, int32_t acc) { return __smlad((int32_t)a, (int32_t)b, acc); }
+static inline int32_t rp_smuad(uint32_t a, uint32_t b) { return __smuad((int32_t)a, (int32_t)b); }
 static inline int32_t rp_smlabb(uint32_t a, uint32_t b, int32_t acc) { return __smlabb((int32_t)a, (int32_t)b, acc); }
 static inline int32_t rp_smlatt(uint32_t a, uint32_t b, int32_t acc) { return __smlatt((int32_t)a, (int32_t)b, acc); }
 /* acc + the high word of the int64 product a * b, i.e. acc + floor(a * b / 2^32) (SMMLA; GCC 12 has no
