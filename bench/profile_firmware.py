@@ -2,7 +2,7 @@
 run on QEMU's STM32F405 with every translated block logged as it executes (``-d in_asm,exec,nochain``), each
 execution counted with its block's instruction count, and the counts summed per symbol of the ELF.
 
-    .venv/bin/python bench/profile_firmware.py [--portable] [--top N] [--json]
+    .venv/bin/python bench/profile_firmware.py [--portable] [--top N | --function NAME] [--json]
 
 The total is the whole run (boot, self-test, report), so it is a little above the inference's TIM2 figure
 (``harness bench firmware``); a block that an interrupt cuts short counts whole, which the UART-free self-test
@@ -65,6 +65,23 @@ def per_block(log: Path) -> tuple[dict[int, int], collections.Counter]:
     return size, runs
 
 
+def annotate(log: Path, elf: Path, name: str) -> list[tuple[int, int, str]]:
+    """(address, executions, instruction) for each instruction of function ``name``."""
+    listing = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)], capture_output=True,
+                             text=True, check=True).stdout
+    body = listing.split(f"<{name}>:\n", 1)[1].split("\n\n", 1)[0].splitlines() if f"<{name}>:" in listing else []
+    insns = [(int(a, 16), t.strip()) for a, t in (line.split(":", 1) for line in body if ":" in line)]
+    size, runs = per_block(log)
+    hits: collections.Counter = collections.Counter()
+    addrs = [a for a, _ in insns]
+    for pc, count in runs.items():  # a block covers its first size[pc] instructions from pc
+        if pc in addrs:
+            i = addrs.index(pc)
+            for a, _ in insns[i:i + size.get(pc, 0)]:
+                hits[a] += count
+    return [(a, hits[a], t) for a, t in insns]
+
+
 def measure(args) -> dict:
     model = load_model(args.model, fixed=True)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
@@ -74,6 +91,10 @@ def measure(args) -> dict:
         cmd = [require_qemu(), *MACHINE, "-serial", "null", *SEMIHOSTING, "-kernel", str(build.elf),
                "-d", "in_asm,exec,nochain", "-D", str(log)]
         subprocess.run(cmd, capture_output=True, timeout=900, check=False)
+        if args.function:
+            return {"function": args.function,
+                    "instructions": [{"address": a, "executions": n, "text": t}
+                                     for a, n, t in annotate(log, build.elf, args.function)]}
         size, runs = per_block(log)
     starts, syms = symbols(build.elf)
     per: collections.Counter = collections.Counter()
@@ -87,6 +108,10 @@ def measure(args) -> dict:
 
 
 def show(r: dict) -> None:
+    if "function" in r:
+        for i in r["instructions"]:
+            print(f"{i['executions']:>10,}  {i['address']:08x}  {i['text']}")
+        return
     print(f"{'instructions':>13} {'share':>6}  function ({'DSP path' if r['dsp'] else 'portable C'}; whole run "
           f"{r['total']:,})")
     for f in r["functions"]:
@@ -97,6 +122,7 @@ def options(p) -> None:
     p.add_argument("--model", help="a .npz model (default: fixtures/models/default.npz)")
     p.add_argument("--portable", action="store_true", help="the portable C build (RP_USE_DSP=0)")
     p.add_argument("--top", type=int, default=30, help="functions shown (default 30)")
+    p.add_argument("--function", help="instead, each instruction of this function with its executions")
 
 
 if __name__ == "__main__":

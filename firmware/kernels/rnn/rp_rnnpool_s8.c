@@ -1,5 +1,6 @@
 /* rp_rnnpool_s8: see include/rp_kernels.h. */
 #include <stdint.h>
+#include <string.h>
 
 #include "internal/rp_nn_rnn.h"
 #include "internal/rp_requantize.h"
@@ -38,8 +39,7 @@ static void write_patch(const job *j, int32_t pj, int32_t k, const int16_t *q, i
 
 /* Output row pi leaves the scratch after every read of its patch row: so `out` may lie over `in` (in place). */
 static void flush_row(const job *j, int32_t pi) {
-    int8_t *o = j->out + (int64_t)pi * j->out_w * j->oc;
-    for (int32_t i = 0; i < j->pw * j->oc; i++) o[i] = j->row[i];
+    memcpy(j->out + (int64_t)pi * j->out_w * j->oc, j->row, (size_t)(j->pw * j->oc));
 }
 
 /* The fast path: cells prepared by rp_nn_fastgrnn_prepare (32-bit arithmetic, regrouped weights), and RNN2's input
