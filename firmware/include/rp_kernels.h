@@ -94,8 +94,8 @@ typedef struct {
     void (*run)(int32_t *frame, const uint32_t *gate);
     int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */
     /* whole RNN1 and RNN2 sequences with these gates (internal/rp_nn_rnn.h), or 0 */
-    void (*seq_s8)(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[3]);
-    void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[2]);
+    void (*seq_s8)(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[4]);
+    void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);
 } rp_fastgrnn_gates;
 
 /* One FastGRNN cell (numerics §4.2): w [n_hidden][n_in + n_hidden] int16 = [W | U]; bg, bh [n_hidden] int32 (Q14);

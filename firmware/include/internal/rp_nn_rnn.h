@@ -358,12 +358,23 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 /* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
  * 20 instructions a step fewer than the C loop over rp_nn_grnn16_mac_s8 and the gates (RP_NN_GRNN16_GATES).
  * State on the stack (words): the gate constants' address, then the input's walk (RNN1: x, pitch, end; RNN2: the
- * projections' pointer and end), then the weights.
- * - RNN1 (name##_seq_s8(frame, gate, x, {pitch, end, w})): per step the pixel's four int8 channels at x, packed
- *   into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end;
- * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w})): per step the accumulators start from *proj++, until
- *   proj == end.
- * The frame's h holds 0 on entry and the final state on return. */
+ * projections' pointer and end), the weights and h_out.
+ * - RNN1 (name##_seq_s8(frame, gate, x, {pitch, end, w, h_out})): per step the pixel's four int8 channels at x,
+ *   packed into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end;
+ * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w, h_out})): per step the accumulators start from *proj++,
+ *   until proj == end.
+ * Each starts from h = 0 in the frame and copies the final h to h_out (16 int16, 4-byte aligned). */
+#define RP_GRNN16_ZERO_H                                                                                             \
+    "    movs r8, #0\n"                                                                                              \
+    "    movs r9, #0\n"                                                                                              \
+    "    strd r8, r9, [r0, #4 * 50]\n"                                                                               \
+    "    strd r8, r9, [r0, #4 * 52]\n"                                                                               \
+    "    strd r8, r9, [r0, #4 * 54]\n"                                                                               \
+    "    strd r8, r9, [r0, #4 * 56]\n"
+#define RP_GRNN16_COPY_H                                                                                             \
+    "    add r3, r0, #4 * 50\n"                                                                                      \
+    "    ldm r3, {r4-r11}\n"                                                                                         \
+    "    stm r2, {r4-r11}\n"
 #define RP_GRNN16_PACK_S8                                                                                            \
     "    ldr r6, [r2]\n"                                                                                             \
     "    add r2, r2, r3\n"                                                                                           \
@@ -377,9 +388,9 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    mov r0, r5\n"
 #define RP_GRNN16_SEQ_S8_ASM(name, S)                                                                                \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
-    "    sub sp, #20\n"                                                                                              \
-    "    ldm r3, {r4-r6}\n"                                                                                          \
-    "    stm sp, {r1, r2, r4, r5, r6}\n"                                                                             \
+    "    sub sp, #24\n"                                                                                              \
+    "    ldm r3, {r4-r7}\n"                                                                                          \
+    "    stm sp, {r1, r2, r4-r7}\n" RP_GRNN16_ZERO_H                                                                  \
     "    mov r3, r4\n"                                                                                               \
     "    mov r5, r6\n" RP_GRNN16_PACK_S8                                                                              \
     "    .rept 4\n"                                                                                                  \
@@ -394,13 +405,13 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
     "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
-    "3:  add sp, #20\n"                                                                                              \
+    "3:  ldr r2, [sp, #20]\n" RP_GRNN16_COPY_H "    add sp, #24\n"                                                  \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #define RP_GRNN16_SEQ_PROJ_ASM(name, S)                                                                              \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
-    "    sub sp, #16\n"                                                                                              \
-    "    ldm r3, {r4, r5}\n"                                                                                         \
-    "    stm sp, {r1, r2, r4, r5}\n"                                                                                 \
+    "    sub sp, #20\n"                                                                                              \
+    "    ldm r3, {r4-r6}\n"                                                                                          \
+    "    stm sp, {r1, r2, r4-r6}\n" RP_GRNN16_ZERO_H                                                                  \
     "    ldr r3, [r2], #4\n"                                                                                         \
     "    str r2, [sp, #4]\n"                                                                                         \
     "    mov r2, r0\n"                                                                                               \
@@ -421,7 +432,7 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
     "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
-    "3:  add sp, #16\n"                                                                                              \
+    "3:  ldr r2, [sp, #16]\n" RP_GRNN16_COPY_H "    add sp, #20\n"                                                  \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
@@ -431,8 +442,8 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
     void name##_run(int32_t *frame, const uint32_t *gate);                                                            \
-    void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[3]);                \
-    void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[2]);   \
+    void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[4]);                \
+    void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);   \
     __asm__(RP_GRNN16_GATES_IMM_ASM(name##_run, S) RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S)                            \
                 RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                                                          \
     static const rp_fastgrnn_gates name = {name##_run, S, name##_seq_s8, name##_seq_proj};

@@ -27,13 +27,8 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int32_t *const *proj, int32_t st
 /* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
 static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
                                               int16_t *h) {
-    int32_t *f = g->frame, *out = (int32_t *)(void *)h;
-#pragma GCC unroll 8
-    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
-    const int32_t args[2] = {(int32_t)(intptr_t)(proj + steps), (int32_t)(intptr_t)g->w};
-    g->seq->seq_proj(f, g->gate, proj, args);
-#pragma GCC unroll 8
-    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+    const int32_t args[3] = {(int32_t)(intptr_t)(proj + steps), (int32_t)(intptr_t)g->w, (int32_t)(intptr_t)h};
+    g->seq->seq_proj(g->frame, g->gate, proj, args);
 }
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
                                               int16_t *h) {

@@ -57,13 +57,9 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_
 /* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
 static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
                                               int16_t *h_out) {
-    int32_t *f = g->frame, *out = (int32_t *)(void *)h_out;
-#pragma GCC unroll 8
-    for (int32_t i = 0; i < 8; i++) f[RP_NN_GRNN16_H + i] = 0;
-    const int32_t args[3] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g->w};
-    g->seq->seq_s8(f, g->gate, x, args);
-#pragma GCC unroll 8
-    for (int32_t i = 0; i < 8; i++) out[i] = f[RP_NN_GRNN16_H + i];
+    const int32_t args[4] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g->w,
+                             (int32_t)(intptr_t)h_out};
+    g->seq->seq_s8(g->frame, g->gate, x, args);
 }
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
                                               int16_t *h_out) {
