@@ -104,6 +104,10 @@ void rp_nn_pointwise_wide_s8(const rp_quant_params *q, const uint32_t *in, int32
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */
 void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const int32_t args[3]);
+/* The same for two lanes (w: per 4 weights the pairs [even, odd] of lane 0, then of lane 1) and two pixels x and
+ * x + d: acc = {x lane 0, x lane 1, x + d lane 0, x + d lane 1}. args: {n, skip, rows, d}. rp_nn_conv_s8's groups of
+ * two (the two-channel confidence heads). */
+void rp_nn_conv2x2_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const int32_t args[4]);
 
 /* rp_nn_depthwise3x3_row_s8's stride-1 rows in assembly (rp_nn_depthwise4_s8.c): one group of four channels whose
  * shifts are all <= -2, clamp [0, 127] (_relu) or [-128, 127] (_s8), every output pixel of a row of w >= 2 pixels

@@ -179,6 +179,10 @@ RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
                 const int32_t args[3] = {n, row - n, ky1 - ky0};
                 rp_nn_conv4_dot(wide_at(g, ky0 * n, 4), x, a, args);
                 ky = ky1;
+            } else if (G == 2 && n == g->k * c_in && n % 32 == 0) {
+                const int32_t args[4] = {n, row - n, ky1 - ky0, pair ? g->stride * c_in : 0};
+                rp_nn_conv2x2_dot(wide_at(g, ky0 * n, 2), x, a, args);
+                ky = ky1;
             }
 #endif /* RP_USE_DSP */
             for (; ky < ky1; ky++, x += row) {

@@ -1,4 +1,4 @@
-/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot and rp_nn_widen_s8: see
+/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _conv2x2_dot and rp_nn_widen_s8: see
  * include/internal/rp_nn_conv.h. One block of 32 input channels (RP_PW4_32) serves the first five. */
 #include "internal/rp_config.h"
 #include "internal/rp_dsp.h"
@@ -89,6 +89,49 @@
     "    add sp, #12\n"                                                                                              \
     "    stm r2, {r4-r7}\n" RP_ASM_END(rp_nn_conv4_dot)
 
+/* rp_nn_conv2x2_dot: like rp_nn_conv4_dot for two lanes and two pixels (x and x + d, lr): per 4 weights the two
+ * pixels' words (LDR), widened by SXTB16 one after the other into r12 and r3 / r2, one LDM of the two lanes' pairs
+ * (r8-r11): 15 instructions for 16 MACs. acc (r4-r7: p lane 0, p lane 1, q lane 0, q lane 1), n, skip, the rows
+ * left and the segment's end on the stack. */
+#define RP_CONV2X2_DOT                                                                                             \
+    RP_ASM_BEGIN(rp_nn_conv2x2_dot)                                                                                \
+    "    ldm r2, {r4-r7}\n"                                                                                          \
+    "    ldm r3, {r8-r11}\n"                                                                                         \
+    "    sub sp, #20\n"                                                                                              \
+    "    stm sp, {r2, r8-r10}\n"                                                                                     \
+    "    mov lr, r11\n"                                                                                              \
+    "1:  ldr r2, [sp, #4]\n"                                                                                         \
+    "    add r2, r1, r2\n"                                                                                           \
+    "    str r2, [sp, #16]\n"                                                                                        \
+    "2:  .rept 8\n"                                                                                                  \
+    "    ldr r2, [r1, lr]\n"                                                                                         \
+    "    ldr r3, [r1], #4\n"                                                                                         \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    sxtb16 r12, r3\n"                                                                                           \
+    "    sxtb16 r3, r3, ror #8\n"                                                                                    \
+    "    smlad r4, r12, r8, r4\n"                                                                                    \
+    "    smlad r4, r3, r9, r4\n"                                                                                     \
+    "    smlad r5, r12, r10, r5\n"                                                                                   \
+    "    smlad r5, r3, r11, r5\n"                                                                                    \
+    "    sxtb16 r12, r2\n"                                                                                           \
+    "    sxtb16 r2, r2, ror #8\n"                                                                                    \
+    "    smlad r6, r12, r8, r6\n"                                                                                    \
+    "    smlad r6, r2, r9, r6\n"                                                                                     \
+    "    smlad r7, r12, r10, r7\n"                                                                                   \
+    "    smlad r7, r2, r11, r7\n"                                                                                    \
+    "    .endr\n"                                                                                                    \
+    "    ldr r2, [sp, #16]\n"                                                                                        \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 2b\n"                                                                                                   \
+    "    ldrd r2, r3, [sp, #8]\n"                                                                                    \
+    "    add r1, r1, r2\n"                                                                                           \
+    "    subs r3, r3, #1\n"                                                                                          \
+    "    str r3, [sp, #12]\n"                                                                                        \
+    "    bne 1b\n"                                                                                                   \
+    "    ldr r2, [sp]\n"                                                                                             \
+    "    add sp, #20\n"                                                                                              \
+    "    stm r2, {r4-r7}\n" RP_ASM_END(rp_nn_conv2x2_dot)
+
 /* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
  * widened by 8 SXTB16 and stored by one STM: 16 instructions per 8 words. */
 #define RP_PW4_WIDEN                                                                                               \
@@ -134,6 +177,6 @@
 __asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
             RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
                 RP_PW4_FUNCTION(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7, RP_PW4_IN_WIDE)
-                    RP_PW4_FUNCTION(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8, RP_PW4_IN_WIDE) RP_CONV4_DOT RP_PW4_WIDEN
-                        RP_WIDEN_S8);
+                    RP_PW4_FUNCTION(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8, RP_PW4_IN_WIDE) RP_CONV4_DOT RP_CONV2X2_DOT
+                        RP_PW4_WIDEN RP_WIDEN_S8);
 #endif /* RP_USE_DSP */
