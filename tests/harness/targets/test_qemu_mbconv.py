@@ -2,7 +2,8 @@
 against the unfused NumPy reference layers. Here the DSP path's wide pointwise layers are checked (rp_nn_widen_s8:
 the block's input rows widened once, the depthwise row widened in place; rp_nn_pointwise_wide_s8), beside every
 reason to fall back to the int8 path: a channel count off 32 or 4, a shift > -2, another clamp, a misaligned input
-or scratch; and the residual add four at a time (SMUAD) or one by one. The host tests (tests/harness/native/test_mbconv.py) cover only the portable path."""
+or scratch; and the residual add four at a time (SMUAD) or one by one. The host tests
+(tests/harness/native/test_mbconv.py) cover only the portable path."""
 
 import zlib
 from dataclasses import dataclass
