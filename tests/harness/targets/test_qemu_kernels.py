@@ -10,6 +10,7 @@ import pytest
 from harness.codegen.carray import c_array
 from harness.model import fixed_ref
 from harness.model.fixed_ref import _p, run_fixed
+from harness.model.kinds.rnnpool import rnnpool_scratch
 from harness.model.modelfile import load
 from harness.targets.qemu import run_probe
 from tests.harness.native.l2norm_cases import l2norm_cases
@@ -67,9 +68,10 @@ def _program(model, image) -> tuple[str, dict]:
         c_array("rnn1_w", q1["w"]), c_array("rnn1_bg", q1["bg"]), c_array("rnn1_bh", q1["bh"]),
         c_array("rnn2_w", q2["w"]), c_array("rnn2_bg", q2["bg"]), c_array("rnn2_bh", q2["bh"]),
     ])
+    scratch = rnnpool_scratch(model.config, L["stem"].shape, (29, 39))
     values = {"arrays": arrays, "pooled_size": L["rnnpool"].size, "stem_size": L["stem"].size,
               "in_offset": int(model.config["quant"]["input_offset"]),
-              "scratch_words": 17_600 // 2, "hard": int(model.config["nonlinearity"] == "hard"),
+              "scratch_words": scratch // 2, "hard": int(model.config["nonlinearity"] == "hard"),
               "out_mult": int(r["out_mult"]), "out_shift": int(r["out_shift"])}
     for tag, q in (("r1", q1), ("r2", q2)):
         values.update({f"{tag}_{k}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"),
