@@ -71,10 +71,11 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
  * words; rp_requantize_fast's arguments). args: {in + n * c_in, c_out, rec + 4 + 2 * c_in}. */
 void rp_nn_pointwise4_relu(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
 void rp_nn_pointwise4_s8(const uint32_t *rec, const int8_t *in, int8_t *y, const int32_t args[3]);
-/* The same over wide input: in holds per 4 input channels the words rp_sxtb16_even, rp_sxtb16_odd of their int8
- * word (rp_nn_widen_s8), n * c_in / 2 words in all (4-byte aligned); args[0] = in + n * c_in / 2. */
-void rp_nn_pointwise4_relu_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[3]);
-void rp_nn_pointwise4_s8_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[3]);
+/* The same over wide input, c_in 32, 64, 96 or 128 (its channels unrolled): in holds per 4 input channels the words
+ * rp_sxtb16_even, rp_sxtb16_odd of their int8 word (rp_nn_widen_s8), n * c_in / 2 words in all (4-byte aligned);
+ * args: {in + n * c_in / 2, c_out, rec + 4 + 2 * c_in, c_in / 32}. */
+void rp_nn_pointwise4_relu_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[4]);
+void rp_nn_pointwise4_s8_wide(const uint32_t *rec, const uint32_t *in, int8_t *y, const int32_t args[4]);
 /* dst = the wide form of the n int8 at src (n a positive multiple of 16; both 4-byte aligned): per word of four,
  * rp_sxtb16_even then rp_sxtb16_odd. src may lie up to n bytes above dst: widening a row in place from the upper
  * half of its own buffer. */
@@ -94,7 +95,7 @@ static inline uint32_t *rp_nn_pointwise4_record(uint32_t *rec, const rp_quant_pa
     rp_nn_pointwise4_widen(rec + 4, filter + o * c_in, c_in);
     return tail;
 }
-/* Whether rp_nn_pointwise_wide_s8 takes a layer: c_in a multiple of 32 up to 248, c_out of 4, every shift <= -2,
+/* Whether rp_nn_pointwise_wide_s8 takes a layer: c_in a multiple of 32 up to 128, c_out of 4, every shift <= -2,
  * the clamp [0, 127] or [-128, 127]. */
 int rp_nn_pointwise_wide_ok(const rp_quant_params *q, int32_t c_in, int32_t c_out, int32_t act_min, int32_t act_max);
 /* rp_nn_pointwise_s8 for a layer rp_nn_pointwise_wide_ok takes, over wide input (rp_nn_widen_s8 of in). */

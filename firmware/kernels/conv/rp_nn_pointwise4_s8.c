@@ -32,18 +32,9 @@
     "    smlad r7, r3, r11, r7\n"                                                                                    \
     "    .endr\n"
 
-#define RP_PW4_FUNCTION(name, SAT, IN)                                                                             \
-    RP_ASM_BEGIN(name)                                                                                             \
-    "    ldm r3, {r4-r6}\n"                                                                                          \
-    "    sub sp, #12\n"                                                                                              \
-    "    stm sp, {r4-r6}\n"                                                                                          \
-    "    mov r12, r0\n"                                                                                              \
-    "    mov lr, r2\n"                                                                                               \
-    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
-    "2:\n" RP_PW4_32(IN)                                                                                             \
-    "    ldr r2, [sp, #8]\n"                                                                                         \
-    "    cmp r0, r2\n"                                                                                               \
-    "    bne 2b\n"                                                                                                   \
+/* After a pixel's channels (r0 at the record's tail): rp_requantize_fast (SMMLA, ASR) per channel, the clamp, four
+ * STRB; then the next pixel (r1 against the input's end, lr += c_out, r0 back to the record) or out. */
+#define RP_PW4_PIXEL_END(SAT)                                                                                      \
     "    ldm r0!, {r8-r11}\n"                                                                                        \
     "    smmla r4, r4, r8, r9\n"                                                                                     \
     "    smmla r5, r5, r10, r11\n"                                                                                   \
@@ -62,9 +53,40 @@
     "    add lr, lr, r3\n"                                                                                           \
     "    mov r0, r12\n"                                                                                              \
     "    cmp r1, r2\n"                                                                                               \
-    "    bne 1b\n"                                                                                                   \
-    "    add sp, #12\n"                                                                                              \
-    RP_ASM_END(name)
+    "    bne 1b\n"
+#define RP_PW4_FUNCTION(name, SAT, IN)                                                                             \
+    RP_ASM_BEGIN(name)                                                                                             \
+    "    ldm r3, {r4-r6}\n"                                                                                          \
+    "    sub sp, #12\n"                                                                                              \
+    "    stm sp, {r4-r6}\n"                                                                                          \
+    "    mov r12, r0\n"                                                                                              \
+    "    mov lr, r2\n"                                                                                               \
+    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
+    "2:\n" RP_PW4_32(IN)                                                                                             \
+    "    ldr r2, [sp, #8]\n"                                                                                         \
+    "    cmp r0, r2\n"                                                                                               \
+    "    bne 2b\n"                                                                                                   \
+    RP_PW4_PIXEL_END(SAT) "    add sp, #12\n" RP_ASM_END(name)
+/* The same over wide input with c_in / 32 (args[3], 1 .. 4) blocks unrolled: each pixel enters the run of four
+ * blocks that many blocks before its end (the entry is computed once, on the stack), so no channel loop remains. */
+#define RP_PW4_UNROLLED(name, SAT)                                                                                 \
+    RP_ASM_BEGIN(name)                                                                                             \
+    "    ldm r3, {r4-r7}\n"                                                                                          \
+    "    sub sp, #12\n"                                                                                              \
+    "    adr.w r8, 4f\n"                                                                                             \
+    "    movw r9, #4 * 88\n"                                                                                         \
+    "    mls r8, r7, r9, r8\n"                                                                                       \
+    "    orr r8, r8, #1\n"                                                                                           \
+    "    stm sp, {r4, r5, r8}\n"                                                                                     \
+    "    mov r12, r0\n"                                                                                              \
+    "    mov lr, r2\n"                                                                                               \
+    "1:  ldm r0!, {r4-r7}\n"                                                                                         \
+    "    ldr pc, [sp, #8]\n"                                                                                         \
+    "3:  .rept 4\n" RP_PW4_32(RP_PW4_IN_WIDE) "    .endr\n"                                                         \
+    "4:\n"                                                                                                          \
+    "    .ifne (4b - 3b) - 4 * 4 * 88\n"                                                                             \
+    "    .error \"rp_nn_pointwise4: a block of 32 input channels is not 88 words\"\n"                                  \
+    "    .endif\n" RP_PW4_PIXEL_END(SAT) "    add sp, #12\n" RP_ASM_END(name)
 #define RP_PW4_USAT7(r) "    usat " r ", #7, " r "\n"
 #define RP_PW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
 
@@ -176,7 +198,7 @@
 
 __asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
             RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
-                RP_PW4_FUNCTION(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7, RP_PW4_IN_WIDE)
-                    RP_PW4_FUNCTION(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8, RP_PW4_IN_WIDE) RP_CONV4_DOT RP_CONV2X2_DOT
+                RP_PW4_UNROLLED(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7)
+                    RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV2X2_DOT
                         RP_PW4_WIDEN RP_WIDEN_S8);
 #endif /* RP_USE_DSP */

@@ -4,7 +4,7 @@
 #if RP_USE_DSP
 int rp_nn_pointwise_wide_ok(const rp_quant_params *q, int32_t c_in, int32_t c_out, int32_t act_min,
                             int32_t act_max) {
-    if (c_in < 32 || c_in > 248 || c_in % 32 || c_out < 4 || c_out % 4 || act_max != 127 ||
+    if (c_in < 32 || c_in > 128 || c_in % 32 || c_out < 4 || c_out % 4 || act_max != 127 ||
         (act_min != 0 && act_min != -128))
         return 0;
     for (int32_t o = 0; o < c_out; o++)

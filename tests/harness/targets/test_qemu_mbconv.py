@@ -47,7 +47,8 @@ BLOCKS = [
     Block(4, 5, 32, 64, 16, misalign="in"),
     Block(4, 5, 32, 64, 16, misalign="scratch"),
     Block(1, 1, 32, 32, 4),                                  # one pixel
-    Block(2, 3, 256, 32, 4),                                 # c_in above the wide record's 248
+    Block(3, 4, 128, 32, 8),                                 # four unrolled blocks of 32 (expand), one (project)
+    Block(2, 3, 160, 32, 4),                                 # c_in above the unrolled 128: the int8 path
     Block(4, 5, 6, 32, 6, residual=True),                    # a residual row of 30: the add's scalar loop
 ]
 
