@@ -87,13 +87,12 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
 #define RP_MAX_HIDDEN 32 /* largest FastGRNN hidden size (and RNN input: stem channels, RNN1 hidden size) */
 #define RP_MAX_PATCH 16
 
-/* A FastGRNN cell's gates compiled for its requantisation (the DSP build's assembly with the shift as an immediate,
- * two instructions fewer per hidden unit): made by RP_NN_GRNN16_GATES (include/internal/rp_nn_rnn.h) in the
- * model's generated C. `run` is 0 in the portable build. */
+/* A FastGRNN cell's whole RNN1 and RNN2 sequences compiled for its requantisation (the DSP build's assembly with the
+ * gate shift as an immediate, two instructions fewer per hidden unit, and no call per step): made by
+ * RP_NN_GRNN16_GATES (include/internal/rp_nn_rnn.h) in the model's generated C. The functions are 0 in the
+ * portable build. */
 typedef struct {
-    void (*run)(int32_t *frame, const uint32_t *gate);
     int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */
-    /* whole RNN1 and RNN2 sequences with these gates (internal/rp_nn_rnn.h), or 0 */
     void (*seq_s8)(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[4]);
     void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);
 } rp_fastgrnn_gates;

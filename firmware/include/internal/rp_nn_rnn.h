@@ -72,10 +72,9 @@ typedef struct {
     int32_t zeta, nu;
     int32_t mode;         /* RP_NN_GRNN_* */
     /* The constants of the gates' assembly, in its register order: the sigmoid table, mult, s + 7, the tanh table,
-     * 8192 (the update's rounding); and the gates themselves (rp_nn_grnn16_gates, or the cell's compiled ones). */
+     * 8192 (the update's rounding). */
     uint32_t gate[5];
-    void (*gates)(int32_t *frame, const uint32_t *gate);
-    const rp_fastgrnn_gates *seq; /* the cell's compiled gates when their sequences can run it (exact), else 0 */
+    const rp_fastgrnn_gates *seq; /* the cell's compiled sequences when they can run it (exact), else 0 */
     int32_t *frame; /* the assembly's working frame (rp_nn_grnn16_attach), or 0: the C path */
 } rp_nn_grnn;
 
@@ -320,7 +319,7 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    add lr, r12, lr, asr #14\n"                                                                                 \
     "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"
 
-/* The same units when s + 7 is known, S (RP_NN_GRNN16_GATES): 11.5 instructions per unit. Two units per turn, with
+/* The same units when s + 7 is known, S (RP_NN_GRNN16_GATES' sequences): 11.5 instructions per unit. Two units per turn, with
  * r3 (no shift to hold) the pair of their h and r8 walking kg, kh: one LDRD of the accumulators (r10, r9), one LDM
  * of the four constants (r6, r7, r11, r12), one LDR of the h pair; the shift is SSAT's immediate, and
  * z (h - c) + 8192 = (z h + 8192) - z c takes h from its half of r3 by SMLABB / SMLABT, then MLS. HALF: B or T. */
@@ -336,7 +335,7 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    add lr, " KH ", lr, asr #14\n"                                                                              \
     "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                        \
     "    .set rp_i, rp_i + 1\n"
-/* The whole functions (file-scope __asm__): any shift (r3), and S. */
+/* The whole function (file-scope __asm__) for any shift (r3); the units for S, inside the sequences below. */
 #define RP_GRNN16_GATES_ASM(name)                                                                                    \
     RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
     "    .set rp_i, 0\n"                                                                                             \
@@ -353,7 +352,6 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    ldm r8!, {r6, r7, r11, r12}\n"                                                                              \
     "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_IMM("r10", "r6", "r7", "b", S)                          \
         RP_GRNN16_UNIT_IMM("r9", "r11", "r12", "t", S) "    .endr\n"
-#define RP_GRNN16_GATES_IMM_ASM(name, S) RP_ASM_BEGIN(name) RP_GRNN16_GATES_IMM(S) RP_ASM_END(name)
 
 /* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
  * 20 instructions a step fewer than the C loop over rp_nn_grnn16_mac_s8 and the gates (RP_NN_GRNN16_GATES).
@@ -436,19 +434,17 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
-/* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the gates of the cells whose
- * gate shift s + 7 is S (a literal, 8 .. 31), S an immediate (function name##_run, RP_GRNN16_GATES_IMM_ASM); in the
- * portable build the record alone. */
+/* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the sequences of the cells
+ * whose gate shift s + 7 is S (a literal, 8 .. 31), S an immediate (name##_seq_s8, name##_seq_proj); in the portable
+ * build the record alone. */
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
-    void name##_run(int32_t *frame, const uint32_t *gate);                                                            \
     void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[4]);                \
     void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);   \
-    __asm__(RP_GRNN16_GATES_IMM_ASM(name##_run, S) RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S)                            \
-                RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                                                          \
-    static const rp_fastgrnn_gates name = {name##_run, S, name##_seq_s8, name##_seq_proj};
+    __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                     \
+    static const rp_fastgrnn_gates name = {S, name##_seq_s8, name##_seq_proj};
 #else
-#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {0, S, 0, 0};
+#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {S, 0, 0};
 #endif /* RP_USE_DSP */
 #if RP_USE_DSP
 /* The same with the hard nonlinearities (g->mode: RP_NN_GRNN_HARD | RP_NN_GRNN_CONVEX), in C. */
@@ -459,7 +455,7 @@ RP_INLINE void rp_nn_grnn16_update(const rp_nn_grnn *g, int32_t *frame, const in
     if (hard)
         rp_nn_grnn16_gates_hard(frame, g);
     else
-        g->gates(frame, g->gate);
+        rp_nn_grnn16_gates(frame, g->gate);
 }
 #endif /* RP_USE_DSP */
 

@@ -52,13 +52,10 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
     const uint32_t gate[5] = {(uint32_t)(uintptr_t)g->sig, (uint32_t)g->mult, (uint32_t)g->s,
                               (uint32_t)(uintptr_t)g->tanh, 8192u};
     for (int32_t i = 0; i < 5; i++) g->gate[i] = gate[i];
-    g->gates = 0;
     g->seq = 0;
 #if RP_USE_DSP
     const rp_fastgrnn_gates *own = p->gates;
-    const int mine = own && own->run && own->shift == g->s;
-    g->gates = mine ? own->run : rp_nn_grnn16_gates;
-    if (mine && index && own->seq_s8 && own->seq_proj) g->seq = own;
+    if (own && own->seq_s8 && own->seq_proj && own->shift == g->s && index) g->seq = own;
 #endif /* RP_USE_DSP */
     g->frame = 0;
     return size;

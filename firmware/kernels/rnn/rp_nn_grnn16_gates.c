@@ -2,10 +2,10 @@
 #include "internal/rp_nn_rnn.h"
 
 #if RP_USE_DSP
-/* The frame offsets of RP_GRNN16_UNIT and RP_GRNN16_GATES_IMM_ASM are RP_NN_GRNN16_KB and RP_NN_GRNN16_H. */
+/* The frame offsets of RP_GRNN16_UNIT and RP_GRNN16_GATES_IMM are RP_NN_GRNN16_KB and RP_NN_GRNN16_H. */
 _Static_assert(RP_NN_GRNN16_KB == 16 && RP_NN_GRNN16_H == 50, "rp_nn_grnn16_gates: frame layout");
 
-/* Any gate shift, from r3 (a cell compiled with RP_NN_GRNN16_GATES takes its own). */
+/* Any gate shift, from r3 (a cell compiled with RP_NN_GRNN16_GATES runs its own sequences instead). */
 __asm__(RP_GRNN16_GATES_ASM(rp_nn_grnn16_gates));
 
 void rp_nn_grnn16_gates_hard(int32_t *frame, const rp_nn_grnn *g) {
