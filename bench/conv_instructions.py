@@ -157,6 +157,12 @@ def edge_cases(seed: int = 7) -> list[Case]:
         x.flat[: x.size // 4] = rng.choice([0, 255], x.size // 4)
         c = case(f"edge_stem{i}", "conv", ints((h, w, 1)), ints((co, 3, 3, 1)), i % 2 == 1, acts8[i % 3], 2)
         cases.append(replace(c, kind="stem", x=x.astype(np.uint8), in_offset=off))
+    # the face models' own stem (four channels, ReLU: rp_nn_stem4_relu) on odd and even widths and heights
+    for i, (h, w) in enumerate([(9, 13), (8, 10), (5, 4)]):
+        x = rng.integers(0, 256, (h, w, 1))
+        x.flat[: x.size // 4] = rng.choice([0, 255], x.size // 4)
+        c = case(f"edge_stem4_{i}", "conv", ints((h, w, 1)), ints((4, 3, 3, 1)), fast, acts8[1], 2)
+        cases.append(replace(c, kind="stem", x=x.astype(np.uint8), in_offset=-117))
     return cases
 
 

@@ -66,6 +66,63 @@ RP_INLINE void interior(const channel *ch, const int32_t cout, const uint8_t *r0
     }
 }
 
+#if RP_USE_DSP
+/* The face models' stem (four channels, ReLU, every shift <= -2) in assembly: interior() for cout 4 and relu, with
+ * the loads by LDM. rec (36 words): the folded biases; per channel the pairs of row 0's odd lanes, of the middle
+ * column of rows 0 and 1, of row 1's and row 2's odd lanes, and [0, w1 of row 2] (channel.k 0, 3, 1, 2, 4 of
+ * channels 0..3 each); mult and rnd of each; s of each. x: row 0 at output pixel 1's window column x0 - 1 (rows 1
+ * and 2 at x + w, x + 2 w); out: its four bytes; args {w, out + 4 (end - 1)}. Per pixel 59 instructions: three
+ * LDR, the widening (UXTB16; the middle column of rows 0 and 1 by one PKHTB of the raw words first), 20 SMLAD /
+ * SMLATT, seven LDM, rp_requantize_fast, USAT and STRB. */
+void rp_nn_stem4_relu(const uint32_t *rec, const uint8_t *x, int8_t *out, const int32_t args[2]);
+#define RP_STEM4_MAC(OP, V)                                                                                        \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    " OP " r4, " V ", r8, r4\n"                                                                                 \
+    "    " OP " r5, " V ", r9, r5\n"                                                                                 \
+    "    " OP " r6, " V ", r10, r6\n"                                                                                \
+    "    " OP " r7, " V ", r11, r7\n"
+__asm__(RP_ASM_BEGIN(rp_nn_stem4_relu)
+        "    ldm r3, {r12, lr}\n"
+        "    sub sp, #8\n"
+        "    str lr, [sp]\n"
+        "    mov lr, r2\n"
+        "1:  ldm r0!, {r4-r7}\n"
+        "    ldr r2, [r1]\n"
+        "    uxtb16 r3, r2, ror #8\n" RP_STEM4_MAC("smlad", "r3")
+        "    ldr r3, [r1, r12]\n"
+        "    pkhtb r2, r3, r2, asr #16\n"
+        "    uxtb16 r2, r2\n" RP_STEM4_MAC("smlad", "r2")
+        "    uxtb16 r3, r3, ror #8\n" RP_STEM4_MAC("smlad", "r3")
+        "    ldr r2, [r1, r12, lsl #1]\n"
+        "    uxtb16 r3, r2, ror #8\n" RP_STEM4_MAC("smlad", "r3")
+        "    uxtb16 r2, r2\n" RP_STEM4_MAC("smlatt", "r2")
+        "    ldm r0!, {r8-r11}\n"
+        "    smmla r4, r4, r8, r9\n"
+        "    smmla r5, r5, r10, r11\n"
+        "    ldm r0!, {r8-r11}\n"
+        "    smmla r6, r6, r8, r9\n"
+        "    smmla r7, r7, r10, r11\n"
+        "    ldm r0, {r8-r11}\n"
+        "    asr r4, r4, r8\n"
+        "    asr r5, r5, r9\n"
+        "    asr r6, r6, r10\n"
+        "    asr r7, r7, r11\n"
+        "    usat r4, #7, r4\n"
+        "    usat r5, #7, r5\n"
+        "    usat r6, #7, r6\n"
+        "    usat r7, #7, r7\n"
+        "    strb r4, [lr], #1\n"
+        "    strb r5, [lr], #1\n"
+        "    strb r6, [lr], #1\n"
+        "    strb r7, [lr], #1\n"
+        "    sub r0, r0, #4 * 32\n"
+        "    add r1, r1, #2\n"
+        "    ldr r2, [sp]\n"
+        "    cmp lr, r2\n"
+        "    bne 1b\n"
+        "    add sp, #8\n" RP_ASM_END(rp_nn_stem4_relu));
+#endif /* RP_USE_DSP */
+
 void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
                               const uint8_t *in, const int8_t *filter, const int32_t *bias, const rp_dims *out_dims,
                               int8_t *out) {
@@ -97,6 +154,18 @@ void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
     /* Interior columns: x0 = 2 ox - 1 >= 0 and x0 + 2 <= w - 1. */
     const int32_t end = !fast ? 1 : (w - 2) / 2 + 1 < wo ? (w - 2) / 2 + 1 : wo;
     const int relu = lo == 0 && hi == 127;
+#if RP_USE_DSP
+    uint32_t rec[36]; /* rp_nn_stem4_relu's, for cout 4 */
+    int32_t args[2] = {w, 0};
+    if (cout == 4)
+        for (int32_t o = 0; o < 4; o++) {
+            const channel *c = &ch[o];
+            const uint32_t k[5] = {c->k[0], c->k[3], c->k[1], c->k[2], c->k[4]};
+            rec[o] = (uint32_t)c->folded;
+            for (int32_t i = 0; i < 5; i++) rec[4 + 4 * i + o] = k[i];
+            rec[24 + 2 * o] = (uint32_t)c->mult, rec[25 + 2 * o] = (uint32_t)c->rnd, rec[32 + o] = (uint32_t)c->s;
+        }
+#endif /* RP_USE_DSP */
     for (int32_t oy = 0; oy < ho; oy++) {
         const int32_t y0 = 2 * oy - 1;
         int8_t *row = out + (int64_t)oy * wo * cout;
@@ -104,8 +173,15 @@ void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
         if (y0 >= 0 && y0 + 2 < in_dims->h && end > 1) {
             const uint8_t *r0 = in + (int64_t)y0 * w, *r1 = r0 + w, *r2 = r1 + w;
             padded_pixel(p, q, in_dims, in, filter, bias, cout, oy, 0, row);
+#if RP_USE_DSP
+            args[1] = (int32_t)(intptr_t)(row + end * cout);
+#endif /* RP_USE_DSP */
             if (cout == 4 && relu)
+#if RP_USE_DSP
+                rp_nn_stem4_relu(rec, r0, row + cout, args);
+#else
                 interior(ch, 4, r0, r1, r2, end, row + cout, 0, 127, 1);
+#endif /* RP_USE_DSP */
             else
                 interior(ch, cout, r0, r1, r2, end, row + cout, lo, hi, 0);
             ox = end;
