@@ -356,9 +356,11 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 /* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
  * 20 instructions a step fewer than the C loop over rp_nn_grnn16_mac_s8 and the gates (RP_NN_GRNN16_GATES).
  * State on the stack (words): the gate constants' address, then the input's walk (RNN1: x, pitch, end; RNN2: the
- * projections' pointer and end), the weights and h_out.
- * - RNN1 (name##_seq_s8(frame, gate, x, {pitch, end, w, h_out})): per step the pixel's four int8 channels at x,
- *   packed into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end;
+ * projections' pointer and end), the weights and h_out (RNN1: and w2).
+ * - RNN1 (name##_seq_s8(frame, gate, x, {pitch, end, w, h_out, w2})): per step the pixel's four int8 channels at x,
+ *   packed into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end; with
+ *   w2 (an RNN2 cell's prepared weights, n_in 16) the final h is not copied but projected,
+ *   h_out = rp_nn_grnn16_mac_project(w2, h) (16 int32), as RNNPool wants every summary;
  * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w, h_out})): per step the accumulators start from *proj++,
  *   until proj == end.
  * Each starts from h = 0 in the frame and copies the final h to h_out (16 int16, 4-byte aligned). */
@@ -386,9 +388,9 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    mov r0, r5\n"
 #define RP_GRNN16_SEQ_S8_ASM(name, S)                                                                                \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
-    "    sub sp, #24\n"                                                                                              \
-    "    ldm r3, {r4-r7}\n"                                                                                          \
-    "    stm sp, {r1, r2, r4-r7}\n" RP_GRNN16_ZERO_H                                                                  \
+    "    sub sp, #28\n"                                                                                              \
+    "    ldm r3, {r4-r8}\n"                                                                                          \
+    "    stm sp, {r1, r2, r4-r8}\n" RP_GRNN16_ZERO_H                                                                  \
     "    mov r3, r4\n"                                                                                               \
     "    mov r5, r6\n" RP_GRNN16_PACK_S8                                                                              \
     "    .rept 4\n"                                                                                                  \
@@ -403,7 +405,16 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
     "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
-    "3:  ldr r2, [sp, #20]\n" RP_GRNN16_COPY_H "    add sp, #24\n"                                                  \
+    "3:  ldrd r2, r3, [sp, #20]\n"                                                                                   \
+    "    cmp r3, #0\n"                                                                                               \
+    "    beq 4f\n"                                                                                                   \
+    "    add r1, r0, #4 * 50\n"                                                                                      \
+    "    mov r0, r3\n"                                                                                               \
+    "    .rept 4\n"                                                                                                  \
+    "    RP_GRNN16_BLOCK 8, 0, 0, 128\n"                                                                             \
+    "    .endr\n"                                                                                                    \
+    "    b 5f\n"                                                                                                     \
+    "4:\n" RP_GRNN16_COPY_H "5:  add sp, #28\n"                                                                      \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #define RP_GRNN16_SEQ_PROJ_ASM(name, S)                                                                              \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
@@ -439,7 +450,7 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
  * build the record alone. */
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
-    void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[4]);                \
+    void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);                \
     void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);   \
     __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                     \
     static const rp_fastgrnn_gates name = {S, name##_seq_s8, name##_seq_proj};

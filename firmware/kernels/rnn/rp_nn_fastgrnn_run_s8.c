@@ -57,8 +57,8 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_
 /* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
 static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,
                                               int16_t *h_out) {
-    const int32_t args[4] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g->w,
-                             (int32_t)(intptr_t)h_out};
+    const int32_t args[5] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g->w,
+                             (int32_t)(intptr_t)h_out, 0};
     g->seq->seq_s8(g->frame, g->gate, x, args);
 }
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t *x, int32_t steps, int32_t pitch,

@@ -42,6 +42,23 @@ static void flush_row(const job *j, int32_t pi) {
     memcpy(j->out + (int64_t)pi * j->out_w * j->oc, j->row, (size_t)(j->pw * j->oc));
 }
 
+/* An RNN1 summary of `steps` pixels from x, `pitch` apart, projected by RNN2's W' into proj (h: scratch). */
+RP_INLINE void summary(const rp_nn_grnn *g1, const rp_nn_grnn *g2, const int direct, const int8_t *x, int32_t n_in,
+                       int32_t steps, int32_t pitch, int16_t *h, int32_t *proj) {
+#if RP_USE_DSP
+    if (direct) {
+        const int32_t args[5] = {pitch, (int32_t)(intptr_t)(x + steps * pitch), (int32_t)(intptr_t)g1->w,
+                                 (int32_t)(intptr_t)proj, (int32_t)(intptr_t)g2->w};
+        g1->seq->seq_s8(g1->frame, g1->gate, x, args);
+        return;
+    }
+#else
+    (void)direct;
+#endif /* RP_USE_DSP */
+    rp_nn_fastgrnn_run_s8(g1, x, n_in, steps, pitch, h);
+    rp_nn_fastgrnn_project(g2, h, proj);
+}
+
 /* The fast path: cells prepared by rp_nn_fastgrnn_prepare (32-bit arithmetic, regrouped weights), and RNN2's input
  * half W2 x computed once per summary instead of once per step: a row summary's projection, kept in a ring of the
  * last `patch` stem rows, serves every patch that reads it, forward and backward; a column summary's, kept for the
@@ -57,15 +74,22 @@ static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_
     const int32_t *seq[4][RP_MAX_PATCH]; /* rows forward, rows backward, columns forward, columns backward */
     const int32_t *top[RP_MAX_PATCH];    /* the patch row's row projections, from its top row */
     int32_t rows_done = 0; /* stem rows whose row projections are in the ring */
+#if RP_USE_DSP
+    /* The cells' compiled sequences (RP_NN_GRNN16_GATES) called directly, each RNN1 summary projected by RNN2's W'
+     * in the same call: what rp_nn_fastgrnn_run_s8, rp_nn_fastgrnn_project and rp_nn_fastgrnn_run_proj would do,
+     * without their dispatch and the copy of h. */
+    const int direct = g1->seq && g1->frame && j->c_in == 4 && g1->x_shift == 8 && g2->seq && g2->frame &&
+                       g2->n_xp == 8;
+#else
+    const int direct = 0;
+#endif /* RP_USE_DSP */
     for (int32_t pi = 0; pi < j->ph; pi++) {
         const int32_t y0 = pi * S;
         for (int32_t y = rows_done > y0 ? rows_done : y0; y < y0 + P; y++) {
             const int8_t *row = j->in + (int64_t)y * j->row_pitch;
             int32_t *dst = row_proj + (y % P) * pw * H2;
-            for (int32_t pj = 0; pj < pw; pj++) {
-                rp_nn_fastgrnn_run_s8(g1, row + pj * S * j->c_in, j->c_in, P, j->c_in, h);
-                rp_nn_fastgrnn_project(g2, h, dst + pj * H2);
-            }
+            for (int32_t pj = 0; pj < pw; pj++)
+                summary(g1, g2, direct, row + pj * S * j->c_in, j->c_in, P, j->c_in, h, dst + pj * H2);
         }
         rows_done = y0 + P;
         for (int32_t t = 0; t < P; t++) top[t] = row_proj + ((y0 + t) % P) * pw * H2;
@@ -73,17 +97,22 @@ static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_
         int32_t cols_done = 0; /* stem columns whose projected column summaries are in col_proj */
         for (int32_t pj = 0; pj < pw; pj++) {
             const int32_t x0 = pj * S;
-            for (int32_t x = cols_done > x0 ? cols_done : x0; x < x0 + P; x++) {
-                rp_nn_fastgrnn_run_s8(g1, first + x * j->c_in, j->c_in, P, j->row_pitch, h);
-                rp_nn_fastgrnn_project(g2, h, col_proj + (x % P) * H2);
-            }
+            for (int32_t x = cols_done > x0 ? cols_done : x0; x < x0 + P; x++)
+                summary(g1, g2, direct, first + x * j->c_in, j->c_in, P, j->row_pitch, h, col_proj + (x % P) * H2);
             cols_done = x0 + P;
             for (int32_t t = 0, c = x0 % P; t < P; t++, c = c + 1 < P ? c + 1 : 0) {
                 seq[0][t] = seq[1][P - 1 - t] = top[t] + pj * H2;
                 seq[2][t] = seq[3][P - 1 - t] = col_proj + c * H2;
             }
             for (int32_t k = 0; k < 4; k++) {
-                rp_nn_fastgrnn_run_proj(g2, seq[k], P, h);
+#if RP_USE_DSP
+                if (direct) {
+                    const int32_t args[3] = {(int32_t)(intptr_t)(seq[k] + P), (int32_t)(intptr_t)g2->w,
+                                             (int32_t)(intptr_t)h};
+                    g2->seq->seq_proj(g2->frame, g2->gate, seq[k], args);
+                } else
+#endif /* RP_USE_DSP */
+                    rp_nn_fastgrnn_run_proj(g2, seq[k], P, h);
                 write_patch(j, pj, k, h, H2);
             }
         }
