@@ -105,6 +105,12 @@ void rp_nn_pointwise_wide_s8(const rp_quant_params *q, const uint32_t *in, int32
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */
 void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const int32_t args[3]);
+/* rp_nn_conv_s8's interior pixels of one output row for a group of four consecutive channels, int16 out over its
+ * full range: per pixel acc = the biases + the k window rows of n bytes (n = k c_in, a multiple of 32; x at the
+ * window's top left, the rows n + skip apart, w the group's paired weights as for rp_nn_conv4_dot), then
+ * y[j] = SSAT16(rp_requantize_fast64(acc[j], mult[j], rnd[j], s[j])) with the int32 biases, mult and s and the int64
+ * rnd at params, + 16, + 32, + 48 bytes. args: {n, skip, x_step, y_step (bytes), pixels >= 1, params}; k = 3. */
+void rp_nn_conv4_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[6]);
 /* The same for two lanes (w: per 4 weights the pairs [even, odd] of lane 0, then of lane 1) and two pixels x and
  * x + d: acc = {x lane 0, x lane 1, x + d lane 0, x + d lane 1}. args: {n, skip, rows, d}. rp_nn_conv_s8's groups of
  * two (the two-channel confidence heads). */

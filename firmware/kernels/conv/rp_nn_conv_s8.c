@@ -25,6 +25,13 @@ typedef struct {
         int32_t p[RP_CONV_WIDE_WORDS];   /* portable: per weight, lanes 2j and 2j + 1 as one rp_nn_pair_s8 */
     } wide;
 } rp_conv_group;
+#if RP_USE_DSP
+/* rp_nn_conv4_row_s16 reads mult, s and rnd at these distances from bias */
+_Static_assert(__builtin_offsetof(rp_conv_group, mult) - __builtin_offsetof(rp_conv_group, bias) == 16 &&
+                   __builtin_offsetof(rp_conv_group, s) - __builtin_offsetof(rp_conv_group, bias) == 32 &&
+                   __builtin_offsetof(rp_conv_group, rnd) - __builtin_offsetof(rp_conv_group, bias) == 48,
+               "rp_conv_group: the layout rp_nn_conv4_row_s16 reads");
+#endif /* RP_USE_DSP */
 
 /* Widened weights from weight e of the filters on (e a multiple of 4 on the DSP path). */
 RP_INLINE const void *wide_at(const rp_conv_group *g, int32_t e, int G) {
@@ -161,10 +168,27 @@ RP_INLINE void store(const rp_conv_group *g, void *out, int32_t pixel, int j, in
  * their windows have the same valid taps (else a pixel pairs with itself). */
 RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
     const int32_t c_in = g->c_in, row = g->w * c_in;
+#if RP_USE_DSP
+    /* the interior of a row in one call (rp_nn_conv4_row_s16): output pixels [ox_lo, ox_hi) of 3x3 windows */
+    const int row_asm = G == 4 && out16 == 2 && g->k == 3 && 3 * c_in % 32 == 0 && g->o[1] == g->o[0] + 1 &&
+                        g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3;
+    const int32_t ox_lo = (g->pad + g->stride - 1) / g->stride, last = (g->w - g->k + g->pad) / g->stride + 1;
+    const int32_t ox_hi = last < g->wo ? last : g->wo;
+#endif /* RP_USE_DSP */
     for (int32_t oy = 0; oy < g->ho; oy++) {
         int32_t ky0, ky1;
         const int32_t y0 = taps(g, oy, g->h, &ky0, &ky1);
         for (int32_t ox = 0; ox < g->wo;) {
+#if RP_USE_DSP
+            if (row_asm && ox == ox_lo && ox_hi > ox_lo && ky0 == 0 && ky1 == 3) {
+                const int32_t args[6] = {3 * c_in, row - 3 * c_in, g->stride * c_in, g->c_out * 2, ox_hi - ox_lo,
+                                         (int32_t)(intptr_t)g->bias};
+                rp_nn_conv4_row_s16(g->wide.w, g->in + y0 * row + (ox_lo * g->stride - g->pad) * c_in,
+                                    (int16_t *)out + (oy * g->wo + ox_lo) * g->c_out + g->o[0], args);
+                ox = ox_hi;
+                continue;
+            }
+#endif /* RP_USE_DSP */
             int32_t kx0, kx1, kx0b = -1, kx1b = -1;
             const int32_t x0 = taps(g, ox, g->w, &kx0, &kx1);
             if (G == 2 && ox + 1 < g->wo) taps(g, ox + 1, g->w, &kx0b, &kx1b);

@@ -1,4 +1,5 @@
-/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _conv2x2_dot and rp_nn_widen_s8: see
+/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _row_s16, rp_nn_conv2x2_dot and
+ * rp_nn_widen_s8: see
  * include/internal/rp_nn_conv.h. One block of 32 input channels (RP_PW4_32) serves the first five. */
 #include "internal/rp_config.h"
 #include "internal/rp_dsp.h"
@@ -111,6 +112,49 @@
     "    add sp, #12\n"                                                                                              \
     "    stm r2, {r4-r7}\n" RP_ASM_END(rp_nn_conv4_dot)
 
+/* rp_nn_conv4_row_s16: per output pixel the biases (params, r12), three window rows of n bytes through RP_PW4_32
+ * as rp_nn_conv4_dot, then per lane rp_requantize_fast64 (SMLAL of acc and mult onto rnd, ASR by s; rp_conv_group's
+ * mult, s and rnd at params + 16, + 32, + 48), SSAT #16 and STRH. Stack: w, n, skip, x_step, y_step, the pixels
+ * left, params, the pixel's x, the window row's end. */
+#define RP_CONV4_LANE(ACC, J)                                                                                      \
+    "    ldrd r8, r9, [r12, #48 + 8 * " #J "]\n"                                                                     \
+    "    ldr r10, [r12, #16 + 4 * " #J "]\n"                                                                         \
+    "    ldr r11, [r12, #32 + 4 * " #J "]\n"                                                                         \
+    "    smlal r8, r9, " ACC ", r10\n"                                                                               \
+    "    asr r9, r9, r11\n"                                                                                          \
+    "    ssat r9, #16, r9\n"                                                                                         \
+    "    strh r9, [lr, #2 * " #J "]\n"
+#define RP_CONV4_ROW_S16                                                                                           \
+    RP_ASM_BEGIN(rp_nn_conv4_row_s16)                                                                              \
+    "    ldm r3, {r4-r9}\n"                                                                                          \
+    "    sub sp, #40\n"                                                                                              \
+    "    stm sp, {r0, r4-r9}\n"                                                                                      \
+    "    mov lr, r2\n"                                                                                               \
+    "1:  ldr r12, [sp, #24]\n"                                                                                       \
+    "    ldm r12, {r4-r7}\n"                                                                                         \
+    "    str r1, [sp, #28]\n"                                                                                        \
+    "    ldr r0, [sp]\n"                                                                                             \
+    "    .rept 3\n"                                                                                                  \
+    "    ldr r2, [sp, #4]\n"                                                                                         \
+    "    add r2, r1, r2\n"                                                                                           \
+    "    str r2, [sp, #32]\n"                                                                                        \
+    "2:\n" RP_PW4_32(RP_PW4_IN_S8) "    ldr r2, [sp, #32]\n"                                                         \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 2b\n"                                                                                                   \
+    "    ldr r2, [sp, #8]\n"                                                                                         \
+    "    add r1, r1, r2\n"                                                                                           \
+    "    .endr\n"                                                                                                    \
+    "    ldr r12, [sp, #24]\n" RP_CONV4_LANE("r4", 0) RP_CONV4_LANE("r5", 1) RP_CONV4_LANE("r6", 2)                  \
+        RP_CONV4_LANE("r7", 3) "    ldrd r2, r3, [sp, #12]\n"                                                          \
+    "    ldr r1, [sp, #28]\n"                                                                                        \
+    "    add r1, r1, r2\n"                                                                                           \
+    "    add lr, lr, r3\n"                                                                                           \
+    "    ldr r2, [sp, #20]\n"                                                                                        \
+    "    subs r2, r2, #1\n"                                                                                          \
+    "    str r2, [sp, #20]\n"                                                                                        \
+    "    bne 1b\n"                                                                                                   \
+    "    add sp, #40\n" RP_ASM_END(rp_nn_conv4_row_s16)
+
 /* rp_nn_conv2x2_dot: like rp_nn_conv4_dot for two lanes and two pixels (x and x + d, lr): per 4 weights the two
  * pixels' words (LDR), widened by SXTB16 one after the other into r12 and r3 / r2, one LDM of the two lanes' pairs
  * (r8-r11): 15 instructions for 16 MACs. acc (r4-r7: p lane 0, p lane 1, q lane 0, q lane 1), n, skip, the rows
@@ -199,6 +243,6 @@
 __asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
             RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
                 RP_PW4_UNROLLED(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7)
-                    RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV2X2_DOT
+                    RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV4_ROW_S16 RP_CONV2X2_DOT
                         RP_PW4_WIDEN RP_WIDEN_S8);
 #endif /* RP_USE_DSP */
