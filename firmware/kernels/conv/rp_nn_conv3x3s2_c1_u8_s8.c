@@ -3,12 +3,20 @@
 #include "internal/rp_nn_conv.h"
 #include "internal/rp_requantize.h"
 
-/* An output pixel next to the padding: every channel through rp_nn_conv_acc_u8 (the generic arithmetic). */
+/* An output pixel next to the padding, the arithmetic of rp_nn_conv_acc_u8: its nine taps x + in_offset, 0 where
+ * the window leaves the image (padding contributes 0 after the offset), then every channel over them. */
 static void padded_pixel(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
                          const uint8_t *in, const int8_t *filter, const int32_t *bias, int32_t cout, int32_t oy,
                          int32_t ox, int8_t *out) {
+    int32_t v[9];
+    for (int32_t t = 0; t < 9; t++) {
+        const int32_t y = 2 * oy - 1 + t / 3, x = 2 * ox - 1 + t % 3;
+        v[t] = y < 0 || y >= in_dims->h || x < 0 || x >= in_dims->w ? 0 : in[y * in_dims->w + x] + p->in_offset;
+    }
     for (int32_t o = 0; o < cout; o++) {
-        const int32_t acc = bias[o] + rp_nn_conv_acc_u8(p, in_dims, in, filter + 9 * o, oy, ox);
+        const int8_t *f = filter + 9 * o;
+        int32_t acc = bias[o];
+        for (int32_t t = 0; t < 9; t++) acc += v[t] * f[t];
         out[o] = (int8_t)rp_requantize_clamp(acc, q->mult[o], q->shift[o], p->act_min, p->act_max);
     }
 }
