@@ -149,7 +149,8 @@ def edge_cases(seed: int = 7) -> list[Case]:
                                                     (4, 6, 128, 4, 3, 1, acts16[0]), (7, 6, 8, 5, 3, 2, acts8[0]),
                                                     (3, 4, 12, 3, 3, 1, acts16[1]), (6, 5, 16, 2, 3, 1, acts16[1]),
                                                     (2, 2, 4, 1, 3, 1, acts8[2]), (5, 6, 32, 4, 1, 2, acts16[0]),
-                                                    (7, 9, 32, 8, 3, 2, acts16[0]), (6, 7, 32, 6, 3, 1, acts16[0])]):
+                                                    (7, 9, 32, 8, 3, 2, acts16[0]), (6, 7, 32, 6, 3, 1, acts16[0]),
+                                                    (5, 9, 64, 2, 3, 1, acts16[0]), (7, 10, 32, 2, 3, 2, acts16[0])]):
         cases.append(case(f"edge_conv{i}", "conv", ints((h, w, ci)), ints((co, k, k, ci)), i in (0, 3), act, st))
     # the stem's own path (up to 8 outputs) on odd and even sizes, and the generic one (9 outputs)
     for i, (h, w, co, off) in enumerate([(9, 11, 4, -117), (10, 7, 8, 0), (6, 6, 1, -255), (3, 3, 3, 40),

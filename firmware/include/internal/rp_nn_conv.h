@@ -111,6 +111,10 @@ void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const i
  * y[j] = SSAT16(rp_requantize_fast64(acc[j], mult[j], rnd[j], s[j])) with the int32 biases, mult and s and the int64
  * rnd at params, + 16, + 32, + 48 bytes. args: {n, skip, x_step, y_step (bytes), pixels >= 1, params}; k = 3. */
 void rp_nn_conv4_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[6]);
+/* The same for two lanes of pixel pairs (p, q = p + d): per pair acc = {p lane 0, p lane 1, q lane 0, q lane 1}
+ * (rp_nn_conv2x2_dot's), stored at y, y + 1, y + qy / 2, y + qy / 2 + 1 (int16). args: {n, skip, x_step, y_step
+ * (bytes, per pair), pairs >= 1, params, qy (bytes), d}. */
+void rp_nn_conv2x2_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[8]);
 /* The same for two lanes (w: per 4 weights the pairs [even, odd] of lane 0, then of lane 1) and two pixels x and
  * x + d: acc = {x lane 0, x lane 1, x + d lane 0, x + d lane 1}. args: {n, skip, rows, d}. rp_nn_conv_s8's groups of
  * two (the two-channel confidence heads). */

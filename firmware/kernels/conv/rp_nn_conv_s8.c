@@ -169,9 +169,10 @@ RP_INLINE void store(const rp_conv_group *g, void *out, int32_t pixel, int j, in
 RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
     const int32_t c_in = g->c_in, row = g->w * c_in;
 #if RP_USE_DSP
-    /* the interior of a row in one call (rp_nn_conv4_row_s16): output pixels [ox_lo, ox_hi) of 3x3 windows */
-    const int row_asm = G == 4 && out16 == 2 && g->k == 3 && 3 * c_in % 32 == 0 && g->o[1] == g->o[0] + 1 &&
-                        g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3;
+    /* the interior of a row in one call (rp_nn_conv4_row_s16, rp_nn_conv2x2_row_s16: in pairs): output pixels
+     * [ox_lo, ox_hi) of 3x3 windows */
+    const int row_asm = out16 == 2 && g->k == 3 && 3 * c_in % 32 == 0 && g->o[1] == g->o[0] + 1 &&
+                        (G == 2 || (g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3));
     const int32_t ox_lo = (g->pad + g->stride - 1) / g->stride, last = (g->w - g->k + g->pad) / g->stride + 1;
     const int32_t ox_hi = last < g->wo ? last : g->wo;
 #endif /* RP_USE_DSP */
@@ -180,12 +181,21 @@ RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
         const int32_t y0 = taps(g, oy, g->h, &ky0, &ky1);
         for (int32_t ox = 0; ox < g->wo;) {
 #if RP_USE_DSP
-            if (row_asm && ox == ox_lo && ox_hi > ox_lo && ky0 == 0 && ky1 == 3) {
-                const int32_t args[6] = {3 * c_in, row - 3 * c_in, g->stride * c_in, g->c_out * 2, ox_hi - ox_lo,
-                                         (int32_t)(intptr_t)g->bias};
-                rp_nn_conv4_row_s16(g->wide.w, g->in + y0 * row + (ox_lo * g->stride - g->pad) * c_in,
-                                    (int16_t *)out + (oy * g->wo + ox_lo) * g->c_out + g->o[0], args);
-                ox = ox_hi;
+            if (row_asm && ox == ox_lo && ox_hi - ox_lo >= G / 2 && ky0 == 0 && ky1 == 3) {
+                const int8_t *x = g->in + y0 * row + (ox_lo * g->stride - g->pad) * c_in;
+                int16_t *y = (int16_t *)out + (oy * g->wo + ox_lo) * g->c_out + g->o[0];
+                const int32_t d = g->stride * c_in, pairs = (ox_hi - ox_lo) / 2;
+                if (G == 4) {
+                    const int32_t args[6] = {3 * c_in, row - 3 * c_in, d, g->c_out * 2, ox_hi - ox_lo,
+                                             (int32_t)(intptr_t)g->bias};
+                    rp_nn_conv4_row_s16(g->wide.w, x, y, args);
+                    ox = ox_hi;
+                } else {
+                    const int32_t args[8] = {3 * c_in, row - 3 * c_in, 2 * d, g->c_out * 4, pairs,
+                                             (int32_t)(intptr_t)g->bias, g->c_out * 2, d};
+                    rp_nn_conv2x2_row_s16(g->wide.w, x, y, args);
+                    ox = ox_lo + 2 * pairs;
+                }
                 continue;
             }
 #endif /* RP_USE_DSP */
