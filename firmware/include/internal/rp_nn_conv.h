@@ -111,15 +111,10 @@ void rp_nn_conv4_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const i
  * y[j] = SSAT16(rp_requantize_fast64(acc[j], mult[j], rnd[j], s[j])) with the int32 biases, mult and s and the int64
  * rnd at params, + 16, + 32, + 48 bytes. args: {n, skip, x_step, y_step (bytes), pixels >= 1, params}; k = 3. */
 void rp_nn_conv4_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[6]);
-/* The same for two lanes of pixel pairs (p, q = p + d): per pair acc = {p lane 0, p lane 1, q lane 0, q lane 1}
- * (rp_nn_conv2x2_dot's), stored at y, y + 1, y + qy / 2, y + qy / 2 + 1 (int16). args: {n, skip, x_step, y_step
- * (bytes, per pair), pairs >= 1, params, qy (bytes), d}. */
-void rp_nn_conv2x2_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[8]);
-/* The same for two lanes (w: per 4 weights the pairs [even, odd] of lane 0, then of lane 1) and two pixels x and
- * x + d: acc = {x lane 0, x lane 1, x + d lane 0, x + d lane 1}. args: {n, skip, rows, d}. rp_nn_conv_s8's groups of
- * two (the two-channel confidence heads). */
-void rp_nn_conv2x2_dot(const uint32_t *w, const int8_t *x, int32_t acc[4], const int32_t args[4]);
-
+/* The same for two lanes of pixel pairs (p, q = p + x_step / 2; w: per 4 weights the pairs [even, odd] of lane 0,
+ * then of lane 1): per pair acc = {p lane 0, p lane 1, q lane 0, q lane 1}, stored at y, y + 1 and y_step / 4,
+ * y_step / 4 + 1 further (int16). args: {n, skip, x_step, y_step (bytes, per pair), pairs >= 1, params}. */
+void rp_nn_conv2x2_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[6]);
 /* rp_nn_depthwise3x3_row_s8's stride-1 rows in assembly (rp_nn_depthwise4_s8.c): one group of four channels whose
  * shifts are all <= -2, clamp [0, 127] (_relu) or [-128, 127] (_s8), every output pixel of a row of w >= 2 pixels
  * (wo = w). x: row 0's channel c0 at column 0 (rows 1 and 2 at x + d1, x + d2; a missing row is any present one,

@@ -164,38 +164,57 @@ RP_INLINE void store(const rp_conv_group *g, void *out, int32_t pixel, int j, in
         ((int8_t *)out)[pixel * g->c_out + g->o[j]] = (int8_t)v;
 }
 
+#if RP_USE_DSP
+/* The interior of an output row of 3x3 windows, [lo, hi), that rp_nn_conv4_row_s16 (G = 4) or, in pairs,
+ * rp_nn_conv2x2_row_s16 (G = 2) compute in one call: for int16 out over its full range (the heads), consecutive
+ * lanes, whole window rows of c_in a multiple of 32. 0: none. */
+typedef struct {
+    int32_t lo, hi;
+} rp_conv_run;
+
+static int interior_run(const rp_conv_group *g, int G, int out16, rp_conv_run *run) {
+    const int32_t last = (g->w - g->k + g->pad) / g->stride + 1;
+    run->lo = (g->pad + g->stride - 1) / g->stride;
+    run->hi = last < g->wo ? last : g->wo;
+    if (G == 2) run->hi = run->lo + (run->hi - run->lo) / 2 * 2; /* whole pairs; a last odd pixel: sweep() */
+    return out16 == 2 && g->k == 3 && 3 * g->c_in % 32 == 0 && g->o[1] == g->o[0] + 1 &&
+           (G == 2 || (g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3)) && run->hi > run->lo;
+}
+
+/* The rows' interiors that sweep() left, out of line after it: its frame and this one's assembly are never on the
+ * stack together (the heads' conv sets the stack high-water mark). */
+static __attribute__((noinline)) void interiors(const rp_conv_group *g, void *out, int G) {
+    rp_conv_run run;
+    if (!interior_run(g, G, 2, &run)) return;
+    const int32_t c_in = g->c_in, row = g->w * c_in, d = g->stride * c_in;
+    const int32_t args[6] = {3 * c_in, row - 3 * c_in, G == 4 ? d : 2 * d, g->c_out * (G == 4 ? 2 : 4),
+                             G == 4 ? run.hi - run.lo : (run.hi - run.lo) / 2, (int32_t)(intptr_t)g->bias};
+    for (int32_t oy = 0; oy < g->ho; oy++) {
+        int32_t ky0, ky1;
+        const int32_t y0 = taps(g, oy, g->h, &ky0, &ky1);
+        if (ky0 != 0 || ky1 != 3) continue;
+        const int8_t *x = g->in + y0 * row + (run.lo * g->stride - g->pad) * c_in;
+        int16_t *y = (int16_t *)out + (oy * g->wo + run.lo) * g->c_out + g->o[0];
+        (G == 4 ? rp_nn_conv4_row_s16 : rp_nn_conv2x2_row_s16)(g->wide.w, x, y, args);
+    }
+}
+#endif /* RP_USE_DSP */
+
 /* Every output pixel for the group: G = 4 one pixel at a time, G = 2 two horizontal neighbours at a time when
  * their windows have the same valid taps (else a pixel pairs with itself). */
 RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
     const int32_t c_in = g->c_in, row = g->w * c_in;
 #if RP_USE_DSP
-    /* the interior of a row in one call (rp_nn_conv4_row_s16, rp_nn_conv2x2_row_s16: in pairs): output pixels
-     * [ox_lo, ox_hi) of 3x3 windows */
-    const int row_asm = out16 == 2 && g->k == 3 && 3 * c_in % 32 == 0 && g->o[1] == g->o[0] + 1 &&
-                        (G == 2 || (g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3));
-    const int32_t ox_lo = (g->pad + g->stride - 1) / g->stride, last = (g->w - g->k + g->pad) / g->stride + 1;
-    const int32_t ox_hi = last < g->wo ? last : g->wo;
+    rp_conv_run run;
+    const int row_asm = interior_run(g, G, out16, &run);
 #endif /* RP_USE_DSP */
     for (int32_t oy = 0; oy < g->ho; oy++) {
         int32_t ky0, ky1;
         const int32_t y0 = taps(g, oy, g->h, &ky0, &ky1);
         for (int32_t ox = 0; ox < g->wo;) {
 #if RP_USE_DSP
-            if (row_asm && ox == ox_lo && ox_hi - ox_lo >= G / 2 && ky0 == 0 && ky1 == 3) {
-                const int8_t *x = g->in + y0 * row + (ox_lo * g->stride - g->pad) * c_in;
-                int16_t *y = (int16_t *)out + (oy * g->wo + ox_lo) * g->c_out + g->o[0];
-                const int32_t d = g->stride * c_in, pairs = (ox_hi - ox_lo) / 2;
-                if (G == 4) {
-                    const int32_t args[6] = {3 * c_in, row - 3 * c_in, d, g->c_out * 2, ox_hi - ox_lo,
-                                             (int32_t)(intptr_t)g->bias};
-                    rp_nn_conv4_row_s16(g->wide.w, x, y, args);
-                    ox = ox_hi;
-                } else {
-                    const int32_t args[8] = {3 * c_in, row - 3 * c_in, 2 * d, g->c_out * 4, pairs,
-                                             (int32_t)(intptr_t)g->bias, g->c_out * 2, d};
-                    rp_nn_conv2x2_row_s16(g->wide.w, x, y, args);
-                    ox = ox_lo + 2 * pairs;
-                }
+            if (row_asm && ox == run.lo && ky0 == 0 && ky1 == 3) { /* interiors(): after this sweep */
+                ox = run.hi;
                 continue;
             }
 #endif /* RP_USE_DSP */
@@ -213,11 +232,8 @@ RP_INLINE void sweep(const rp_conv_group *g, void *out, int G, int out16) {
                 const int32_t args[3] = {n, row - n, ky1 - ky0};
                 rp_nn_conv4_dot(wide_at(g, ky0 * n, 4), x, a, args);
                 ky = ky1;
-            } else if (G == 2 && n == g->k * c_in && n % 32 == 0) {
-                const int32_t args[4] = {n, row - n, ky1 - ky0, pair ? g->stride * c_in : 0};
-                rp_nn_conv2x2_dot(wide_at(g, ky0 * n, 2), x, a, args);
-                ky = ky1;
-            }
+            } /* G = 2: the top and bottom rows in C (rp_nn_conv2x2_row_s16 takes the other rows' interiors); an
+               * assembly call below this frame would raise the stack's high-water mark */
 #endif /* RP_USE_DSP */
             for (; ky < ky1; ky++, x += row) {
                 const void *wp = wide_at(g, (ky * g->k + kx0) * c_in, G);
@@ -293,7 +309,12 @@ void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_d
         }
         widen(&g, filter, G);
         if (out_bytes == 2 && g.lo == -32768 && g.hi == 32767)
+        {
             (G == 4 ? sweep4_s16_full : sweep2_s16_full)(&g, out);
+#if RP_USE_DSP
+            interiors(&g, out, G);
+#endif /* RP_USE_DSP */
+        }
         else if (out_bytes == 2)
             (G == 4 ? sweep4_s16 : sweep2_s16)(&g, out);
         else

@@ -1,5 +1,5 @@
-/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _row_s16, rp_nn_conv2x2_dot,
- * _row_s16 and rp_nn_widen_s8: see
+/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _row_s16, rp_nn_conv2x2_row_s16
+ * and rp_nn_widen_s8: see
  * include/internal/rp_nn_conv.h. One block of 32 input channels (RP_PW4_32) serves the first five. */
 #include "internal/rp_config.h"
 #include "internal/rp_dsp.h"
@@ -174,9 +174,10 @@
     "    smlad r7, r12, r10, r7\n"                                                                                   \
     "    smlad r7, r2, r11, r7\n"                                                                                    \
     "    .endr\n"
-/* rp_nn_conv2x2_row_s16: rp_nn_conv4_row_s16 for two lanes and pixel pairs (p, q = p + d, lr): the biases of lanes
- * 0, 1 for both, three window rows through RP_CONV2X2_32, the four values stored (q's at p's + qy, bytes). Stack:
- * w, n, skip, x_step, y_step, the pairs left, params, qy, the pixel's x, the window row's end, y, d. */
+/* rp_nn_conv2x2_row_s16: rp_nn_conv4_row_s16 for two lanes and pixel pairs (p, q = p + x_step / 2 in lr): the
+ * biases of lanes 0, 1 for both, three window rows through RP_CONV2X2_32, the four values stored (q's y_step / 2
+ * bytes after p's). Stack: w, n, skip, x_step, y_step, the pairs left, params, the pixel's x, the window row's end,
+ * y. */
 #define RP_CONV2_LANE(ACC, J, AT)                                                                                  \
     "    ldrd r8, r9, [r12, #48 + 8 * " #J "]\n"                                                                     \
     "    ldr r10, [r12, #16 + 4 * " #J "]\n"                                                                         \
@@ -187,69 +188,41 @@
     "    strh r9, " AT "\n"
 #define RP_CONV2X2_ROW_S16                                                                                         \
     RP_ASM_BEGIN(rp_nn_conv2x2_row_s16)                                                                            \
-    "    ldm r3, {r4-r11}\n"                                                                                         \
-    "    sub sp, #48\n"                                                                                              \
-    "    stm sp, {r0, r4-r10}\n"                                                                                     \
-    "    str r2, [sp, #40]\n"                                                                                        \
-    "    str r11, [sp, #44]\n"                                                                                       \
-    "    mov lr, r11\n"                                                                                              \
+    "    ldm r3, {r4-r9}\n"                                                                                          \
+    "    sub sp, #40\n"                                                                                              \
+    "    stm sp, {r0, r4-r9}\n"                                                                                      \
+    "    str r2, [sp, #36]\n"                                                                                        \
+    "    lsr lr, r6, #1\n"                                                                                           \
     "1:  ldr r12, [sp, #24]\n"                                                                                       \
     "    ldrd r4, r5, [r12]\n"                                                                                       \
     "    mov r6, r4\n"                                                                                               \
     "    mov r7, r5\n"                                                                                               \
-    "    str r1, [sp, #32]\n"                                                                                        \
+    "    str r1, [sp, #28]\n"                                                                                        \
     "    ldr r0, [sp]\n"                                                                                             \
     "    .rept 3\n"                                                                                                  \
     "    ldr r2, [sp, #4]\n"                                                                                         \
     "    add r2, r1, r2\n"                                                                                           \
-    "    str r2, [sp, #36]\n"                                                                                        \
-    "2:\n" RP_CONV2X2_32 "    ldr r2, [sp, #36]\n"                                                                   \
+    "    str r2, [sp, #32]\n"                                                                                        \
+    "2:\n" RP_CONV2X2_32 "    ldr r2, [sp, #32]\n"                                                                   \
     "    cmp r1, r2\n"                                                                                               \
     "    bne 2b\n"                                                                                                   \
     "    ldr r2, [sp, #8]\n"                                                                                         \
     "    add r1, r1, r2\n"                                                                                           \
     "    .endr\n"                                                                                                    \
     "    ldr r12, [sp, #24]\n"                                                                                       \
-    "    ldr r0, [sp, #40]\n"                                                                                        \
-    "    ldr r1, [sp, #28]\n"                                                                                        \
-    "    add r1, r0, r1\n" RP_CONV2_LANE("r4", 0, "[r0]") RP_CONV2_LANE("r5", 1, "[r0, #2]")                         \
+    "    ldr r0, [sp, #36]\n"                                                                                        \
+    "    ldr r1, [sp, #16]\n"                                                                                        \
+    "    add r1, r0, r1, lsr #1\n" RP_CONV2_LANE("r4", 0, "[r0]") RP_CONV2_LANE("r5", 1, "[r0, #2]")                 \
         RP_CONV2_LANE("r6", 0, "[r1]") RP_CONV2_LANE("r7", 1, "[r1, #2]") "    ldrd r2, r3, [sp, #12]\n"             \
     "    add r0, r0, r3\n"                                                                                           \
-    "    str r0, [sp, #40]\n"                                                                                        \
-    "    ldr r1, [sp, #32]\n"                                                                                        \
+    "    str r0, [sp, #36]\n"                                                                                        \
+    "    ldr r1, [sp, #28]\n"                                                                                        \
     "    add r1, r1, r2\n"                                                                                           \
     "    ldr r2, [sp, #20]\n"                                                                                        \
     "    subs r2, r2, #1\n"                                                                                          \
     "    str r2, [sp, #20]\n"                                                                                        \
     "    bne 1b\n"                                                                                                   \
-    "    add sp, #48\n" RP_ASM_END(rp_nn_conv2x2_row_s16)
-
-/* rp_nn_conv2x2_dot: like rp_nn_conv4_dot for two lanes and two pixels (x and x + d, lr): per 4 weights the two
- * pixels' words (LDR), widened by SXTB16 one after the other into r12 and r3 / r2, one LDM of the two lanes' pairs
- * (r8-r11): 15 instructions for 16 MACs. acc (r4-r7: p lane 0, p lane 1, q lane 0, q lane 1), n, skip, the rows
- * left and the segment's end on the stack. */
-#define RP_CONV2X2_DOT                                                                                             \
-    RP_ASM_BEGIN(rp_nn_conv2x2_dot)                                                                                \
-    "    ldm r2, {r4-r7}\n"                                                                                          \
-    "    ldm r3, {r8-r11}\n"                                                                                         \
-    "    sub sp, #20\n"                                                                                              \
-    "    stm sp, {r2, r8-r10}\n"                                                                                     \
-    "    mov lr, r11\n"                                                                                              \
-    "1:  ldr r2, [sp, #4]\n"                                                                                         \
-    "    add r2, r1, r2\n"                                                                                           \
-    "    str r2, [sp, #16]\n"                                                                                        \
-    "2:\n" RP_CONV2X2_32                                                                                            \
-    "    ldr r2, [sp, #16]\n"                                                                                        \
-    "    cmp r1, r2\n"                                                                                               \
-    "    bne 2b\n"                                                                                                   \
-    "    ldrd r2, r3, [sp, #8]\n"                                                                                    \
-    "    add r1, r1, r2\n"                                                                                           \
-    "    subs r3, r3, #1\n"                                                                                          \
-    "    str r3, [sp, #12]\n"                                                                                        \
-    "    bne 1b\n"                                                                                                   \
-    "    ldr r2, [sp]\n"                                                                                             \
-    "    add sp, #20\n"                                                                                              \
-    "    stm r2, {r4-r7}\n" RP_ASM_END(rp_nn_conv2x2_dot)
+    "    add sp, #40\n" RP_ASM_END(rp_nn_conv2x2_row_s16)
 
 /* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
  * widened by 8 SXTB16 and stored by one STM: 16 instructions per 8 words. */
@@ -296,7 +269,7 @@
 __asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
             RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
                 RP_PW4_UNROLLED(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7)
-                    RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV4_ROW_S16 RP_CONV2X2_DOT
+                    RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV4_ROW_S16
                         RP_CONV2X2_ROW_S16
                         RP_PW4_WIDEN RP_WIDEN_S8);
 #endif /* RP_USE_DSP */
