@@ -221,7 +221,8 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
         acc[i] = a0, acc[i + 1] = a1, acc[i + 2] = a2, acc[i + 3] = a3;
     }
     const int32_t *b = g->b;
-    if (n_hidden == 16) { /* unrolled: acc, h and the biases at fixed offsets */
+    if (!RP_USE_DSP && n_hidden == 16) { /* unrolled: acc, h and the biases at fixed offsets (the DSP build runs the
+                                          * face models' cells in assembly: no flash for this there) */
 #pragma GCC unroll 16
         for (int32_t i = 0; i < 16; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
         return;
