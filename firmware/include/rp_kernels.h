@@ -94,7 +94,7 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
 typedef struct {
     int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */
     void (*seq_s8)(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);
-    void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);
+    void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[4]);
 } rp_fastgrnn_gates;
 
 /* One FastGRNN cell (numerics §4.2): w [n_hidden][n_in + n_hidden] int16 = [W | U]; bg, bh [n_hidden] int32 (Q14);

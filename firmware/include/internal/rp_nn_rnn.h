@@ -362,8 +362,9 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
  *   packed into the frame's X words as rp_nn_fastgrnn_run_s8 does (x_shift 8), x += pitch, until x == end; with
  *   w2 (an RNN2 cell's prepared weights, n_in 16) the final h is not copied but projected,
  *   h_out = rp_nn_grnn16_mac_project(w2, h) (16 int32), as RNNPool wants every summary;
- * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w, h_out})): per step the accumulators start from *proj++,
- *   until proj == end.
+ * - RNN2 (name##_seq_proj(frame, gate, proj, {end, w, h_out, q})): per step the accumulators start from *proj++,
+ *   until proj == end; with q ({mult, rnd, s}: rp_requantize_fast's, shift <= -2) the final h is not copied but
+ *   requantised, h_out[i] = SSAT8(rp_requantize_fast(h[i], mult, rnd, s)) (16 int8), as rp_rnnpool_s8's output;
  * Each starts from h = 0 in the frame and copies the final h to h_out (16 int16, 4-byte aligned). */
 #define RP_GRNN16_ZERO_H                                                                                             \
     "    movs r8, #0\n"                                                                                              \
@@ -376,6 +377,19 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    add r3, r0, #4 * 50\n"                                                                                      \
     "    ldm r3, {r4-r11}\n"                                                                                         \
     "    stm r2, {r4-r11}\n"
+/* The two int16 of a word of h, each rp_requantize_fast'd (mult r0, rnd r1, s r3), SSAT'd to int8 and stored at
+ * r2++ (rp_rnnpool_s8's output; RP_GRNN16_SEQ_PROJ_ASM). */
+#define RP_GRNN16_REQUANT_PAIR(W)                                                                                    \
+    "    sxth lr, " W "\n"                                                                                           \
+    "    smmla lr, lr, r0, r1\n"                                                                                     \
+    "    asr lr, lr, r3\n"                                                                                           \
+    "    ssat lr, #8, lr\n"                                                                                          \
+    "    strb lr, [r2], #1\n"                                                                                        \
+    "    asr r12, " W ", #16\n"                                                                                      \
+    "    smmla r12, r12, r0, r1\n"                                                                                   \
+    "    asr r12, r12, r3\n"                                                                                         \
+    "    ssat r12, #8, r12\n"                                                                                        \
+    "    strb r12, [r2], #1\n"
 #define RP_GRNN16_PACK_S8                                                                                            \
     "    ldr r6, [r2]\n"                                                                                             \
     "    add r2, r2, r3\n"                                                                                           \
@@ -419,9 +433,9 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #define RP_GRNN16_SEQ_PROJ_ASM(name, S)                                                                              \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
-    "    sub sp, #20\n"                                                                                              \
-    "    ldm r3, {r4-r6}\n"                                                                                          \
-    "    stm sp, {r1, r2, r4-r6}\n" RP_GRNN16_ZERO_H                                                                  \
+    "    sub sp, #24\n"                                                                                              \
+    "    ldm r3, {r4-r7}\n"                                                                                          \
+    "    stm sp, {r1, r2, r4-r7}\n" RP_GRNN16_ZERO_H                                                                  \
     "    ldr r3, [r2], #4\n"                                                                                         \
     "    str r2, [sp, #4]\n"                                                                                         \
     "    mov r2, r0\n"                                                                                               \
@@ -442,7 +456,15 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
     "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
-    "3:  ldr r2, [sp, #16]\n" RP_GRNN16_COPY_H "    add sp, #20\n"                                                  \
+    "3:  ldrd r2, r3, [sp, #16]\n"                                                                                   \
+    "    cmp r3, #0\n"                                                                                               \
+    "    bne 4f\n" RP_GRNN16_COPY_H "    b 5f\n"                                                                      \
+    "4:  add r1, r0, #4 * 50\n"                                                                                      \
+    "    ldm r1, {r4-r11}\n"                                                                                         \
+    "    ldm r3, {r0, r1, r3}\n" RP_GRNN16_REQUANT_PAIR("r4") RP_GRNN16_REQUANT_PAIR("r5")                            \
+        RP_GRNN16_REQUANT_PAIR("r6") RP_GRNN16_REQUANT_PAIR("r7") RP_GRNN16_REQUANT_PAIR("r8")                        \
+            RP_GRNN16_REQUANT_PAIR("r9") RP_GRNN16_REQUANT_PAIR("r10") RP_GRNN16_REQUANT_PAIR("r11")                  \
+    "5:  add sp, #24\n"                                                                                              \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
@@ -452,7 +474,7 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
 #if RP_USE_DSP
 #define RP_NN_GRNN16_GATES(name, S)                                                                                  \
     void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);                \
-    void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[3]);   \
+    void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[4]);   \
     __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                     \
     static const rp_fastgrnn_gates name = {S, name##_seq_s8, name##_seq_proj};
 #else

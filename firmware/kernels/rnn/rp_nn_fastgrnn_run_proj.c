@@ -27,7 +27,7 @@ RP_INLINE void run16(const rp_nn_grnn *g, const int32_t *const *proj, int32_t st
 /* The whole sequence in the cell's compiled assembly (RP_NN_GRNN16_GATES). */
 static __attribute__((noinline)) void run_seq(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
                                               int16_t *h) {
-    const int32_t args[3] = {(int32_t)(intptr_t)(proj + steps), (int32_t)(intptr_t)g->w, (int32_t)(intptr_t)h};
+    const int32_t args[4] = {(int32_t)(intptr_t)(proj + steps), (int32_t)(intptr_t)g->w, (int32_t)(intptr_t)h, 0};
     g->seq->seq_proj(g->frame, g->gate, proj, args);
 }
 static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,

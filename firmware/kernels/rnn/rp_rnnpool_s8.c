@@ -80,6 +80,7 @@ static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_
      * without their dispatch and the copy of h. */
     const int direct = g1->seq && g1->frame && j->c_in == 4 && g1->x_shift == 8 && g2->seq && g2->frame &&
                        g2->n_xp == 8;
+    const int32_t s_out = -1 - j->p->out_shift, out_q[3] = {j->p->out_mult, s_out > 0 ? 1 << (s_out - 1) : 0, s_out};
 #else
     const int direct = 0;
 #endif /* RP_USE_DSP */
@@ -106,13 +107,15 @@ static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_
             }
             for (int32_t k = 0; k < 4; k++) {
 #if RP_USE_DSP
-                if (direct) {
-                    const int32_t args[3] = {(int32_t)(intptr_t)(seq[k] + P), (int32_t)(intptr_t)g2->w,
-                                             (int32_t)(intptr_t)h};
+                if (direct && j->p->out_shift <= -2) { /* the patch's summary k requantised in the same call */
+                    const int32_t args[4] = {(int32_t)(intptr_t)(seq[k] + P), (int32_t)(intptr_t)g2->w,
+                                             (int32_t)(intptr_t)(j->row + pj * j->oc + k * H2),
+                                             (int32_t)(intptr_t)out_q};
                     g2->seq->seq_proj(g2->frame, g2->gate, seq[k], args);
-                } else
+                    continue;
+                }
 #endif /* RP_USE_DSP */
-                    rp_nn_fastgrnn_run_proj(g2, seq[k], P, h);
+                rp_nn_fastgrnn_run_proj(g2, seq[k], P, h);
                 write_patch(j, pj, k, h, H2);
             }
         }
