@@ -81,7 +81,7 @@ void rp_nn_pointwise4_s8_wide(const uint32_t *rec, const uint32_t *in, int8_t *y
  * half of its own buffer. */
 void rp_nn_widen_s8(uint32_t *dst, const int8_t *src, int32_t n);
 /* rec's weights (from word 4) for the four filter rows at w ([4][c_in] int8, any alignment; c_in a positive
- * multiple of 4): dst[8 j + 2 k] = rp_sxtb16_even(w[k][4 j .. 4 j + 3]), dst[8 j + 2 k + 1] = the odd lanes. */
+ * multiple of 8): dst[8 j + 2 k] = rp_sxtb16_even(w[k][4 j .. 4 j + 3]), dst[8 j + 2 k + 1] = the odd lanes. */
 void rp_nn_pointwise4_widen(uint32_t *dst, const int8_t *w, int32_t c_in);
 /* Fills rec (above) for output channels o .. o + 3 of a pointwise layer; returns its tail (mult, rnd, s). */
 static inline uint32_t *rp_nn_pointwise4_record(uint32_t *rec, const rp_quant_params *q, const int8_t *filter,
