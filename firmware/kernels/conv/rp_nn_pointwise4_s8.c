@@ -116,14 +116,34 @@
  * as rp_nn_conv4_dot, then per lane rp_requantize_fast64 (SMLAL of acc and mult onto rnd, ASR by s; rp_conv_group's
  * mult, s and rnd at params + 16, + 32, + 48), SSAT #16 and STRH. Stack: w, n, skip, x_step, y_step, the pixels
  * left, params, the pixel's x, the window row's end. */
-#define RP_CONV4_LANE(ACC, J)                                                                                      \
+/* Lane J's value from ACC to AT: rp_requantize_fast64 with params r12, SSAT #16, STRH. */
+#define RP_CONV_LANE(ACC, J, AT)                                                                                   \
     "    ldrd r8, r9, [r12, #48 + 8 * " #J "]\n"                                                                     \
     "    ldr r10, [r12, #16 + 4 * " #J "]\n"                                                                         \
     "    ldr r11, [r12, #32 + 4 * " #J "]\n"                                                                         \
     "    smlal r8, r9, " ACC ", r10\n"                                                                               \
     "    asr r9, r9, r11\n"                                                                                          \
     "    ssat r9, #16, r9\n"                                                                                         \
-    "    strh r9, [lr, #2 * " #J "]\n"
+    "    strh r9, " AT "\n"
+/* The next pixel (or pair), while the count at sp + 20 lasts. */
+#define RP_CONV_NEXT                                                                                               \
+    "    ldr r2, [sp, #20]\n"                                                                                        \
+    "    subs r2, r2, #1\n"                                                                                          \
+    "    str r2, [sp, #20]\n"                                                                                        \
+    "    bne 1b\n"
+/* The three window rows of a pixel (r1) through BLOCK (32 input channels), n and skip at sp + 4, + 8, the row's
+ * end kept at sp + END. */
+#define RP_CONV_ROWS(BLOCK, END)                                                                                   \
+    "    .rept 3\n"                                                                                                  \
+    "    ldr r2, [sp, #4]\n"                                                                                         \
+    "    add r2, r1, r2\n"                                                                                           \
+    "    str r2, [sp, #" #END "]\n"                                                                                  \
+    "2:\n" BLOCK "    ldr r2, [sp, #" #END "]\n"                                                                     \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 2b\n"                                                                                                   \
+    "    ldr r2, [sp, #8]\n"                                                                                         \
+    "    add r1, r1, r2\n"                                                                                           \
+    "    .endr\n"
 #define RP_CONV4_ROW_S16                                                                                           \
     RP_ASM_BEGIN(rp_nn_conv4_row_s16)                                                                              \
     "    ldm r3, {r4-r9}\n"                                                                                          \
@@ -134,25 +154,12 @@
     "    ldm r12, {r4-r7}\n"                                                                                         \
     "    str r1, [sp, #28]\n"                                                                                        \
     "    ldr r0, [sp]\n"                                                                                             \
-    "    .rept 3\n"                                                                                                  \
-    "    ldr r2, [sp, #4]\n"                                                                                         \
-    "    add r2, r1, r2\n"                                                                                           \
-    "    str r2, [sp, #32]\n"                                                                                        \
-    "2:\n" RP_PW4_32(RP_PW4_IN_S8) "    ldr r2, [sp, #32]\n"                                                         \
-    "    cmp r1, r2\n"                                                                                               \
-    "    bne 2b\n"                                                                                                   \
-    "    ldr r2, [sp, #8]\n"                                                                                         \
-    "    add r1, r1, r2\n"                                                                                           \
-    "    .endr\n"                                                                                                    \
-    "    ldr r12, [sp, #24]\n" RP_CONV4_LANE("r4", 0) RP_CONV4_LANE("r5", 1) RP_CONV4_LANE("r6", 2)                  \
-        RP_CONV4_LANE("r7", 3) "    ldrd r2, r3, [sp, #12]\n"                                                          \
+    RP_CONV_ROWS(RP_PW4_32(RP_PW4_IN_S8), 32)                                                                     \
+    "    ldr r12, [sp, #24]\n" RP_CONV_LANE("r4", 0, "[lr]") RP_CONV_LANE("r5", 1, "[lr, #2]")                      \
+        RP_CONV_LANE("r6", 2, "[lr, #4]") RP_CONV_LANE("r7", 3, "[lr, #6]") "    ldrd r2, r3, [sp, #12]\n"           \
     "    ldr r1, [sp, #28]\n"                                                                                        \
     "    add r1, r1, r2\n"                                                                                           \
-    "    add lr, lr, r3\n"                                                                                           \
-    "    ldr r2, [sp, #20]\n"                                                                                        \
-    "    subs r2, r2, #1\n"                                                                                          \
-    "    str r2, [sp, #20]\n"                                                                                        \
-    "    bne 1b\n"                                                                                                   \
+    "    add lr, lr, r3\n" RP_CONV_NEXT                                                                              \
     "    add sp, #40\n" RP_ASM_END(rp_nn_conv4_row_s16)
 
 /* 32 input channels of two pixels (r1 and r1 + lr) into r4-r7 with two lanes' paired weights (r0). */
@@ -178,14 +185,6 @@
  * biases of lanes 0, 1 for both, three window rows through RP_CONV2X2_32, the four values stored (q's y_step / 2
  * bytes after p's). Stack: w, n, skip, x_step, y_step, the pairs left, params, the pixel's x, the window row's end,
  * y. */
-#define RP_CONV2_LANE(ACC, J, AT)                                                                                  \
-    "    ldrd r8, r9, [r12, #48 + 8 * " #J "]\n"                                                                     \
-    "    ldr r10, [r12, #16 + 4 * " #J "]\n"                                                                         \
-    "    ldr r11, [r12, #32 + 4 * " #J "]\n"                                                                         \
-    "    smlal r8, r9, " ACC ", r10\n"                                                                               \
-    "    asr r9, r9, r11\n"                                                                                          \
-    "    ssat r9, #16, r9\n"                                                                                         \
-    "    strh r9, " AT "\n"
 #define RP_CONV2X2_ROW_S16                                                                                         \
     RP_ASM_BEGIN(rp_nn_conv2x2_row_s16)                                                                            \
     "    ldm r3, {r4-r9}\n"                                                                                          \
@@ -199,29 +198,16 @@
     "    mov r7, r5\n"                                                                                               \
     "    str r1, [sp, #28]\n"                                                                                        \
     "    ldr r0, [sp]\n"                                                                                             \
-    "    .rept 3\n"                                                                                                  \
-    "    ldr r2, [sp, #4]\n"                                                                                         \
-    "    add r2, r1, r2\n"                                                                                           \
-    "    str r2, [sp, #32]\n"                                                                                        \
-    "2:\n" RP_CONV2X2_32 "    ldr r2, [sp, #32]\n"                                                                   \
-    "    cmp r1, r2\n"                                                                                               \
-    "    bne 2b\n"                                                                                                   \
-    "    ldr r2, [sp, #8]\n"                                                                                         \
-    "    add r1, r1, r2\n"                                                                                           \
-    "    .endr\n"                                                                                                    \
+    RP_CONV_ROWS(RP_CONV2X2_32, 32)                                                                                \
     "    ldr r12, [sp, #24]\n"                                                                                       \
     "    ldr r0, [sp, #36]\n"                                                                                        \
     "    ldr r1, [sp, #16]\n"                                                                                        \
-    "    add r1, r0, r1, lsr #1\n" RP_CONV2_LANE("r4", 0, "[r0]") RP_CONV2_LANE("r5", 1, "[r0, #2]")                 \
-        RP_CONV2_LANE("r6", 0, "[r1]") RP_CONV2_LANE("r7", 1, "[r1, #2]") "    ldrd r2, r3, [sp, #12]\n"             \
+    "    add r1, r0, r1, lsr #1\n" RP_CONV_LANE("r4", 0, "[r0]") RP_CONV_LANE("r5", 1, "[r0, #2]")                 \
+        RP_CONV_LANE("r6", 0, "[r1]") RP_CONV_LANE("r7", 1, "[r1, #2]") "    ldrd r2, r3, [sp, #12]\n"             \
     "    add r0, r0, r3\n"                                                                                           \
     "    str r0, [sp, #36]\n"                                                                                        \
     "    ldr r1, [sp, #28]\n"                                                                                        \
-    "    add r1, r1, r2\n"                                                                                           \
-    "    ldr r2, [sp, #20]\n"                                                                                        \
-    "    subs r2, r2, #1\n"                                                                                          \
-    "    str r2, [sp, #20]\n"                                                                                        \
-    "    bne 1b\n"                                                                                                   \
+    "    add r1, r1, r2\n" RP_CONV_NEXT                                                                              \
     "    add sp, #40\n" RP_ASM_END(rp_nn_conv2x2_row_s16)
 
 /* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
