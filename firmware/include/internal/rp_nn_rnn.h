@@ -320,9 +320,9 @@ void rp_nn_grnn16_gates(int32_t *frame, const uint32_t *gate);
     "    add lr, r12, lr, asr #14\n"                                                                                 \
     "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"
 
-/* The same units when s + 7 is known, S (RP_NN_GRNN16_GATES' sequences): 11.5 instructions per unit. Two units per turn, with
- * r3 (no shift to hold) the pair of their h and r8 walking kg, kh: one LDRD of the accumulators (r10, r9), one LDM
- * of the four constants (r6, r7, r11, r12), one LDR of the h pair; the shift is SSAT's immediate, and
+/* The same units when s + 7 is known, S (RP_NN_GRNN16_GATES' sequences): 11.5 instructions per unit. Two units per
+ * turn, with r3 (no shift to hold) the pair of their h and r8 walking kg, kh: one LDRD of the accumulators (r10,
+ * r9), one LDM of the four constants (r6, r7, r11, r12), one LDR of the h pair; the shift is SSAT's immediate, and
  * z (h - c) + 8192 = (z h + 8192) - z c takes h from its half of r3 by SMLABB / SMLABT, then MLS. HALF: B or T. */
 #define RP_GRNN16_UNIT_IMM(ACC, KG, KH, HALF, S)                                                                     \
     "    smmla " KG ", " ACC ", r2, " KG "\n"                                                                        \

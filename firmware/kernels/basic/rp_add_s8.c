@@ -9,7 +9,7 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
 #if RP_USE_DSP
     if (p->shift <= -2 && p->act_min == -128 && p->act_max == 127 && (n & 3) == 0 && p->ka == (int16_t)p->ka &&
         p->kb == (int16_t)p->kb) {
-        /* four at a time: each a.ka + b.kb one SMUAD of the lane pair [a, b] with [ka, kb] (int16: Q14, at most 2^14) */
+        /* four at a time: each a.ka + b.kb one SMUAD of the lane pair [a, b] with [ka, kb] (int16: Q14, <= 2^14) */
         const uint32_t k = (uint32_t)(uint16_t)p->ka | (uint32_t)p->kb << 16;
         const int32_t mult = p->mult, s = -1 - p->shift, rnd = 1 << (s - 1);
         for (int64_t i = 0; i < n; i += 4) { /* a word read before its word is written: out may be a */

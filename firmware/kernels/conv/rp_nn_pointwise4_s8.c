@@ -102,7 +102,7 @@
     "    mov lr, r10\n"                                                                                              \
     "1:  ldr r12, [sp, #4]\n"                                                                                        \
     "    add r12, r1, r12\n"                                                                                         \
-    "2:\n" RP_PW4_32(RP_PW4_IN_S8) "    cmp r1, r12\n"                                                                             \
+    "2:\n" RP_PW4_32(RP_PW4_IN_S8) "    cmp r1, r12\n"                                                              \
     "    bne 2b\n"                                                                                                   \
     "    ldr r12, [sp, #8]\n"                                                                                        \
     "    add r1, r1, r12\n"                                                                                          \
