@@ -89,7 +89,7 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
 
 /* A FastGRNN cell's whole RNN1 and RNN2 sequences compiled for its requantisation (the DSP build's assembly with the
  * gate shift as an immediate, two instructions fewer per hidden unit, and no call per step): made by
- * RP_NN_GRNN16_GATES (include/internal/rp_nn_rnn.h) in the model's generated C. The functions are 0 in the
+ * RP_NN_GRNN16_GATES (include/internal/rp_nn_grnn16_asm.h) in the model's generated C. The functions are 0 in the
  * portable build. */
 typedef struct {
     int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */

@@ -122,7 +122,7 @@ def _step(layer, g):
 
 
 def gates_shift(shift: int, n_hidden: int, hard: bool, zeta: int, nu: int) -> int | None:
-    """The gate shift s + 7 to compile a cell's gates for (RP_NN_GRNN16_GATES in include/internal/rp_nn_rnn.h),
+    """The gate shift s + 7 to compile a cell's gates for (RP_NN_GRNN16_GATES in include/internal/rp_nn_grnn16_asm.h),
     or None when the assembly's gates would not run it: n_hidden 16, exact nonlinearities, the convex update, and
     an immediate shift (8 … 31)."""
     s7 = 6 - shift
