@@ -278,6 +278,14 @@ RP_INLINE void rp_nn_grnn16_update(const rp_nn_grnn *g, int32_t *frame, const in
 }
 #endif /* RP_USE_DSP */
 
+/* Whether the assembly runs g (attached, rp_nn_grnn16_attach) as RNN1 over pixels of n_in channels (4, x_shift 8:
+ * the packing of rp_nn_fastgrnn_run_s8), and as RNN2 (16 inputs); the callers add g->seq for its compiled
+ * sequences. */
+static inline int rp_nn_grnn16_runs_s8(const rp_nn_grnn *g, int32_t n_in) {
+    return g->frame && n_in == 4 && g->x_shift == 8;
+}
+static inline int rp_nn_grnn16_runs_proj(const rp_nn_grnn *g) { return g->frame && g->n_xp == 8; }
+
 /* Gives g the frame (RP_NN_GRNN16_FRAME words, 4-byte aligned) and copies its kg, kh there when the assembly can
  * run g: the DSP build, n_hidden 16, the convex update (exact nonlinearities in assembly, hard ones in C after the
  * assembly's multiply-accumulates). Otherwise g keeps the C path. */

@@ -57,7 +57,7 @@ static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int32_t *
 
 void rp_nn_fastgrnn_run_proj(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
 #if RP_USE_DSP
-    if (g->frame && g->n_xp == 8) {
+    if (rp_nn_grnn16_runs_proj(g)) {
         (g->seq ? run_seq : run_asm)(g, proj, steps, h);
         return;
     }

@@ -89,7 +89,7 @@ static __attribute__((noinline)) void run_c(const rp_nn_grnn *g, const int8_t *x
 void rp_nn_fastgrnn_run_s8(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps, int32_t pitch,
                            int16_t *h) {
 #if RP_USE_DSP
-    if (g->frame && n_in == 4 && g->x_shift == 8) {
+    if (rp_nn_grnn16_runs_s8(g, n_in)) {
         (g->seq ? run_seq : run_asm)(g, x, steps, pitch, h);
         return;
     }

@@ -78,8 +78,7 @@ static __attribute__((noinline)) void run_fast(const job *j, rp_nn_grnn *g1, rp_
     /* The cells' compiled sequences (RP_NN_GRNN16_GATES) called directly, each RNN1 summary projected by RNN2's W'
      * in the same call: what rp_nn_fastgrnn_run_s8, rp_nn_fastgrnn_project and rp_nn_fastgrnn_run_proj would do,
      * without their dispatch and the copy of h. */
-    const int direct = g1->seq && g1->frame && j->c_in == 4 && g1->x_shift == 8 && g2->seq && g2->frame &&
-                       g2->n_xp == 8;
+    const int direct = g1->seq && rp_nn_grnn16_runs_s8(g1, j->c_in) && g2->seq && rp_nn_grnn16_runs_proj(g2);
     const int32_t s_out = -1 - j->p->out_shift, out_q[3] = {j->p->out_mult, s_out > 0 ? 1 << (s_out - 1) : 0, s_out};
 #else
     const int direct = 0;

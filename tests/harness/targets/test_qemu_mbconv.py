@@ -13,6 +13,7 @@ import pytest
 
 from harness.codegen.carray import c_array
 from harness.model.fixed_ref import add_s8, conv_s8, depthwise_s8
+from harness.model.kinds.mbconv import mbconv_scratch
 from harness.targets.qemu import run_probe
 from tests.harness.targets.needs import EMULATOR
 
@@ -116,7 +117,7 @@ def _case(rng, i: int, b: Block):
          "w": b.w, "ci": b.c_in, "ho": ho, "wo": wo, "co": b.c_out, "x_size": x.size + 4,
          "in_off": 1 if b.misalign == "in" else 0, "y": "in" if b.in_place else "out", "n_in": x.size,
          "scratch_off": 1 if b.misalign == "scratch" else 0, "n_out": want.size}
-    scratch = 3 * b.w * b.hid + 2 * (max(wo * b.hid, b.w * b.c_in) + 3) + wo * b.c_in + 1
+    scratch = mbconv_scratch(b.w, b.c_in, b.hid, b.stride) + wo * b.c_in + 1  # + the residual's row, misalignment
     return "".join(arrays), CALL % v, zlib.crc32(want.tobytes()), want.size, scratch
 
 
