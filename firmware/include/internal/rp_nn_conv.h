@@ -35,8 +35,9 @@ int32_t rp_nn_conv_acc_u8(const rp_conv_params *p, const rp_dims *in_dims, const
  * RP_NN_STEM_MAX_OUT; same arguments and result, shapes already checked (rp_nn_conv_dims_ok). The weights are
  * widened and in_offset * sum(w) folded into the bias once per call. An interior pixel reads each of its three
  * rows in one word (bytes x0 - 1 .. x0 + 2, never outside the row) and takes five SMLAD-class multiplies per
- * channel on the DSP path; the first output row and column, and the last ones when H or W is odd, take the padded
- * path (rp_nn_conv_acc_u8). Uses about 0.2 KB of stack. */
+ * channel on the DSP path (four ReLU channels: rp_nn_stem4_relu, in assembly); the first output row and column, and
+ * the last ones when H or W is odd, take the padded path (rp_nn_conv_acc_u8's arithmetic over the pixel's nine taps
+ * gathered once). Uses about 0.3 KB of stack. */
 #define RP_NN_STEM_MAX_OUT 8
 void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
                               const uint8_t *in, const int8_t *filter, const int32_t *bias, const rp_dims *out_dims,
