@@ -69,7 +69,7 @@ def annotate(log: Path, elf: Path, name: str) -> list[tuple[int, int, str]]:
     """(address, executions, instruction) for each instruction of function ``name``."""
     listing = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)], capture_output=True,
                              text=True, check=True).stdout
-    body = listing.split(f"<{name}>:\n", 1)[1].split("\n\n", 1)[0].splitlines() if f"<{name}>:" in listing else []
+    body = listing.split(f"<{name}>:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     insns = [(int(a, 16), t.strip()) for a, t in (line.split(":", 1) for line in body if ":" in line)]
     size, runs = per_block(log)
     hits: collections.Counter = collections.Counter()
@@ -86,6 +86,10 @@ def measure(args) -> dict:
     model = load_model(args.model, fixed=True)
     image = load_image(str(DEFAULT_IMAGE), *model.input_hw)
     build = build_firmware(model, "qemu-stm32f405", "selftest", image, dsp=not args.portable)
+    starts, syms = symbols(build.elf)
+    if args.function and args.function not in {name for _, _, name in syms}:  # before the 10 s run
+        raise SystemExit(f"profile_firmware: no function {args.function} in the firmware; the table without "
+                         "--function lists the hot ones")
     with tempfile.TemporaryDirectory(prefix="harness-profile-") as tmp:
         log = Path(tmp) / "exec.log"
         cmd = [require_qemu(), *MACHINE, "-serial", "null", *SEMIHOSTING, "-kernel", str(build.elf),
@@ -96,7 +100,6 @@ def measure(args) -> dict:
                     "instructions": [{"address": a, "executions": n, "text": t}
                                      for a, n, t in annotate(log, build.elf, args.function)]}
         size, runs = per_block(log)
-    starts, syms = symbols(build.elf)
     per: collections.Counter = collections.Counter()
     for pc, count in runs.items():
         i = bisect.bisect_right(starts, pc) - 1
