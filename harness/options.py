@@ -85,7 +85,7 @@ TABLE = {o.name: o for o in (
     Option("--boot-timeout", "seconds for the firmware to answer after start or reset", None, "boards.yaml",
            type=float, metavar="S"),
     Option("--inference-timeout", "seconds for one inference", None, "boards.yaml", type=float, metavar="S"),
-    Option("--portable", "build the portable C kernels (RP_USE_DSP=0: no DSP instructions)",
+    Option("--portable", "build the portable C kernels (RP_USE_DSP=0: C without DSP intrinsics or assembly)",
            says_default="the DSP path", flag=True),
     Option("--latency-margin", "fail a layer slower than its calibrated prediction by more than this; a negative "
            "FRACTION (above -1) demands faster than predicted", 0.10, "0.10", type=float, metavar="FRACTION"),

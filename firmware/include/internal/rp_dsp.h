@@ -1,7 +1,8 @@
 /* The kernels' one vocabulary for the Cortex-M4 DSP extension: named wrappers over its instructions (ACLE
  * intrinsics, or inline assembly where GCC 12 has no intrinsic or emits two instructions for the C idiom). Defined
- * only with RP_USE_DSP (internal/rp_config.h): every kernel keeps a portable C path beside its DSP one. RP_SSAT and
- * RP_USAT also have portable definitions, for code both paths share. Lanes are listed [low half, high half].
+ * only with RP_USE_DSP (internal/rp_config.h): every kernel keeps a portable C path beside its DSP one, which has
+ * its own pair helpers here (rp_load_pair, rp_dot_pair). RP_SSAT and RP_USAT serve both paths. Lanes are listed
+ * [low half, high half].
  * static inline, not RP_INLINE: GCC inlines these one-instruction helpers anyway, and forcing it changed the
  * register allocation of rp_nn_conv_s8.c's sweeps (a few more instructions). */
 #ifndef RP_INTERNAL_DSP_H
@@ -91,7 +92,26 @@ static inline int32_t rp_smmla(int32_t a, int32_t b, int32_t acc) {
     "    .size " #name ", .-" #name "\n"                                                                             \
     "    .popsection\n"
 
-/* v clamped to [-2^(bits-1), 2^(bits-1) - 1] and to [0, 2^bits - 1]; macros, as the width is an immediate. */
+#else
+
+/* The portable paths' pair of int16 lanes: one word load (memcpy: any alignment, no aliasing question) and a dot
+ * product of two such words, lo lo + hi hi. Reading both operands alike makes it independent of byte order; GCC
+ * turns it into two halfword multiply-accumulates, so a pair costs one load, not two. */
+static inline uint32_t rp_load_pair(const int16_t *p) {
+    uint32_t x;
+    __builtin_memcpy(&x, p, 4);
+    return x;
+}
+static inline int32_t rp_dot_pair(int32_t acc, uint32_t a, uint32_t b) {
+    return acc + (int16_t)a * (int16_t)b + ((int32_t)a >> 16) * ((int32_t)b >> 16);
+}
+#endif /* RP_USE_DSP */
+
+/* v clamped to [-2^(bits-1), 2^(bits-1) - 1] and to [0, 2^bits - 1]; macros, as the width is an immediate. SSAT
+ * and USAT belong to the base ARMv7-M instruction set, not to the DSP extension, so the portable build uses them
+ * too (GCC finds them in the C clamp only while its bounds are still constants, which a large loop body loses). */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+#include <arm_acle.h>
 #define RP_SSAT(v, bits) __ssat((v), (bits))
 #define RP_USAT(v, bits) __usat((v), (bits))
 #else
@@ -101,6 +121,6 @@ static inline int32_t rp_sat_range(int32_t v, int32_t lo, int32_t hi) {
 }
 #define RP_SSAT(v, bits) rp_sat_range((v), -(1 << ((bits) - 1)), (1 << ((bits) - 1)) - 1)
 #define RP_USAT(v, bits) rp_sat_range((v), 0, (1 << (bits)) - 1)
-#endif /* RP_USE_DSP */
+#endif /* __ARM_FEATURE_SAT */
 
 #endif /* RP_INTERNAL_DSP_H */

@@ -32,13 +32,7 @@ const int16_t *rp_nn_tanh_table(void);
 const int16_t *rp_nn_sigmoid_table(void);
 
 /* clamp(i, -1024, 1023): a table index. */
-static inline int32_t rp_nn_clamp_index(int32_t i) {
-#if RP_USE_DSP
-    return RP_SSAT(i, 11);
-#else
-    return i < -1024 ? -1024 : (i > 1023 ? 1023 : i);
-#endif /* RP_USE_DSP */
-}
+static inline int32_t rp_nn_clamp_index(int32_t i) { return RP_SSAT(i, 11); }
 
 /* The table index of a Q14 gate input v, |v| < 2^31 - 64: clamp((v + 64) >> 7, -1024, 1023), x = v / 2^14 rounded
  * half up to the nearest 1/128 (numerics §4.1). */
@@ -153,7 +147,7 @@ RP_INLINE void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pai
                 : RP_NN_MAC4_MEMORY);
         p = 2;
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (; p < n_pairs; p += 2)
         __asm__(RP_NN_MAC4_2PAIRS(RP_NN_SMLAD_V0)
                 : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), RP_NN_MAC4_TEMPS
@@ -161,17 +155,13 @@ RP_INLINE void rp_nn_grnn_mac4(const int16_t *w, const int16_t *v, int32_t n_pai
 #undef RP_NN_MAC4_TEMPS
 #undef RP_NN_MAC4_MEMORY
 #else
-#pragma GCC unroll 16
-    for (int32_t p = 0; p < n_pairs; p++, w += 8, v += 2) { /* chains of multiply-accumulates */
-        const int32_t v0 = v[0], v1 = v[1];
-        s0 += w[0] * v0;
-        s1 += w[2] * v0;
-        s2 += w[4] * v0;
-        s3 += w[6] * v0;
-        s0 += w[1] * v1;
-        s1 += w[3] * v1;
-        s2 += w[5] * v1;
-        s3 += w[7] * v1;
+#pragma GCC unroll 8
+    for (int32_t p = 0; p < n_pairs; p++, w += 8, v += 2) { /* a pair of v, and of each row, per word load */
+        const uint32_t vp = rp_load_pair(v);
+        s0 = rp_dot_pair(s0, rp_load_pair(w), vp);
+        s1 = rp_dot_pair(s1, rp_load_pair(w + 2), vp);
+        s2 = rp_dot_pair(s2, rp_load_pair(w + 4), vp);
+        s3 = rp_dot_pair(s3, rp_load_pair(w + 6), vp);
     }
 #endif /* RP_USE_DSP */
     *a0 = s0, *a1 = s1, *a2 = s2, *a3 = s3;
@@ -202,16 +192,17 @@ RP_INLINE int32_t rp_nn_grnn_unit(const rp_nn_grnn *g, int32_t acc, const int32_
     return RP_SSAT(r, 16);
 }
 
-/* One step, h = cell(x, h) in place, for n_hidden and n_xp given as constants where the caller can (the loops then
+/* One step, h_next = cell(x, h), for n_hidden and n_xp given as constants where the caller can (the loops then
  * unroll and every array sits at a fixed offset). The input half of the accumulators is proj (when not 0) or W' xv
- * (xv: 2 n_xp int16). first: h = 0 (the caller zeroes it), so U h is skipped. h and xv: 4-byte aligned. Every
- * accumulator is made before the first unit overwrites its h_i, so the update in place uses the old h throughout. */
+ * (xv: 2 n_xp int16). first: h = 0 (the caller zeroes it), so U h is skipped. h, h_next (distinct) and xv: 4-byte
+ * aligned. Each block of four rows runs its units as soon as its accumulators are made: no accumulator array, and
+ * the old h stays whole for the later blocks because the new one goes to h_next (the callers swap the two). */
 RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_xp, const int16_t *xv,
-                               const int32_t *proj, int16_t *h, int first, const int mode) {
+                               const int32_t *proj, const int16_t *h, int16_t *h_next, int first, const int mode) {
     const int16_t *w = g->w;
-    int32_t acc[RP_MAX_HIDDEN];
+    const int32_t *b = g->b;
 #pragma GCC unroll 1
-    for (int32_t i = 0; i < n_hidden; i += 4, w += 8 * (n_xp + n_hidden / 2)) {
+    for (int32_t i = 0; i < n_hidden; i += 4, w += 8 * (n_xp + n_hidden / 2), b += 8) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         if (proj) {
             a0 = proj[i], a1 = proj[i + 1], a2 = proj[i + 2], a3 = proj[i + 3];
@@ -219,18 +210,12 @@ RP_INLINE void rp_nn_grnn_step(const rp_nn_grnn *g, const int32_t n_hidden, cons
             rp_nn_grnn_mac4(w, xv, n_xp, 1, &a0, &a1, &a2, &a3);
         }
         if (!first) rp_nn_grnn_mac4(w + 8 * n_xp, h, n_hidden / 2, 0, &a0, &a1, &a2, &a3);
-        acc[i] = a0, acc[i + 1] = a1, acc[i + 2] = a2, acc[i + 3] = a3;
+        h_next[i] = (int16_t)rp_nn_grnn_unit(g, a0, b, h[i], mode);
+        h_next[i + 1] = (int16_t)rp_nn_grnn_unit(g, a1, b + 2, h[i + 1], mode);
+        h_next[i + 2] = (int16_t)rp_nn_grnn_unit(g, a2, b + 4, h[i + 2], mode);
+        h_next[i + 3] = (int16_t)rp_nn_grnn_unit(g, a3, b + 6, h[i + 3], mode);
     }
-    const int32_t *b = g->b;
-    if (!RP_USE_DSP && n_hidden == 16) { /* unrolled: acc, h and the biases at fixed offsets (the DSP build runs the
-                                          * face models' cells in assembly: no flash for this there) */
-#pragma GCC unroll 16
-        for (int32_t i = 0; i < 16; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
-        return;
-    }
-    for (int32_t i = 0; i < n_hidden; i++) h[i] = (int16_t)rp_nn_grnn_unit(g, acc[i], b + 2 * i, h[i], mode);
 }
-
 
 /* The working frame of the assembly (internal/rp_nn_grnn16_asm.h), RP_NN_GRNN16_FRAME words: the accumulators acc[16] (int32, word 0), kg
  * and kh (int32 pairs, word 16), a packed pixel (4 int16, word 48), then the state h (16 int16, word 50). One base

@@ -3,9 +3,14 @@
 
 RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t *const *proj, int32_t steps,
                    int16_t *h_out, const int mode) {
-    int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    int16_t hs[2][RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    int16_t *h = hs[0], *next = hs[1];
     for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
-    for (int32_t t = 0; t < steps; t++) rp_nn_grnn_step(g, n_hidden, g->n_xp, 0, proj[t], h, t == 0, mode);
+    for (int32_t t = 0; t < steps; t++) {
+        rp_nn_grnn_step(g, n_hidden, g->n_xp, 0, proj[t], h, next, t == 0, mode);
+        int16_t *const old = h;
+        h = next, next = old;
+    }
     for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
 }
 

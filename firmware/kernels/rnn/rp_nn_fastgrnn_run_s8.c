@@ -13,22 +13,27 @@ RP_INLINE void pack(const int8_t *x, int32_t n_in, int32_t n_xp, int32_t x_shift
         return;
     }
 #endif /* RP_USE_DSP */
-    for (int32_t q = 0; q < n_xp; q++)
-        for (int32_t k = 0; k < 2; k++) {
-            const int32_t col = 4 * (q >> 1) + (q & 1) + 2 * k;
-            v[2 * q + k] = (int16_t)(col < n_in ? x[col] * (1 << x_shift) : 0);
-        }
+    for (int32_t q = 0; q < n_xp; q++) { /* one word per pair: the MACs then take its halves as they are */
+        const int32_t col = 4 * (q >> 1) + (q & 1);
+        const uint32_t lo = (uint16_t)(col < n_in ? x[col] * (1 << x_shift) : 0);
+        const uint32_t hi = (uint16_t)(col + 2 < n_in ? x[col + 2] * (1 << x_shift) : 0);
+        const uint32_t pair = lo | hi << 16;
+        __builtin_memcpy(v + 2 * q, &pair, 4); /* lo at the lower address: little-endian, as every target here */
+    }
 }
 
 RP_INLINE void run(const rp_nn_grnn *g, const int32_t n_hidden, const int32_t n_in, const int32_t x_shift,
                    const int8_t *x, int32_t steps, int32_t pitch, int16_t *h_out, const int mode) {
     const int32_t n_xp = rp_nn_grnn_input_pairs(n_in);
     int16_t v[2 * RP_MAX_HIDDEN] __attribute__((aligned(4)));
-    int16_t h[RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    int16_t hs[2][RP_MAX_HIDDEN] __attribute__((aligned(4)));
+    int16_t *h = hs[0], *next = hs[1];
     for (int32_t i = 0; i < n_hidden; i++) h[i] = 0;
     for (int32_t t = 0; t < steps; t++, x += pitch) {
         pack(x, n_in, n_xp, x_shift, v);
-        rp_nn_grnn_step(g, n_hidden, n_xp, v, 0, h, t == 0, mode);
+        rp_nn_grnn_step(g, n_hidden, n_xp, v, 0, h, next, t == 0, mode);
+        int16_t *const old = h;
+        h = next, next = old;
     }
     for (int32_t i = 0; i < n_hidden; i++) h_out[i] = h[i];
 }
