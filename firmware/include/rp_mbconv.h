@@ -32,6 +32,9 @@ typedef struct {
 rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const rp_dims *in_dims, const int8_t *in,
                        const rp_dims *out_dims, int8_t *out);
 int32_t rp_mbconv_s8_get_buffer_size(const rp_mbconv_params *p, const rp_dims *in_dims);
+/* A larger scratch, optional (the code generator gives it where the arena does not grow): with it the DSP build
+ * makes the 1x1 layers' records (their widened weights) once per call instead of once per row. The same result. */
+int32_t rp_mbconv_s8_get_fast_buffer_size(const rp_mbconv_params *p, const rp_dims *in_dims, int32_t c_out);
 
 /* A detection candidate: one prior whose face score may reach the threshold, with its raw head values. */
 typedef struct {

@@ -7,9 +7,9 @@ MACs and in-place offset from its kind's ``step``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from harness.codegen.plan import Buffer
+from harness.codegen.plan import Buffer, plan
 from harness.model.archs import Shapes, shapes
 from harness.model.layers import Layer, kind, network
 from harness.model.modelfile import Model
@@ -119,6 +119,7 @@ def device_graph(model: Model) -> Graph:
     T = {"input": _tensor("input", sh.image, "uint8")}
     g = GraphCtx(cfg, sh, T)
     steps: list[Step] = []
+    spare: list[int] = []
     # ``memory.in_place: false`` in the config gives every output its own space, ``memory.separate: [mb1, …]``
     # only those layers' outputs (for debugging a kernel that overwrites its input too early); the arena grows,
     # the results stay the same.
@@ -130,4 +131,19 @@ def device_graph(model: Model) -> Graph:
         own = not overlap or layer.name in separate
         steps.append(Step(layer.name, layer.kind, layer.inputs, layer.name, int(d.scratch), int(d.macs),
                           None if own else d.in_place, layer))
-    return Graph(T, tuple(steps), candidate_capacity(cfg))
+        spare.append(int(d.spare))
+    return _grant_spare(Graph(T, tuple(steps), candidate_capacity(cfg)), spare)
+
+
+def _grant_spare(g: Graph, spare: list[int]) -> Graph:
+    """Each step's spare scratch (``DeviceStep.spare``), in order, where the planned arena stays as it is without
+    any: speed from RAM that is idle at that step anyway, never RAM for speed."""
+    arena = plan(g.buffers()).arena_bytes
+    for i, extra in enumerate(spare):
+        if extra:
+            steps = list(g.steps)
+            steps[i] = replace(steps[i], scratch=steps[i].scratch + extra)
+            trial = Graph(g.tensors, tuple(steps), g.max_candidates)
+            if plan(trial.buffers()).arena_bytes <= arena:
+                g = trial
+    return g

@@ -91,6 +91,7 @@ class DeviceStep:
     macs: int = 0                  # multiply-accumulates, as the kernel performs them
     in_place: int | None = None    # the kernel may write its output this many bytes from its input's start
     dtype: str | None = None       # None: the quantised model's dtype for the layer
+    spare: int = 0                 # scratch beyond `scratch` that makes the kernel faster: given where it is free
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,17 @@ void rp_nn_pointwise_s8(const rp_quant_params *q, const int8_t *in, int32_t n_pi
                         const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int32_t act_max,
                         int8_t *out);
 
+/* Words of one group's record of the fast path below (rp_nn_pointwise4_record) for c_in input channels: the biases,
+ * the paired weights, the tail. */
+#define RP_NN_PW4_RECORD_WORDS(c_in) (4 + 2 * (c_in) + 12)
+/* Bytes of a pointwise layer's records (rp_nn_pointwise_wide_records) when its shape suits the wide path (c_in a
+ * multiple of 32 up to 128, c_out of 4), else 0; in both builds, as the arena is planned once for both. */
+static inline int32_t rp_nn_pointwise_wide_records_bytes(int32_t c_in, int32_t c_out) {
+    return c_in >= 32 && c_in <= 128 && c_in % 32 == 0 && c_out >= 4 && c_out % 4 == 0
+               ? c_out / 4 * RP_NN_PW4_RECORD_WORDS(c_in) * 4
+               : 0;
+}
+
 #if RP_USE_DSP
 /* rp_nn_pointwise_s8's fast path in Cortex-M4 assembly (rp_nn_pointwise4_s8.c), for four output channels whose
  * shifts are all <= -2 and a clamp of [0, 127] (_relu) or [-128, 127] (_s8), c_in a positive multiple of 32:
@@ -99,9 +110,15 @@ static inline uint32_t *rp_nn_pointwise4_record(uint32_t *rec, const rp_quant_pa
 /* Whether rp_nn_pointwise_wide_s8 takes a layer: c_in a multiple of 32 up to 128, c_out of 4, every shift <= -2,
  * the clamp [0, 127] or [-128, 127]. */
 int rp_nn_pointwise_wide_ok(const rp_quant_params *q, int32_t c_in, int32_t c_out, int32_t act_min, int32_t act_max);
-/* rp_nn_pointwise_s8 for a layer rp_nn_pointwise_wide_ok takes, over wide input (rp_nn_widen_s8 of in). */
+/* rp_nn_pointwise_s8 for a layer rp_nn_pointwise_wide_ok takes, over wide input (rp_nn_widen_s8 of in): from the
+ * layer's records (rp_nn_pointwise_wide_records) when recs is not 0, else making each group's on the stack. */
 void rp_nn_pointwise_wide_s8(const rp_quant_params *q, const uint32_t *in, int32_t n_pixels, int32_t c_in,
-                             const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int8_t *out);
+                             const int8_t *filter, const int32_t *bias, int32_t c_out, int32_t act_min, int8_t *out,
+                             const uint32_t *recs);
+/* Every group's record (rp_nn_pointwise4_record) of such a layer, one after another in recs (4-byte aligned,
+ * c_out / 4 * RP_NN_PW4_RECORD_WORDS(c_in) words): a caller that runs the layer over many rows makes them once. */
+void rp_nn_pointwise_wide_records(uint32_t *recs, const rp_quant_params *q, const int8_t *filter,
+                                  const int32_t *bias, int32_t c_in, int32_t c_out);
 /* acc[k] += sum over r < rows of the dot product of the n int8 at x + r * (n + skip) with lane k of the paired
  * weights w (4-byte aligned; the same layout as rec's, consecutive over the segments); n a positive multiple of 32,
  * rows >= 1. args: {n, skip, rows}. rp_nn_conv_s8's full-width window rows (3x3: n = 3 c_in). */

@@ -2,18 +2,19 @@
 against the unfused NumPy reference layers. Here the DSP path's wide pointwise layers are checked (rp_nn_widen_s8:
 the block's input rows widened once, the depthwise row widened in place; rp_nn_pointwise_wide_s8), beside every
 reason to fall back to the int8 path: a channel count off 32 or 4, a shift > -2, another clamp, a misaligned input
-or scratch; and the residual add four at a time (SMUAD) or one by one. The host tests
+or scratch; with the fast scratch, whose records of the 1x1 layers are made once per call; and the residual add four
+at a time (SMUAD) or one by one. The host tests
 (tests/harness/native/test_mbconv.py) cover only the portable path."""
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from harness.codegen.carray import c_array
 from harness.model.fixed_ref import add_s8, conv_s8, depthwise_s8
-from harness.model.kinds.mbconv import mbconv_scratch
+from harness.model.kinds.mbconv import mbconv_records, mbconv_scratch
 from harness.targets.qemu import run_probe
 from tests.harness.targets.needs import EMULATOR
 
@@ -34,6 +35,7 @@ class Block:
     project_act: tuple[int, int] = (-128, 127)
     exact_shift: str = ""      # "expand" or "project": one channel's shift > -2 there (no wide path for it)
     misalign: str = ""         # "in" or "scratch": that pointer one byte off a word
+    records: bool = False      # the fast scratch: the 1x1 layers' records made once (rp_mbconv_s8_get_fast_...)
 
 
 BLOCKS = [
@@ -51,6 +53,13 @@ BLOCKS = [
     Block(3, 4, 128, 32, 8),                                 # four unrolled blocks of 32 (expand), one (project)
     Block(2, 3, 160, 32, 4),                                 # c_in above the unrolled 128: the int8 path
     Block(4, 5, 6, 32, 6, residual=True),                    # a residual row of 30: the add's scalar loop
+    Block(5, 7, 32, 64, 32, residual=True, records=True),    # records of both 1x1 layers, made once
+    Block(6, 9, 64, 128, 12, stride=2, records=True),
+    Block(4, 5, 13, 32, 8, records=True),                    # the project's records alone (expand int8)
+    Block(5, 6, 32, 20, 6, records=True),                    # the expand's records alone (project int8)
+    Block(3, 4, 64, 96, 64, residual=True, in_place=True, records=True),
+    Block(4, 6, 32, 32, 8, exact_shift="project", records=True),  # room for records the layer cannot use
+    Block(4, 5, 32, 64, 16, misalign="scratch", records=True),    # records aligned up from an odd scratch
 ]
 
 MAIN = r"""
@@ -64,6 +73,7 @@ static const rp_add_params add = {16384, 11000, 1 << 30, -13, -128, 127};
 
 int main(void) {
     (void)add;
+    rp_ticks_start();
 %(body)s
     return 0;
 }
@@ -78,9 +88,12 @@ CALL = """    {
         static int8_t x[%(x_size)d] __attribute__((aligned(4)));
         int8_t *in = x + %(in_off)d, *y = %(y)s;
         for (int i = 0; i < %(n_in)d; i++) in[i] = b%(i)d_x[i];
-        const rp_context ctx = {scratch + %(scratch_off)d, rp_mbconv_s8_get_buffer_size(&params, &in_dims)};
+        const rp_context ctx = {scratch + %(scratch_off)d, %(size)s};
+        const uint32_t t0 = rp_ticks();
         if (rp_mbconv_s8(&ctx, &params, &in_dims, in, &out_dims, y) != RP_OK) return 2;
+        const uint32_t t1 = rp_ticks();
         rp_probe_put("b%(i)d", "_crc ", rp_probe_crc32(y, %(n_out)d), 1);
+        rp_probe_put("b%(i)d", "_instructions ", t1 - t0, 0);
     }
 """
 
@@ -116,8 +129,12 @@ def _case(rng, i: int, b: Block):
          "phi": b.project_act[1], "hid": b.hid, "s": b.stride, "add": "&add" if b.residual else "0", "h": b.h,
          "w": b.w, "ci": b.c_in, "ho": ho, "wo": wo, "co": b.c_out, "x_size": x.size + 4,
          "in_off": 1 if b.misalign == "in" else 0, "y": "in" if b.in_place else "out", "n_in": x.size,
-         "scratch_off": 1 if b.misalign == "scratch" else 0, "n_out": want.size}
+         "scratch_off": 1 if b.misalign == "scratch" else 0, "n_out": want.size,
+         "size": (f"rp_mbconv_s8_get_fast_buffer_size(&params, &in_dims, {b.c_out})" if b.records
+                  else "rp_mbconv_s8_get_buffer_size(&params, &in_dims)")}
     scratch = mbconv_scratch(b.w, b.c_in, b.hid, b.stride) + wo * b.c_in + 1  # + the residual's row, misalignment
+    if b.records:
+        scratch += mbconv_records(b.c_in, b.hid, b.c_out)
     return "".join(arrays), CALL % v, zlib.crc32(want.tobytes()), want.size, scratch
 
 
@@ -132,3 +149,8 @@ def test_fused_mbconv_on_the_emulated_stm32f405_matches_the_reference(tmp_path, 
     bad = [(f"b{i}", BLOCKS[i], got.get(f"b{i}_crc"), c[2]) for i, c in enumerate(cases)
            if got.get(f"b{i}_crc") != c[2]]
     assert not bad, f"{len(bad)} of {len(cases)} blocks differ (name, block, C CRC, NumPy CRC): {bad}"
+    if dsp:  # the records made once do save work: each records block against its twin without them
+        for i, b in enumerate(BLOCKS):
+            if b.records and b.exact_shift == "":
+                twin = BLOCKS.index(replace(b, records=False))
+                assert int(got[f"b{i}_instructions"]) < int(got[f"b{twin}_instructions"]), (b, got)
