@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "internal/rp_config.h"
+#include "internal/rp_dsp.h"
 #include "rp_kernels.h"
 #include "rp_mbconv.h"
 
@@ -141,12 +142,25 @@ void rp_nn_conv2x2_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const
  * four channels, their s (rp_requantize_fast); the ring's three slots (written); then the arguments d1, d2, c
  * (bytes from one pixel to the next, in and out), delta (output pixel ox at x + (ox + 2) c + delta) and the end
  * x + w c. */
+void rp_nn_depthwise4_relu(uint32_t *rec, const int8_t *x);
+void rp_nn_depthwise4_s8(uint32_t *rec, const int8_t *x);
+/* The record of rp_nn_depthwise4_relu/_s8 for channels [c0, c0 + 4) of dw (c channels in all), zero weights for the
+ * window rows whose bit is set in missing (the arguments left to the caller); 0 when some shift is > -2. */
+int rp_nn_depthwise4_pack(uint32_t *r, const rp_layer_weights *dw, int32_t c0, int32_t c, unsigned missing);
+/* Every group's record (rp_nn_depthwise4_pack, no missing row) of a depthwise layer of c channels, RP_DW4_WORDS
+ * apart in recs (4-byte aligned, rp_nn_depthwise4_records_bytes long): made once by a caller that runs many rows
+ * (rp_mbconv_s8). Returns 0, the records unusable, when c % 4 != 0 or some shift is > -2. */
+int rp_nn_depthwise4_records(uint32_t *recs, const rp_layer_weights *dw, int32_t c);
+#endif /* RP_USE_DSP */
+
+/* rp_nn_depthwise4_relu/_s8's record: its layout (above) and size, and the bytes of a layer's records
+ * (rp_nn_depthwise4_records: stride 1, c a multiple of 4), in both builds as the arena is planned once for both. */
 #define RP_DW4_SLOTS 34
 #define RP_DW4_ARGS 52
 #define RP_DW4_WORDS 57
-void rp_nn_depthwise4_relu(uint32_t *rec, const int8_t *x);
-void rp_nn_depthwise4_s8(uint32_t *rec, const int8_t *x);
-#endif /* RP_USE_DSP */
+static inline int32_t rp_nn_depthwise4_records_bytes(int32_t c, int32_t stride) {
+    return stride == 1 && c >= 4 && c % 4 == 0 ? c / 4 * RP_DW4_WORDS * 4 : 0;
+}
 
 /* rp_mbconv_s8's scratch after its ring of three expanded rows: a row area of 2 half bytes, the wide form of a row
  * (rp_nn_widen_s8) of the block's input or of the depthwise output, which the depthwise writes as int8 into the
@@ -163,9 +177,10 @@ static inline int32_t rp_nn_mbconv_half(int32_t w, int32_t wo, int32_t c_in, int
  * c >= 1, wo <= (w - 1) / stride + 1 (equal: the whole row).
  * DSP path (RP_USE_DSP): groups of four channels whose shifts are all <= -2, SMLAD on paired taps, weights packed
  * once per row and group; the border pixels and the rows next to a NULL one included. The last c % 4 channels,
- * groups with a shift > -2 and w < 2 take the portable path (the whole kernel without RP_USE_DSP).
- * Uses about 0.5 KB of stack (DSP) or 0.25 KB (portable). */
+ * groups with a shift > -2 and w < 2 take the portable path (the whole kernel without RP_USE_DSP). recs: the
+ * layer's records from rp_nn_depthwise4_records (DSP build), which the rows with all three neighbours present use
+ * instead of packing their own, or 0. Uses about 0.5 KB of stack (DSP) or 0.25 KB (portable). */
 void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const rows[3], int32_t w, int32_t c,
-                               int32_t stride, int32_t wo, int8_t *out);
+                               int32_t stride, int32_t wo, int8_t *out, uint32_t *recs);
 
 #endif /* RP_INTERNAL_NN_CONV_H */

@@ -21,7 +21,7 @@ rp_status rp_depthwise3x3_s8(const rp_conv_params *p, const rp_quant_params *q,
             const int32_t y = oy * s + k - 1;
             rows[k] = y >= 0 && y < h ? in + (int64_t)y * w * c : 0;
         }
-        rp_nn_depthwise3x3_row_s8(&dw, rows, w, c, s, wo, out + (int64_t)oy * wo * c);
+        rp_nn_depthwise3x3_row_s8(&dw, rows, w, c, s, wo, out + (int64_t)oy * wo * c, 0);
     }
     return RP_OK;
 }

@@ -40,13 +40,14 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
     uint32_t *wide = (uint32_t *)(void *)area;
     int wide_expand = 0, wide_project = 0;
     const uint32_t *expand_recs = 0, *project_recs = 0;
+    uint32_t *dw_recs = 0;
 #if RP_USE_DSP
     if (((uintptr_t)area & 3) == 0) { /* the widening reads and writes words */
         wide_expand = ((uintptr_t)in & 3) == 0 &&
                       rp_nn_pointwise_wide_ok(&p->expand.q, c_in, hid, p->expand.act_min, p->expand.act_max);
         wide_project = rp_nn_pointwise_wide_ok(&p->project.q, hid, c_out, p->project.act_min, p->project.act_max);
     }
-    if ((wide_expand || wide_project) && ctx->size >= rp_mbconv_s8_get_fast_buffer_size(p, in_dims, c_out)) {
+    if (ctx->size >= rp_mbconv_s8_get_fast_buffer_size(p, in_dims, c_out)) {
         /* the records after the scratch's other parts, made once here rather than once per row */
         const int32_t used = rp_mbconv_s8_get_buffer_size(p, in_dims);
         uint32_t *r = (uint32_t *)(((uintptr_t)ctx->buf + (uintptr_t)used + 3u) & ~(uintptr_t)3u);
@@ -59,6 +60,8 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
             rp_nn_pointwise_wide_records(r, &p->project.q, p->project.w, p->project.bias, hid, c_out);
             project_recs = r;
         }
+        r += rp_nn_pointwise_wide_records_bytes(hid, c_out) / 4;
+        if (rp_nn_depthwise4_records_bytes(hid, s) && rp_nn_depthwise4_records(r, &p->dw, hid)) dw_recs = r;
     }
 #endif /* RP_USE_DSP */
     int32_t expanded = 0; /* input rows [0, expanded) have been expanded into ring slot (y % 3) */
@@ -72,7 +75,7 @@ rp_status rp_mbconv_s8(const rp_context *ctx, const rp_mbconv_params *p, const r
             const int32_t y = top + k;
             rows[k] = (y < 0 || y >= h) ? 0 : ring + (y % 3) * row;
         }
-        rp_nn_depthwise3x3_row_s8(&p->dw, rows, w, hid, s, wo, dw_row);
+        rp_nn_depthwise3x3_row_s8(&p->dw, rows, w, hid, s, wo, dw_row, dw_recs);
         int8_t *o = out + oy * wo * c_out;
         if (p->add) { /* project beside the input row: in place, o is that very row */
             const rp_dims row_dims = {1, wo, c_out};

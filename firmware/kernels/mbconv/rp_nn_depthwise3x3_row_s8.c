@@ -213,34 +213,9 @@ static RP_DW_FAST_FN void edges(const rp_dw_group *g, const int8_t *const r[3], 
 }
 #endif /* RP_USE_DSP */
 
-#if RP_USE_DSP
-/* The record of rp_nn_depthwise4_relu/_s8 (internal/rp_nn_conv.h) for channels [c0, c0 + 4), zero weights for the
- * rows whose bit is set in missing; 0 when some shift is > -2. */
-static int pack4(uint32_t *r, const rp_layer_weights *dw, int32_t c0, int32_t c, unsigned missing) {
-    const int32_t *mult = dw->q.mult + c0, *shift = dw->q.shift + c0;
-    const int8_t *f = dw->w + c0;
-    for (int j = 0; j < 4; j++) {
-        if (shift[j] > -2) return 0;
-        const int32_t s = -1 - shift[j];
-        r[j] = (uint32_t)dw->bias[c0 + j];
-        r[22 + 2 * j] = (uint32_t)mult[j], r[23 + 2 * j] = 1u << (s - 1), r[30 + j] = (uint32_t)s;
-    }
-    const uint32_t keep = (missing & 1u ? 0u : 0xFFFFu) | (missing & 2u ? 0u : 0xFFFF0000u);
-    for (int kx = 0; kx < 3; kx++) {
-        const uint32_t a = rp_read_s8x4(f + kx * c), b = rp_read_s8x4(f + (3 + kx) * c);
-        const uint32_t t = missing & 4u ? 0u : rp_read_s8x4(f + (6 + kx) * c);
-        const uint32_t lo = rp_pkhbt(a, b), hi = rp_pkhtb(a, b);
-        uint32_t *d = r + 4 + 6 * kx;
-        d[0] = rp_sxtb16_even(lo) & keep, d[1] = rp_sxtb16_odd(lo) & keep;
-        d[2] = rp_sxtb16_even(hi) & keep, d[3] = rp_sxtb16_odd(hi) & keep;
-        d[4] = rp_sxtb16_even(t), d[5] = rp_sxtb16_odd(t);
-    }
-    return 1;
-}
-#endif /* RP_USE_DSP */
 
 void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const rows[3], int32_t w, int32_t c,
-                               int32_t stride, int32_t wo, int8_t *out) {
+                               int32_t stride, int32_t wo, int8_t *out, uint32_t *recs) {
 #if RP_USE_DSP
     const int32_t lo = dw->act_min, hi = dw->act_max;
     /* a missing row reads a present one, with zero weights (none present: channels() throughout) */
@@ -256,15 +231,17 @@ void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const r
     const int asm4 = stride == 1 && wo == w && w >= 2 && any && fast != interior_any;
     for (int32_t c0 = 0; c0 < c; c0 += 4) {
         const int32_t c1 = c0 + 4 <= c ? c0 + 4 : c;
-        if (asm4 && c1 == c0 + 4 && pack4(rec, dw, c0, c, missing)) { /* the whole row in assembly */
+        uint32_t *made = recs && !missing ? recs + (c0 / 4) * RP_DW4_WORDS : rec; /* the layer's, made once */
+        if (asm4 && c1 == c0 + 4 && (made != rec || rp_nn_depthwise4_pack(rec, dw, c0, c, missing))) {
+            /* the whole row in assembly */
             const int8_t *r0 = (rows[0] ? rows[0] : any) + c0;
-            uint32_t *arg = rec + RP_DW4_ARGS;
+            uint32_t *arg = made + RP_DW4_ARGS;
             const uintptr_t at = (uintptr_t)r0; /* distances between the rows and to out: a flat address space */
             arg[0] = (uint32_t)((uintptr_t)((rows[1] ? rows[1] : any) + c0) - at);
             arg[1] = (uint32_t)((uintptr_t)((rows[2] ? rows[2] : any) + c0) - at);
             arg[2] = (uint32_t)c, arg[3] = (uint32_t)((uintptr_t)(out + c0) - at - 2u * (uint32_t)c);
             arg[4] = (uint32_t)(at + (uint32_t)(w * c));
-            (fast == interior_relu ? rp_nn_depthwise4_relu : rp_nn_depthwise4_s8)(rec, r0);
+            (fast == interior_relu ? rp_nn_depthwise4_relu : rp_nn_depthwise4_s8)(made, r0);
             continue;
         }
         if (!any || w < 2 || wo < 1 || c1 < c0 + 4 || !pack(&g, dw, c0, c, missing)) {
@@ -280,6 +257,7 @@ void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const r
         }
     }
 #else
+    (void)recs;
     channels(dw, rows, w, c, stride, wo, 0, c, out);
 #endif /* RP_USE_DSP */
 }

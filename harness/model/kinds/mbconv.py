@@ -81,12 +81,14 @@ def mbconv_scratch(w: int, c_in: int, hidden: int, stride: int) -> int:
     return 3 * w * hidden + 2 * ((half + 3) & ~3)
 
 
-def mbconv_records(c_in: int, hidden: int, c_out: int) -> int:
+def mbconv_records(c_in: int, hidden: int, c_out: int, stride: int) -> int:
     """rp_mbconv_s8_get_fast_buffer_size's addition: the records (widened weights) of the 1x1 layers whose shapes
-    suit the DSP path's wide kernels (rp_nn_pointwise_wide_records_bytes), made once per call, + 3 for alignment."""
+    suit the DSP path's wide kernels (rp_nn_pointwise_wide_records_bytes) and, at stride 1, of the depthwise's
+    groups of four (rp_nn_depthwise4_records_bytes: 57 words each), made once per call, + 3 for alignment."""
     def records(ci: int, co: int) -> int:
         return co // 4 * (4 + 2 * ci + 12) * 4 if 32 <= ci <= 128 and ci % 32 == 0 and co >= 4 and co % 4 == 0 else 0
-    n = records(c_in, hidden) + records(hidden, c_out)
+    dw = hidden // 4 * 57 * 4 if stride == 1 and hidden >= 4 and hidden % 4 == 0 else 0
+    n = records(c_in, hidden) + records(hidden, c_out) + dw
     return n + 3 if n else 0
 
 
@@ -103,7 +105,8 @@ def _step(layer, g):
     macs = xs[0] * xs[1] * hid * xs[2] + out[0] * out[1] * hid * (9 + out[2])
     scratch = mbconv_scratch(xs[1], xs[2], hid, blk["stride"]) + (out[1] * out[2] if blk["residual"] else 0)
     fits = out[1] * out[2] <= blk["stride"] * xs[1] * xs[2]
-    return DeviceStep(out, scratch, macs, 0 if fits else None, spare=mbconv_records(xs[2], hid, out[2]))
+    spare = mbconv_records(xs[2], hid, out[2], blk["stride"])
+    return DeviceStep(out, scratch, macs, 0 if fits else None, spare=spare)
 
 
 def _emit(em, s):
@@ -129,7 +132,8 @@ def _work(s, w):
     hid, pixels = blk["hidden"], h * wd
     dw = pixels * hid * 9
     base = mbconv_scratch(src[1], src[2], hid, blk["stride"]) + (wd * c if blk["residual"] else 0)
-    once = s.scratch >= base + mbconv_records(src[2], hid, c) > base  # the 1x1 weights widened once, not per row
+    # the 1x1 weights widened once, not per row, when the graph granted the records (DeviceStep.spare)
+    once = s.scratch >= base + mbconv_records(src[2], hid, c, blk["stride"]) > base
     return {"pw_macs": s.macs - dw, "dw_macs": dw, "requant": src[0] * src[1] * hid + pixels * (hid + c),
             "add_elements": h * wd * c if blk["residual"] else 0,
             "widen": (1 if once else src[0]) * hid * src[2] + (1 if once else h) * hid * c}

@@ -290,5 +290,5 @@ def test_depthwise_row_kernel_with_missing_and_unordered_rows(w, c, stride, miss
             dw = _LayerWeights(wt.ctypes.data, bias.ctypes.data,
                                hk.QuantParams(mult.ctypes.data_as(C.POINTER(C.c_int32)),
                                               shift.ctypes.data_as(C.POINTER(C.c_int32))), *act)
-            fn(C.byref(dw), rows, w, c, stride, want.shape[0], out.ctypes.data_as(C.POINTER(C.c_int8)))
+            fn(C.byref(dw), rows, w, c, stride, want.shape[0], out.ctypes.data_as(C.POINTER(C.c_int8)), None)
             assert not _report(out, want), _report(out, want)

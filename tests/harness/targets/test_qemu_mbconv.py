@@ -134,7 +134,7 @@ def _case(rng, i: int, b: Block):
                   else "rp_mbconv_s8_get_buffer_size(&params, &in_dims)")}
     scratch = mbconv_scratch(b.w, b.c_in, b.hid, b.stride) + wo * b.c_in + 1  # + the residual's row, misalignment
     if b.records:
-        scratch += mbconv_records(b.c_in, b.hid, b.c_out)
+        scratch += mbconv_records(b.c_in, b.hid, b.c_out, b.stride)
     return "".join(arrays), CALL % v, zlib.crc32(want.tobytes()), want.size, scratch
 
 
