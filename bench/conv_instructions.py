@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import fixed_ref  # noqa: E402
 from harness.model.fixed_ref import _p, run_fixed  # noqa: E402
+from harness.model.kinds.conv_s16 import conv_ring_bytes  # noqa: E402
 from harness.model.modelfile import load  # noqa: E402
 from harness.model.qmath import quantize_multipliers  # noqa: E402
 from harness.targets.qemu import run_probe  # noqa: E402
@@ -52,6 +53,8 @@ class Case:
     act: tuple[int, int]
     stride: int = 1
     in_offset: int = 0
+    ring: int = 0       # int16 conv: rp_conv2d_s8_s16_fast with a scratch of its fast size + ring - 1 (0: without)
+    ring_off: int = 0   # that scratch this many bytes past a word
 
     @property
     def expected(self) -> np.ndarray:
@@ -91,9 +94,10 @@ def model_cases() -> list[Case]:
     stem = Case("stem", "stem", image[..., None].astype(np.uint8), p["w"].astype(np.int8), p["bias"].astype(np.int32),
                 p["mult"].astype(np.int32), p["shift"].astype(np.int32), tuple(act["stem"]), 2,
                 model.config["quant"]["input_offset"])
+    head = layer("head0.conf", "conv", L["l2norm0"])
     return [stem, layer("mb0.expand", "pointwise", L["rnnpool"]), layer("mb0.project", "pointwise", L["mb0.dw"]),
             layer("mb0.dw", "depthwise", L["mb0.expand"]), layer("mb2.dw", "depthwise", L["mb2.expand"], 2),
-            layer("head0.conf", "conv", L["l2norm0"])]
+            head, replace(head, name="head0.conf.ring", ring=1)]
 
 
 def edge_cases(seed: int = 7) -> list[Case]:
@@ -152,6 +156,14 @@ def edge_cases(seed: int = 7) -> list[Case]:
                                                     (7, 9, 32, 8, 3, 2, acts16[0]), (6, 7, 32, 6, 3, 1, acts16[0]),
                                                     (5, 9, 64, 2, 3, 1, acts16[0]), (7, 10, 32, 2, 3, 2, acts16[0])]):
         cases.append(case(f"edge_conv{i}", "conv", ints((h, w, ci)), ints((co, k, k, ci)), i in (0, 3), act, st))
+    # the heads' interior rows over a ring of widened input rows (rp_conv2d_s8_s16_fast): groups of 4 and of 2
+    # (pairs; an odd interior), one interior row, a narrow row, c_in 32 / 64 / 128, a scratch off a word, one too
+    # small (then the int8 rows), and c_in 16 (no ring size: the plain kernel)
+    for i, (h, w, ci, co, ring, off) in enumerate([(6, 9, 32, 4, 1, 0), (7, 11, 32, 2, 1, 0), (3, 5, 64, 4, 1, 0),
+                                                   (5, 3, 32, 6, 1, 0), (4, 8, 128, 2, 1, 0), (6, 7, 64, 4, 1, 1),
+                                                   (5, 6, 32, 4, 0, 0), (5, 9, 64, 2, 1, 3), (4, 6, 16, 4, 1, 0)]):
+        c = case(f"edge_ring{i}", "conv", ints((h, w, ci)), ints((co, 3, 3, ci)), fast, acts16[0])
+        cases.append(replace(c, ring=ring or -1, ring_off=off))
     # the stem's own path (up to 8 outputs) on odd and even sizes, and the generic one (9 outputs)
     for i, (h, w, co, off) in enumerate([(9, 11, 4, -117), (10, 7, 8, 0), (6, 6, 1, -255), (3, 3, 3, 40),
                                          (1, 2, 2, -117), (7, 9, 9, -117)]):
@@ -175,6 +187,7 @@ MAIN = r"""
 
 %(arrays)s
 static union { int8_t s8[%(out_bytes)d]; int16_t s16[%(out_bytes)d / 2]; } out;
+static uint8_t ring[%(ring_bytes)d] __attribute__((aligned(4))); /* rp_conv2d_s8_s16_fast's scratch */
 
 
 
@@ -205,8 +218,11 @@ CONV = """    {
         const rp_conv_params p = {%(k)d, %(s)d, %(off)d, %(lo)d, %(hi)d};
         const rp_dims in_dims = {%(h)d, %(w)d, %(ci)d}, f_dims = {%(k)d, %(k)d, %(ci)d};
         const rp_dims o_dims = {%(ho)d, %(wo)d, %(co)d};
+        const rp_context ctx = {ring + %(ring_off)d, %(ring_size)s};
+        (void)ctx;
         t0 = rp_ticks();
-        if (%(fn)s(&p, &q, &in_dims, %(n)s_x, &f_dims, %(n)s_w, %(n)s_bias, &o_dims, out.%(field)s) != RP_OK) return 2;
+        if (%(fn)s(%(ctx)s&p, &q, &in_dims, %(n)s_x, &f_dims, %(n)s_w, %(n)s_bias, &o_dims, out.%(field)s) != RP_OK)
+            return 2;
         t1 = rp_ticks();
         report("%(label)s", t0, t1, %(bytes)d);
     }
@@ -244,17 +260,20 @@ def program(cases: list[Case], pointwise_api: str = "nn") -> str:
         v = {"n": n, "label": c.name, "h": h, "w": w, "ci": ci, "lo": c.act[0], "hi": c.act[1], "s": c.stride,
              "ho": out.shape[0], "wo": out.shape[1], "co": out.shape[2], "bytes": out.nbytes, "px": h * w,
              "k": 1 if c.kind == "pointwise" else c.w.shape[1], "fn": "rp_conv2d_s8", "off": c.in_offset,
-             "field": "s16" if out.dtype == np.int16 else "s8"}
+             "field": "s16" if out.dtype == np.int16 else "s8", "ctx": "&ctx, " if c.ring else "",
+             "ring_off": c.ring_off, "ring_size": f"rp_conv2d_s8_s16_get_fast_buffer_size(&in_dims) + {c.ring - 1}"}
         if c.kind == "pointwise":
             body.append((POINTWISE_NN if pointwise_api == "nn" else CONV) % v)  # [O][I] is OHWI with k = 1
         elif c.kind == "depthwise":
             body.append(DEPTHWISE % v)
         else:
-            v["fn"] = "rp_conv2d_u8_s8" if c.kind == "stem" else \
-                "rp_conv2d_s8_s16" if out.dtype == np.int16 else "rp_conv2d_s8"
+            v["fn"] = "rp_conv2d_u8_s8" if c.kind == "stem" else "rp_conv2d_s8" if out.dtype != np.int16 else \
+                "rp_conv2d_s8_s16_fast" if c.ring else "rp_conv2d_s8_s16"
             body.append(CONV % v)
     out_bytes = max(c.expected.nbytes for c in cases)
-    return MAIN % {"arrays": "".join(arrays), "body": "".join(body), "out_bytes": out_bytes + out_bytes % 2}
+    ring_bytes = max([conv_ring_bytes(c.x.shape[1], c.x.shape[2]) + c.ring_off for c in cases if c.ring] + [4])
+    return MAIN % {"arrays": "".join(arrays), "body": "".join(body), "out_bytes": out_bytes + out_bytes % 2,
+                   "ring_bytes": ring_bytes}
 
 
 def run(cases: list[Case], dsp: bool, pointwise_api: str = "nn", timeout: float = 600) -> dict[str, tuple[int, int]]:

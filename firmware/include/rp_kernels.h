@@ -59,6 +59,14 @@ rp_status rp_conv2d_s8_s16(const rp_conv_params *p, const rp_quant_params *q,
                            const rp_dims *in_dims, const int8_t *in,
                            const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                            const rp_dims *out_dims, int16_t *out);
+/* The same with a scratch: with ctx->size >= rp_conv2d_s8_s16_get_fast_buffer_size(in_dims) > 0 the DSP build widens
+ * each input row once, into a ring of three, for the interior pixels of 3x3 stride-1 layers clamped to the full int16
+ * range (the heads); any smaller ctx, or NULL, is rp_conv2d_s8_s16. The same result either way. */
+rp_status rp_conv2d_s8_s16_fast(const rp_context *ctx, const rp_conv_params *p, const rp_quant_params *q,
+                                const rp_dims *in_dims, const int8_t *in,
+                                const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                const rp_dims *out_dims, int16_t *out);
+int32_t rp_conv2d_s8_s16_get_fast_buffer_size(const rp_dims *in_dims);
 
 /* The stem: dense convolution of an 8-bit grey image, uint8 -> int8; every in-tensor value is x + in_offset
  * (the -117 of the input normalisation), padded taps are 0. Same contract as rp_conv2d_s8 otherwise. */

@@ -49,9 +49,18 @@ int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp
                        const rp_dims *out_dims);
 
 /* The dense convolution behind rp_conv2d_s8 (out_bytes = 1, int8 out) and rp_conv2d_s8_s16 (out_bytes = 2, int16
- * out): same arguments and contract, shapes already checked (rp_nn_conv_dims_ok). Uses 4.5 KB of stack. */
+ * out): same arguments and contract, shapes already checked (rp_nn_conv_dims_ok). ring: 0, or (the DSP build's
+ * rp_conv2d_s8_s16_fast) rp_nn_conv_ring_bytes - 3 bytes, 4-byte aligned, for three widened input rows, which the
+ * interior rows of the heads' kind (int16 over its full range, 3x3 stride 1) then read: each input row widened once
+ * per group of output channels instead of once per use. Uses 4.5 KB of stack. */
 void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims, const int8_t *in,
-                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes);
+                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes,
+                   uint32_t *ring);
+/* Bytes of that ring and the row assembly's seven arguments, + 3 to align them, for in_dims with c a multiple of 32
+ * (the rows the assembly takes), else 0; in both builds, as the arena is planned once for both. */
+static inline int32_t rp_nn_conv_ring_bytes(const rp_dims *in_dims) {
+    return in_dims->c >= 32 && in_dims->c % 32 == 0 ? 3 * in_dims->w * in_dims->c * 2 + 7 * 4 + 3 : 0;
+}
 
 /* The building block of rp_conv2d_s8's 1x1 case and rp_mbconv_s8: 1x1 convolution over n_pixels consecutive HWC
  * pixels, int8 -> int8 (the MBConv expand and project layers):
@@ -134,6 +143,10 @@ void rp_nn_conv4_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const i
  * then of lane 1): per pair acc = {p lane 0, p lane 1, q lane 0, q lane 1}, stored at y, y + 1 and y_step / 4,
  * y_step / 4 + 1 further (int16). args: {n, skip, x_step, y_step (bytes, per pair), pairs >= 1, params}. */
 void rp_nn_conv2x2_row_s16(const uint32_t *w, const int8_t *x, int16_t *y, const int32_t args[6]);
+/* Both over the wide form of the input rows (rp_nn_widen_s8) in a ring, any order: x, n, skip and the steps in
+ * bytes of wide rows (n = 6 c_in), window row 1 skip bytes after row 0's end and row 2 args[6] after row 1's. */
+void rp_nn_conv4_row_s16_wide(const uint32_t *w, const uint32_t *x, int16_t *y, const int32_t args[7]);
+void rp_nn_conv2x2_row_s16_wide(const uint32_t *w, const uint32_t *x, int16_t *y, const int32_t args[7]);
 /* rp_nn_depthwise3x3_row_s8's stride-1 rows in assembly (rp_nn_depthwise4_s8.c): one group of four channels whose
  * shifts are all <= -2, clamp [0, 127] (_relu) or [-128, 127] (_s8), every output pixel of a row of w >= 2 pixels
  * (wo = w). x: row 0's channel c0 at column 0 (rows 1 and 2 at x + d1, x + d2; a missing row is any present one,

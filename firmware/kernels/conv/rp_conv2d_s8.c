@@ -12,6 +12,6 @@ rp_status rp_conv2d_s8(const rp_conv_params *p, const rp_quant_params *q,
                            p->act_max, out);
         return RP_OK;
     }
-    rp_nn_conv_s8(p, q, in_dims, in, filter, bias, out_dims, out, 1);
+    rp_nn_conv_s8(p, q, in_dims, in, filter, bias, out_dims, out, 1, 0);
     return RP_OK;
 }

@@ -181,6 +181,34 @@ static int interior_run(const rp_conv_group *g, int G, int out16, rp_conv_run *r
            (G == 2 || (g->o[2] == g->o[0] + 2 && g->o[3] == g->o[0] + 3)) && run->hi > run->lo;
 }
 
+/* interiors() over a ring of widened input rows: 0 (nothing done) when the layer does not suit it. A sibling of
+ * interiors(), not called from it, so that the deeper of the two frames alone sets the stack's high-water mark. */
+static __attribute__((noinline)) int interiors_wide(const rp_conv_group *g, void *out, int G, uint32_t *ring) {
+    rp_conv_run run;
+    const int32_t c_in = g->c_in, row = g->w * c_in, n = 6 * c_in; /* n: a window row's wide bytes */
+    if (!interior_run(g, G, 2, &run) || g->stride != 1 || row % 16 || ((uintptr_t)g->in & 3)) return 0;
+    int32_t *const args = (int32_t *)(ring + 3 * (row / 2)); /* after the slots: not in this frame (the stack) */
+    args[0] = n, args[2] = G == 4 ? 2 * c_in : 4 * c_in, args[3] = g->c_out * (G == 4 ? 2 : 4);
+    args[4] = G == 4 ? run.hi - run.lo : (run.hi - run.lo) / 2, args[5] = (int32_t)(intptr_t)g->bias;
+    const int32_t x_off = (run.lo - g->pad) * 2 * c_in;
+    int16_t *y = (int16_t *)out + run.lo * g->c_out + g->o[0];
+    int32_t made = -1; /* input rows up to `made` are widened, row r in slot r % 3 (row / 2 words each) */
+    for (int32_t oy = 0; oy < g->ho; oy++, y += g->wo * g->c_out) {
+        const int32_t y0 = oy - g->pad; /* stride 1: the window's top row */
+        if (y0 < 0 || y0 + 3 > g->h) continue;
+        if (made < y0 - 1) made = y0 - 1;
+        while (made < y0 + 2) {
+            made++;
+            rp_nn_widen_s8(ring + made % 3 * (row / 2), g->in + made * row, row);
+        }
+        const int32_t s0 = y0 % 3, s1 = (y0 + 1) % 3, s2 = (y0 + 2) % 3; /* slots, row bytes of 2 row apart */
+        args[1] = (s1 - s0) * 2 * row - n, args[6] = (s2 - s1) * 2 * row - n;
+        const uint32_t *x = (const uint32_t *)(const void *)((const uint8_t *)(ring + s0 * (row / 2)) + x_off);
+        (G == 4 ? rp_nn_conv4_row_s16_wide : rp_nn_conv2x2_row_s16_wide)(g->wide.w, x, y, args);
+    }
+    return 1;
+}
+
 /* The rows' interiors that sweep() left, out of line after it: its frame and this one's assembly are never on the
  * stack together (the heads' conv sets the stack high-water mark). */
 static __attribute__((noinline)) void interiors(const rp_conv_group *g, void *out, int G) {
@@ -288,7 +316,11 @@ static void conv_generic(const rp_conv_params *p, const rp_quant_params *q, cons
 }
 
 void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims, const int8_t *in,
-                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes) {
+                   const int8_t *filter, const int32_t *bias, const rp_dims *out_dims, void *out, int32_t out_bytes,
+                   uint32_t *ring) {
+#if !RP_USE_DSP
+    (void)ring; /* the wide rows are the DSP build's */
+#endif /* !RP_USE_DSP */
     const int32_t K = p->kernel * p->kernel * in_dims->c;
     int fast = p->in_offset == 0 && (!RP_USE_DSP || in_dims->c % 4 == 0) && 2 * K <= RP_CONV_WIDE_HALVES;
     for (int32_t o = 0; o < out_dims->c; o++) fast &= q->shift[o] <= -1;
@@ -312,7 +344,7 @@ void rp_nn_conv_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_d
         {
             (G == 4 ? sweep4_s16_full : sweep2_s16_full)(&g, out);
 #if RP_USE_DSP
-            interiors(&g, out, G);
+            if (!ring || !interiors_wide(&g, out, G, ring)) interiors(&g, out, G);
 #endif /* RP_USE_DSP */
         }
         else if (out_bytes == 2)

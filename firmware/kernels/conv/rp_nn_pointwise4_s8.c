@@ -1,5 +1,5 @@
-/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _row_s16, rp_nn_conv2x2_row_s16
- * and rp_nn_widen_s8: see
+/* rp_nn_pointwise4_relu, _s8, _relu_wide, _s8_wide, _widen, rp_nn_conv4_dot, _row_s16, _row_s16_wide,
+ * rp_nn_conv2x2_row_s16, _row_s16_wide and rp_nn_widen_s8: see
  * include/internal/rp_nn_conv.h. One block of 32 input channels (RP_PW4_32) serves the first five. */
 #include "internal/rp_config.h"
 #include "internal/rp_dsp.h"
@@ -144,23 +144,52 @@
     "    ldr r2, [sp, #8]\n"                                                                                         \
     "    add r1, r1, r2\n"                                                                                           \
     "    .endr\n"
-#define RP_CONV4_ROW_S16                                                                                           \
-    RP_ASM_BEGIN(rp_nn_conv4_row_s16)                                                                              \
-    "    ldm r3, {r4-r9}\n"                                                                                          \
-    "    sub sp, #40\n"                                                                                              \
-    "    stm sp, {r0, r4-r9}\n"                                                                                      \
-    "    mov lr, r2\n"                                                                                               \
-    "1:  ldr r12, [sp, #24]\n"                                                                                       \
-    "    ldm r12, {r4-r7}\n"                                                                                         \
-    "    str r1, [sp, #28]\n"                                                                                        \
-    "    ldr r0, [sp]\n"                                                                                             \
-    RP_CONV_ROWS(RP_PW4_32(RP_PW4_IN_S8), 32)                                                                     \
-    "    ldr r12, [sp, #24]\n" RP_CONV_LANE("r4", 0, "[lr]") RP_CONV_LANE("r5", 1, "[lr, #2]")                      \
+/* The three window rows of a ring (rp_nn_conv_s8's fast scratch: widened rows in any order) in one loop, each row
+ * followed by its own skip (sp + 40, + 44; the third's, at + 48, is a don't-care: r1 reloads after the rows); sp + 52
+ * holds the next skip's offset. START runs at each row's start. */
+#define RP_CONV_ROWS_RING(BLOCK, START)                                                                            \
+    "    movs r3, #40\n"                                                                                            \
+    "    str r3, [sp, #52]\n"                                                                                       \
+    "3:  ldr r2, [sp, #4]\n"                                                                                        \
+    "    add r2, r1, r2\n"                                                                                          \
+    "    str r2, [sp, #32]\n" START "2:\n" BLOCK "    ldr r2, [sp, #32]\n"                                           \
+    "    cmp r1, r2\n"                                                                                              \
+    "    bne 2b\n"                                                                                                  \
+    "    ldr r3, [sp, #52]\n"                                                                                       \
+    "    ldr r2, [sp, r3]\n"                                                                                        \
+    "    add r1, r1, r2\n"                                                                                          \
+    "    adds r3, #4\n"                                                                                             \
+    "    str r3, [sp, #52]\n"                                                                                       \
+    "    cmp r3, #52\n"                                                                                             \
+    "    bne 3b\n"
+/* The arguments onto the stack: six (w, then args[0..5] from sp + 4), or seven with the two skips args[1], args[6]
+ * again at sp + 40, + 44 (RP_CONV_ROWS_RING). */
+#define RP_CONV_ARGS6                                                                                              \
+    "    ldm r3, {r4-r9}\n"                                                                                         \
+    "    sub sp, #40\n"                                                                                             \
+    "    stm sp, {r0, r4-r9}\n"
+#define RP_CONV_ARGS7                                                                                              \
+    "    ldm r3, {r4-r10}\n"                                                                                        \
+    "    sub sp, #56\n"                                                                                             \
+    "    stm sp, {r0, r4-r9}\n"                                                                                     \
+    "    str r5, [sp, #40]\n"                                                                                       \
+    "    str r10, [sp, #44]\n"
+#define RP_CONV4_ROW_FN(name, ARGS, ROWS, FRAME)                                                                   \
+    RP_ASM_BEGIN(name) ARGS "    mov lr, r2\n"                                                                     \
+    "1:  ldr r12, [sp, #24]\n"                                                                                      \
+    "    ldm r12, {r4-r7}\n"                                                                                        \
+    "    str r1, [sp, #28]\n"                                                                                       \
+    "    ldr r0, [sp]\n"                                                                                            \
+    ROWS "    ldr r12, [sp, #24]\n" RP_CONV_LANE("r4", 0, "[lr]") RP_CONV_LANE("r5", 1, "[lr, #2]")                   \
         RP_CONV_LANE("r6", 2, "[lr, #4]") RP_CONV_LANE("r7", 3, "[lr, #6]") "    ldrd r2, r3, [sp, #12]\n"           \
-    "    ldr r1, [sp, #28]\n"                                                                                        \
-    "    add r1, r1, r2\n"                                                                                           \
+    "    ldr r1, [sp, #28]\n"                                                                                       \
+    "    add r1, r1, r2\n"                                                                                          \
     "    add lr, lr, r3\n" RP_CONV_NEXT                                                                              \
-    "    add sp, #40\n" RP_ASM_END(rp_nn_conv4_row_s16)
+    "    add sp, #" #FRAME "\n" RP_ASM_END(name)
+#define RP_CONV4_ROW_S16 \
+    RP_CONV4_ROW_FN(rp_nn_conv4_row_s16, RP_CONV_ARGS6, RP_CONV_ROWS(RP_PW4_32(RP_PW4_IN_S8), 32), 40)
+#define RP_CONV4_ROW_S16_WIDE \
+    RP_CONV4_ROW_FN(rp_nn_conv4_row_s16_wide, RP_CONV_ARGS7, RP_CONV_ROWS_RING(RP_PW4_32(RP_PW4_IN_WIDE), ""), 56)
 
 /* 32 input channels of two pixels (r1 and r1 + lr) into r4-r7 with two lanes' paired weights (r0). */
 #define RP_CONV2X2_32                                                                                              \
@@ -185,30 +214,46 @@
  * biases of lanes 0, 1 for both, three window rows through RP_CONV2X2_32, the four values stored (q's y_step / 2
  * bytes after p's). Stack: w, n, skip, x_step, y_step, the pairs left, params, the pixel's x, the window row's end,
  * y. */
-#define RP_CONV2X2_ROW_S16                                                                                         \
-    RP_ASM_BEGIN(rp_nn_conv2x2_row_s16)                                                                            \
-    "    ldm r3, {r4-r9}\n"                                                                                          \
-    "    sub sp, #40\n"                                                                                              \
-    "    stm sp, {r0, r4-r9}\n"                                                                                      \
-    "    str r2, [sp, #36]\n"                                                                                        \
-    "    lsr lr, r6, #1\n"                                                                                           \
-    "1:  ldr r12, [sp, #24]\n"                                                                                       \
-    "    ldrd r4, r5, [r12]\n"                                                                                       \
-    "    mov r6, r4\n"                                                                                               \
-    "    mov r7, r5\n"                                                                                               \
-    "    str r1, [sp, #28]\n"                                                                                        \
-    "    ldr r0, [sp]\n"                                                                                             \
-    RP_CONV_ROWS(RP_CONV2X2_32, 32)                                                                                \
-    "    ldr r12, [sp, #24]\n"                                                                                       \
-    "    ldr r0, [sp, #36]\n"                                                                                        \
-    "    ldr r1, [sp, #16]\n"                                                                                        \
+/* RP_CONV2X2_32 over wide input (a ring of widened rows): per 4 channels one LDRD for p (r1) and one for q (r12,
+ * walking beside r1 from each row's start): 11 instructions for 16 MACs against 15. */
+#define RP_CONV2X2_32_WIDE                                                                                         \
+    "    .rept 8\n"                                                                                                 \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    ldrd r2, r3, [r1], #8\n"                                                                                   \
+    "    smlad r4, r2, r8, r4\n"                                                                                    \
+    "    smlad r4, r3, r9, r4\n"                                                                                    \
+    "    smlad r5, r2, r10, r5\n"                                                                                   \
+    "    smlad r5, r3, r11, r5\n"                                                                                   \
+    "    ldrd r2, r3, [r12], #8\n"                                                                                  \
+    "    smlad r6, r2, r8, r6\n"                                                                                    \
+    "    smlad r6, r3, r9, r6\n"                                                                                    \
+    "    smlad r7, r2, r10, r7\n"                                                                                   \
+    "    smlad r7, r3, r11, r7\n"                                                                                   \
+    "    .endr\n"
+#define RP_CONV2X2_ROW_FN(name, ARGS, ROWS, FRAME)                                                                 \
+    RP_ASM_BEGIN(name) ARGS "    str r2, [sp, #36]\n"                                                              \
+    "    lsr lr, r6, #1\n"                                                                                          \
+    "1:  ldr r12, [sp, #24]\n"                                                                                      \
+    "    ldrd r4, r5, [r12]\n"                                                                                      \
+    "    mov r6, r4\n"                                                                                              \
+    "    mov r7, r5\n"                                                                                              \
+    "    str r1, [sp, #28]\n"                                                                                       \
+    "    ldr r0, [sp]\n"                                                                                            \
+    ROWS "    ldr r12, [sp, #24]\n"                                                                                 \
+    "    ldr r0, [sp, #36]\n"                                                                                       \
+    "    ldr r1, [sp, #16]\n"                                                                                       \
     "    add r1, r0, r1, lsr #1\n" RP_CONV_LANE("r4", 0, "[r0]") RP_CONV_LANE("r5", 1, "[r0, #2]")                 \
         RP_CONV_LANE("r6", 0, "[r1]") RP_CONV_LANE("r7", 1, "[r1, #2]") "    ldrd r2, r3, [sp, #12]\n"             \
-    "    add r0, r0, r3\n"                                                                                           \
-    "    str r0, [sp, #36]\n"                                                                                        \
-    "    ldr r1, [sp, #28]\n"                                                                                        \
+    "    add r0, r0, r3\n"                                                                                          \
+    "    str r0, [sp, #36]\n"                                                                                       \
+    "    ldr r1, [sp, #28]\n"                                                                                       \
     "    add r1, r1, r2\n" RP_CONV_NEXT                                                                              \
-    "    add sp, #40\n" RP_ASM_END(rp_nn_conv2x2_row_s16)
+    "    add sp, #" #FRAME "\n" RP_ASM_END(name)
+#define RP_CONV2X2_ROW_S16 \
+    RP_CONV2X2_ROW_FN(rp_nn_conv2x2_row_s16, RP_CONV_ARGS6, RP_CONV_ROWS(RP_CONV2X2_32, 32), 40)
+#define RP_CONV2X2_ROW_S16_WIDE \
+    RP_CONV2X2_ROW_FN(rp_nn_conv2x2_row_s16_wide, RP_CONV_ARGS7,                                                 \
+                      RP_CONV_ROWS_RING(RP_CONV2X2_32_WIDE, "    add r12, r1, lr\n"), 56)
 
 /* rp_nn_pointwise4_widen: per 4 input channels, the filter words of the four rows (unaligned LDR, r1 + k c_in)
  * widened by 8 SXTB16 and stored by one STM, two such per turn: 29 instructions per 16 words. */
@@ -258,6 +303,6 @@ __asm__(RP_PW4_FUNCTION(rp_nn_pointwise4_relu, RP_PW4_USAT7, RP_PW4_IN_S8)
             RP_PW4_FUNCTION(rp_nn_pointwise4_s8, RP_PW4_SSAT8, RP_PW4_IN_S8)
                 RP_PW4_UNROLLED(rp_nn_pointwise4_relu_wide, RP_PW4_USAT7)
                     RP_PW4_UNROLLED(rp_nn_pointwise4_s8_wide, RP_PW4_SSAT8) RP_CONV4_DOT RP_CONV4_ROW_S16
-                        RP_CONV2X2_ROW_S16
+                        RP_CONV4_ROW_S16_WIDE RP_CONV2X2_ROW_S16 RP_CONV2X2_ROW_S16_WIDE
                         RP_PW4_WIDEN RP_WIDEN_S8);
 #endif /* RP_USE_DSP */

@@ -1,8 +1,10 @@
 """A detection head's 3x3 conv, int8 → int16 (rp_conv2d_s8_s16): ``head{j}.conf`` and ``head{j}.loc``.
 
-Latency features: macs, pair_macs, generic_macs, window, iterations, out_elements, generic_outputs, 1 — the SMLAD
-sweep vs the plain loop (rp_nn_conv_s8.c takes the sweep when every shift <= -1), window loads per pixel (k·k·c_in)
-and one requantise per output.
+Latency features: row_macs, wide_row_macs, macs, pair_macs, wide_pair_macs, generic_macs, window, iterations,
+out_elements, generic_outputs, widen, 1 — the SMLAD sweep vs the plain loop (rp_nn_conv_s8.c takes the sweep when
+every shift <= -1), the interior rows over int8 or (with the ring the graph grants where the arena has room:
+rp_conv2d_s8_s16_fast) over input rows widened once, window loads per pixel (k·k·c_in) and one requantise per
+output.
 """
 
 from __future__ import annotations
@@ -34,20 +36,30 @@ def _init(layer, xs, ctx):
     return ctx.conv_layer(layer.name, xs[0], layer.spec["out"], 3, 1, *_INIT[layer.spec["part"]])
 
 
+def conv_ring_bytes(w: int, c_in: int) -> int:
+    """rp_conv2d_s8_s16_get_fast_buffer_size (rp_nn_conv_ring_bytes): three input rows widened to int16 and the row
+    assembly's seven arguments, + 3 for alignment, when c_in is a multiple of 32; else 0."""
+    return 3 * w * c_in * 2 + 7 * 4 + 3 if c_in >= 32 and c_in % 32 == 0 else 0
+
+
 def _step(layer, g):
     src, n = g.tensors[layer.inputs[0]].shape, layer.spec["out"]
-    return DeviceStep((src[0], src[1], n), macs=src[0] * src[1] * n * 9 * src[2])
+    return DeviceStep((src[0], src[1], n), macs=src[0] * src[1] * n * 9 * src[2],
+                      spare=conv_ring_bytes(src[1], src[2]))
 
 
 def _emit(em, s):
     n = em.c_name(s.name)
     em.data.append(f"static const rp_layer_weights {n}_l = {em.weights(s.name)};\n")
     c_in = em.g.tensors[s.inputs[0]].shape[2]
-    em.call(s, [f"const rp_conv_params p = {{3, 1, 0, {n}_l.act_min, {n}_l.act_max}};",
-                f"const rp_dims in = {em.dims(s.inputs[0])}, f = {{3, 3, {c_in}}}, "
-                f"out = {em.dims(s.output)};"],
-            f"rp_conv2d_s8_s16(&p, &{n}_l.q, &in, {em.ptr(s.inputs[0], 'const int8_t')}, &f, {n}_l.w, "
-            f"{n}_l.bias, &out, {em.ptr(s.output, 'int16_t')})")
+    args = (f"&p, &{n}_l.q, &in, {em.ptr(s.inputs[0], 'const int8_t')}, &f, {n}_l.w, {n}_l.bias, &out, "
+            f"{em.ptr(s.output, 'int16_t')}")
+    lines = [f"const rp_conv_params p = {{3, 1, 0, {n}_l.act_min, {n}_l.act_max}};",
+             f"const rp_dims in = {em.dims(s.inputs[0])}, f = {{3, 3, {c_in}}}, out = {em.dims(s.output)};"]
+    if s.scratch:  # the graph granted the ring (DeviceStep.spare)
+        em.call(s, lines + [f"const rp_context ctx = {em.scratch(s)};"], f"rp_conv2d_s8_s16_fast(&ctx, {args})")
+    else:
+        em.call(s, lines, f"rp_conv2d_s8_s16({args})")
 
 
 def conv_fast(model, name: str, c_in: int, k: int = 3) -> bool:
@@ -79,10 +91,14 @@ def _work(s, wk):
     # (rp_nn_conv4_dot), the border columns' partial rows in C
     rows = _valid_taps(h, src[0]) * 3 * max(w - 2, 0) * src[2] if src[2] % 32 == 0 and src[1] == w else 0
     fours = sum(g == 4 for g in groups)
-    return {"row_macs": fours * 4 * rows, "macs": fours * 4 * (window - rows), "pair_macs": pair,
-            "generic_macs": 0 if fast else window * c, "window": window * len(groups),
-            "iterations": sum(h * (w if g == 4 else _pair_steps(w)) for g in groups),
-            "out_elements": h * w * c if fast else 0, "generic_outputs": 0 if fast else h * w * c}
+    # with the ring the graph granted (s.scratch), the interior rows read input rows widened once per group
+    wide = bool(s.scratch) and rows > 0
+    return {"row_macs": 0 if wide else fours * 4 * rows, "wide_row_macs": fours * 4 * rows if wide else 0,
+            "macs": fours * 4 * (window - rows), "pair_macs": 0 if wide else pair,
+            "wide_pair_macs": pair if wide else 0, "generic_macs": 0 if fast else window * c,
+            "window": window * len(groups), "iterations": sum(h * (w if g == 4 else _pair_steps(w)) for g in groups),
+            "out_elements": h * w * c if fast else 0, "generic_outputs": 0 if fast else h * w * c,
+            "widen": len(groups) * src[0] * src[1] * src[2] if wide else 0}
 
 
 def _edgeml_keys(layer, cfg):
@@ -98,7 +114,7 @@ def _from_edgeml(sd, layer):
 
 
 KIND = LayerKind("conv_s16", _step, _emit,
-                 ("row_macs", "macs", "pair_macs", "generic_macs", "window", "iterations", "out_elements",
-                  "generic_outputs", "1"),
+                 ("row_macs", "wide_row_macs", "macs", "pair_macs", "wide_pair_macs", "generic_macs", "window",
+                  "iterations", "out_elements", "generic_outputs", "widen", "1"),
                  _work, float=_float, fixed=_fixed, kernels={"conv": CONV}, quantize=_quantize, dtype="int16",
                  init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, rows=lambda layer: RowWindow(3, 1, 1))

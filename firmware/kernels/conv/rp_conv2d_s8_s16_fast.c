@@ -1,0 +1,16 @@
+/* rp_conv2d_s8_s16_fast: see include/rp_kernels.h. */
+#include "internal/rp_nn_conv.h"
+#include "rp_kernels.h"
+
+rp_status rp_conv2d_s8_s16_fast(const rp_context *ctx, const rp_conv_params *p, const rp_quant_params *q,
+                                const rp_dims *in_dims, const int8_t *in,
+                                const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                const rp_dims *out_dims, int16_t *out) {
+    if (!rp_nn_conv_dims_ok(p, in_dims, filter_dims, out_dims)) return RP_ERR_ARG;
+    const int32_t need = rp_conv2d_s8_s16_get_fast_buffer_size(in_dims);
+    uint32_t *ring = 0;
+    if (need && ctx && ctx->buf && ctx->size >= need)
+        ring = (uint32_t *)(((uintptr_t)ctx->buf + 3u) & ~(uintptr_t)3u);
+    rp_nn_conv_s8(p, q, in_dims, in, filter, bias, out_dims, out, 2, ring);
+    return RP_OK;
+}
