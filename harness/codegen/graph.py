@@ -37,6 +37,7 @@ class Step:
     macs: int          # multiply-accumulates (as the kernel performs them)
     in_place: int | None = None  # the kernel may write its output this many bytes from its input's start
     layer: Layer | None = field(default=None, repr=False, compare=False)  # the model layer it runs
+    spare: int = 0     # of `scratch`, the bytes beyond the kernel's need granted from idle RAM (_grant_spare)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class Graph:
     tensors: dict[str, Tensor]
     steps: tuple[Step, ...]
     max_candidates: int
+
+    def without_spare(self) -> Graph:
+        """Every step with the scratch its kernel needs and no more: what a schedule other than the layer-by-layer
+        one the spare was granted for (row streaming, harness/codegen/rings.py) must assume."""
+        steps = tuple(replace(s, scratch=s.scratch - s.spare, spare=0) for s in self.steps)
+        return Graph(self.tensors, steps, self.max_candidates)
 
     def buffers(self) -> list[Buffer]:
         """Every arena buffer with its lifetime in steps: step 0 is the upload, layer i is step i + 1. The input
@@ -142,7 +149,7 @@ def _grant_spare(g: Graph, spare: list[int]) -> Graph:
     for i, extra in enumerate(spare):
         if extra:
             steps = list(g.steps)
-            steps[i] = replace(steps[i], scratch=steps[i].scratch + extra)
+            steps[i] = replace(steps[i], scratch=steps[i].scratch + extra, spare=extra)
             trial = Graph(g.tensors, tuple(steps), g.max_candidates)
             if plan(trial.buffers()).arena_bytes <= arena:
                 g = trial

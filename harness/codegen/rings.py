@@ -50,6 +50,7 @@ def plan_rings(graph: Graph, upload_scratch: int = 0, streamed: int | None = Non
     """The eager row schedule of ``graph`` and each tensor's ring; ``upload_scratch``: the upload's own bytes.
     ``streamed``: only the first that many layers stream; a tensor a later layer reads is kept whole (their rings
     are then the whole tensors, and those layers run afterwards, one at a time: ``hybrid_arena``)."""
+    graph = graph.without_spare()  # the spare scratch is granted for the layer-by-layer schedule only
     t = graph.tensors
     steps = graph.steps[:streamed]
     windows = {}
@@ -123,6 +124,7 @@ def hybrid_arena(graph: Graph, streamed: int, upload_scratch: int = 0) -> int:
     """The arena when the first ``streamed`` layers stream and the rest run one at a time as today: the larger of
     the streamed part's rings and state and the layer-by-layer plan of the rest (harness/codegen/plan.py), whose
     inputs from the streamed part exist whole from its first step on."""
+    graph = graph.without_spare()
     front = plan_rings(graph, upload_scratch, streamed).floor if streamed else 0
     if streamed >= len(graph.steps):
         return front
