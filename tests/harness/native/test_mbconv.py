@@ -93,3 +93,30 @@ def test_contract_violations_are_rejected():
     x, out = np.zeros((4, 4, 4), np.int8), np.zeros((2, 2, 4), np.int8)
     assert lib.rp_mbconv_s8(C.byref(Context(scratch.ctypes.data, 4096)), C.byref(params), C.byref(Dims(4, 4, 4)),
                             C.c_void_p(x.ctypes.data), C.byref(Dims(2, 2, 4)), C.c_void_p(out.ctypes.data)) == 1
+
+
+@pytest.mark.parametrize("w, c_in, hid, c_out, stride, residual", [
+    (40, 64, 128, 32, 1, False), (40, 32, 64, 32, 1, True), (40, 32, 64, 64, 2, False), (20, 64, 128, 64, 1, True),
+    (7, 13, 32, 8, 1, False), (6, 32, 20, 6, 1, False), (5, 160, 32, 4, 2, False), (9, 8, 6, 5, 1, False)])
+def test_the_code_generators_scratch_sizes_are_the_kernels(w, c_in, hid, c_out, stride, residual):
+    """harness/model/kinds/mbconv.py sizes the arena's scratch for rp_mbconv_s8, and its spare for the records
+    (mbconv_records): both exactly what the C asks for, or the records would silently be skipped."""
+    from harness.model.kinds.mbconv import mbconv_records, mbconv_scratch
+
+    lib = library()
+    add = AddParams(16384, 11000, 1 << 30, -13, -128, 127)
+    params = MBConvParams(hid, stride, LayerWeights(), LayerWeights(), LayerWeights(),
+                          C.pointer(add) if residual else None)
+    dims, wo = Dims(4, w, c_in), (w - 1) // stride + 1
+    base = lib.rp_mbconv_s8_get_buffer_size(C.byref(params), C.byref(dims))
+    fast = lib.rp_mbconv_s8_get_fast_buffer_size(C.byref(params), C.byref(dims), c_out)
+    assert base == mbconv_scratch(w, c_in, hid, stride) + (wo * c_in if residual else 0)
+    assert fast - base == mbconv_records(c_in, hid, c_out, stride)
+
+
+@pytest.mark.parametrize("w, c_in", [(40, 32), (20, 64), (9, 128), (11, 16), (5, 48), (3, 4)])
+def test_the_heads_ring_size_is_the_kernels(w, c_in):
+    """harness/model/kinds/conv_s16.py's spare for rp_conv2d_s8_s16_fast (conv_ring_bytes) is the C's size."""
+    from harness.model.kinds.conv_s16 import conv_ring_bytes
+
+    assert library().rp_conv2d_s8_s16_get_fast_buffer_size(C.byref(Dims(5, w, c_in))) == conv_ring_bytes(w, c_in)
