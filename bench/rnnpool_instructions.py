@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import ops  # noqa: E402
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
-from harness.model.kinds.rnnpool import (fastgrnn_cell_fast, gates_shift, rnnpool_fast_bytes,  # noqa: E402
-                                         rnnpool_scratch)
+from harness.model.kinds.rnnpool import (TANH_PAD, fastgrnn_cell_fast, gates_shift, one_index,  # noqa: E402
+                                         rnnpool_fast_bytes, rnnpool_scratch)
 from harness.model.modelfile import load  # noqa: E402
 from harness.targets.qemu import run_probe  # noqa: E402
 
@@ -51,7 +51,9 @@ class Case:
     out_mult: int
     out_shift: int
     scratch: int | None = None     # bytes given to the kernel; None: rp_rnnpool_s8_get_buffer_size's figure
-    gates: str = "own"             # RP_NN_GRNN16_GATES where a cell takes them: its "own" shift, or an "other" (unused)
+    # RP_NN_GRNN16_GATES where a cell takes them: its "own" shift, an "other" (unused), or the one-index gates
+    # whatever the biases ("one": unused unless they suit)
+    gates: str = "own"
 
     @property
     def expected(self) -> np.ndarray:
@@ -121,6 +123,12 @@ def edge_cases(seed: int = 11) -> list[Case]:
     over_x, under_x = np.array([524_224], np.int32), np.array([-524_353], np.int32)
     # s = 24, the exact fast path's largest: |2^23 + (b + 64) 2^24| < 2^30 leaves b in [-128, -1]
     small = {"shift": -25, "bg": [-64, -1, -128, -90], "bh": [-30, -64, -100, -2]}
+    # Gate biases on the tables' grid (the quantiser's): the one-index gates, with bg - bh = 128 d up to the tanh
+    # table's padding either way (RP_NN_TANH_PAD), and once a step beyond it.
+    d = np.resize([TANH_PAD, -TANH_PAD, 0, 1, -1, 77, -100, 3], 16)
+    b = rng.integers(-300, 300, 16) * 128
+    grid = {"bg": b + 64 * d, "bh": b - 64 * d}
+    off_pad = {"bg": b + 128 * np.where(d == TANH_PAD, TANH_PAD + 1, d), "bh": b}
     cases = []
     for i, (shape, h1, h2, patch, stride, hard, k1, k2) in enumerate([
         ((11, 53, 3), 12, 8, 5, 3, False, {"zeta": 9000, "nu": 2000}, {"zeta": 300, "nu": 16000}),
@@ -144,11 +152,14 @@ def edge_cases(seed: int = 11) -> list[Case]:
         ((9, 30, 4), 16, 16, 8, 4, False, {"shift": -26}, {}),               # exact: gate shift 32
         ((6, 70, 4), 16, 16, 1, 1, False, {}, {}),   # the compiled sequences (RP_NN_GRNN16_GATES) of one step
         ((11, 85, 4), 16, 16, 5, 2, False, {}, {}),  # and of an odd patch
+        ((9, 120, 4), 16, 16, 8, 4, False, grid, grid),  # one table index, bg - bh at the tanh table's padding
+        ((9, 120, 4), 16, 16, 8, 4, False, off_pad, grid),      # RNN1 one step beyond it: two indices
+        ((9, 120, 4), 16, 16, 8, 4, False, {}, {}),   # the one-index gates compiled for off-grid biases: unused
     ]):
         q1 = _grnn(rng, shape[2], h1, 8, **k1)
         q2 = _grnn(rng, h1, h2, 0, **k2)
         cases.append(Case(f"edge{i}", stem(*shape), q1, q2, patch, stride, hard, int(rng.integers(1 << 30, 1 << 31)),
-                          int(rng.integers(-9, -3)), gates="other" if i == 7 else "own"))
+                          int(rng.integers(-9, -3)), gates={7: "other", 23: "one"}.get(i, "own")))
     return cases
 
 
@@ -211,8 +222,9 @@ def program(cases: list[Case]) -> tuple[str, dict[str, int]]:
             s7 = gates_shift(int(q["shift"]), q["w"].shape[0], cs.hard, int(q["zeta"]), int(q["nu"]))
             v[f"gates{tag}"] = "0"
             if s7 is not None:
-                compiled = s7 if cs.gates == "own" else s7 + 1 if s7 < 31 else s7 - 1
-                arrays.append(f"RP_NN_GRNN16_GATES({n}_g{tag}, {compiled})\n")
+                compiled = s7 if cs.gates != "other" else s7 + 1 if s7 < 31 else s7 - 1
+                one = 1 if cs.gates == "one" else int(one_index(q["bg"], q["bh"]))
+                arrays.append(f"RP_NN_GRNN16_GATES({n}_g{tag}, {compiled}, {one})\n")
                 v[f"gates{tag}"] = f"&{n}_g{tag}"
         body.append(BODY % v)
     out_bytes = max(cs.expected.size for cs in cases)

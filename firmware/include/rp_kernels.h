@@ -100,7 +100,8 @@ rp_status rp_add_s8(const rp_add_params *p, const rp_dims *dims, const int8_t *a
  * RP_NN_GRNN16_GATES (include/internal/rp_nn_grnn16_asm.h) in the model's generated C. The functions are 0 in the
  * portable build. */
 typedef struct {
-    int32_t shift; /* the gate shift it was compiled for: 6 - shift of the cell */
+    int32_t shift;     /* the gate shift it was compiled for: 6 - shift of the cell */
+    int32_t one_index; /* 1: for cells whose bg - bh are multiples of 128, |bg - bh| <= 128 RP_NN_TANH_PAD */
     void (*seq_s8)(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);
     void (*seq_proj)(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[4]);
 } rp_fastgrnn_gates;

@@ -92,7 +92,13 @@ static inline int32_t rp_smmla(int32_t a, int32_t b, int32_t acc) {
     "    .size " #name ", .-" #name "\n"                                                                             \
     "    .popsection\n"
 
+/* A generic C path the DSP build keeps only for shapes outside its assembly (the face models never take it):
+ * compiled for size, as flash is the scarcer resource there. In the portable build it is the main path: speed. */
+#define RP_GENERIC_PATH __attribute__((noinline, optimize("Os")))
+
 #else
+
+#define RP_GENERIC_PATH __attribute__((noinline))
 
 /* The portable paths' pair of int16 lanes: one word load (memcpy: any alignment, no aliasing question) and a dot
  * product of two such words, lo lo + hi hi. Reading both operands alike makes it independent of byte order; GCC

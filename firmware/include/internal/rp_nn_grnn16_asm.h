@@ -84,6 +84,23 @@
     "    add lr, " KH ", lr, asr #14\n"                                                                              \
     "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                        \
     "    .set rp_i, rp_i + 1\n"
+/* The same with one table index per unit (ONE = 1: the cell's bg - bh are multiples of 128, rp_fastgrnn_gates'
+ * one_index): 9.5 instructions per unit. The sigmoid's index ug alone is computed and clamped; KH holds the unit's
+ * tanh table pointer, the table's entry 0 moved by -(bg - bh) / 128 (rp_nn_grnn16_attach), so c = tanh table[ug -
+ * (bg - bh) / 128], read from the padded table (RP_NN_TANH_PAD): exact also when ug was clamped, as the table is
+ * flat there. */
+#define RP_GRNN16_UNIT_ONE(ACC, KG, KH, HALF, S)                                                                     \
+    "    smmla " KG ", " ACC ", r2, " KG "\n"                                                                        \
+    "    ssat " KG ", #11, " KG ", asr #" #S "\n"                                                                    \
+    "    ldrsh " KH ", [" KH ", " KG ", lsl #1]\n"                                                                   \
+    "    ldrsh " KG ", [r1, " KG ", lsl #1]\n"                                                                       \
+    "    smlab" HALF " lr, " KG ", r3, r5\n"                                                                         \
+    "    mls lr, " KG ", " KH ", lr\n"                                                                               \
+    "    add lr, " KH ", lr, asr #14\n"                                                                              \
+    "    strh lr, [r0, #4 * 50 + 2 * rp_i]\n"                                                                        \
+    "    .set rp_i, rp_i + 1\n"
+#define RP_GRNN16_UNIT_0 RP_GRNN16_UNIT_IMM
+#define RP_GRNN16_UNIT_1 RP_GRNN16_UNIT_ONE
 /* The whole function (file-scope __asm__) for any shift (r3); the units for S, inside the sequences below. */
 #define RP_GRNN16_GATES_ASM(name)                                                                                    \
     RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
@@ -92,15 +109,15 @@
     "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n" RP_GRNN16_UNIT("r9")     \
     "    .set rp_i, rp_i + 1\n"                                                                                      \
     "    .endr\n" RP_ASM_END(name)
-#define RP_GRNN16_GATES_IMM(S)                                                                                       \
+#define RP_GRNN16_GATES_IMM(S, ONE)                                                                                  \
     "    ldm r1, {r1-r5}\n"                                                                                          \
     "    add r8, r0, #4 * 16\n"                                                                                      \
     "    .set rp_i, 0\n"                                                                                             \
     "    .rept 8\n"                                                                                                  \
     "    ldrd r10, r9, [r0, #4 * rp_i]\n"                                                                            \
     "    ldm r8!, {r6, r7, r11, r12}\n"                                                                              \
-    "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_IMM("r10", "r6", "r7", "b", S)                          \
-        RP_GRNN16_UNIT_IMM("r9", "r11", "r12", "t", S) "    .endr\n"
+    "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_##ONE("r10", "r6", "r7", "b", S)                        \
+        RP_GRNN16_UNIT_##ONE("r9", "r11", "r12", "t", S) "    .endr\n"
 
 /* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
  * 20 instructions a step fewer than the C loop over rp_nn_grnn16_mac_s8 and the gates (RP_NN_GRNN16_GATES).
@@ -149,7 +166,7 @@
     "    add r1, r0, #4 * 48\n"                                                                                      \
     "    mov r2, r0\n"                                                                                               \
     "    mov r0, r5\n"
-#define RP_GRNN16_SEQ_S8_ASM(name, S)                                                                                \
+#define RP_GRNN16_SEQ_S8_ASM(name, S, ONE)                                                                             \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
     "    sub sp, #28\n"                                                                                              \
     "    ldm r3, {r4-r8}\n"                                                                                          \
@@ -167,7 +184,7 @@
     "    RP_GRNN16_BLOCK 10, 0, 0, 0\n"                                                                              \
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
-    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                      \
     "3:  ldrd r2, r3, [sp, #20]\n"                                                                                   \
     "    cmp r3, #0\n"                                                                                               \
     "    beq 4f\n"                                                                                                   \
@@ -179,7 +196,7 @@
     "    b 5f\n"                                                                                                     \
     "4:\n" RP_GRNN16_COPY_H "5:  add sp, #28\n"                                                                      \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
-#define RP_GRNN16_SEQ_PROJ_ASM(name, S)                                                                              \
+#define RP_GRNN16_SEQ_PROJ_ASM(name, S, ONE)                                                                           \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
     "    sub sp, #24\n"                                                                                              \
     "    ldm r3, {r4-r7}\n"                                                                                          \
@@ -203,7 +220,7 @@
     "    RP_GRNN16_BLOCK 8, 1, 128, 0\n"                                                                             \
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
-    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S) "    b 1b\n"                                                         \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                      \
     "3:  ldrd r2, r3, [sp, #16]\n"                                                                                   \
     "    cmp r3, #0\n"                                                                                               \
     "    bne 4f\n" RP_GRNN16_COPY_H "    b 5f\n"                                                                      \
@@ -216,17 +233,17 @@
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
 
-/* RP_NN_GRNN16_GATES(name, S), at file scope: `static const rp_fastgrnn_gates name`, the sequences of the cells
- * whose gate shift s + 7 is S (a literal, 8 .. 31), S an immediate (name##_seq_s8, name##_seq_proj); in the portable
- * build the record alone. */
+/* RP_NN_GRNN16_GATES(name, S, ONE), at file scope: `static const rp_fastgrnn_gates name`, the sequences of the
+ * cells whose gate shift s + 7 is S (a literal, 8 .. 31), S an immediate (name##_seq_s8, name##_seq_proj), with one
+ * table index per unit when ONE is 1 (RP_GRNN16_UNIT_ONE; 0: two); in the portable build the record alone. */
 #if RP_USE_DSP
-#define RP_NN_GRNN16_GATES(name, S)                                                                                  \
+#define RP_NN_GRNN16_GATES(name, S, ONE)                                                                             \
     void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);                \
     void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[4]);   \
-    __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S));                     \
-    static const rp_fastgrnn_gates name = {S, name##_seq_s8, name##_seq_proj};
+    __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S, ONE) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S, ONE));           \
+    static const rp_fastgrnn_gates name = {S, ONE, name##_seq_s8, name##_seq_proj};
 #else
-#define RP_NN_GRNN16_GATES(name, S) static const rp_fastgrnn_gates name = {S, 0, 0};
+#define RP_NN_GRNN16_GATES(name, S, ONE) static const rp_fastgrnn_gates name = {S, ONE, 0, 0};
 #endif /* RP_USE_DSP */
 
 #endif /* RP_INTERNAL_NN_GRNN16_ASM_H */

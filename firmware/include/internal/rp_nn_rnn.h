@@ -30,6 +30,8 @@ void rp_nn_fastgrnn_step(const rp_fastgrnn_params *p, const int16_t *v, int16_t 
  * signed index i in [-1024, 1023] addresses it. */
 const int16_t *rp_nn_tanh_table(void);
 const int16_t *rp_nn_sigmoid_table(void);
+/* The tanh table also holds RP_NN_TANH_PAD copies of its end entries below -1024 and above 1023. */
+#define RP_NN_TANH_PAD 128
 
 /* clamp(i, -1024, 1023): a table index. */
 static inline int32_t rp_nn_clamp_index(int32_t i) { return RP_SSAT(i, 11); }
@@ -273,12 +275,17 @@ static inline int rp_nn_grnn16_runs_proj(const rp_nn_grnn *g) { return g->frame 
 
 /* Gives g the frame (RP_NN_GRNN16_FRAME words, 4-byte aligned) and copies its kg, kh there when the assembly can
  * run g: the DSP build, n_hidden 16, the convex update (exact nonlinearities in assembly, hard ones in C after the
- * assembly's multiply-accumulates). Otherwise g keeps the C path. */
+ * assembly's multiply-accumulates); for one-index sequences each kh becomes the unit's tanh pointer
+ * (RP_GRNN16_UNIT_ONE). Otherwise g keeps the C path. */
 static inline void rp_nn_grnn16_attach(rp_nn_grnn *g, int32_t *frame) {
     g->frame = 0;
 #if RP_USE_DSP
     if (g->n_hidden != 16 || !(g->mode & RP_NN_GRNN_CONVEX)) return;
     for (int32_t i = 0; i < 32; i++) frame[RP_NN_GRNN16_KB + i] = g->b[i];
+    if (g->seq && g->seq->one_index) /* kh: the tanh table moved by -(bg - bh) / 128 = -(kg - kh) >> (s + 7) */
+        for (int32_t i = 0; i < 16; i++)
+            frame[RP_NN_GRNN16_KB + 2 * i + 1] =
+                (int32_t)(intptr_t)(g->tanh - ((g->b[2 * i] - g->b[2 * i + 1]) >> g->s));
     g->frame = frame;
 #else
     (void)frame;

@@ -8,6 +8,17 @@ static int32_t rp_nn_grnn_fold(int32_t bias, int32_t s, int32_t index) {
     return k <= -(1 << 30) || k >= (1 << 30) ? 0 : (int32_t)k;
 }
 
+#if RP_USE_DSP
+/* Whether the one-index gates run p: each bg - bh a multiple of 128, within the tanh table's padding. */
+static int rp_nn_grnn_one_index(const rp_fastgrnn_params *p) {
+    for (int32_t i = 0; i < p->n_hidden; i++) {
+        const int32_t d = p->bg[i] - p->bh[i];
+        if (d & 127 || d < -128 * RP_NN_TANH_PAD || d > 128 * RP_NN_TANH_PAD) return 0;
+    }
+    return 1;
+}
+#endif /* RP_USE_DSP */
+
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
                                rp_nn_grnn *g) {
     const int32_t n_h = p->n_hidden, n_in = p->n_in, n_xp = rp_nn_grnn_input_pairs(p->n_in), n_hp = n_h / 2;
@@ -55,7 +66,9 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
     g->seq = 0;
 #if RP_USE_DSP
     const rp_fastgrnn_gates *own = p->gates;
-    if (own && own->seq_s8 && own->seq_proj && own->shift == g->s && index) g->seq = own;
+    if (own && own->seq_s8 && own->seq_proj && own->shift == g->s && index &&
+        (!own->one_index || rp_nn_grnn_one_index(p)))
+        g->seq = own;
 #endif /* RP_USE_DSP */
     g->frame = 0;
     return size;

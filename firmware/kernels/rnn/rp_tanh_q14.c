@@ -3,8 +3,13 @@
 #include "rp_kernels.h"
 
 /* T[i] = round(16384 * tanh(i / 128)), i = -1024..1023, stored from i = -1024 (docs/numerics.md §4.1; CRC-32
- * 0xefc8ef28, checked against harness.model.qmath.TANH_TABLE by tests/harness/targets/test_qemu_rnnpool_speed.py). */
-static const int16_t rp_tanh_table[2048] = {
+ * 0xefc8ef28, checked against harness.model.qmath.TANH_TABLE by tests/harness/targets/test_qemu_rnnpool_speed.py),
+ * between RP_NN_TANH_PAD copies of each end (T[-1024] and T[1023]), for the one-index gates
+ * (internal/rp_nn_grnn16_asm.h). */
+static const int16_t rp_tanh_table[RP_NN_TANH_PAD + 2048 + RP_NN_TANH_PAD] = {
+    [0 ... RP_NN_TANH_PAD - 1] = -16384,
+    [RP_NN_TANH_PAD + 2048 ... RP_NN_TANH_PAD + 2048 + RP_NN_TANH_PAD - 1] = 16384,
+    [RP_NN_TANH_PAD] =
     -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384,
     -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384,
     -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384, -16384,
@@ -155,4 +160,4 @@ static const int16_t rp_tanh_table[2048] = {
 
 int32_t rp_tanh_q14(int64_t v) { return rp_nn_q14_lookup(rp_nn_tanh_table(), v); }
 
-const int16_t *rp_nn_tanh_table(void) { return rp_tanh_table + 1024; }
+const int16_t *rp_nn_tanh_table(void) { return rp_tanh_table + RP_NN_TANH_PAD + 1024; }

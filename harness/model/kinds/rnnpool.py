@@ -54,11 +54,16 @@ def _rnn_params(a, name: str, s_x: float, x_code_max: int, x_shift: int) -> dict
     mult, shift = quantize_multiplier(s_acc * ONE_Q14)
     sig = lambda v: 1.0 / (1.0 + np.exp(-float(np.asarray(v).reshape(()))))  # noqa: E731
     return {"w": w.astype(np.int16), "x_shift": np.int32(x_shift),
-            "bg": np.round(np.asarray(a[sub(name, "bg")], np.float64) * ONE_Q14).astype(np.int32),
-            "bh": np.round(np.asarray(a[sub(name, "bh")], np.float64) * ONE_Q14).astype(np.int32),
+            "bg": _on_table_grid(a[sub(name, "bg")]), "bh": _on_table_grid(a[sub(name, "bh")]),
             "mult": np.int32(mult), "shift": np.int32(shift),
             "zeta": np.int32(round(sig(a[sub(name, "zeta")]) * ONE_Q14)),
             "nu": np.int32(round(sig(a[sub(name, "nu")]) * ONE_Q14))}
+
+
+def _on_table_grid(b) -> np.ndarray:
+    """A gate bias in Q14 on the tables' 1/128 grid (a multiple of 128): the tables see the pre-activation only to
+    1/128 anyway, and a cell whose bg - bh is on the grid needs one table index per unit (one_index)."""
+    return (np.round(np.asarray(b, np.float64) * 128) * 128).astype(np.int32)
 
 
 def _quantize(layer, q):
@@ -129,16 +134,29 @@ def gates_shift(shift: int, n_hidden: int, hard: bool, zeta: int, nu: int) -> in
     return s7 if n_hidden == 16 and not hard and (zeta, nu) == (16384, 0) and 8 <= s7 <= 31 else None
 
 
+TANH_PAD = 128  # RP_NN_TANH_PAD (include/internal/rp_nn_rnn.h): the tanh table's copies of each end entry
+
+
+def one_index(bg, bh) -> bool:
+    """Whether a cell's gates can use one table index per unit (rp_fastgrnn_gates' one_index): tanh's index is
+    sigmoid's minus (bg - bh) / 128 when that is an integer, and the padded tanh table covers the difference. The
+    quantiser puts bg and bh on that grid (docs/numerics.md §4.2)."""
+    d = np.asarray(bg, np.int64) - np.asarray(bh, np.int64)
+    return bool((d % 128 == 0).all() and (np.abs(d) <= 128 * TANH_PAD).all())
+
+
 def _fastgrnn(em, name: str, n_in: int) -> str:
     a, hard = em.a, int(em.cfg["nonlinearity"] == "hard")
     scalar = {k: int(a[qkey(name, k)]) for k in ("x_shift", "mult", "shift", "zeta", "nu")}
     n_hidden = int(a[qkey(name, "w")].shape[0])
     gates = "0"
     if (s7 := gates_shift(scalar["shift"], n_hidden, bool(hard), scalar["zeta"], scalar["nu"])) is not None:
-        define = f"RP_NN_GRNN16_GATES(rp_model_gates_{s7}, {s7})\n"  # once per shift: RNN1 and RNN2 often share it
+        one = int(one_index(a[qkey(name, "bg")], a[qkey(name, "bh")]))
+        gname = f"rp_model_gates_{s7}" + ("_one" if one else "")
+        define = f"RP_NN_GRNN16_GATES({gname}, {s7}, {one})\n"  # once per variant: RNN1 and RNN2 often share it
         if define not in em.data:
             em.data.append(define)
-        gates = f"&rp_model_gates_{s7}"
+        gates = f"&{gname}"
     em.data.append(
         f"static const rp_fastgrnn_params {name}_p = {{.n_in = {n_in}, .n_hidden = {n_hidden}, "
         f".w = {em.arr(sub(name, 'w'))}, .x_shift = {scalar['x_shift']}, .mult = {scalar['mult']}, "

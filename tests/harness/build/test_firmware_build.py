@@ -42,7 +42,7 @@ def test_build_writes_elf_map_and_firmware_json(tmp_path):
     assert run.returncode == 0, run.stderr
     info = json.loads(run.stdout)
     assert {"firmware.elf", "firmware.map", "firmware.json"} <= {p.name for p in (tmp_path / "fw").iterdir()}
-    assert info["model_id"] == "765f736bc4b3ee75" and info["board"] == "qemu-stm32f405"
+    assert info["model_id"] == "d67161c50218e0d5" and info["board"] == "qemu-stm32f405"
     assert info["compiler"].startswith("arm-none-eabi-gcc") and "-mcpu=cortex-m4" in info["cflags"]
     assert len(info["build_id"]) == 40 and info["arena_bytes"] > 0 and info["stack_reserve"] == 8192
     assert info["ram_bytes"] >= info["arena_bytes"] + info["stack_reserve"] and info["flash_bytes"] > 50_000

@@ -6,7 +6,7 @@ import ctypes as C
 import numpy as np
 import pytest
 
-from harness.model.kinds.rnnpool import fastgrnn_cell_fast, gates_shift
+from harness.model.kinds.rnnpool import TANH_PAD, fastgrnn_cell_fast, gates_shift, one_index
 from harness.native import kernels as hk
 
 # s = 11 (shift -12): the folds 2^10 + b 2^11 (hard) and 2^10 + (b + 64) 2^11 (exact) stay inside +-2^30 for
@@ -51,5 +51,26 @@ def test_the_default_model_compiles_one_copy_of_the_gates_for_both_cells(tmp_pat
 
     generate(load(Path(__file__).resolve().parents[3] / "fixtures" / "models" / "default.npz"), tmp_path)
     c = (tmp_path / "model.c").read_text()
-    assert c.count("RP_NN_GRNN16_GATES(") == 1 and "RP_NN_GRNN16_GATES(rp_model_gates_19, 19)" in c
-    assert c.count(".gates = &rp_model_gates_19") == 2  # rnn1 and rnn2 share the shift
+    assert c.count("RP_NN_GRNN16_GATES(") == 1 and "RP_NN_GRNN16_GATES(rp_model_gates_19_one, 19, 1)" in c
+    assert c.count(".gates = &rp_model_gates_19_one") == 2  # rnn1 and rnn2 share the shift and the one index
+
+
+@pytest.mark.parametrize("d, one", [(0, True), (128, True), (-128 * TANH_PAD, True), (128 * TANH_PAD, True),
+                                    (128 * TANH_PAD + 128, False), (-128 * TANH_PAD - 128, False), (64, False),
+                                    (1, False), (-127, False)])
+def test_one_index_where_bg_minus_bh_is_on_the_grid_within_the_padding(d, one):
+    bh = np.array([3 * 128, -5 * 128, 7, 1 << 18], np.int32)
+    assert one_index(bh + d, bh) is one
+    assert one_index(np.r_[bh + d, bh], np.r_[bh, bh]) is one  # every unit must suit
+
+
+def test_the_quantiser_puts_gate_biases_on_the_tables_grid():
+    from harness.model.quantize import quantize
+    from harness.model.random_init import random_model
+    from harness.model.synthetic import synthetic_images
+
+    q = quantize(random_model("rpool-face-m4", seed=3, height=48, width=64), synthetic_images(48, 64, 2, seed=1)).arrays
+    for cell in ("rnn1", "rnn2"):
+        for b in ("bg", "bh"):
+            got, real = q[f"q/{cell}.{b}"], np.asarray(q[f"{cell}.{b}"], np.float64) * 16384
+            assert (got % 128 == 0).all() and np.abs(got - real).max() <= 64
