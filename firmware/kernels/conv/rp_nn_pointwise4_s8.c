@@ -69,25 +69,71 @@
     "    bne 2b\n"                                                                                                   \
     RP_PW4_PIXEL_END(SAT) "    add sp, #12\n" RP_ASM_END(name)
 /* The same over wide input with c_in / 32 (args[3], 1 .. 4) blocks unrolled: each pixel enters the run of four
- * blocks that many blocks before its end (the entry is computed once, on the stack), so no channel loop remains. */
+ * blocks that many blocks before its end (the entry is computed once, on the stack), so no channel loop remains.
+ * Eight input channels come in per LDM (r2, r3, r12, lr): 21 instructions for 32 MACs, so the record's start and
+ * the output pointer live on the stack (sp + 12, + 16), two instructions more per pixel. */
+#define RP_PW4_32_WIDE                                                                                             \
+    "    .rept 4\n"                                                                                                  \
+    "    ldm r1!, {r2, r3, r12, lr}\n"                                                                              \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r4, r2, r8, r4\n"                                                                                     \
+    "    smlad r4, r3, r9, r4\n"                                                                                     \
+    "    smlad r5, r2, r10, r5\n"                                                                                    \
+    "    smlad r5, r3, r11, r5\n"                                                                                    \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r6, r2, r8, r6\n"                                                                                     \
+    "    smlad r6, r3, r9, r6\n"                                                                                     \
+    "    smlad r7, r2, r10, r7\n"                                                                                    \
+    "    smlad r7, r3, r11, r7\n"                                                                                    \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r4, r12, r8, r4\n"                                                                                    \
+    "    smlad r4, lr, r9, r4\n"                                                                                     \
+    "    smlad r5, r12, r10, r5\n"                                                                                   \
+    "    smlad r5, lr, r11, r5\n"                                                                                    \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r6, r12, r8, r6\n"                                                                                    \
+    "    smlad r6, lr, r9, r6\n"                                                                                     \
+    "    smlad r7, r12, r10, r7\n"                                                                                   \
+    "    smlad r7, lr, r11, r7\n"                                                                                    \
+    "    .endr\n"
 #define RP_PW4_UNROLLED(name, SAT)                                                                                 \
     RP_ASM_BEGIN(name)                                                                                             \
     "    ldm r3, {r4-r7}\n"                                                                                          \
-    "    sub sp, #12\n"                                                                                              \
+    "    sub sp, #20\n"                                                                                              \
     "    adr.w r8, 4f\n"                                                                                             \
-    "    movw r9, #4 * 88\n"                                                                                         \
+    "    movw r9, #4 * 84\n"                                                                                         \
     "    mls r8, r7, r9, r8\n"                                                                                       \
     "    orr r8, r8, #1\n"                                                                                           \
     "    stm sp, {r4, r5, r8}\n"                                                                                     \
-    "    mov r12, r0\n"                                                                                              \
-    "    mov lr, r2\n"                                                                                               \
+    "    strd r2, r0, [sp, #12]\n"                                                                                   \
     "1:  ldm r0!, {r4-r7}\n"                                                                                         \
     "    ldr pc, [sp, #8]\n"                                                                                         \
-    "3:  .rept 4\n" RP_PW4_32(RP_PW4_IN_WIDE) "    .endr\n"                                                         \
+    "3:  .rept 4\n" RP_PW4_32_WIDE "    .endr\n"                                                                     \
     "4:\n"                                                                                                          \
-    "    .ifne (4b - 3b) - 4 * 4 * 88\n"                                                                             \
-    "    .error \"rp_nn_pointwise4: a block of 32 input channels is not 88 words\"\n"                                  \
-    "    .endif\n" RP_PW4_PIXEL_END(SAT) "    add sp, #12\n" RP_ASM_END(name)
+    "    .ifne (4b - 3b) - 4 * 4 * 84\n"                                                                             \
+    "    .error \"rp_nn_pointwise4: a block of 32 input channels is not 84 words\"\n"                                  \
+    "    .endif\n"                                                                                                  \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smmla r4, r4, r8, r9\n"                                                                                     \
+    "    smmla r5, r5, r10, r11\n"                                                                                   \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smmla r6, r6, r8, r9\n"                                                                                     \
+    "    smmla r7, r7, r10, r11\n"                                                                                   \
+    "    ldm r0, {r8-r11}\n"                                                                                         \
+    "    asr r4, r4, r8\n"                                                                                           \
+    "    asr r5, r5, r9\n"                                                                                           \
+    "    asr r6, r6, r10\n"                                                                                          \
+    "    asr r7, r7, r11\n" SAT("r4") SAT("r5") SAT("r6") SAT("r7") "    ldrd r2, r3, [sp]\n"                      \
+    "    ldrd lr, r0, [sp, #12]\n"                                                                                   \
+    "    strb r4, [lr]\n"                                                                                            \
+    "    strb r5, [lr, #1]\n"                                                                                        \
+    "    strb r6, [lr, #2]\n"                                                                                        \
+    "    strb r7, [lr, #3]\n"                                                                                        \
+    "    add lr, lr, r3\n"                                                                                           \
+    "    str lr, [sp, #12]\n"                                                                                        \
+    "    cmp r1, r2\n"                                                                                               \
+    "    bne 1b\n"                                                                                                   \
+    "    add sp, #20\n" RP_ASM_END(name)
 #define RP_PW4_USAT7(r) "    usat " r ", #7, " r "\n"
 #define RP_PW4_SSAT8(r) "    ssat " r ", #8, " r "\n"
 
