@@ -215,11 +215,30 @@ def rnnpool_fast(model) -> bool:
     return True
 
 
+def two_index_steps(model, grid: tuple[int, int]) -> int:
+    """Hidden-unit steps of the cells whose compiled gates look up two table indices per unit (not one_index): two
+    instructions more each than the one-index gates (include/internal/rp_nn_grnn16_asm.h)."""
+    rp, hard = model.config["rnnpool"], model.config["nonlinearity"] == "hard"
+    P, S = rp["patch"], rp["stride"]
+    used_h, used_w = (grid[0] - 1) * S + P, (grid[1] - 1) * S + P
+    steps = {"rnn1": (used_h * grid[1] + used_w * grid[0]) * P * rp["hidden1"],
+             "rnn2": grid[0] * grid[1] * 4 * P * rp["hidden2"]}
+    n = 0
+    for cell, unit_steps in steps.items():
+        scalar = {k: int(_q(model, cell, k).ravel()[0]) for k in ("shift", "zeta", "nu")}
+        compiled = gates_shift(scalar["shift"], int(_q(model, cell, "w").shape[0]), hard, scalar["zeta"],
+                               scalar["nu"]) is not None
+        if compiled and not one_index(_q(model, cell, "bg"), _q(model, cell, "bh")):
+            n += unit_steps
+    return n
+
+
 def _work(s, w):
     fast = rnnpool_fast(w.model)
     grid = (w.out[0] - 1, w.out[1] - 1)  # the output carries one replicated row and column
     generic = rnnpool_macs(w.model.config, w.src, grid, fast=False)
-    return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else generic}
+    return {"macs": s.macs if fast else 0, "generic_macs": 0 if fast else generic,
+            "two_index_steps": two_index_steps(w.model, grid) if fast else 0}
 
 
 def _edgeml_keys(layer, cfg):
@@ -246,8 +265,8 @@ def _reference(*args):
     return ops.replicate_pad_br(fx.rnnpool_q(*args))
 
 
-KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "1"), _work, float=_float, fixed=_fixed,
-                 header="internal/rp_nn_rnn.h",
+KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "two_index_steps", "1"), _work, float=_float,
+                 fixed=_fixed, header="internal/rp_nn_rnn.h",
                  kernels={"rnnpool": Kernel(_reference, hk.rnnpool)}, quantize=_quantize, params=_CELLS,
                  init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml,
                  # patch row i covers stem rows stride·i … stride·i + patch − 1; the replicate-padded last row repeats
