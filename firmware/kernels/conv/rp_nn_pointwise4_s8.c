@@ -12,30 +12,33 @@
  * The loop takes 32 input channels per turn (r2 reloads its end from the stack). Per pixel, after the channels:
  * rp_requantize_fast (SMMLA, ASR) per channel with the constants of the record's tail, then USAT #7 or SSAT #8 and
  * four STRB; about 25 instructions. Stack: the input's end, c_out and the weights' end. */
-/* 32 input channels (r1) into the four accumulators (r4-r7), with their paired weights (r0): int8 input (a word
- * widened by two SXTB16) or wide input (its two words as they are, one LDRD: 11 instructions for 16 MACs). */
+/* 4 input channels at r1 as the two pair words r2, r3: int8 input (a word widened by two SXTB16) or wide input (its
+ * two words as they are, one LDRD: 11 instructions for 16 MACs with RP_PW4_MAC16). */
 #define RP_PW4_IN_S8                                                                                               \
     "    ldr r2, [r1], #4\n"                                                                                         \
     "    sxtb16 r3, r2, ror #8\n"                                                                                    \
     "    sxtb16 r2, r2\n"
 #define RP_PW4_IN_WIDE "    ldrd r2, r3, [r1], #8\n"
+/* Four input channels (their pair words A, B) into the four accumulators (r4-r7): two LDM of the paired weights
+ * (r0), eight SMLAD. */
+#define RP_PW4_MAC16(A, B)                                                                                         \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r4, " A ", r8, r4\n"                                                                                  \
+    "    smlad r4, " B ", r9, r4\n"                                                                                  \
+    "    smlad r5, " A ", r10, r5\n"                                                                                 \
+    "    smlad r5, " B ", r11, r5\n"                                                                                 \
+    "    ldm r0!, {r8-r11}\n"                                                                                        \
+    "    smlad r6, " A ", r8, r6\n"                                                                                  \
+    "    smlad r6, " B ", r9, r6\n"                                                                                  \
+    "    smlad r7, " A ", r10, r7\n"                                                                                 \
+    "    smlad r7, " B ", r11, r7\n"
 #define RP_PW4_32(IN)                                                                                              \
-    "    .rept 8\n" IN                                                                                               \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r4, r2, r8, r4\n"                                                                                     \
-    "    smlad r4, r3, r9, r4\n"                                                                                     \
-    "    smlad r5, r2, r10, r5\n"                                                                                    \
-    "    smlad r5, r3, r11, r5\n"                                                                                    \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r6, r2, r8, r6\n"                                                                                     \
-    "    smlad r6, r3, r9, r6\n"                                                                                     \
-    "    smlad r7, r2, r10, r7\n"                                                                                    \
-    "    smlad r7, r3, r11, r7\n"                                                                                    \
-    "    .endr\n"
+    "    .rept 8\n" IN RP_PW4_MAC16("r2", "r3") "    .endr\n"
 
-/* After a pixel's channels (r0 at the record's tail): rp_requantize_fast (SMMLA, ASR) per channel, the clamp, four
- * STRB; then the next pixel (r1 against the input's end, lr += c_out, r0 back to the record) or out. */
-#define RP_PW4_PIXEL_END(SAT)                                                                                      \
+/* After a pixel's channels (r0 at the record's tail): rp_requantize_fast (SMMLA, ASR) per channel and the clamp
+ * (r4-r7); RP_PW4_PIXEL_END then stores the four bytes and goes to the next pixel (r1 against the input's end,
+ * lr += c_out, r0 back to the record) or out. */
+#define RP_PW4_REQUANT(SAT)                                                                                        \
     "    ldm r0!, {r8-r11}\n"                                                                                        \
     "    smmla r4, r4, r8, r9\n"                                                                                     \
     "    smmla r5, r5, r10, r11\n"                                                                                   \
@@ -46,7 +49,9 @@
     "    asr r4, r4, r8\n"                                                                                           \
     "    asr r5, r5, r9\n"                                                                                           \
     "    asr r6, r6, r10\n"                                                                                          \
-    "    asr r7, r7, r11\n" SAT("r4") SAT("r5") SAT("r6") SAT("r7") "    strb r4, [lr]\n"                           \
+    "    asr r7, r7, r11\n" SAT("r4") SAT("r5") SAT("r6") SAT("r7")
+#define RP_PW4_PIXEL_END(SAT)                                                                                      \
+    RP_PW4_REQUANT(SAT) "    strb r4, [lr]\n"                                                                      \
     "    strb r5, [lr, #1]\n"                                                                                        \
     "    strb r6, [lr, #2]\n"                                                                                        \
     "    strb r7, [lr, #3]\n"                                                                                        \
@@ -74,28 +79,8 @@
  * the output pointer live on the stack (sp + 12, + 16), two instructions more per pixel. */
 #define RP_PW4_32_WIDE                                                                                             \
     "    .rept 4\n"                                                                                                  \
-    "    ldm r1!, {r2, r3, r12, lr}\n"                                                                              \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r4, r2, r8, r4\n"                                                                                     \
-    "    smlad r4, r3, r9, r4\n"                                                                                     \
-    "    smlad r5, r2, r10, r5\n"                                                                                    \
-    "    smlad r5, r3, r11, r5\n"                                                                                    \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r6, r2, r8, r6\n"                                                                                     \
-    "    smlad r6, r3, r9, r6\n"                                                                                     \
-    "    smlad r7, r2, r10, r7\n"                                                                                    \
-    "    smlad r7, r3, r11, r7\n"                                                                                    \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r4, r12, r8, r4\n"                                                                                    \
-    "    smlad r4, lr, r9, r4\n"                                                                                     \
-    "    smlad r5, r12, r10, r5\n"                                                                                   \
-    "    smlad r5, lr, r11, r5\n"                                                                                    \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smlad r6, r12, r8, r6\n"                                                                                    \
-    "    smlad r6, lr, r9, r6\n"                                                                                     \
-    "    smlad r7, r12, r10, r7\n"                                                                                   \
-    "    smlad r7, lr, r11, r7\n"                                                                                    \
-    "    .endr\n"
+    "    ldm r1!, {r2, r3, r12, lr}\n"                                                                               \
+    RP_PW4_MAC16("r2", "r3") RP_PW4_MAC16("r12", "lr") "    .endr\n"
 #define RP_PW4_UNROLLED(name, SAT)                                                                                 \
     RP_ASM_BEGIN(name)                                                                                             \
     "    ldm r3, {r4-r7}\n"                                                                                          \
@@ -112,18 +97,7 @@
     "4:\n"                                                                                                          \
     "    .ifne (4b - 3b) - 4 * 4 * 84\n"                                                                             \
     "    .error \"rp_nn_pointwise4: a block of 32 input channels is not 84 words\"\n"                                  \
-    "    .endif\n"                                                                                                  \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smmla r4, r4, r8, r9\n"                                                                                     \
-    "    smmla r5, r5, r10, r11\n"                                                                                   \
-    "    ldm r0!, {r8-r11}\n"                                                                                        \
-    "    smmla r6, r6, r8, r9\n"                                                                                     \
-    "    smmla r7, r7, r10, r11\n"                                                                                   \
-    "    ldm r0, {r8-r11}\n"                                                                                         \
-    "    asr r4, r4, r8\n"                                                                                           \
-    "    asr r5, r5, r9\n"                                                                                           \
-    "    asr r6, r6, r10\n"                                                                                          \
-    "    asr r7, r7, r11\n" SAT("r4") SAT("r5") SAT("r6") SAT("r7") "    ldrd r2, r3, [sp]\n"                      \
+    "    .endif\n" RP_PW4_REQUANT(SAT) "    ldrd r2, r3, [sp]\n"                                                   \
     "    ldrd lr, r0, [sp, #12]\n"                                                                                   \
     "    strb r4, [lr]\n"                                                                                            \
     "    strb r5, [lr, #1]\n"                                                                                        \
