@@ -15,7 +15,7 @@
  * the block the shape skips (RNN2's W' before U h; U after W' v when h = 0 or the input is projected alone). The
  * four accumulators leave by one STM to r2. */
 #define RP_GRNN16_MACROS                                                                                             \
-    "    .macro RP_GRNN16_BLOCK pairs, init, before, after\n"                                                       \
+    "    .macro RP_GRNN16_BLOCK pairs, init, before, after\n"                                                        \
     "    .if \\before\n"                                                                                             \
     "    add r0, r0, #\\before\n"                                                                                    \
     "    .endif\n"                                                                                                   \
@@ -103,7 +103,7 @@
 #define RP_GRNN16_UNIT_1 RP_GRNN16_UNIT_ONE
 /* The whole function (file-scope __asm__) for any shift (r3); the units for S, inside the sequences below. */
 #define RP_GRNN16_GATES_ASM(name)                                                                                    \
-    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                        \
+    RP_ASM_BEGIN(name) "    ldm r1, {r1-r5}\n"                                                                       \
     "    .set rp_i, 0\n"                                                                                             \
     "    .rept 8\n"                                                                                                  \
     "    ldrd r10, r9, [r0, #4 * rp_i]\n" RP_GRNN16_UNIT("r10") "    .set rp_i, rp_i + 1\n" RP_GRNN16_UNIT("r9")     \
@@ -116,7 +116,7 @@
     "    .rept 8\n"                                                                                                  \
     "    ldrd r10, r9, [r0, #4 * rp_i]\n"                                                                            \
     "    ldm r8!, {r6, r7, r11, r12}\n"                                                                              \
-    "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_##ONE("r10", "r6", "r7", "b", S)                        \
+    "    ldr r3, [r0, #4 * 50 + 2 * rp_i]\n" RP_GRNN16_UNIT_##ONE("r10", "r6", "r7", "b", S)                         \
         RP_GRNN16_UNIT_##ONE("r9", "r11", "r12", "t", S) "    .endr\n"
 
 /* Whole sequences with the gates for S, one function each, so that a step pays no call, prologue or C loop: about
@@ -166,25 +166,25 @@
     "    add r1, r0, #4 * 48\n"                                                                                      \
     "    mov r2, r0\n"                                                                                               \
     "    mov r0, r5\n"
-#define RP_GRNN16_SEQ_S8_ASM(name, S, ONE)                                                                             \
+#define RP_GRNN16_SEQ_S8_ASM(name, S, ONE)                                                                           \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
     "    sub sp, #28\n"                                                                                              \
     "    ldm r3, {r4-r8}\n"                                                                                          \
-    "    stm sp, {r1, r2, r4-r8}\n" RP_GRNN16_ZERO_H                                                                  \
+    "    stm sp, {r1, r2, r4-r8}\n" RP_GRNN16_ZERO_H                                                                 \
     "    mov r3, r4\n"                                                                                               \
-    "    mov r5, r6\n" RP_GRNN16_PACK_S8                                                                              \
+    "    mov r5, r6\n" RP_GRNN16_PACK_S8                                                                             \
     "    .rept 4\n"                                                                                                  \
     "    RP_GRNN16_BLOCK 2, 0, 0, 128\n"                                                                             \
     "    .endr\n"                                                                                                    \
     "    b 2f\n"                                                                                                     \
     "1:  ldm sp, {r1, r2, r3, r4, r5}\n"                                                                             \
     "    cmp r2, r4\n"                                                                                               \
-    "    beq 3f\n" RP_GRNN16_PACK_S8                                                                                  \
+    "    beq 3f\n" RP_GRNN16_PACK_S8                                                                                 \
     "    .rept 4\n"                                                                                                  \
     "    RP_GRNN16_BLOCK 10, 0, 0, 0\n"                                                                              \
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
-    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                      \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                    \
     "3:  ldrd r2, r3, [sp, #20]\n"                                                                                   \
     "    cmp r3, #0\n"                                                                                               \
     "    beq 4f\n"                                                                                                   \
@@ -196,11 +196,11 @@
     "    b 5f\n"                                                                                                     \
     "4:\n" RP_GRNN16_COPY_H "5:  add sp, #28\n"                                                                      \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
-#define RP_GRNN16_SEQ_PROJ_ASM(name, S, ONE)                                                                           \
+#define RP_GRNN16_SEQ_PROJ_ASM(name, S, ONE)                                                                         \
     RP_ASM_BEGIN(name) RP_GRNN16_MACROS                                                                              \
     "    sub sp, #24\n"                                                                                              \
     "    ldm r3, {r4-r7}\n"                                                                                          \
-    "    stm sp, {r1, r2, r4-r7}\n" RP_GRNN16_ZERO_H                                                                  \
+    "    stm sp, {r1, r2, r4-r7}\n" RP_GRNN16_ZERO_H                                                                 \
     "    ldr r3, [r2], #4\n"                                                                                         \
     "    str r2, [sp, #4]\n"                                                                                         \
     "    mov r2, r0\n"                                                                                               \
@@ -220,15 +220,15 @@
     "    RP_GRNN16_BLOCK 8, 1, 128, 0\n"                                                                             \
     "    .endr\n"                                                                                                    \
     "2:  sub r0, r2, #4 * 16\n"                                                                                      \
-    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                      \
+    "    ldr r1, [sp]\n" RP_GRNN16_GATES_IMM(S, ONE) "    b 1b\n"                                                    \
     "3:  ldrd r2, r3, [sp, #16]\n"                                                                                   \
     "    cmp r3, #0\n"                                                                                               \
-    "    bne 4f\n" RP_GRNN16_COPY_H "    b 5f\n"                                                                      \
+    "    bne 4f\n" RP_GRNN16_COPY_H "    b 5f\n"                                                                     \
     "4:  add r1, r0, #4 * 50\n"                                                                                      \
     "    ldm r1, {r4-r11}\n"                                                                                         \
-    "    ldm r3, {r0, r1, r3}\n" RP_GRNN16_REQUANT_PAIR("r4") RP_GRNN16_REQUANT_PAIR("r5")                            \
-        RP_GRNN16_REQUANT_PAIR("r6") RP_GRNN16_REQUANT_PAIR("r7") RP_GRNN16_REQUANT_PAIR("r8")                        \
-            RP_GRNN16_REQUANT_PAIR("r9") RP_GRNN16_REQUANT_PAIR("r10") RP_GRNN16_REQUANT_PAIR("r11")                  \
+    "    ldm r3, {r0, r1, r3}\n" RP_GRNN16_REQUANT_PAIR("r4") RP_GRNN16_REQUANT_PAIR("r5")                           \
+        RP_GRNN16_REQUANT_PAIR("r6") RP_GRNN16_REQUANT_PAIR("r7") RP_GRNN16_REQUANT_PAIR("r8")                       \
+            RP_GRNN16_REQUANT_PAIR("r9") RP_GRNN16_REQUANT_PAIR("r10") RP_GRNN16_REQUANT_PAIR("r11")                 \
     "5:  add sp, #24\n"                                                                                              \
     "    .purgem RP_GRNN16_BLOCK\n" RP_ASM_END(name)
 #endif /* RP_USE_DSP */
@@ -240,7 +240,7 @@
 #define RP_NN_GRNN16_GATES(name, S, ONE)                                                                             \
     void name##_seq_s8(int32_t *frame, const uint32_t *gate, const int8_t *x, const int32_t args[5]);                \
     void name##_seq_proj(int32_t *frame, const uint32_t *gate, const int32_t *const *proj, const int32_t args[4]);   \
-    __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S, ONE) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S, ONE));           \
+    __asm__(RP_GRNN16_SEQ_S8_ASM(name##_seq_s8, S, ONE) RP_GRNN16_SEQ_PROJ_ASM(name##_seq_proj, S, ONE));            \
     static const rp_fastgrnn_gates name = {S, ONE, name##_seq_s8, name##_seq_proj};
 #else
 #define RP_NN_GRNN16_GATES(name, S, ONE) static const rp_fastgrnn_gates name = {S, ONE, 0, 0};
