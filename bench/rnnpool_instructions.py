@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from harness.codegen.carray import c_array  # noqa: E402
 from harness.model import ops  # noqa: E402
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed  # noqa: E402
-from harness.model.kinds.rnnpool import (TANH_PAD, fastgrnn_cell_fast, gates_shift, one_index,  # noqa: E402
-                                         rnnpool_fast_bytes, rnnpool_scratch)
+from harness.model.kinds.rnnpool import (TANH_PAD, cell_gates, fastgrnn_cell_fast, rnnpool_fast_bytes,  # noqa: E402
+                                         rnnpool_scratch)
 from harness.model.modelfile import load  # noqa: E402
 from harness.targets.qemu import run_probe  # noqa: E402
 
@@ -219,11 +219,11 @@ def program(cases: list[Case]) -> tuple[str, dict[str, int]]:
         for tag, q in (("1", cs.q1), ("2", cs.q2)):
             v.update({f"{k}{tag}": int(q[key]) for k, key in (("xs", "x_shift"), ("mult", "mult"), ("shift", "shift"),
                                                               ("zeta", "zeta"), ("nu", "nu"))})
-            s7 = gates_shift(int(q["shift"]), q["w"].shape[0], cs.hard, int(q["zeta"]), int(q["nu"]))
             v[f"gates{tag}"] = "0"
-            if s7 is not None:
+            if (own := cell_gates(q, cs.hard)) is not None:  # the code generator's choice, or a wrong one
+                s7, one = own
                 compiled = s7 if cs.gates != "other" else s7 + 1 if s7 < 31 else s7 - 1
-                one = 1 if cs.gates == "one" else int(one_index(q["bg"], q["bh"]))
+                one = 1 if cs.gates == "one" else one
                 arrays.append(f"RP_NN_GRNN16_GATES({n}_g{tag}, {compiled}, {one})\n")
                 v[f"gates{tag}"] = f"&{n}_g{tag}"
         body.append(BODY % v)

@@ -86,6 +86,13 @@ def _init(layer, xs, ctx):
     return [ops.replicate_pad_br(fr.rnnpool(x, p1, p2, rp["patch"], rp["stride"], ctx.hard)) for x in xs[0]]
 
 
+def _rnn1_sequences(cfg: dict, grid: tuple[int, int]) -> int:
+    """RNN1's sequences after the dedupe (numerics §4.3): one per (stem row, patch column) and per (patch row, stem
+    column) that a patch reads."""
+    P, S = cfg["rnnpool"]["patch"], cfg["rnnpool"]["stride"]
+    return ((grid[0] - 1) * S + P) * grid[1] + ((grid[1] - 1) * S + P) * grid[0]
+
+
 def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int], fast: bool = True) -> int:
     """Multiply-accumulates as rp_rnnpool_s8 performs them (numerics §4.3): RNN1 once per shared row and column
     sequence; on the fast path its first step skips U h (h = 0), and RNN2 projects each summary once (row summaries
@@ -94,7 +101,7 @@ def rnnpool_macs(cfg: dict, stem: tuple[int, int, int], grid: tuple[int, int], f
     rp = cfg["rnnpool"]
     h1, h2, P, S, c = rp["hidden1"], rp["hidden2"], rp["patch"], rp["stride"], stem[2]
     used_h, used_w = (grid[0] - 1) * S + P, (grid[1] - 1) * S + P
-    sequences, patches = used_h * grid[1] + used_w * grid[0], grid[0] * grid[1]
+    sequences, patches = _rnn1_sequences(cfg, grid), grid[0] * grid[1]
     if not fast:
         return sequences * P * h1 * (c + h1) + patches * 4 * P * h2 * (h1 + h2)
     rnn1 = sequences * (h1 * c + (P - 1) * h1 * (c + h1))
@@ -145,13 +152,20 @@ def one_index(bg, bh) -> bool:
     return bool((d % 128 == 0).all() and (np.abs(d) <= 128 * TANH_PAD).all())
 
 
+def cell_gates(q, hard: bool) -> tuple[int, int] | None:
+    """The compiled gates a cell gets, RP_NN_GRNN16_GATES' (S, ONE), or None: q holds the cell's arrays (w, shift,
+    zeta, nu, bg, bh, as fixed_ref._p gives them)."""
+    s7 = gates_shift(int(q["shift"]), int(q["w"].shape[0]), hard, int(q["zeta"]), int(q["nu"]))
+    return None if s7 is None else (s7, int(one_index(q["bg"], q["bh"])))
+
+
 def _fastgrnn(em, name: str, n_in: int) -> str:
     a, hard = em.a, int(em.cfg["nonlinearity"] == "hard")
     scalar = {k: int(a[qkey(name, k)]) for k in ("x_shift", "mult", "shift", "zeta", "nu")}
     n_hidden = int(a[qkey(name, "w")].shape[0])
     gates = "0"
-    if (s7 := gates_shift(scalar["shift"], n_hidden, bool(hard), scalar["zeta"], scalar["nu"])) is not None:
-        one = int(one_index(a[qkey(name, "bg")], a[qkey(name, "bh")]))
+    if (compiled := cell_gates(fx._p(a, name), bool(hard))) is not None:
+        s7, one = compiled
         gname = f"rp_model_gates_{s7}" + ("_one" if one else "")
         define = f"RP_NN_GRNN16_GATES({gname}, {s7}, {one})\n"  # once per variant: RNN1 and RNN2 often share it
         if define not in em.data:
@@ -219,16 +233,12 @@ def two_index_steps(model, grid: tuple[int, int]) -> int:
     """Hidden-unit steps of the cells whose compiled gates look up two table indices per unit (not one_index): two
     instructions more each than the one-index gates (include/internal/rp_nn_grnn16_asm.h)."""
     rp, hard = model.config["rnnpool"], model.config["nonlinearity"] == "hard"
-    P, S = rp["patch"], rp["stride"]
-    used_h, used_w = (grid[0] - 1) * S + P, (grid[1] - 1) * S + P
-    steps = {"rnn1": (used_h * grid[1] + used_w * grid[0]) * P * rp["hidden1"],
-             "rnn2": grid[0] * grid[1] * 4 * P * rp["hidden2"]}
+    steps = {"rnn1": _rnn1_sequences(model.config, grid) * rp["patch"] * rp["hidden1"],
+             "rnn2": grid[0] * grid[1] * 4 * rp["patch"] * rp["hidden2"]}
     n = 0
     for cell, unit_steps in steps.items():
-        scalar = {k: int(_q(model, cell, k).ravel()[0]) for k in ("shift", "zeta", "nu")}
-        compiled = gates_shift(scalar["shift"], int(_q(model, cell, "w").shape[0]), hard, scalar["zeta"],
-                               scalar["nu"]) is not None
-        if compiled and not one_index(_q(model, cell, "bg"), _q(model, cell, "bh")):
+        compiled = cell_gates(fx._p(model.arrays, cell), hard)
+        if compiled is not None and not compiled[1]:
             n += unit_steps
     return n
 
