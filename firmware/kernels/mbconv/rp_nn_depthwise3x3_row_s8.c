@@ -213,7 +213,6 @@ static RP_DW_FAST_FN void edges(const rp_dw_group *g, const int8_t *const r[3], 
 }
 #endif /* RP_USE_DSP */
 
-
 void rp_nn_depthwise3x3_row_s8(const rp_layer_weights *dw, const int8_t *const rows[3], int32_t w, int32_t c,
                                int32_t stride, int32_t wo, int8_t *out, uint32_t *recs) {
 #if RP_USE_DSP

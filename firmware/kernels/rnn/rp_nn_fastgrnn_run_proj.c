@@ -45,8 +45,7 @@ static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int32_t
 #endif /* RP_USE_DSP */
 
 /* The C path, not inlined: the dispatcher below stays a few instructions for the assembly's calls. */
-static RP_GENERIC_PATH void run_c(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps,
-                                            int16_t *h) {
+static RP_GENERIC_PATH void run_c(const rp_nn_grnn *g, const int32_t *const *proj, int32_t steps, int16_t *h) {
 #if !RP_USE_DSP /* the DSP build runs the face models' default cell in assembly: no flash for these there */
     if (g->n_hidden == 16) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {

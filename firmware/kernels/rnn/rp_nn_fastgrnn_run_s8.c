@@ -77,7 +77,7 @@ static __attribute__((noinline)) void run_asm(const rp_nn_grnn *g, const int8_t 
 
 /* The C path, not inlined: the dispatcher below stays a few instructions for the assembly's calls. */
 static RP_GENERIC_PATH void run_c(const rp_nn_grnn *g, const int8_t *x, int32_t n_in, int32_t steps,
-                                            int32_t pitch, int16_t *h) {
+                                  int32_t pitch, int16_t *h) {
 #if !RP_USE_DSP /* the DSP build runs the face models' default cell in assembly: no flash for these there */
     if (g->n_hidden == 16 && n_in == 4 && g->x_shift == 8) { /* the face models: one loop per mode, unrolled */
         switch (g->mode) {
