@@ -74,6 +74,13 @@ rp_status rp_conv2d_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
                           const rp_dims *in_dims, const uint8_t *in,
                           const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                           const rp_dims *out_dims, int8_t *out);
+/* Its output rows [first, end) only, 0 <= first < end <= H_out, for an image that streams (docs/streaming.md): the
+ * same bytes as the whole layer's rows there; it reads input rows stride * first - kernel / 2 up to
+ * stride * (end - 1) + kernel / 2 and writes nothing outside its rows. */
+rp_status rp_conv2d_u8_s8_rows(const rp_conv_params *p, const rp_quant_params *q,
+                               const rp_dims *in_dims, const uint8_t *in,
+                               const rp_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                               const rp_dims *out_dims, int8_t *out, int32_t first, int32_t end);
 
 /* L2Norm over the channels of each pixel (numerics §3): out_c = clamp(requantize(x_c * (2^24 / isqrt(S * 256)),
  * mult[c], shift[c]), -128, 127) with S = sum x_c^2; an all-zero pixel stays zero. in, out [H, W, C <= 512] int8. */
@@ -145,6 +152,13 @@ typedef struct {
  * Uses about 1.1 KB of stack (fast path) or 1.9 KB (generic). */
 rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
                         const rp_dims *out_dims, int8_t *out);
+/* rp_rnnpool_s8 by patch rows, for a stem that streams (docs/streaming.md): patch rows [first, end), 0 <= first <
+ * end <= Ph, each with its replicate column; end == Ph adds the replicate row. The ranges of one image are called in
+ * order from first = 0, the scratch untouched between calls (it keeps the RNN1 summaries of the stem rows the next
+ * patch row shares); stem rows are read up to (end - 1) * stride + patch - 1. Calling it once over [0, Ph) is
+ * rp_rnnpool_s8. */
+rp_status rp_rnnpool_s8_rows(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims,
+                             const int8_t *in, const rp_dims *out_dims, int8_t *out, int32_t first, int32_t end);
 int32_t rp_rnnpool_s8_get_buffer_size(const rp_rnnpool_params *p, const rp_dims *in_dims);
 
 /* Q14 tanh and sigmoid by their 2048-entry tables, x rounded to the nearest 1/128 (numerics §4.1), for any v.

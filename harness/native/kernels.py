@@ -139,19 +139,25 @@ def _grnn(q, hard: bool, keep: list) -> FastGRNNParams:
                           ptr(bg, C.c_int32), ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard), None)
 
 
-def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift) -> np.ndarray:
-    """``fixed_ref.rnnpool_q`` followed by ``ops.replicate_pad_br``, in C: the ``rnnpool`` layer."""
+def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift, bands=(), scratch_bytes=None) -> np.ndarray:
+    """``fixed_ref.rnnpool_q`` followed by ``ops.replicate_pad_br``, in C: the ``rnnpool`` layer. ``bands``: the
+    patch rows each call ends at (rp_rnnpool_s8_rows, in order, the last the patch rows' count), else one call of
+    rp_rnnpool_s8; ``scratch_bytes``: less scratch than it asks for (the generic path's, to take that path)."""
     x = arr(x, np.int8)
     keep: list = []
     r1, r2 = _grnn(q1, hard, keep), _grnn(q2, hard, keep)
     ph, pw = (x.shape[0] - patch) // stride + 1, (x.shape[1] - patch) // stride + 1
     out = np.zeros((ph + 1, pw + 1, 4 * r2.n_hidden), np.int8)
     p = RNNPoolParams(patch, stride, C.pointer(r1), C.pointer(r2), int(out_mult), int(out_shift))
-    size = library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
+    size = scratch_bytes or library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
     scratch = np.zeros(max(size, 2) // 2, np.int16)
-    ctx = Context(scratch.ctypes.data, scratch.nbytes)
-    check(library().rp_rnnpool_s8(C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), ptr(x, C.c_int8),
-                                   C.byref(Dims(*out.shape)), ptr(out, C.c_int8)), "rp_rnnpool_s8")
+    ctx = Context(scratch.ctypes.data, size)
+    args = (C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), ptr(x, C.c_int8), C.byref(Dims(*out.shape)),
+            ptr(out, C.c_int8))
+    if not bands:
+        check(library().rp_rnnpool_s8(*args), "rp_rnnpool_s8")
+    for first, end in zip((0, *bands), bands):
+        check(library().rp_rnnpool_s8_rows(*args, first, end), "rp_rnnpool_s8_rows")
     return out
 
 
@@ -174,18 +180,22 @@ def sigmoid_q14(v) -> np.ndarray:
     return np.array([fn(int(x)) for x in np.ravel(v)], np.int64)
 
 
-def conv2d_u8(x, w, bias, mult, shift, act, stride, in_offset) -> np.ndarray:
-    """The stem: ``fixed_ref.conv_s8`` on a uint8 image with its input offset, in C."""
+def conv2d_u8(x, w, bias, mult, shift, act, stride, in_offset, rows=None, out=None) -> np.ndarray:
+    """The stem: ``fixed_ref.conv_s8`` on a uint8 image with its input offset, in C; ``rows`` (first, end): only
+    those output rows (rp_conv2d_u8_s8_rows), into ``out`` when given."""
     x, w = arr(x, np.uint8), arr(w, np.int8)
     bias, mult, shift = arr(bias, np.int32), arr(mult, np.int32), arr(shift, np.int32)
     o, k = w.shape[0], w.shape[1]
-    out = np.zeros((_out_size(x.shape[0], k, stride), _out_size(x.shape[1], k, stride), o), np.int8)
-    status = library().rp_conv2d_u8_s8(
-        C.byref(ConvParams(k, stride, int(in_offset), int(act[0]), int(act[1]))),
-        C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
-        C.byref(Dims(*x.shape)), ptr(x, C.c_uint8), C.byref(Dims(k, k, x.shape[2])), ptr(w, C.c_int8),
-        ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), ptr(out, C.c_int8))
-    check(status, "rp_conv2d_u8_s8")
+    if out is None:
+        out = np.zeros((_out_size(x.shape[0], k, stride), _out_size(x.shape[1], k, stride), o), np.int8)
+    args = (C.byref(ConvParams(k, stride, int(in_offset), int(act[0]), int(act[1]))),
+            C.byref(QuantParams(ptr(mult, C.c_int32), ptr(shift, C.c_int32))),
+            C.byref(Dims(*x.shape)), ptr(x, C.c_uint8), C.byref(Dims(k, k, x.shape[2])), ptr(w, C.c_int8),
+            ptr(bias, C.c_int32), C.byref(Dims(*out.shape)), ptr(out, C.c_int8))
+    if rows is None:
+        check(library().rp_conv2d_u8_s8(*args), "rp_conv2d_u8_s8")
+    else:
+        check(library().rp_conv2d_u8_s8_rows(*args, *rows), "rp_conv2d_u8_s8_rows")
     return out
 
 

@@ -32,8 +32,8 @@ int32_t rp_nn_conv_acc_s8(const rp_conv_params *p, const rp_dims *in_dims, const
 int32_t rp_nn_conv_acc_u8(const rp_conv_params *p, const rp_dims *in_dims, const uint8_t *in,
                           const int8_t *filter_o, int32_t oy, int32_t ox);
 
-/* rp_conv2d_u8_s8 for the face models' stem: kernel 3, stride 2, one input channel, 1 <= C_out <=
- * RP_NN_STEM_MAX_OUT; same arguments and result, shapes already checked (rp_nn_conv_dims_ok). The weights are
+/* rp_conv2d_u8_s8_rows for the face models' stem: kernel 3, stride 2, one input channel, 1 <= C_out <=
+ * RP_NN_STEM_MAX_OUT; same arguments (output rows [first, last)) and result, shapes already checked. The weights are
  * widened and in_offset * sum(w) folded into the bias once per call. An interior pixel reads each of its three
  * rows in one word (bytes x0 - 1 .. x0 + 2, never outside the row) and takes five SMLAD-class multiplies per
  * channel on the DSP path (four ReLU channels: rp_nn_stem4_relu, in assembly); the first output row and column, and
@@ -42,7 +42,7 @@ int32_t rp_nn_conv_acc_u8(const rp_conv_params *p, const rp_dims *in_dims, const
 #define RP_NN_STEM_MAX_OUT 8
 void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
                               const uint8_t *in, const int8_t *filter, const int32_t *bias, const rp_dims *out_dims,
-                              int8_t *out);
+                              int8_t *out, int32_t first, int32_t last);
 
 /* Whether filter_dims and out_dims follow from in_dims and the conv params (kernel 1 or 3, stride 1 or 2). */
 int rp_nn_conv_dims_ok(const rp_conv_params *p, const rp_dims *in_dims, const rp_dims *filter_dims,

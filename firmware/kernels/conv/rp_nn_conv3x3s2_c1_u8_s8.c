@@ -133,8 +133,8 @@ __asm__(RP_ASM_BEGIN(rp_nn_stem4_relu)
 
 void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q, const rp_dims *in_dims,
                               const uint8_t *in, const int8_t *filter, const int32_t *bias, const rp_dims *out_dims,
-                              int8_t *out) {
-    const int32_t w = in_dims->w, ho = out_dims->h, wo = out_dims->w, cout = out_dims->c;
+                              int8_t *out, int32_t first, int32_t last) {
+    const int32_t w = in_dims->w, wo = out_dims->w, cout = out_dims->c;
     const int32_t lo = p->act_min, hi = p->act_max;
     channel ch[RP_NN_STEM_MAX_OUT];
     int fast = 1; /* every shift <= -2: rp_requantize_fast; else the interior too takes the padded path */
@@ -174,7 +174,7 @@ void rp_nn_conv3x3s2_c1_u8_s8(const rp_conv_params *p, const rp_quant_params *q,
             rec[24 + 2 * o] = (uint32_t)c->mult, rec[25 + 2 * o] = (uint32_t)c->rnd, rec[32 + o] = (uint32_t)c->s;
         }
 #endif /* RP_USE_DSP */
-    for (int32_t oy = 0; oy < ho; oy++) {
+    for (int32_t oy = first; oy < last; oy++) {
         const int32_t y0 = 2 * oy - 1;
         int8_t *row = out + (int64_t)oy * wo * cout;
         int32_t ox = 0;

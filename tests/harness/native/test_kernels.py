@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.errors import BuildError
 from harness.native import kernels as hk
 from harness.model import fixed_ref
 from harness.model.fixed_ref import _p, run_fixed
@@ -160,6 +161,30 @@ def test_stem_matches_reference_on_odd_and_even_sizes_extremes_and_every_shift(h
             want = fixed_ref.conv_s8(x, wt, bias, mult, shift, act, 2, in_offset)
             got = hk.conv2d(x.astype(np.uint8), wt, bias, mult, shift, act, 2, in_offset)
             assert got.shape == want.shape and not _report(got, want), _report(got, want)
+
+
+@pytest.mark.parametrize("h,w,cout", [(240, 320, 4), (9, 11, 4), (10, 7, 9)])
+def test_stem_by_output_rows_reads_and_writes_only_its_window(h, w, cout):
+    """rp_conv2d_u8_s8_rows, as a streamed image feeds it: each band of output rows equals the whole layer's rows,
+    computed from the input rows its contract names (the others garbage), and no other output row is written."""
+    rng = np.random.default_rng(h + cout)
+    x = rng.integers(0, 256, (h, w, 1)).astype(np.uint8)
+    wt, bias = rng.integers(-127, 128, (cout, 3, 3, 1)), rng.integers(-50_000, 50_000, cout)
+    mult, shift = _quant(rng, cout, lo=-14, hi=2)
+    args = (wt, bias, mult, shift, (0, 127), 2, -117)
+    whole = hk.conv2d_u8(x, *args)
+    ho = whole.shape[0]
+    for first, end in [(0, 1), (1, 2), (0, ho), (ho - 1, ho), (ho // 3, ho // 2 + 1)]:
+        seen = np.full_like(x, 0x5A)  # garbage outside the rows it may read
+        lo, hi = max(2 * first - 1, 0), min(2 * (end - 1) + 1, h - 1)
+        seen[lo:hi + 1] = x[lo:hi + 1]
+        out = np.full_like(whole, 99)
+        hk.conv2d_u8(seen, *args, rows=(first, end), out=out)
+        assert np.array_equal(out[first:end], whole[first:end]), (first, end)
+        assert (out[:first] == 99).all() and (out[end:] == 99).all(), (first, end)
+    for bad in [(0, 0), (-1, 1), (0, ho + 1), (2, 1)]:
+        with pytest.raises(BuildError, match="rp_conv2d_u8_s8_rows returned status"):
+            hk.conv2d_u8(x, *args, rows=bad)
 
 
 @pytest.mark.parametrize("case", l2norm_cases(), ids=lambda c: c[0])

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from harness.errors import BuildError
 from harness.native import kernels as hk
 from harness.model import ops
 from harness.model.fixed_ref import _p, rnnpool_q, run_fixed
@@ -52,3 +53,37 @@ def test_rnnpool_scratch_is_small_enough_for_the_m4():
     # 1,920 B of prepared cells and 2 B of alignment, then an output row (39 × 64)
     size = hk.rnnpool_buffer_size(_p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], (120, 160, 4))
     assert size == (8 * 39 + 8) * 16 * 4 + 1_920 + 2 + 39 * 64 == 24_898
+
+
+@pytest.mark.parametrize("path", ["fast", "generic"])
+def test_rnnpool_by_patch_rows_in_any_bands_is_the_whole_layer(path):
+    """rp_rnnpool_s8_rows over bands of patch rows (as a streamed stem feeds it) gives rp_rnnpool_s8's bytes, on
+    both paths, including the replicate row and column. The generic path is taken for an RNN2 whose input shift the
+    fast one does not do (rp_kernels.h)."""
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    a, rp = model.arrays, model.config["rnnpool"]
+    r = _p(a, "rnnpool")
+    stem = run_fixed(model, cv2.imread(str(ROOT / "fixtures" / "scenes" / "scene-009.png"),
+                                       cv2.IMREAD_GRAYSCALE)).layers["stem"]
+    q2 = _p(a, "rnn2") if path == "fast" else dict(_p(a, "rnn2"), x_shift=1)
+    args = (stem, _p(a, "rnn1"), q2, rp["patch"], rp["stride"], False, r["out_mult"], r["out_shift"])
+    whole = hk.rnnpool(*args)
+    assert whole.shape == (30, 40, 64) and len(np.unique(whole)) > 50
+    if path == "fast":
+        want = ops.replicate_pad_br(rnnpool_q(*args))
+        assert np.array_equal(whole, want)
+    for bands in [tuple(range(1, 30)), (1, 2, 7, 8, 28, 29), (13, 29)]:
+        assert np.array_equal(hk.rnnpool(*args, bands=bands), whole), bands
+    # a range that stops short of the last patch row leaves the replicate row alone
+    assert not hk.rnnpool(*args, bands=(13, 28))[29].any()
+
+
+def test_rnnpool_rows_refuses_ranges_outside_the_patch_rows():
+    model = load(ROOT / "fixtures" / "models" / "default.npz")
+    a, rp = model.arrays, model.config["rnnpool"]
+    r = _p(a, "rnnpool")
+    stem = np.zeros((120, 160, 4), np.int8)
+    args = (stem, _p(a, "rnn1"), _p(a, "rnn2"), rp["patch"], rp["stride"], False, r["out_mult"], r["out_shift"])
+    for bands in [(30,), (0,), (5, 5, 29)]:
+        with pytest.raises(BuildError, match="rp_rnnpool_s8_rows returned status"):
+            hk.rnnpool(*args, bands=bands)
