@@ -24,10 +24,11 @@ static uint8_t out[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM;
 static uint8_t object[RP_FRAME_MAX_PAYLOAD] RP_CCMRAM; /* the info text or the result record, read in pieces */
 static rp_app_run run;
 /* The upload's reorder ring lives in the arena beside the input: the planner keeps it there while nothing runs. */
-static rp_upload upload = {0, 0, 0, arena + RP_MODEL_UPLOAD_OFFSET, RP_MODEL_UPLOAD_RING, -1, 0, 0, 0};
+static rp_upload upload = {0, 0, 0, arena + RP_MODEL_UPLOAD_OFFSET, RP_MODEL_UPLOAD_RING, -1, 0, 0, 0, 0};
 
 static struct {
     int32_t image_fresh;    /* an IMAGE_CHUNK arrived since the last RUN (a run consumes the image) */
+    int32_t streamed;       /* the upload runs the streamed layers as its rows arrive (RP_CODEC_STREAM) */
     int32_t last_run_seq;   /* -1 until a RUN; reset by IMAGE_CHUNK so only a retransmitted RUN matches */
     int32_t run_done;
     uint32_t dump_layer;
@@ -37,7 +38,7 @@ static struct {
     uint32_t accepted[RP_ACK_HISTORY]; /* offsets of the last image chunks written, newest first */
     int32_t n_accepted;
     uint32_t info_ticks, info_dropped, info_errors; /* the values of the last HELLO: its pieces agree */
-} st = {0, -1, 0, RP_NO_LAYER, -1, 0, 0, {0}, 0, 0, 0, 0};
+} st = {0, 0, -1, 0, RP_NO_LAYER, -1, 0, 0, {0}, 0, 0, 0, 0};
 
 static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t get_u16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
@@ -195,7 +196,8 @@ static int32_t build_info(void) {
         p = put_str(p, rp_model.layers[i].name);
     }
     p = put_key_u32(p, " coded-ring=", RP_MODEL_UPLOAD_RING);
-    p = put_str(p, " caps=layer-dump,fault,read,rows");
+    p = put_key_u32(p, " streamed=", (uint32_t)rp_model.n_streamed);
+    p = put_str(p, rp_model.n_streamed ? " caps=layer-dump,fault,read,rows,stream" : " caps=layer-dump,fault,read,rows");
     return (int32_t)(p - (char *)object);
 }
 
@@ -266,18 +268,24 @@ static void image_changing(void) {
     st.readable_layer = -1;
 }
 
-/* IMAGE_START: codec u8 (RP_CODEC_), the stream's bytes u24 → ACK (empty). Resent, it starts over again: the host
- * sends no chunk before its ACK. */
+/* IMAGE_START: codec u8 (RP_CODEC_, plus RP_CODEC_STREAM to run the streamed layers as rows arrive), the stream's
+ * bytes u24 → ACK (empty). Resent, it starts over again: the host sends no chunk before its ACK. */
 static void image_start(const rp_frame *f) {
     upload.image = arena + rp_model.input_offset;
     upload.h = rp_model.input_h;
     upload.w = rp_model.input_w;
-    if (f->length != 1 + RP_OFFSET_BYTES || rp_upload_start(&upload, f->payload[0], get_u24(f->payload + 1))) {
+    const int32_t codec = f->length ? f->payload[0] & ~RP_CODEC_STREAM : -1;
+    const int32_t streamed = f->length && (f->payload[0] & RP_CODEC_STREAM);
+    if (f->length != 1 + RP_OFFSET_BYTES || rp_upload_start(&upload, codec, get_u24(f->payload + 1)) ||
+        (streamed && (codec != RP_CODEC_ROWS || !rp_model.n_streamed))) {
         upload.codec = -1;
-        send_error(f->seq, "image start: expected codec u8 (0 raw, 1 rows) and the stream's bytes u24 (raw: H*W)");
+        send_error(f->seq, "image start: expected codec u8 (0 raw, 1 rows; + 0x80 streamed: rows only) and the "
+                           "stream's bytes u24 (raw: H*W)");
         return;
     }
     st.n_accepted = 0;
+    st.streamed = streamed;
+    if (streamed) rp_app_begin(&run);
     image_changing();
     send(RP_MSG_ACK, f->seq, 0, 0);
 }
@@ -303,6 +311,8 @@ static void image_chunk(const rp_frame *f) {
     uint8_t p[RP_OFFSET_BYTES * RP_ACK_HISTORY], *q = p;
     for (int32_t i = 0; i < st.n_accepted; i++) q = put_u24(q, st.accepted[i]);
     send(RP_MSG_ACK, f->seq, p, (int32_t)(q - p));
+    /* after the ACK, so the host's next chunks come in while the rows run; a row runs once, when decoded */
+    if (st.streamed) rp_app_stream(arena, &run, upload.row);
 }
 
 static void layer_request(const rp_frame *f) {
@@ -379,8 +389,14 @@ static void run_model(const rp_frame *f) {
         return;
     }
     const int32_t size = rp_model.input_h * rp_model.input_w;
-    if (rp_crc32(0, arena + rp_model.input_offset, size) != get_u32(f->payload + 2)) {
+    const uint32_t crc = upload.codec == RP_CODEC_ROWS ? upload.crc /* the rows as decoded: a streamed run has */
+                                                       : rp_crc32(0, arena + rp_model.input_offset, size);
+    if (crc != get_u32(f->payload + 2)) {                /* overwritten them since */
         send_error(f->seq, "image crc mismatch: the image on the device is not the one sent");
+        return;
+    }
+    if (st.streamed && get_u16(f->payload) < (uint32_t)rp_model.n_streamed) {
+        send_error(f->seq, "run: that layer ran while the image streamed in; upload it without streaming to dump it");
         return;
     }
     st.dump_layer = get_u16(f->payload);
@@ -390,7 +406,9 @@ static void run_model(const rp_frame *f) {
     st.run_done = 0;
     run_seq = f->seq;
     send(RP_MSG_ACK, f->seq, 0, 0);
-    rp_app_infer(arena, &run);
+    if (st.streamed) rp_app_finish(arena, &run, 1);
+    else rp_app_infer(arena, &run);
+    st.streamed = 0;
     st.run_done = 1;
     send_result(f->seq, max_answer);
 }

@@ -1,18 +1,19 @@
-/* rp_app_infer and rp_app_report: see rp_app.h. */
+/* rp_app_begin, rp_app_stream, rp_app_finish, rp_app_infer and rp_app_report: see rp_app.h. */
 #include "rp_app.h"
 
 #include "rp_runtime.h"
 
 static uint32_t crc_table[256];
 
-static uint32_t crc32(const uint8_t *p, int32_t n) { /* zlib.crc32 */
+/* zlib.crc32(bytes, prev): prev = 0 starts, a later call goes on over the next bytes */
+static uint32_t crc32(uint32_t prev, const uint8_t *p, int32_t n) {
     if (!crc_table[1])
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t c = i;
             for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
             crc_table[i] = c;
         }
-    uint32_t c = 0xFFFFFFFFu;
+    uint32_t c = ~prev;
     while (n-- > 0) c = crc_table[(c ^ *p++) & 0xFFu] ^ (c >> 8);
     return ~c;
 }
@@ -30,35 +31,66 @@ static void inject_test_failure(int32_t layer) {
 }
 
 /* The CRC (and `after`) run after the END tick is taken and before the next BEGIN, so a layer's count is its kernel
- * alone. The watchdog is fed between layers, and a fault report names the layer that was running. */
+ * alone. The watchdog is fed between layers, and a fault report names the layer that was running. While a layer
+ * runs the UART's receive interrupt waits, except in the bands of a streamed layer on a board that counts cycles:
+ * there the upload goes on (on silicon the USART keeps one byte) and the interrupt's own cycles are taken off. Under
+ * QEMU the ticks count instructions, the same in every run only if no interrupt lands in a layer. */
 static void hook(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes) {
-    const uint32_t now = rp_ticks();
+    const uint32_t now = rp_ticks(), isr = rp_uart_isr_ticks();
     rp_app_run *run = user;
     if (!end) {
         rp_watchdog_feed();
         rp_fault_context = (uint32_t)layer;
         inject_test_failure(layer);
-        rp_uart_rx_hold(1); /* a byte from the host now would be counted as the layer's work */
+        if (!run->streaming || !RP_TICKS_DWT)
+            rp_uart_rx_hold(1); /* a byte from the host now would be counted as the layer's work */
+        run->isr_start = rp_uart_isr_ticks();
         run->start = rp_ticks();
         return;
     }
     rp_uart_rx_hold(0);
     rp_fault_context = RP_FAULT_NO_CONTEXT;
-    run->ticks[layer] += now - run->start;
+    run->ticks[layer] += now - run->start - (isr - run->isr_start);
     if (end == 2) return; /* a part: more of the layer runs later (rp_model.h) */
+    if (end == 3) {      /* a band of a streamed layer's rows: its fingerprint goes on */
+        run->crc[layer] = crc32(run->crc[layer], data, bytes);
+        run->bytes[layer] += bytes;
+        return;
+    }
     run->bytes[layer] = bytes;
-    run->crc[layer] = crc32(data, bytes);
+    run->crc[layer] = crc32(0, data, bytes);
     if (run->after) run->after(run, layer, data, bytes);
 }
 
-/* The total is the layers' sum: the fingerprints the hook computes between layers are measurement, not model. */
-void rp_app_infer(uint8_t *arena, rp_app_run *run) {
+void rp_app_begin(rp_app_run *run) {
     rp_ticks_arm(); /* a debugger may have stopped the DWT since the last run */
     run->n_candidates = 0;
-    for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) run->ticks[i] = 0;
-    run->status = rp_model_run(arena, hook, run, &run->n_candidates);
+    run->status = RP_OK;
+    run->streaming = 0;
+    for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) run->ticks[i] = run->crc[i] = 0, run->bytes[i] = 0;
+    for (int32_t i = 0; i < RP_MODEL_N_STREAMED; i++) run->done[i] = 0;
+}
+
+void rp_app_stream(uint8_t *arena, rp_app_run *run, int32_t rows) {
+    if (run->status != RP_OK) return;
+    run->streaming = 1;
+    run->status = rp_model_stream(arena, rows, run->done, hook, run);
+    run->streaming = 0;
+}
+
+/* The total is the layers' sum: the fingerprints the hook computes between layers are measurement, not model. */
+void rp_app_finish(uint8_t *arena, rp_app_run *run, int32_t streamed) {
+    if (run->status == RP_OK) {
+        rp_ticks_arm();
+        run->status = rp_model_run(arena, streamed, hook, run, &run->n_candidates);
+    }
     run->total = 0;
     for (int32_t i = 0; i < RP_MODEL_N_LAYERS; i++) run->total += run->ticks[i];
+}
+
+void rp_app_infer(uint8_t *arena, rp_app_run *run) {
+    rp_app_begin(run);
+    rp_app_finish(arena, run, 0);
 }
 
 /* A tiny line formatter (no printf: newlib's would add ~20 KB of flash). */

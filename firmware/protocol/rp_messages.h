@@ -3,7 +3,7 @@
 #ifndef RP_MESSAGES_H
 #define RP_MESSAGES_H
 
-#define RP_PROTOCOL_VERSION "4"
+#define RP_PROTOCOL_VERSION "5"
 
 /* Message kinds (a frame's kind byte); the sender and payload of each. */
 enum {
@@ -22,7 +22,7 @@ enum {
     RP_MSG_FAULT = 13,         /* device: faulted: ten u32 (exception, registers, running layer); it stops */
     RP_MSG_READ = 14,          /* host: object u8 (1 info text, 2 result record), offset u16, length u16 */
     RP_MSG_DATA = 15,          /* device: object u8, offset u16, the bytes */
-    RP_MSG_IMAGE_START = 16,   /* host: a new upload: codec u8, the stream's bytes u24 */
+    RP_MSG_IMAGE_START = 16,   /* host: a new upload: codec u8 (+ CODEC_STREAM), the stream's bytes u24 */
 };
 
 /* stream offsets in IMAGE_CHUNK and its ACK are u24 (streams up to 16 MiB) */
@@ -39,5 +39,7 @@ enum {
 #define RP_CODEC_RAW 0
 /* IMAGE_START's codec: the row code (harness/protocol/rowcode.py) */
 #define RP_CODEC_ROWS 1
+/* IMAGE_START's codec flag: the rows run through the streamed layers as they arrive */
+#define RP_CODEC_STREAM 128
 
 #endif /* RP_MESSAGES_H */

@@ -1,6 +1,7 @@
 /* The image upload's receiving end (rp_upload.h). */
 #include "rp_upload.h"
 
+#include "rp_frame.h"
 #include "rp_messages.h"
 #include "rp_rowcode.h"
 
@@ -32,6 +33,7 @@ int32_t rp_upload_start(rp_upload *u, int32_t codec, uint32_t total) {
     u->total = total;
     u->pos = 0;
     u->row = 0;
+    u->crc = 0;
     if (codec == RP_CODEC_RAW) return total == pixels ? RP_UPLOAD_OK : RP_UPLOAD_OUTSIDE;
     if (codec != RP_CODEC_ROWS || total < (uint32_t)u->h * RP_ROWCODE_HEADER_BYTES ||
         total > pixels + (uint32_t)u->h * RP_ROWCODE_HEADER_BYTES)
@@ -56,6 +58,7 @@ static int32_t decode_ready_rows(rp_upload *u) {
         if (rp_rowcode_decode_row(u->ring, mask, u->pos + RP_ROWCODE_HEADER_BYTES, (int32_t)n, (int32_t)raw,
                                   u->row ? out - u->w : 0, residuals(u), out, u->w))
             return RP_UPLOAD_BAD_ROW;
+        u->crc = rp_crc32(u->crc, out, u->w);
         forget(u, u->pos, end - u->pos);
         u->pos = end;
         u->row++;

@@ -18,6 +18,7 @@ typedef struct {
     uint32_t total;      /* the stream's bytes */
     uint32_t pos;        /* coded: the stream offset of the next row to decode */
     int32_t row;         /* coded: the next row to decode */
+    uint32_t crc;        /* coded: zlib CRC-32 of the rows decoded so far (they may be overwritten once decoded) */
 } rp_upload;
 
 /* A new upload of `total` stream bytes; returns RP_UPLOAD_OUTSIDE for an unknown codec or a length the image

@@ -115,6 +115,9 @@ void rp_uart_wait(void);
 void rp_uart_rx_hold(int hold);
 /* Bytes lost since rp_uart_init: ring full, or a hardware overrun (each overrun counts as one). */
 uint32_t rp_uart_rx_dropped(void);
+/* Ticks spent in the receive interrupt since rp_uart_init (RP_TICKS_DWT; 0 otherwise): a measurement that lets the
+ * interrupt run takes them off. */
+uint32_t rp_uart_isr_ticks(void);
 /* Bytes received with a framing, noise or parity error since rp_uart_init (kept: the protocol's CRC decides). */
 uint32_t rp_uart_rx_errors(void);
 /* Whether rp_uart_init has run (the USART is enabled). */

@@ -11,9 +11,10 @@ _Static_assert(RP_UART_RX_SIZE >= 2 && (RP_UART_RX_SIZE & (RP_UART_RX_SIZE - 1))
 /* Single producer (the ISR advances head) and single consumer (rp_uart_read advances tail); free-running
  * counters, so head - tail is the fill level even across wrap-around. */
 static uint8_t rx_ring[RP_UART_RX_SIZE] RP_CCMRAM; /* CPU-only: core-coupled RAM where the board has it */
-/* One struct: the four counters share a base address, so each function loads one literal, not four. */
+/* One struct: the counters share a base address, so each function loads one literal, not several. isr_ticks: the
+ * handler's own ticks (RP_TICKS_DWT), which a layer it interrupts takes off its count. */
 static volatile struct {
-    uint32_t head, tail, dropped, errors;
+    uint32_t head, tail, dropped, errors, isr_ticks;
 } rx;
 
 #define BARRIER() __asm volatile("" ::: "memory")
@@ -58,6 +59,9 @@ void rp_uart_init(uint32_t baud) {
 int rp_uart_enabled(void) { return (RP_READ(USART_CR1(RP_UART_BASE)) & USART_CR1_UE) != 0; }
 
 void RP_UART_IRQHandler(void) {
+#if RP_TICKS_DWT
+    const uint32_t t0 = rp_ticks();
+#endif
     uint32_t sr;
     /* Reading SR then DR clears RXNE and the error flags (ORE, NF, FE, PE) together. */
     while ((sr = RP_READ(USART_SR(RP_UART_BASE))) & (USART_SR_RXNE | USART_SR_ORE)) {
@@ -73,7 +77,12 @@ void RP_UART_IRQHandler(void) {
             rx.dropped = rx.dropped + 1u;
         }
     }
+#if RP_TICKS_DWT
+    rx.isr_ticks = rx.isr_ticks + (rp_ticks() - t0);
+#endif
 }
+
+uint32_t rp_uart_isr_ticks(void) { return rx.isr_ticks; }
 
 int32_t rp_uart_read(uint8_t *dst, int32_t max) {
     const uint32_t head = rx.head;

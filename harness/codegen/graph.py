@@ -52,10 +52,23 @@ class Graph:
         steps = tuple(replace(s, scratch=s.scratch - s.spare, spare=0) for s in self.steps)
         return Graph(self.tensors, steps, self.max_candidates)
 
+    def streamed(self) -> tuple[Step, ...]:
+        """The layers that run as the image's rows arrive (rp_model_stream, docs/streaming.md): the first steps
+        whose kinds stream, each reading only the image or the outputs of those before it."""
+        made = {"input"}
+        out = []
+        for s in self.steps:
+            k = kind(s.kind)
+            if not (k.streams and k.rows) or not set(s.inputs) <= made:
+                break
+            out.append(s)
+            made.add(s.output)
+        return tuple(out)
+
     def buffers(self) -> list[Buffer]:
         """Every arena buffer with its lifetime in steps: step 0 is the upload, layer i is step i + 1. The input
-        fills in step 0 beside the device's upload scratch (harness/protocol/rowcode.py), while the rest of the arena
-        is idle; the candidates (the run's result) live to the end."""
+        fills in step 0 beside the device's upload scratch (harness/protocol/rowcode.py), which the layers that
+        stream share with it; the candidates (the run's result) live to the end."""
         first, last = {}, {}
         end = len(self.steps)
         for i, s in enumerate(self.steps, 1):
@@ -83,8 +96,13 @@ class Graph:
                 rel[s.output] = rel[src] + s.in_place
         bufs = [Buffer(t.name, t.nbytes, first[t.name], last[t.name], group.get(t.name, ""), rel.get(t.name, 0))
                 for t in self.tensors.values()]
-        bufs += [Buffer(f"{s.name}.scratch", s.scratch, i, i) for i, s in enumerate(self.steps, 1) if s.scratch]
-        bufs.append(Buffer("upload", upload_scratch(self.tensors["input"].shape[1]), 0, 0))
+        # the layers that stream run between the upload's rows: their scratch and the upload's ring live from the
+        # first row to the last streamed layer's end, beside the image rows still to come (their tensors go on in
+        # place, each row written over rows no later row reads: conv_in_place, rp_model.h)
+        streamed = len(self.streamed())
+        bufs += [Buffer(f"{s.name}.scratch", s.scratch, 0 if i <= streamed else i, max(i, streamed))
+                 for i, s in enumerate(self.steps, 1) if s.scratch]
+        bufs.append(Buffer("upload", upload_scratch(self.tensors["input"].shape[1]), 0, streamed))
         return bufs
 
 

@@ -142,6 +142,8 @@ class LayerKind:
     rows: Callable | None = None                # (layer) -> RowWindow: the input rows each output row reads
     consumes: Callable | None = None            # (layer) -> groups of inputs, each read (that part of the layer
                                                 # run) right after its last member is made, so they die early
+    streams: bool = False                       # its emit computes output rows [em.rows) when asked: with a
+                                                # ``rows`` window it runs as its input's rows arrive (rp_model_stream)
 
 
 _KINDS: dict[str, LayerKind] = {}

@@ -33,7 +33,8 @@ class HostRun:
 @cache
 def _load(model_dir: Path) -> C.CDLL:
     lib = C.CDLL(str(build_host_library(extra=model_dir).path))
-    lib.rp_model_run.argtypes = [C.c_void_p, HOOK, C.c_void_p, C.POINTER(C.c_int32)]
+    lib.rp_model_run.argtypes = [C.c_void_p, C.c_int32, HOOK, C.c_void_p, C.POINTER(C.c_int32)]
+    lib.rp_model_stream.argtypes = [C.c_void_p, C.c_int32, C.POINTER(C.c_int32), HOOK, C.c_void_p]
     return lib
 
 
@@ -45,26 +46,46 @@ class HostModel:
         self.generated: GeneratedModel = generate(model, directory or GENERATED / model.model_id / "host")
         self.lib = _load(self.generated.directory)
 
-    def run(self, image_u8: np.ndarray) -> HostRun:
+    def run(self, image_u8: np.ndarray, stream: bool = False) -> HostRun:
+        """One inference; ``stream``: the image arrives a row at a time (rows not yet in are garbage), each row
+        followed by rp_model_stream, the way the device runs a streamed upload."""
         g = self.generated
         h, w = self.model.input_hw
         if image_u8.shape != (h, w) or image_u8.dtype != np.uint8:
             raise BuildError(f"input must be a {w}x{h} uint8 grey image, got {image_u8.dtype} {image_u8.shape}")
         arena = np.zeros(g.plan.arena_bytes, np.uint8)
         off = g.plan.offset("input")
-        arena[off:off + image_u8.size] = image_u8.ravel()
         steps, tensors = g.graph.steps, g.graph.tensors
         out: dict[str, np.ndarray] = {}
+        bands: dict[str, list[np.ndarray]] = {}
+
+        def grab(data, nbytes) -> np.ndarray:
+            if not nbytes:
+                return np.zeros(0, np.uint8)
+            return np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_uint8)), (nbytes,)).copy()
 
         def hook(_user, layer, end, data, nbytes):
             if end == 1:  # 2 ends a part of a layer that runs in parts (firmware/include/rp_model.h)
-                out[steps[layer].name] = np.ctypeslib.as_array(C.cast(data, C.POINTER(C.c_uint8)),
-                                                               (nbytes,)).copy() if nbytes else np.zeros(0, np.uint8)
+                out[steps[layer].name] = grab(data, nbytes)
+            elif end == 3:  # a band of a streamed layer's rows
+                bands.setdefault(steps[layer].name, []).append(grab(data, nbytes))
 
-        n = C.c_int32(0)
-        status = self.lib.rp_model_run(arena.ctypes.data, HOOK(hook), None, C.byref(n))
+        callback, n = HOOK(hook), C.c_int32(0)
+        if stream:
+            arena[off:off + image_u8.size] = 0xA5  # what a row holds before it arrives
+            done = (C.c_int32 * max(len(g.graph.streamed()), 1))()
+            for row in range(h):
+                arena[off + row * w:off + (row + 1) * w] = image_u8[row]
+                status = self.lib.rp_model_stream(arena.ctypes.data, row + 1, done, callback, None)
+                if status != 0:
+                    raise BuildError(f"rp_model_stream returned status {status} at row {row}")
+        else:
+            arena[off:off + image_u8.size] = image_u8.ravel()
+        status = self.lib.rp_model_run(arena.ctypes.data, int(stream), callback, None, C.byref(n))
         if status != 0:
             raise BuildError(f"rp_model_run returned status {status}")
+        for name, parts in bands.items():
+            out[name] = np.concatenate(parts)
         layers = {}
         for s in steps[:-1]:
             t = tensors[s.output]

@@ -75,6 +75,7 @@ class DeviceInfo:
     ticks_hz: int = 0
     ticks_now: int = 0          # the tick counter when the reply was made (two replies measure its rate)
     coded_ring: int = 0         # bytes of the device's reorder ring for row-coded uploads (0: it takes raw only)
+    streamed: int = 0           # the first layers, which run as a streamed upload's rows arrive (caps "stream")
 
     @staticmethod
     def parse(text: bytes) -> DeviceInfo:
@@ -117,7 +118,8 @@ class DeviceInfo:
                           kv.get("clock-status", "?"), () if reset == "none" else tuple(reset.split("+")),
                           num("watchdog-ms", 0, default=0), num("rx-dropped", 0, default=0),
                           num("rx-errors", 0, default=0), num("ticks-hz", 0, default=0),
-                          num("ticks-now", 0, default=0), num("coded-ring", 0, 1 << 20, default=0))
+                          num("ticks-now", 0, default=0), num("coded-ring", 0, 1 << 20, default=0),
+                          num("streamed", 0, 255, default=0))
 
     def reset_cause(self) -> str:
         """The reset flags in words (``none reported`` where the chip's RCC_CSR is not modelled, as on QEMU)."""
@@ -131,6 +133,7 @@ class Upload:
     codec: str           # "raw" or "rows"
     image_bytes: int
     stream_bytes: int    # what went in the chunks
+    streamed: bool = False  # the device ran its streamed layers as the rows arrived
 
     @property
     def ratio(self) -> float:
@@ -147,6 +150,7 @@ class Session:
     banners: int = 0               # boot banners seen (the firmware announces itself once per boot)
     image_crc: int | None = None   # CRC-32 of the image uploaded last (RUN asks the device to check its copy)
     codec: str = "rows"            # the upload's codec when the device takes it ("raw" always works)
+    stream: bool = True            # row-coded uploads run the device's streamed layers as rows arrive, if it can
     last_upload: Upload | None = None
     transport: Transport = field(init=False)
     _doing: str = ""  # the request being answered, for the messages of a fault or a reboot; "" while handshaking
@@ -266,8 +270,10 @@ class Session:
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
 
-    def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> int:
-        """Put ``image`` into the device's input, row-coded when the device takes it (``codec``); returns its
+    def upload(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None,
+               stream: bool | None = None) -> int:
+        """Put ``image`` into the device's input, row-coded when the device takes it (``codec``), its first layers
+        running as the rows arrive when ``stream`` (default: ``self.stream``) and the device can; returns its
         CRC-32 (RUN checks the device's copy against it)."""
         info = self._require_info()
         if image.shape[:2] != info.input_hw:
@@ -278,17 +284,19 @@ class Session:
         coded = self.codec == "rows" and "rows" in info.caps and info.coded_ring > 0
         stream = rowcode.encode(pixels) if coded else data
         reach = rowcode.reach(stream, info.input_hw[0], info.coded_ring) if coded else None
+        streamed = coded and (self.stream if stream is None else stream) and "stream" in info.caps and info.streamed > 0
+        codec = CODECS["rows" if coded else "raw"] | (constant("CODEC_STREAM") if streamed else 0)
         self._doing = "the image upload"
         self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
         try:
             seq = self.transport.next_seq()
-            self.exchange(Kind.IMAGE_START, pack_start(CODECS["rows" if coded else "raw"], len(stream)),
+            self.exchange(Kind.IMAGE_START, pack_start(codec, len(stream)),
                           {(Kind.ACK, seq)}, seq)
             window.upload(self.transport, stream, info.chunk, info.rx_bytes, self.up, progress, reach)
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
         self.image_crc = zlib.crc32(data)
-        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream))
+        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream), streamed)
         return self.image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
@@ -319,7 +327,7 @@ class Session:
         if layer not in info.layers:
             raise ProtocolError(f"the firmware has no layer {layer!r} (it has {', '.join(info.layers)})")
         index = info.layers.index(layer)
-        self.upload(image)
+        self.upload(image, stream=False)  # whole layers: a streamed layer's output is never whole at once
         run_seq = self.transport.next_seq()
         payload = self._run_payload(index)
         ready = self.exchange(Kind.RUN, payload, {(Kind.LAYER_READY, run_seq), (Kind.RESULT, run_seq)}, run_seq,

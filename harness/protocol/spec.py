@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PROTOCOL = 4
+PROTOCOL = 5
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ MESSAGES = (
     Message("FAULT", 13, "device", "faulted: ten u32 (exception, registers, running layer); it stops"),
     Message("READ", 14, "host", "object u8 (1 info text, 2 result record), offset u16, length u16"),
     Message("DATA", 15, "device", "object u8, offset u16, the bytes"),
-    Message("IMAGE_START", 16, "host", "a new upload: codec u8, the stream's bytes u24"),
+    Message("IMAGE_START", 16, "host", "a new upload: codec u8 (+ CODEC_STREAM), the stream's bytes u24"),
 )
 
 # Constants of the messages' layouts: name → (value, what it is). C gets them as RP_<name>.
@@ -51,6 +51,7 @@ CONSTANTS = {
     "OBJ_RESULT": (2, "READ's object: the last run's result record"),
     "CODEC_RAW": (0, "IMAGE_START's codec: the pixels as they are"),
     "CODEC_ROWS": (1, "IMAGE_START's codec: the row code (harness/protocol/rowcode.py)"),
+    "CODEC_STREAM": (0x80, "IMAGE_START's codec flag: the rows run through the streamed layers as they arrive"),
 }
 
 

@@ -84,9 +84,10 @@ typedef struct {
 
 /* Lays out p in mem (4-byte aligned, mem_bytes long) and fills g. Returns the bytes used, or 0 when the cell is
  * outside the fast path: n_hidden not a multiple of 4, shift > -2, |kg| or |kh| >= 2^30, x_shift outside 0 .. 8
- * (pixel input) or not 0 (int16 input, which also needs n_in a multiple of 4), or mem too small. */
+ * (pixel input) or not 0 (int16 input, which also needs n_in a multiple of 4), or mem too small. laid: mem holds
+ * this p's layout already (an earlier call's, untouched since): only g is filled (a kernel called again, by rows). */
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
-                               rp_nn_grnn *g);
+                               rp_nn_grnn *g, int32_t laid);
 /* Input pairs of W' for n_in inputs, and the bytes rp_nn_fastgrnn_prepare uses for p (whether or not it accepts p):
  * the regrouped weights, then the biases. */
 static inline int32_t rp_nn_grnn_input_pairs(int32_t n_in) { return ((n_in + 3) >> 2) << 1; }

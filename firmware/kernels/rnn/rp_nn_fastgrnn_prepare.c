@@ -20,7 +20,7 @@ static int rp_nn_grnn_one_index(const rp_fastgrnn_params *p) {
 #endif /* RP_USE_DSP */
 
 int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void *mem, int32_t mem_bytes,
-                               rp_nn_grnn *g) {
+                               rp_nn_grnn *g, int32_t laid) {
     const int32_t n_h = p->n_hidden, n_in = p->n_in, n_xp = rp_nn_grnn_input_pairs(p->n_in), n_hp = n_h / 2;
     const int32_t size = rp_nn_fastgrnn_prepared_size(p);
     if (n_h < 4 || n_h > RP_MAX_HIDDEN || (n_h & 3) || n_in < 1 || n_in > RP_MAX_HIDDEN || p->shift > -2 ||
@@ -35,7 +35,7 @@ int32_t rp_nn_fastgrnn_prepare(const rp_fastgrnn_params *p, int32_t input, void 
     int16_t *w = (int16_t *)mem;
     int32_t *b = (int32_t *)(void *)(w + 2 * n_h * (n_xp + n_hp));
     const int32_t n_v = n_in + n_h;
-    for (int32_t r = 0; r < n_h; r++) {
+    for (int32_t r = 0; r < n_h && !laid; r++) {
         const int16_t *row = p->w + r * n_v;
         int16_t *blk = w + (r >> 2) * 8 * (n_xp + n_hp) + 2 * (r & 3);
         for (int32_t q = 0; q < n_xp; q++)

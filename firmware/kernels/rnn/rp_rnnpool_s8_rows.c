@@ -205,8 +205,8 @@ rp_status rp_rnnpool_s8_rows(const rp_context *ctx, const rp_rnnpool_params *p, 
                    (int8_t *)ctx->buf + budget, first, end};
 
     /* Fast-path layout from the first 4-byte boundary (rp_nn_rnnpool_fast_bytes): the row projections [P][pw][H2]
-     * int32, the column projections [P][H2] int32, then the two prepared cells (prepared again by every call: the
-     * same bytes, and the same path, as the call before). */
+     * int32, the column projections [P][H2] int32, then the two prepared cells (laid out by the call of row 0;
+     * a later call takes them as they are, and the same path). */
     const uintptr_t pad = (4 - ((uintptr_t)ctx->buf & 3)) & 3;
     uint8_t *base = (uint8_t *)ctx->buf + pad;
     const int32_t proj_bytes = (P * j.pw + P) * H2 * 4;
@@ -214,8 +214,9 @@ rp_status rp_rnnpool_s8_rows(const rp_context *ctx, const rp_rnnpool_params *p, 
     int32_t n1 = 0, n2 = 0;
     if ((int32_t)pad + rp_nn_rnnpool_fast_bytes(p, j.pw) <= budget) {
         const int32_t room = budget - (int32_t)pad - proj_bytes;
-        n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + proj_bytes, room, &g1);
-        n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + proj_bytes + n1, room - n1, &g2) : 0;
+        n1 = rp_nn_fastgrnn_prepare(r1, RP_NN_GRNN_IN_S8, base + proj_bytes, room, &g1, first > 0);
+        n2 = n1 ? rp_nn_fastgrnn_prepare(r2, RP_NN_GRNN_IN_S16, base + proj_bytes + n1, room - n1, &g2, first > 0)
+                : 0;
     }
     if (n1 && n2) {
         int32_t *row_proj = (int32_t *)(void *)base;

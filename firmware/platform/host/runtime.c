@@ -150,6 +150,7 @@ void rp_uart_wait(void) {
 }
 void rp_uart_rx_hold(int hold) { (void)hold; } /* nothing interrupts a layer here */
 uint32_t rp_uart_rx_dropped(void) { return 0u; }
+uint32_t rp_uart_isr_ticks(void) { return 0u; }
 uint32_t rp_uart_rx_errors(void) { return 0u; }
 int rp_uart_enabled(void) { return uart_on; }
 

@@ -188,8 +188,9 @@ def _emit(em, s):
                    f"{rp['stride']}, .rnn1 = &{r1}, .rnn2 = &{r2}, .out_mult = {om}, .out_shift = {osh}}};\n")
     em.call(s, [f"const rp_context ctx = {em.scratch(s)};",
                 f"const rp_dims in = {em.dims(s.inputs[0])}, out = {em.dims(s.output)};"],
-            f"rp_rnnpool_s8(&ctx, &rnnpool_p, &in, {em.ptr(s.inputs[0], 'const int8_t')}, &out, "
-            f"{em.ptr(s.output, 'int8_t')})")
+            # output rows [first, end) are patch rows but for the replicate row, which the last patch row brings
+            f"rp_rnnpool_s8_rows(&ctx, &rnnpool_p, &in, {em.ptr(s.inputs[0], 'const int8_t')}, &out, "
+            f"{em.ptr(s.output, 'int8_t')}, {em.rows[0]}, {em.rows[1]} < out.h ? {em.rows[1]} : out.h - 1)")
 
 
 def _q(model, name: str, field: str) -> np.ndarray:
@@ -280,4 +281,4 @@ KIND = LayerKind("rnnpool", _step, _emit, ("macs", "generic_macs", "two_index_st
                  kernels={"rnnpool": Kernel(_reference, hk.rnnpool)}, quantize=_quantize, params=_CELLS,
                  init=_init, edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml,
                  # patch row i covers stem rows stride·i … stride·i + patch − 1; the replicate-padded last row repeats
-                 rows=lambda layer: RowWindow(layer.spec["patch"], layer.spec["stride"]))
+                 rows=lambda layer: RowWindow(layer.spec["patch"], layer.spec["stride"]), streams=True)

@@ -56,8 +56,8 @@ def _emit(em, s):
     em.call(s, [f"const rp_conv_params p = {{{k}, {st['stride']}, {em.qc['input_offset']}, {n}_l.act_min, "
                 f"{n}_l.act_max}};",
                 f"const rp_dims in = {em.dims('input')}, f = {{{k}, {k}, 1}}, out = {em.dims(s.output)};"],
-            f"rp_conv2d_u8_s8(&p, &{n}_l.q, &in, {em.ptr('input', 'const uint8_t')}, &f, {n}_l.w, "
-            f"{n}_l.bias, &out, {em.ptr(s.output, 'int8_t')})")
+            f"rp_conv2d_u8_s8_rows(&p, &{n}_l.q, &in, {em.ptr('input', 'const uint8_t')}, &f, {n}_l.w, "
+            f"{n}_l.bias, &out, {em.ptr(s.output, 'int8_t')}, {em.rows[0]}, {em.rows[1]})")
 
 
 def _inner(n_out: int, n_in: int, k: int, stride: int) -> int:
@@ -85,4 +85,5 @@ def _from_edgeml(sd, layer):
 KIND = LayerKind("stem", _step, _emit, ("macs", "border_macs", "1"), _work, float=_float, fixed=_fixed,
                  kernels={"conv": CONV}, quantize=_quantize, relu6=("",), init=_init, edgeml_keys=_edgeml_keys,
                  from_edgeml=_from_edgeml,
-                 rows=lambda layer: RowWindow(layer.spec["kernel"], layer.spec["stride"], layer.spec["kernel"] // 2))
+                 rows=lambda layer: RowWindow(layer.spec["kernel"], layer.spec["stride"], layer.spec["kernel"] // 2),
+                 streams=True)

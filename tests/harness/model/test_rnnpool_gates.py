@@ -26,7 +26,7 @@ def _c_accepts(shift: int, biases, hard: bool) -> bool:
     mem, g = (C.c_int32 * 2048)(), (C.c_int32 * 64)()
     fn = hk.library().rp_nn_fastgrnn_prepare
     fn.restype = C.c_int32
-    return fn(C.byref(p), 0, mem, C.sizeof(mem), g) > 0
+    return fn(C.byref(p), 0, mem, C.sizeof(mem), g, 0) > 0
 
 
 @pytest.mark.parametrize("shift, biases, hard", CELLS)

@@ -1,5 +1,6 @@
 """Acceptance for the host build of the generated model: the C that the firmware runs (fused MBConv, planned
-arena, on-device candidate selection) equals the NumPy fixed-point reference on every layer, for every fixture
+arena, on-device candidate selection, the front that streams) equals the NumPy fixed-point reference on every layer,
+for every fixture
 image (a sample of them by default) plus adversarial and random inputs, on the default model and on random-weight
 models."""
 
@@ -48,9 +49,15 @@ def inputs(fixtures: bool = True, step: int = FIXTURE_STEP) -> dict[str, np.ndar
 
 
 def check(host: HostModel, image: np.ndarray, name: str) -> None:
+    """Both schedules: the layers one after another over the whole image, and the image arriving row by row with
+    the streamed layers running between rows (their fingerprinted bands joined)."""
+    ref = run_fixed(host.model, image)
+    for stream in (False, True):
+        check_run(host, host.run(image, stream=stream), ref, f"{name}{' streamed' if stream else ''}")
+
+
+def check_run(host: HostModel, run, ref, name: str) -> None:
     model = host.model
-    ref = run_fixed(model, image)
-    run = host.run(image)
     assert set(run.layers) == set(ref.fingerprints), name  # the device materialises exactly the visible layers
     assert first_difference(run.layers, ref.layers) is None, f"{name}: {first_difference(run.layers, ref.layers)}"
     cfg, scales = model.config, model.require_quant()["scales"]
