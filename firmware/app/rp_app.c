@@ -48,6 +48,10 @@ static void hook(void *user, int32_t layer, int32_t end, const void *data, int32
         run->start = rp_ticks();
         return;
     }
+    if (end == 4) { /* a streamed layer's whole output, after its last band: readable unless the image streamed */
+        if (run->after && !run->streaming) run->after(run, layer, data, bytes);
+        return;
+    }
     rp_uart_rx_hold(0);
     rp_fault_context = RP_FAULT_NO_CONTEXT;
     run->ticks[layer] += now - run->start - (isr - run->isr_start);

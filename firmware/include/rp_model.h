@@ -30,9 +30,10 @@ extern const rp_model_info rp_model;
 
 /* Called before (end = 0, data = NULL) and after (end = 1, data = the layer's output) every layer; a layer that
  * runs in parts (the candidates, after each head) ends each part but the last with end = 2 (data = NULL): its
- * ticks are the sum of its parts'. A streamed layer that runs in bands of rows ends each band with end = 3,
- * data = the rows it made (their bytes in HWC order follow the band before's): its fingerprint goes on over them,
- * and it is complete with its last row (a layer that ran in one band ends with end = 1). */
+ * ticks are the sum of its parts'. A streamed layer runs in bands of rows, each ending with end = 3, data = the
+ * rows it made (their bytes in HWC order follow the band before's: its fingerprint goes on over them); after its
+ * last band, a call with end = 4 (outside every timing window) gives its whole output, intact only when the image
+ * did not stream (rp_model_run with streamed = 0; a streamed run's next layer is over it by then). */
 typedef void (*rp_layer_hook)(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes);
 
 /* Row streaming (docs/streaming.md): with the first `rows` rows of the image at arena + rp_model.input_offset,

@@ -92,31 +92,38 @@ class _Emitter:
                                      f"    PAUSE({self.index});\n")
 
     def stream(self) -> str:
-        """``rp_model_stream``'s body: each streamed layer computes the output rows its input's rows now allow
-        (a table from its kind's row window), timed as a part of the layer and fingerprinted as a band."""
+        """``rp_model_stream``'s body: each streamed layer computes, band after band, the output rows its input's
+        rows now allow (tables from its kind's row window, ``stream_tables``), each band timed as a part of the layer
+        and fingerprinted. The bands are fixed, however the rows arrive, so every run makes the same kernel calls
+        and counts the same instructions."""
         g, mp, body = self.g, self.mp, []
         made_by = {s.output: k for k, s in enumerate(g.streamed())}
         tables = stream_tables(g)
         for k, s in enumerate(g.streamed()):
             src, t = s.inputs[0], g.tensors[s.output]
             h_in, h = g.tensors[src].shape[0], t.shape[0]
-            ready = tables[s.name]
-            table = f"{_c(s.name)}_ready"
-            self.data.append(f"/* {s.name}: its output rows computable from the first n rows of {src} */\n"
-                             f"static const uint16_t {table}[{h_in + 1}] = {{{', '.join(map(str, ready))}}};\n")
+            ready, name = tables[s.name], _c(s.name)
+            ends = sorted(set(ready) - {0})
+            band = [min(e for e in ends if e > first) for first in range(h)]
+            self.data.append(f"/* {s.name}: its output rows computable from the first n rows of {src}, and the band "
+                             "that starts at each row */\n"
+                             f"static const uint16_t {name}_ready[{h_in + 1}] = {{{', '.join(map(str, ready))}}};\n"
+                             f"static const uint16_t {name}_band[{h}] = {{{', '.join(map(str, band))}}};\n")
             rows_in = "rows" if src == "input" else f"done[{made_by[src]}]"
             self.index = g.steps.index(s)
             self.body = []
             if kind(s.kind).emit(self, s) or self.tails.get(s.output):
                 raise CodegenError(f"layer {s.name} cannot stream: its bytes or parts are not whole rows")
             call = "".join("".join(x) for x in self.body)
-            body.append(f"    {{ /* {s.name} */\n        const int32_t first = done[{k}], end = {table}[{rows_in}];\n"
-                        f"        if (end > first) {{\n            BEGIN({self.index});\n"
-                        + "".join(f"        {line}\n" for line in call.splitlines())
-                        + f"            done[{k}] = end;\n"
-                        f"            ROWS({self.index}, first, end, arena + {mp.offset(s.output)}, {row_bytes(t)}, "
-                        f"{h});\n"
-                        "        }\n    }\n")
+            base, row = f"arena + {mp.offset(s.output)}", row_bytes(t)
+            body.append(f"    while (done[{k}] < {name}_ready[{rows_in}]) {{ /* {s.name} */\n"
+                        f"        const int32_t first = done[{k}], end = {name}_band[first];\n"
+                        f"        BEGIN({self.index});\n"
+                        + "".join(f"    {line}\n" for line in call.splitlines())
+                        + f"        done[{k}] = end;\n"
+                        f"        ROWS({self.index}, {base} + first * {row}, (end - first) * {row});\n"
+                        f"        if (end == {h}) DONE({self.index}, {base}, {t.nbytes});\n"
+                        "    }\n")
         self.body = []
         return "".join(body)
 
@@ -163,10 +170,8 @@ class _Emitter:
                    "#define END(i, data, n) if (hook) hook(user, (i), 1, (data), (n))\n"
                    "#define PAUSE(i) if (hook) hook(user, (i), 2, 0, 0)\n"
                    "#define RUN(call) do { const rp_status st_ = (call); if (st_ != RP_OK) return st_; } while (0)\n"
-                   "/* a band of output rows: the whole layer's END when it is all of them */\n"
-                   "#define ROWS(i, first, end, base, row, h) \\\n"
-                   "    if (hook) hook(user, (i), (first) == 0 && (end) == (h) ? 1 : 3, (base) + (first) * (row), \\\n"
-                   "                   ((end) - (first)) * (row))\n\n"
+                   "#define ROWS(i, data, n) if (hook) hook(user, (i), 3, (data), (n))\n"
+                   "#define DONE(i, data, n) if (hook) hook(user, (i), 4, (data), (n))\n\n"
                    "rp_status rp_model_stream(uint8_t *arena, int32_t rows, int32_t *done, rp_layer_hook hook, "
                    "void *user) {\n"
                    + (stream or "    (void)arena, (void)rows, (void)done, (void)hook, (void)user;\n")

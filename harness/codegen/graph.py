@@ -65,7 +65,7 @@ class Graph:
             made.add(s.output)
         return tuple(out)
 
-    def buffers(self) -> list[Buffer]:
+    def buffers(self, stream: bool = True) -> list[Buffer]:
         """Every arena buffer with its lifetime in steps: step 0 is the upload, layer i is step i + 1. The input
         fills in step 0 beside the device's upload scratch (harness/protocol/rowcode.py), which the layers that
         stream share with it; the candidates (the run's result) live to the end."""
@@ -99,7 +99,7 @@ class Graph:
         # the layers that stream run between the upload's rows: their scratch and the upload's ring live from the
         # first row to the last streamed layer's end, beside the image rows still to come (their tensors go on in
         # place, each row written over rows no later row reads: conv_in_place, rp_model.h)
-        streamed = len(self.streamed())
+        streamed = len(self.streamed()) if stream else 0
         bufs += [Buffer(f"{s.name}.scratch", s.scratch, 0 if i <= streamed else i, max(i, streamed))
                  for i, s in enumerate(self.steps, 1) if s.scratch]
         bufs.append(Buffer("upload", upload_scratch(self.tensors["input"].shape[1]), 0, streamed))

@@ -121,8 +121,8 @@ def overlaps(mp: MemoryPlan) -> list[tuple[str, str]]:
 
 
 def lower_bound(buffers: list[Buffer]) -> int:
-    """The most bytes alive at any one step, counting an in-place handover once (the larger of the two): no plan
-    can use less."""
+    """The most bytes alive at any one step, counting the bytes an in-place handover shares once (where the
+    kernel's fixed relative offsets make input and output overlap): no plan can use less."""
     if not buffers:
         return 0
     best = 0
@@ -132,6 +132,6 @@ def lower_bound(buffers: list[Buffer]) -> int:
         for a in alive:  # a handover at s: input (last == s) and output (first == s) share bytes
             for b in alive:
                 if a is not b and _handover(a, b) and a.last == s == b.first:
-                    total -= min(a.size, b.size)
+                    total -= max(0, min(a.rel + a.size, b.rel + b.size) - max(a.rel, b.rel))
         best = max(best, total)
     return best

@@ -130,7 +130,7 @@ def hybrid_arena(graph: Graph, streamed: int, upload_scratch: int = 0) -> int:
         return front
     start = streamed + 1  # graph.buffers() numbers layer i as step i + 1 (step 0: the upload)
     rest = [Buffer(b.name, b.size, max(b.first, start), b.last, b.group, b.rel)
-            for b in graph.buffers() if b.last >= start and b.name != "upload"]
+            for b in graph.buffers(stream=False) if b.last >= start and b.name != "upload"]
     if not streamed:
         rest.append(Buffer("upload", upload_scratch, 0, 0))
         rest = [Buffer(b.name, b.size, 0 if b.name == "input" else b.first, b.last, b.group, b.rel) for b in rest]

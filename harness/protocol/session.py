@@ -282,10 +282,11 @@ class Session:
         pixels = np.ascontiguousarray(image, np.uint8)
         data = pixels.tobytes()
         coded = self.codec == "rows" and "rows" in info.caps and info.coded_ring > 0
+        streamed = bool(coded and (self.stream if stream is None else stream) and "stream" in info.caps
+                        and info.streamed > 0)
+        codec = CODECS["rows" if coded else "raw"] | (constant("CODEC_STREAM") if streamed else 0)
         stream = rowcode.encode(pixels) if coded else data
         reach = rowcode.reach(stream, info.input_hw[0], info.coded_ring) if coded else None
-        streamed = coded and (self.stream if stream is None else stream) and "stream" in info.caps and info.streamed > 0
-        codec = CODECS["rows" if coded else "raw"] | (constant("CODEC_STREAM") if streamed else 0)
         self._doing = "the image upload"
         self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
         try:

@@ -33,7 +33,8 @@ def test_graph_runs_every_device_layer_once(default):
 def test_m4_arena_is_optimal_and_fits_a_real_f405(default):
     graph, mp = plan_model(default)
     assert overlaps(mp) == []
-    assert mp.arena_bytes == lower_bound(graph.buffers())  # greedy reaches the bound for this schedule
+    bound = lower_bound(graph.buffers())
+    assert mp.arena_bytes == -(-bound // 4) * 4  # greedy reaches the bound for this schedule (the arena is aligned)
     # stem, RNNPool and every MBConv block run in place: with the 8 KB stack it fits the F405's 128 KB SRAM
     groups = {b.name: b.group for b in graph.buffers()}
     assert {groups[n] for n in ("input", "stem", "rnnpool", "mb0", "mb1", "mb2", "mb3")} == {"input"}

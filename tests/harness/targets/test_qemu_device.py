@@ -112,10 +112,34 @@ def test_images_over_the_uart_are_bit_exact(host, host_build, model):
 def test_a_layers_whole_tensor_on_request(host, host_build, model):
     session = Session(host.link)
     image = scene()
-    data, report = session.dump_layer(image, "mb1")
-    want = run_fixed(model, image).layers["mb1"]
-    assert np.array_equal(np.frombuffer(data, want.dtype).reshape(want.shape), want)
-    assert check_report(model, host_build.generated, image, report).match  # the paused run still finishes right
+    for layer in ("mb1", "stem", "rnnpool"):  # the streamed layers too: a dump's upload does not stream
+        data, report = session.dump_layer(image, layer)
+        want = run_fixed(model, image).layers[layer]
+        assert np.array_equal(np.frombuffer(data, want.dtype).reshape(want.shape), want), layer
+        assert check_report(model, host_build.generated, image, report).match  # the paused run finishes right
+        assert not session.last_upload.streamed
+
+
+@needs_emulator
+def test_a_streamed_upload_runs_the_same_kernels_as_the_layers_one_by_one(target, build, model):
+    """The stem and RNNPool run while the rows arrive: every fingerprint and every layer's instruction count is
+    the unstreamed run's (fixed bands, whatever the chunks), and a streamed layer cannot then be dumped."""
+    session = Session(target.link)
+    info = session.hello()
+    assert "stream" in info.caps and info.layers[:info.streamed] == ("stem", "rnnpool")
+    image = scene()
+    streamed = session.run(image)
+    assert session.last_upload.streamed
+    assert check_report(model, build.generated, image, streamed).match
+    session.stream = False
+    whole = session.run(image)
+    assert not session.last_upload.streamed
+    assert streamed.layers == whole.layers and streamed.total_ticks == whole.total_ticks
+    session.stream = True
+    session.upload(image)
+    seq = session.transport.next_seq()
+    with pytest.raises(ProtocolError, match="ran while the image streamed in"):
+        session.exchange(Kind.RUN, session._run_payload(1), {(Kind.RESULT, seq)}, seq)
 
 
 def test_refusals_are_errors_not_hangs(host):
@@ -129,13 +153,15 @@ def test_refusals_are_errors_not_hangs(host):
         session.read_layer(3, 16)
     with pytest.raises(ProtocolError, match="image chunk before IMAGE_START"):
         session.exchange(Kind.IMAGE_CHUNK, pack_chunk(0, b"x"), set())
-    with pytest.raises(ProtocolError, match=r"expected codec u8 \(0 raw, 1 rows\) and the stream's bytes u24"):
+    with pytest.raises(ProtocolError, match=r"expected codec u8 \(0 raw, 1 rows; \+ 0x80 streamed: rows only\)"):
         session.exchange(Kind.IMAGE_START, pack_start(0, 240 * 320 - 1), set())
 
     def acked(kind: Kind, payload: bytes) -> None:
         seq = session.transport.next_seq()
         session.exchange(kind, payload, {(Kind.ACK, seq)}, seq)
 
+    with pytest.raises(ProtocolError, match=r"\+ 0x80 streamed: rows only"):  # a raw upload cannot stream
+        session.exchange(Kind.IMAGE_START, pack_start(0x80, 240 * 320), set())
     acked(Kind.IMAGE_START, pack_start(0, 240 * 320))
     with pytest.raises(ProtocolError, match="outside the upload's stream"):
         session.exchange(Kind.IMAGE_CHUNK, pack_chunk(240 * 320, b"x"), set())
