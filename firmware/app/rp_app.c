@@ -32,20 +32,19 @@ static void inject_test_failure(int32_t layer) {
 
 /* The CRC (and `after`) run after the END tick is taken and before the next BEGIN, so a layer's count is its kernel
  * alone. The watchdog is fed between layers, and a fault report names the layer that was running. While a layer
- * runs the UART's receive interrupt waits, except in the bands of a streamed layer on a board that counts cycles:
- * there the upload goes on (on silicon the USART keeps one byte) and the interrupt's own cycles are taken off. Under
- * QEMU the ticks count instructions, the same in every run only if no interrupt lands in a layer. */
+ * runs after RUN the UART's receive interrupt waits; in the bands of a streamed upload it runs (the upload goes on:
+ * on silicon the USART holds one byte), and the ticks it took are taken off the band's (rp_ticks_and_isr), so a
+ * layer counts the same instructions on QEMU whether or not bytes arrived while it ran. */
 static void hook(void *user, int32_t layer, int32_t end, const void *data, int32_t bytes) {
-    const uint32_t now = rp_ticks(), isr = rp_uart_isr_ticks();
+    uint32_t isr;
+    const uint32_t now = rp_ticks_and_isr(&isr);
     rp_app_run *run = user;
     if (!end) {
         rp_watchdog_feed();
         rp_fault_context = (uint32_t)layer;
         inject_test_failure(layer);
-        if (!run->streaming || !RP_TICKS_DWT)
-            rp_uart_rx_hold(1); /* a byte from the host now would be counted as the layer's work */
-        run->isr_start = rp_uart_isr_ticks();
-        run->start = rp_ticks();
+        if (!run->streaming) rp_uart_rx_hold(1); /* no byte comes now: the host waits for the RESULT */
+        run->start = rp_ticks_and_isr(&run->isr_start);
         return;
     }
     if (end == 4) { /* a streamed layer's whole output, after its last band: readable unless the image streamed */

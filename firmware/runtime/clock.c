@@ -156,6 +156,7 @@ void rp_board_init(void) {
     rp_watchdog_start();
     rp_ticks_start();
     rp_uart_init(RP_UART_BAUD);
+    rp_uart_calibrate_isr();
 }
 
 void rp_board_reset(void) {

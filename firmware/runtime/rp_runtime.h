@@ -115,9 +115,11 @@ void rp_uart_wait(void);
 void rp_uart_rx_hold(int hold);
 /* Bytes lost since rp_uart_init: ring full, or a hardware overrun (each overrun counts as one). */
 uint32_t rp_uart_rx_dropped(void);
-/* Ticks spent in the receive interrupt since rp_uart_init (RP_TICKS_DWT; 0 otherwise): a measurement that lets the
- * interrupt run takes them off. */
-uint32_t rp_uart_isr_ticks(void);
+/* rp_ticks() and, read with it (interrupts masked between), the ticks the receive interrupt has taken since boot,
+ * its entry and exit included: a measurement that lets the interrupt run takes them off. Exact where the ticks
+ * count instructions (QEMU -icount): rp_uart_calibrate_isr measures the entry and exit once, at boot. */
+uint32_t rp_ticks_and_isr(uint32_t *isr);
+void rp_uart_calibrate_isr(void);
 /* Bytes received with a framing, noise or parity error since rp_uart_init (kept: the protocol's CRC decides). */
 uint32_t rp_uart_rx_errors(void);
 /* Whether rp_uart_init has run (the USART is enabled). */

@@ -167,6 +167,7 @@ void rp_reg_model_write(uint32_t addr, uint32_t value);
 #define DWT_LAR 0xE0001FB0u
 #define DWT_CTRL_CYCCNTENA 1u
 #define NVIC_ISER(n) (0xE000E100u + 4u * (n))
+#define NVIC_ISPR(n) (0xE000E200u + 4u * (n))
 #define MPU_CTRL 0xE000ED94u
 #define MPU_RNR 0xE000ED98u
 #define MPU_RBAR 0xE000ED9Cu

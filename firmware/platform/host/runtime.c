@@ -150,7 +150,11 @@ void rp_uart_wait(void) {
 }
 void rp_uart_rx_hold(int hold) { (void)hold; } /* nothing interrupts a layer here */
 uint32_t rp_uart_rx_dropped(void) { return 0u; }
-uint32_t rp_uart_isr_ticks(void) { return 0u; }
+uint32_t rp_ticks_and_isr(uint32_t *isr) { /* no interrupt: the reader thread fills the ring */
+    *isr = 0u;
+    return rp_ticks();
+}
+void rp_uart_calibrate_isr(void) {}
 uint32_t rp_uart_rx_errors(void) { return 0u; }
 int rp_uart_enabled(void) { return uart_on; }
 
