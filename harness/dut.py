@@ -140,7 +140,7 @@ class Dut:
     defines: tuple[str, ...] = ()       # extra firmware build settings (test variants)
     link_filter: Callable | None = None  # wraps the target's link (harness.targets.faulty_link: a bad cable)
     link_budget: float = 15.0           # seconds a request may go without an intact answer (then a clear error)
-    timing: dict = field(default_factory=dict)  # the last run's wall time: upload_s, inference_s
+    timing: dict = field(default_factory=dict)  # the last run's wall time: upload_s, inference_s; streamed
     build: FirmwareBuild | None = None
     target: Target | None = None
     session: Session | None = None
@@ -254,7 +254,9 @@ class Dut:
         uploaded = time.monotonic()
         self.progress.say("running the model on the device…")
         report = self.session.run_uploaded()
-        self.timing = {"upload_s": round(uploaded - start, 3), "inference_s": round(time.monotonic() - uploaded, 3)}
+        # streamed: the first layers ran during the upload, and inference_s is what ran after its last row
+        self.timing = {"upload_s": round(uploaded - start, 3), "inference_s": round(time.monotonic() - uploaded, 3),
+                       "streamed": bool(self.session.last_upload and self.session.last_upload.streamed)}
         return report
 
     def _fault_site(self, exc: Exception) -> str:

@@ -94,7 +94,8 @@ def _print_text(args, choice, runs_on, verdict, latency, memory, timing) -> None
     if len(dets) > SHOWN:
         print(f"  … {len(dets) - SHOWN} more (all of them with --json)")
     ms = f" = {latency['ms']:.2f} ms" if "ms" in latency else ""
-    took = (f"; upload {timing['upload_s']:.2f} s, inference {timing['inference_s']:.2f} s"
+    after = " after the last row (the first layers ran during the upload)" if timing.get("streamed") else ""
+    took = (f"; upload {timing['upload_s']:.2f} s, inference {timing['inference_s']:.2f} s{after}"
             if "upload_s" in timing and "inference_s" in timing else "")
     print(f"latency {latency['total']:,} {latency['unit']}{ms}"
           + ("  (emulator: instructions, not cycles)" if latency["unit"] == "instructions" else "") + took)
