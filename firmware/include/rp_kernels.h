@@ -153,7 +153,8 @@ typedef struct {
 rp_status rp_rnnpool_s8(const rp_context *ctx, const rp_rnnpool_params *p, const rp_dims *in_dims, const int8_t *in,
                         const rp_dims *out_dims, int8_t *out);
 /* rp_rnnpool_s8 by patch rows, for a stem that streams (docs/streaming.md): patch rows [first, end), 0 <= first <
- * end <= Ph, each with its replicate column; end == Ph adds the replicate row. The ranges of one image are called in
+ * end <= Ph, each with its replicate column; end == Ph adds the replicate row (first == end == Ph: that row alone,
+ * when the stem rows it waits for are ones no patch reads). The ranges of one image are called in
  * order from first = 0, the scratch untouched between calls (it keeps the RNN1 summaries of the stem rows the next
  * patch row shares); stem rows are read up to (end - 1) * stride + patch - 1. Calling it once over [0, Ph) is
  * rp_rnnpool_s8. */

@@ -274,7 +274,13 @@ def selftest_measure(board: str, dsp: bool = True) -> Measure:
     from harness.compare.selftest import run_selftest
 
     def measure(model: Model, image: np.ndarray) -> dict[str, int]:
-        return {r.name: r.ticks for r in run_selftest(model, image, board, dsp=dsp).report.layers}
+        report = run_selftest(model, image, board, dsp=dsp).report
+        if report.status != 0:  # the layers after the failing one report 0 ticks: never fit on them
+            from harness.errors import TargetError
+            h, w = model.input_hw
+            raise TargetError(f"the self-test of model {model.model_id} at {w}x{h} on {board} ended with status "
+                              f"{report.status}; a kernel refused its arguments, so its layers cannot be measured")
+        return {r.name: r.ticks for r in report.layers}
 
     return measure
 

@@ -197,7 +197,8 @@ rp_status rp_rnnpool_s8_rows(const rp_context *ctx, const rp_rnnpool_params *p, 
     const int32_t ph = (in_dims->h - P) / S + 1, pw = (in_dims->w - P) / S + 1;
     if (ph < 1 || pw < 1 || r1->n_in != in_dims->c || in_dims->c > RP_MAX_HIDDEN || r2->n_in != H1 ||
         H1 > RP_MAX_HIDDEN || H2 > RP_MAX_HIDDEN || out_dims->h != ph + 1 || out_dims->w != pw + 1 ||
-        out_dims->c != 4 * H2 || first < 0 || first >= end || end > ph || ctx == 0 || ctx->buf == 0 ||
+        out_dims->c != 4 * H2 || first < 0 || first > end || end > ph || (first == end && end != ph) || ctx == 0 ||
+        ctx->buf == 0 ||
         ctx->size < rp_rnnpool_s8_get_buffer_size(p, in_dims))
         return RP_ERR_ARG;
     const int32_t budget = ctx->size - pw * out_dims->c; /* the output row buffer sits at the end */
