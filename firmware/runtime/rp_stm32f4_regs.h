@@ -18,6 +18,17 @@ void rp_reg_model_write(uint32_t addr, uint32_t value);
 #define RP_READ(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 #define RP_WRITE(addr, value) (*(volatile uint32_t *)(uintptr_t)(addr) = (value))
 #endif
+/* Interrupt masking and the barriers that let a pended interrupt run: instructions on the chip, nothing in the
+ * register model's host build (no interrupt reaches it). */
+#ifdef RP_REG_MODEL
+#define RP_IRQ_MASK() ((void)0)
+#define RP_IRQ_UNMASK() ((void)0)
+#define RP_SYNC() ((void)0)
+#else
+#define RP_IRQ_MASK() __asm volatile("cpsid i" ::: "memory")
+#define RP_IRQ_UNMASK() __asm volatile("cpsie i" ::: "memory")
+#define RP_SYNC() __asm volatile("dsb\n    isb" ::: "memory") /* an ISB takes a pending interrupt (QEMU ends its block) */
+#endif
 #define RP_SET(addr, bits) RP_WRITE((addr), RP_READ(addr) | (bits))
 #define RP_CLEAR(addr, bits) RP_WRITE((addr), RP_READ(addr) & ~(uint32_t)(bits))
 #define RP_MODIFY(addr, clear, set) RP_WRITE((addr), (RP_READ(addr) & ~(uint32_t)(clear)) | (set))

@@ -84,7 +84,7 @@ void RP_UART_IRQHandler(void) {
 static __attribute__((noinline)) uint32_t timed_pend(uint32_t bits) {
     const uint32_t t0 = rp_ticks();
     RP_WRITE(NVIC_ISPR(RP_UART_IRQN / 32u), bits);
-    __asm volatile("dsb\n    isb" ::: "memory"); /* an ISB takes a pending interrupt at once (QEMU ends its block) */
+    RP_SYNC();
     return rp_ticks() - t0;
 }
 
@@ -96,10 +96,10 @@ void rp_uart_calibrate_isr(void) {
 }
 
 uint32_t rp_ticks_and_isr(uint32_t *isr) {
-    __asm volatile("cpsid i" ::: "memory");
+    RP_IRQ_MASK();
     const uint32_t now = rp_ticks();
     *isr = rx.isr_ticks;
-    __asm volatile("cpsie i" ::: "memory");
+    RP_IRQ_UNMASK();
     return now;
 }
 

@@ -50,6 +50,7 @@ TIM2, TIM2_CNT = 0x40000000, 0x40000024
 IWDG_KR, IWDG_PR, IWDG_RLR, IWDG_SR = 0x40003000, 0x40003004, 0x40003008, 0x4000300C
 DWT_CTRL, DWT_CYCCNT, DWT_LAR, DEMCR = 0xE0001000, 0xE0001004, 0xE0001FB0, 0xE000EDFC
 NVIC_ISER0, SCB_VTOR, SCB_AIRCR, SCB_CPACR = 0xE000E100, 0xE000ED08, 0xE000ED0C, 0xE000ED88
+NVIC_ISPR0 = 0xE000E200  # set-pending: the UART's interrupt is pended once at boot (rp_uart_calibrate_isr)
 
 HSEON, HSERDY, HSEBYP, PLLON, PLLRDY = 1 << 16, 1 << 17, 1 << 18, 1 << 24, 1 << 25
 RCC_CR_READ_ONLY = 1 << 1 | HSERDY | PLLRDY | 1 << 27  # HSIRDY, HSERDY, PLLRDY, PLLI2SRDY
@@ -73,6 +74,7 @@ def _registers() -> dict[int, tuple[str, int]]:
             DWT_CYCCNT: ("DWT_CYCCNT", 0), DWT_LAR: ("DWT_LAR", 0), DEMCR: ("DEMCR", 0),
             SCB_VTOR: ("SCB_VTOR", 0), SCB_AIRCR: ("SCB_AIRCR", 0xFA050000), SCB_CPACR: ("SCB_CPACR", 0)}
     regs.update({NVIC_ISER0 + 4 * n: (f"NVIC_ISER{n}", 0) for n in range(8)})
+    regs.update({NVIC_ISPR0 + 4 * n: (f"NVIC_ISPR{n}", 0) for n in range(8)})
     # GPIOA resets with PA13/PA14/PA15 on their debug alternate function (SWD/JTAG).
     for port, base, moder, ospeedr, pupdr in (("A", GPIOA, 0xA8000000, 0x0C000000, 0x64000000), ("D", GPIOD, 0, 0, 0)):
         for off, reg, reset in ((0x00, "MODER", moder), (0x08, "OSPEEDR", ospeedr), (0x0C, "PUPDR", pupdr),
@@ -106,6 +108,7 @@ BLOCKS = (Block("RCC", 0x40023800, 0x400), Block("FLASH", FLASH_ACR, 0x400), Blo
           Block("USART2", USART2, 0x400, (RCC_APB1ENR, 1 << 17)),
           Block("USART3", USART3, 0x400, (RCC_APB1ENR, 1 << 18)), Block("TIM2", TIM2, 0x400, (RCC_APB1ENR, 1 << 0)),
           Block("DWT", DWT_CTRL, 0x1000, (DEMCR, TRCENA)), Block("NVIC", NVIC_ISER0, 0x20),
+          Block("NVIC_ISPR", NVIC_ISPR0, 0x20),
           Block("SCB", 0xE000ED00, 0x90), Block("CoreDebug", 0xE000EDF0, 0x10))
 ENABLE_NAMES = {RCC_AHB1ENR: "RCC_AHB1ENR", RCC_APB1ENR: "RCC_APB1ENR", RCC_APB2ENR: "RCC_APB2ENR", DEMCR: "DEMCR"}
 RCC_ENABLES = (RCC_AHB1ENR, RCC_APB1ENR, RCC_APB2ENR)
@@ -275,7 +278,7 @@ class RegisterModel:
                 self._violate("IWDG_PR/RLR written without the 0x5555 unlock key: ignored", name, old, value)
                 return old
             self.regs[IWDG_SR] |= 1 if addr == IWDG_PR else 2  # PVU/RVU until the LSI domain has the value
-        if name.startswith("NVIC_ISER"):
+        if name.startswith(("NVIC_ISER", "NVIC_ISPR")):  # writing 1 sets a bit, 0 changes nothing
             return old | value
         return value
 
