@@ -134,6 +134,7 @@ class Dut:
     dsp: bool = True
     baud: int | None = None
     codec: str = "rows"                 # how images cross the link (harness.protocol.session.CODECS)
+    stream: bool = True                 # the firmware's first layers run as the rows arrive, where it can
     progress: Progress = field(default_factory=lambda: Progress(quiet=True))
     target_options: dict = field(default_factory=dict)
     allow_clock_fallback: bool = False  # run on a board whose clock is not its profile's (recorded apart)
@@ -200,7 +201,7 @@ class Dut:
     def _handshake(self) -> None:
         link = self.link_filter(self.target.link) if self.link_filter else self.target.link
         self.session = Session(link, run_timeout=self.board.timeouts.inference, budget=self.link_budget,
-                               codec=self.codec)
+                               codec=self.codec, stream=self.stream)
         info = self.session.hello(self.board.timeouts.boot)
         want = (self.model.model_id, self.build.info["build_id"])
         if (info.model_id, info.build_id) != want:

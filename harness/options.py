@@ -82,6 +82,9 @@ TABLE = {o.name: o for o in (
     Option("--codec", "how images cross the serial link: rows (lossless row code, decoded on the device row by "
            "row) or raw; rows needs firmware that takes it (protocol 4)", "rows", "rows", type=upload_codec,
            metavar="CODEC"),
+    Option("--no-stream", "upload the whole image before the model runs (by default the firmware's first layers run "
+           "as the rows arrive, docs/streaming.md); the same results and counts, the upload and compute in turn",
+           says_default="streamed where the firmware can", flag=True),
     Option("--boot-timeout", "seconds for the firmware to answer after start or reset", None, "boards.yaml",
            type=float, metavar="S"),
     Option("--inference-timeout", "seconds for one inference", None, "boards.yaml", type=float, metavar="S"),

@@ -159,6 +159,7 @@ def harness_dut(request, pytestconfig, harness_model):
     options = {"pack": pytestconfig.getoption("pyocd_pack")} if choice.board.on_serial_port else {}
     dut = Dut(choice, harness_model, dsp=not pytestconfig.getoption("portable"),
               baud=pytestconfig.getoption("baud"), codec=pytestconfig.getoption("codec"),
+              stream=not pytestconfig.getoption("no_stream"),
               progress=Progress(quiet=pytestconfig.getoption("verbose") < 1),
               target_options={k: v for k, v in options.items() if v is not None},
               allow_clock_fallback=pytestconfig.getoption("allow_clock_fallback"))

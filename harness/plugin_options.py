@@ -24,6 +24,7 @@ OPTIONS = pytest_options(
     "--boards-file", "--model", ("--fixtures-dir", {"note": "not --fixtures, which is pytest's own"}),
     ("--baud", {"type": int}),  # checked in check_options: one "ERROR: --baud …" line, not argparse's usage
     ("--codec", {"type": None}),  # checked in check_options, like --baud
+    "--no-stream",
     "--boot-timeout", "--inference-timeout", "--portable", "--latency-margin", "--pyocd-pack",
     ("--probe", {"note": "with several --board give each its own ,probe=ID"}),
     "--allow-clock-fallback", "--repeats", "--farm-lease", "--farm-wait", "--history", "--no-history", "--baseline",

@@ -72,7 +72,8 @@ def load_model(path: str | None, fixed: bool = False):
 
 def add_board_arguments(p) -> None:
     """The options every command that talks to a board takes (detect, doctor, calibrate, bench link)."""
-    for name in ("--board", "--boards-file", "--probe", "--pyocd-pack", "--baud", "--codec", "--allow-clock-fallback"):
+    for name in ("--board", "--boards-file", "--probe", "--pyocd-pack", "--baud", "--codec", "--no-stream",
+                 "--allow-clock-fallback"):
         add(p, name)
 
 
@@ -101,5 +102,5 @@ def open_dut(args, model, **kwargs):
     from harness.dut import Dut
 
     choice, options = board_from_args(args)
-    return Dut(choice, model, baud=args.baud, codec=args.codec, target_options=options,
+    return Dut(choice, model, baud=args.baud, codec=args.codec, stream=not args.no_stream, target_options=options,
                allow_clock_fallback=args.allow_clock_fallback, **kwargs)

@@ -118,3 +118,15 @@ def test_a_run_that_cannot_be_recorded_is_still_printed_then_one_line_and_status
     assert "latency 123,456 instructions" in captured.out and "recorded as" not in captured.out
     assert captured.err == ("harness: error: the run was not recorded: the history h.sqlite stayed locked by "
                             "another writer: let it finish\n")
+
+
+def test_detect_streams_the_upload_unless_told_not_to(capsys):
+    """On the host board (the device firmware behind a pty): the first layers run as the rows arrive by default,
+    and --no-stream uploads the whole image first; the same fingerprints either way."""
+    runs = {}
+    for flags in ((), ("--no-stream",)):
+        assert main(["detect", SCENE, "--board", "host", "--json", *flags]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["match"], out["problems"]
+        runs[flags] = out["latency"]["streamed"]
+    assert runs == {(): True, ("--no-stream",): False}
