@@ -59,7 +59,8 @@ class _Emitter:
         self.body: list = []        # statements of rp_model_run, and after each layer a list of parts run then
         self.tails: dict[str, list[str]] = {}  # the parts run after each tensor's layer
         self.index = 0              # the step being emitted
-        self.rows = ("first", "end")  # a streaming kind's output rows to compute, as C expressions
+        self.rows = ("0", "out.h")  # a streaming kind's output rows to compute, as C expressions: all of them
+                                    # (its call's `out` dims) unless the layer streams
 
     def arr(self, key: str) -> str:
         name = _c(key)
@@ -110,8 +111,7 @@ class _Emitter:
                              f"static const uint16_t {name}_ready[{h_in + 1}] = {{{', '.join(map(str, ready))}}};\n"
                              f"static const uint16_t {name}_band[{h}] = {{{', '.join(map(str, band))}}};\n")
             rows_in = "rows" if src == "input" else f"done[{made_by[src]}]"
-            self.index = g.steps.index(s)
-            self.body = []
+            self.index, self.body, self.rows = g.steps.index(s), [], ("first", "end")
             if kind(s.kind).emit(self, s) or self.tails.get(s.output):
                 raise CodegenError(f"layer {s.name} cannot stream: its bytes or parts are not whole rows")
             call = "".join("".join(x) for x in self.body)
@@ -124,7 +124,7 @@ class _Emitter:
                         f"        ROWS({self.index}, {base} + first * {row}, (end - first) * {row});\n"
                         f"        if (end == {h}) DONE({self.index}, {base}, {t.nbytes});\n"
                         "    }\n")
-        self.body = []
+        self.body, self.rows = [], ("0", "out.h")
         return "".join(body)
 
     def run(self) -> tuple[str, str]:

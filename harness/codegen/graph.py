@@ -54,15 +54,18 @@ class Graph:
 
     def streamed(self) -> tuple[Step, ...]:
         """The layers that run as the image's rows arrive (rp_model_stream, docs/streaming.md): the first steps
-        whose kinds stream, each reading only the image or the outputs of those before it."""
-        made = {"input"}
-        out = []
+        whose kinds stream, each in place over the output of the one before (the image for the first), which no
+        other layer reads. In place, each writes its rows over rows no later row reads (conv_in_place), so rows
+        still to arrive are never overwritten; a layer that cannot run in place (a stem with more than 4 channels)
+        ends the streamed front."""
+        out, source = [], "input"
         for s in self.steps:
             k = kind(s.kind)
-            if not (k.streams and k.rows) or not set(s.inputs) <= made:
+            readers = [r for r in self.steps if source in r.inputs]
+            if not (k.streams and k.rows) or s.inputs != (source,) or s.in_place is None or readers != [s]:
                 break
             out.append(s)
-            made.add(s.output)
+            source = s.output
         return tuple(out)
 
     def buffers(self, stream: bool = True) -> list[Buffer]:

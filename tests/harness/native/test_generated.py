@@ -111,3 +111,25 @@ def test_small_input_size(tmp_path, h, w):
     host = HostModel(model, tmp_path / "gen")
     for i, image in enumerate(synthetic_images(h, w, 3, seed=5)):
         check(host, image, f"random:{i}")
+
+
+def test_a_stem_that_cannot_run_in_place_does_not_stream(tmp_path, monkeypatch):
+    """An 8-channel stem writes rows longer than the image rows it consumes, so it cannot run in place, and its rows
+    would land on image rows still to arrive: such a model streams nothing (the device says no "stream"), and its
+    runs stay exact."""
+    import harness.model.random_init as random_init
+
+    real = random_init.build_config
+
+    def eight_channel_stem(*args, **kwargs):
+        cfg = real(*args, **kwargs)
+        cfg["stem"]["out"] = 8
+        return cfg
+
+    monkeypatch.setattr(random_init, "build_config", eight_channel_stem)
+    model = quantize(random_model("rpool-face-m4", seed=12, height=96, width=128), synthetic_images(96, 128, 4, seed=3))
+    host = HostModel(model, tmp_path / "gen")
+    assert host.generated.graph.streamed() == ()
+    assert "#define RP_MODEL_N_STREAMED 1" in (host.generated.directory / "model_config.h").read_text()
+    for i, image in enumerate(synthetic_images(96, 128, 2, seed=5)):
+        check(host, image, f"random:{i}")
