@@ -1,6 +1,7 @@
-"""What row streaming would save (docs/streaming.md): each tensor's ring under the eager row schedule
-(harness/codegen/rings.py) against the layer-by-layer arena the firmware uses today, for the default model and the
-QVGA monochrome one at 320x240, and what peak RAM each gives with the firmware's other RAM as built today.
+"""What streaming every layer would save (docs/streaming.md): each tensor's ring under the eager row schedule
+(harness/codegen/rings.py) against the arena the firmware is built with (layer by layer, its front streamed in
+place), for the default model and the QVGA monochrome one at 320x240, and what peak RAM each gives with the
+firmware's other RAM as built today.
 
     .venv/bin/python bench/stream_floor.py [--json]
 
@@ -57,7 +58,8 @@ def measure() -> list[dict]:
 
 def show(result: list[dict]) -> None:
     for r in result:
-        print(f"{r['model']}: layer by layer today arena {r['arena_today']:,} B, RAM {r['ram_today']:,} B "
+        print(f"{r['model']}: as built (layer by layer, the front streamed in place) arena {r['arena_today']:,} B, "
+              f"RAM {r['ram_today']:,} B "
               f"(other RAM {r['other_ram']:,} B)")
         print(f"  streamed: rings {r['rings']:,} B (the floor) + kernel state {r['kernel_state']:,} B = arena "
               f"{r['arena_streamed']:,} B, RAM {r['ram_streamed']:,} B; 64 KB RAM leaves the arena "
