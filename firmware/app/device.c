@@ -4,14 +4,11 @@
  * own information and result records in pieces the host sizes (small ones on a noisy line), and HELLO whenever
  * asked. */
 #include "rp_app.h"
+#include "rp_device_info.h"
 #include "rp_frame.h"
 #include "rp_messages.h"
 #include "rp_runtime.h"
 #include "rp_upload.h"
-
-#ifndef RP_BOARD_NAME
-#define RP_BOARD_NAME "unknown"
-#endif
 
 /* A chunk's whole frame (offset, data, header, CRC, stuffing, delimiters) fits half the receive ring. */
 #define CHUNK (RP_UART_RX_SIZE / 2 - 32)
@@ -133,72 +130,11 @@ static int32_t answer_room(uint32_t max_answer, int32_t prefix) {
     return want > prefix ? want - prefix : 0;
 }
 
-/* ---- HELLO_REPLY: key=value text -------------------------------------------------------------------------- */
-
-static char *put_str(char *p, const char *s) {
-    while (*s && p < (char *)object + sizeof object - 1) *p++ = *s++;
-    return p;
-}
-
-static char *put_key_u32(char *p, const char *key, uint32_t v) {
-    p = put_str(p, key);
-    return rp_fmt_u32(p, v, 0);
-}
-
-/* rp_clock_status and the reset flags (rp_board_reset_flags bit order), as harness/protocol/session.py names them. */
-static const char *const clock_status_names[] = {"not-set", "pll", "hse-timeout", "pll-timeout",
-                                                 "overdrive-timeout", "flash-timeout", "switch-timeout",
-                                                 "pll-no-overdrive"};
-static const char *const reset_names[] = {"bor", "pin", "por", "sft", "iwdg", "wwdg", "lpwr"};
-
-static char *put_reset_flags(char *p, uint32_t flags) {
-    if (!flags) return put_str(p, "none");
-    for (uint32_t i = 0, first = 1; i < 7u; i++)
-        if (flags & (1u << i)) {
-            if (!first) p = put_str(p, "+");
-            p = put_str(p, reset_names[i]);
-            first = 0;
-        }
-    return p;
-}
-
-/* The info text (HELLO_REPLY's keys) into `object`, from the values the last HELLO took; returns its length. */
+/* The info text (HELLO_REPLY's keys, rp_device_info.h) into `object`, from the values the last HELLO took, so the
+ * pieces of one text agree; returns its length. */
 static int32_t build_info(void) {
-    char *p = put_str((char *)object, "protocol=" RP_PROTOCOL_VERSION " model=" RP_MODEL_ID " build-id=");
-    uint32_t id_len = 0;
-    const uint8_t *id = rp_build_id(&id_len);
-    for (uint32_t i = 0; i < id_len; i++) {
-        *p++ = "0123456789abcdef"[id[i] >> 4];
-        *p++ = "0123456789abcdef"[id[i] & 15u];
-    }
-    p = put_str(p, " board=" RP_BOARD_NAME);
-    p = put_key_u32(p, " clock=", rp_board_clock_hz());
-    const uint32_t status = (uint32_t)rp_board_clock_status();
-    p = put_str(p, " clock-status=");
-    p = put_str(p, status < sizeof clock_status_names / sizeof *clock_status_names ? clock_status_names[status] : "?");
-    p = put_str(p, " reset=");
-    p = put_reset_flags(p, rp_board_reset_flags());
-    p = put_key_u32(p, " watchdog-ms=", rp_watchdog_ms());
-    p = put_key_u32(p, " rx-dropped=", st.info_dropped);
-    p = put_key_u32(p, " rx-errors=", st.info_errors);
-    p = put_str(p, " ticks=" RP_TICKS_NAME);
-    p = put_key_u32(p, " ticks-hz=", rp_ticks_hz());
-    p = put_key_u32(p, " ticks-now=", st.info_ticks); /* two HELLOs measure the counter against the host's clock */
-    p = put_key_u32(p, " rx=", RP_UART_RX_SIZE);
-    p = put_key_u32(p, " chunk=", CHUNK);
-    p = put_key_u32(p, " max-payload=", RP_FRAME_MAX_PAYLOAD);
-    p = put_key_u32(p, " input=", (uint32_t)rp_model.input_h);
-    p = put_key_u32(p, "x", (uint32_t)rp_model.input_w);
-    p = put_key_u32(p, " arena=", RP_MODEL_ARENA_BYTES);
-    p = put_str(p, " layers=");
-    for (int32_t i = 0; i < rp_model.n_layers; i++) {
-        if (i) p = put_str(p, ",");
-        p = put_str(p, rp_model.layers[i].name);
-    }
-    p = put_key_u32(p, " coded-ring=", RP_MODEL_UPLOAD_RING);
-    p = put_key_u32(p, " streamed=", (uint32_t)rp_model.n_streamed);
-    p = put_str(p, rp_model.n_streamed ? " caps=layer-dump,fault,read,rows,stream" : " caps=layer-dump,fault,read,rows");
-    return (int32_t)(p - (char *)object);
+    const rp_device_info_values values = {st.info_ticks, st.info_dropped, st.info_errors, CHUNK};
+    return rp_device_info((char *)object, (int32_t)sizeof object, &values);
 }
 
 /* HELLO_REPLY: flags u8 (1: the boot banner), the info text's total length u16, its first bytes (as many as the

@@ -33,7 +33,8 @@ APP = FIRMWARE / "app"
 APPS = {"selftest": APP / "selftest.c",   # image in flash, report over semihosting, exit status (emulator only)
         "device": APP / "device.c"}       # the framed serial protocol (docs/protocol.md); flashable
 PROTOCOL = FIRMWARE / "protocol"
-APP_SOURCES = {"selftest": [], "device": sorted(PROTOCOL.glob("*.c"))}  # the device speaks docs/protocol.md
+APP_SOURCES = {"selftest": [],  # the device speaks docs/protocol.md
+               "device": [APP / "rp_device_info.c", *sorted(PROTOCOL.glob("*.c"))]}
 DEVICE_MAX_PAYLOAD = 1024  # frame buffers cost 2 x ~1 KB of RAM; the host reads big tensors in pieces
 FORMAT = "harness-firmware/1"
 
