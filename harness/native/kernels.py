@@ -139,17 +139,17 @@ def _grnn(q, hard: bool, keep: list) -> FastGRNNParams:
                           ptr(bg, C.c_int32), ptr(bh, C.c_int32), int(q["zeta"]), int(q["nu"]), int(hard), None)
 
 
-def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift, bands=(), scratch_bytes=None) -> np.ndarray:
+def rnnpool(x, q1, q2, patch, stride, hard, out_mult, out_shift, bands=()) -> np.ndarray:
     """``fixed_ref.rnnpool_q`` followed by ``ops.replicate_pad_br``, in C: the ``rnnpool`` layer. ``bands``: the
     patch rows each call ends at (rp_rnnpool_s8_rows, in order, the last the patch rows' count), else one call of
-    rp_rnnpool_s8; ``scratch_bytes``: less scratch than it asks for (the generic path's, to take that path)."""
+    rp_rnnpool_s8."""
     x = arr(x, np.int8)
     keep: list = []
     r1, r2 = _grnn(q1, hard, keep), _grnn(q2, hard, keep)
     ph, pw = (x.shape[0] - patch) // stride + 1, (x.shape[1] - patch) // stride + 1
     out = np.zeros((ph + 1, pw + 1, 4 * r2.n_hidden), np.int8)
     p = RNNPoolParams(patch, stride, C.pointer(r1), C.pointer(r2), int(out_mult), int(out_shift))
-    size = scratch_bytes or library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
+    size = library().rp_rnnpool_s8_get_buffer_size(C.byref(p), C.byref(Dims(*x.shape)))
     scratch = np.zeros(max(size, 2) // 2, np.int16)
     ctx = Context(scratch.ctypes.data, size)
     args = (C.byref(ctx), C.byref(p), C.byref(Dims(*x.shape)), ptr(x, C.c_int8), C.byref(Dims(*out.shape)),
