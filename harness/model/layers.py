@@ -105,6 +105,14 @@ class RowWindow:
     pad: int = 0
     sink: bool = False
 
+    def pixels(self, width: int, unit: str = "pixel") -> int:
+        """The input pixels a kernel working in raster order holds at least (harness/codegen/floor.py). Pixel by
+        pixel, a line buffer: from the oldest its window still reads to the newest it has read, (rows − 1)·width +
+        rows for a square window; row by row, its rows. A sink reads each pixel (row) once, as it comes."""
+        if unit == "row":
+            return width * (1 if self.sink else self.rows)
+        return 1 if self.sink else (self.rows - 1) * width + self.rows
+
     def needs(self, y: int, height: int) -> tuple[int, int]:
         """The first and last input row output row y reads."""
         first = y * self.stride - self.pad
@@ -144,6 +152,8 @@ class LayerKind:
                                                 # run) right after its last member is made, so they die early
     streams: bool = False                       # its emit computes output rows [em.rows) when asked: with a
                                                 # ``rows`` window it runs as its input's rows arrive (rp_model_stream)
+    carry: Callable | None = None               # (layer, input HWC) -> (RowWindow, width, bytes per pixel): a
+                                                # fused kind's window over a tensor it makes inside (floor.py)
 
 
 _KINDS: dict[str, LayerKind] = {}

@@ -99,6 +99,11 @@ def _rows(layer) -> RowWindow:
     return RowWindow(2, 1, 0) if layer.spec["residual"] else RowWindow(1, s, 1 - s)
 
 
+def _carry(layer, src) -> tuple[RowWindow, int, int]:
+    """Fused, the block makes the expanded tensor inside: the depthwise 3x3's window over it (width, channels)."""
+    return RowWindow(3, layer.spec["stride"], 1), src[1], layer.spec["hidden"]
+
+
 def _step(layer, g):
     blk, xs, out = layer.spec, g.tensors[layer.inputs[0]].shape, g.shapes.blocks[layer.index]
     hid = blk["hidden"]
@@ -166,4 +171,4 @@ KIND = LayerKind("mbconv", _step, _emit, ("pw_macs", "dw_macs", "requant", "add_
                           "add": Kernel(fx.add_s8, hk.add)},
                  quantize=_quantize, parts=("expand", "dw", "project"), relu6=("expand", "dw"), init=_init,
                  edgeml_keys=_edgeml_keys, from_edgeml=_from_edgeml, prefix="mb", shape=_shape, torch=_torch,
-                 rows=_rows)
+                 rows=_rows, carry=_carry)
