@@ -10,7 +10,7 @@ import pytest
 from harness.codegen.floor import _closed_sets, _part, raster_floor
 from harness.codegen.generate import plan_model
 from harness.errors import CodegenError
-from harness.model.layers import RowWindow, kind, register, unregister
+from harness.model.layers import RowWindow
 from harness.model.modelfile import load
 from harness.protocol.rowcode import upload_scratch
 
@@ -98,13 +98,3 @@ def test_the_best_split_is_the_least_peak_of_every_split(graph):
         assert floor.bytes == _brute_force(g.without_spare(), 100)
     assert len(raster_floor(small, 100).parts) > 1  # a wide block's line buffer outweighs keeping a tensor whole
 
-
-def test_a_kind_without_a_row_window_has_no_floor(graph):
-    register(dataclasses.replace(kind("stem"), name="stem-without-rows", rows=None))
-    try:
-        odd = dataclasses.replace(graph, steps=(dataclasses.replace(graph.steps[0], kind="stem-without-rows"),)
-                                  + graph.steps[1:])
-        with pytest.raises(CodegenError, match=r"layer stem \(stem-without-rows\) gives no row window"):
-            raster_floor(odd)
-    finally:
-        unregister("stem-without-rows")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.codegen.floor import raster_floor
 from harness.codegen.generate import plan_model
 from harness.codegen.rings import hybrid_arena, plan_rings
 from harness.errors import CodegenError
@@ -64,7 +65,7 @@ def test_streaming_the_whole_network_with_todays_kernels_saves_nothing(planned):
     assert min(hybrid_arena(graph, k, upload_scratch(320)) for k in range(len(graph.steps) + 1)) == unstreamed
 
 
-def test_a_kind_without_a_row_window_cannot_stream(planned):
+def test_a_kind_without_a_row_window_cannot_stream_or_have_a_floor(planned):
     graph = planned[0]
     register(dataclasses.replace(kind("stem"), name="stem-without-rows", rows=None))
     try:
@@ -72,5 +73,7 @@ def test_a_kind_without_a_row_window_cannot_stream(planned):
                                   + graph.steps[1:])
         with pytest.raises(CodegenError, match=r"layer stem \(stem-without-rows\) cannot stream"):
             plan_rings(odd)
+        with pytest.raises(CodegenError, match=r"layer stem \(stem-without-rows\) gives no row window"):
+            raster_floor(odd)  # nor a floor (harness/codegen/floor.py)
     finally:
         unregister("stem-without-rows")
