@@ -54,7 +54,7 @@ class Floor:
 
 
 def _window(s: Step, tensor, unit: str) -> int:
-    h, w, c = tensor.shape
+    h, w, _ = tensor.shape
     rows = kind(s.kind).rows
     if rows is None:
         raise CodegenError(f"layer {s.name} ({s.kind}) gives no row window: no raster-order floor")

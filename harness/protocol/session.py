@@ -285,19 +285,19 @@ class Session:
         streamed = bool(coded and (self.stream if stream is None else stream) and "stream" in info.caps
                         and info.streamed > 0)
         codec = CODECS["rows" if coded else "raw"] | (constant("CODEC_STREAM") if streamed else 0)
-        stream = rowcode.encode(pixels) if coded else data
-        reach = rowcode.reach(stream, info.input_hw[0], info.coded_ring) if coded else None
+        wire = rowcode.encode(pixels) if coded else data  # the bytes the chunks carry
+        reach = rowcode.reach(wire, info.input_hw[0], info.coded_ring) if coded else None
         self._doing = "the image upload"
         self.up.hi, self.up.lo = info.chunk, min(self.up.lo, info.chunk)
         try:
             seq = self.transport.next_seq()
-            self.exchange(Kind.IMAGE_START, pack_start(codec, len(stream)),
+            self.exchange(Kind.IMAGE_START, pack_start(codec, len(wire)),
                           {(Kind.ACK, seq)}, seq)
-            window.upload(self.transport, stream, info.chunk, info.rx_bytes, self.up, progress, reach)
+            window.upload(self.transport, wire, info.chunk, info.rx_bytes, self.up, progress, reach)
         except _Rebooted as reboot:
             raise self._rebooted(reboot.doing) from None
         self.image_crc = zlib.crc32(data)
-        self.last_upload = Upload("rows" if coded else "raw", len(data), len(stream), streamed)
+        self.last_upload = Upload("rows" if coded else "raw", len(data), len(wire), streamed)
         return self.image_crc
 
     def run(self, image: np.ndarray, progress: Callable[[int, int], None] | None = None) -> RunReport:
